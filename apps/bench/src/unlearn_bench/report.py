@@ -1,0 +1,253 @@
+"""Tables and plots from the results store, as Markdown or HTML."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from unlearn_schema import Curve, MetricValue, RunReport
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+Format = Literal["md", "html"]
+
+
+def _figure_png(draw: Callable[[Axes], None]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    draw(axes)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def plot_curve(curve: Curve) -> bytes:
+    """PNG of a benchmark's curve: one line per series, reference lines dashed."""
+
+    def draw(ax: Axes) -> None:
+        for series in curve.series:
+            if series.y_err is not None:
+                ax.errorbar(series.x, series.y, yerr=series.y_err, marker="o", label=series.label)
+            else:
+                ax.plot(series.x, series.y, marker="o", label=series.label)
+        for index, (label, value) in enumerate(curve.hlines.items()):
+            ax.axhline(value, linestyle="--", color=f"C{index + 5}", label=label)
+        for index, (label, value) in enumerate(curve.vlines.items()):
+            ax.axvline(value, linestyle=":", color=f"C{index}", label=label)
+        if curve.log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(curve.x_label)
+        ax.set_ylabel(curve.y_label)
+        ax.set_title(curve.title, fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+
+    return _figure_png(draw)
+
+
+def plot_metric_bars(name: str, metrics: list[MetricValue]) -> bytes:
+    """PNG bar chart of one metric across its label combinations, references marked."""
+
+    def draw(ax: Axes) -> None:
+        labels = [_label_text(m.labels) or name for m in metrics]
+        values = [m.value for m in metrics]
+        positions = list(range(len(metrics)))
+        ax.barh(positions, values, color="C0")
+        for position, metric in zip(positions, metrics, strict=True):
+            if metric.reference is not None:
+                ax.plot([metric.reference] * 2, [position - 0.4, position + 0.4], "k--")
+        ax.set_yticks(positions, labels, fontsize=7)
+        arrow = {"higher": " (higher is better)", "lower": " (lower is better)"}
+        ax.set_xlabel(name + arrow.get(metrics[0].direction, ""))
+        ax.set_title(name, fontsize=10)
+
+    return _figure_png(draw)
+
+
+def _label_text(labels: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}"
+
+
+def _metric_rows(metrics: list[MetricValue]) -> tuple[list[str], list[list[str]]]:
+    label_keys: list[str] = []
+    for metric in metrics:
+        for key in metric.labels:
+            if key not in label_keys:
+                label_keys.append(key)
+    header = ["metric", *label_keys, "value", "reference", "better"]
+    rows = [
+        [
+            m.name,
+            *[m.labels.get(k, "") for k in label_keys],
+            _fmt(m.value),
+            (_fmt(m.reference) + (f" ({m.reference_name})" if m.reference_name else ""))
+            if m.reference is not None
+            else "",
+            m.direction if m.direction != "none" else "",
+        ]
+        for m in metrics
+    ]
+    return header, rows
+
+
+class _Writer:
+    """Accumulates a report in one format; images are files (md) or inline (html/embedded)."""
+
+    def __init__(self, fmt: Format, image_dir: Path | None, embed: bool) -> None:
+        self.fmt = fmt
+        self.image_dir = image_dir
+        self.embed = embed or fmt == "html" or image_dir is None
+        self.parts: list[str] = []
+
+    def heading(self, level: int, text: str) -> None:
+        if self.fmt == "md":
+            self.parts.append(f"{'#' * level} {text}\n")
+        else:
+            self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def paragraph(self, text: str) -> None:
+        self.parts.append(f"{text}\n" if self.fmt == "md" else f"<p>{html.escape(text)}</p>")
+
+    def bullets(self, items: list[str]) -> None:
+        if self.fmt == "md":
+            self.parts.append("".join(f"- {item}\n" for item in items))
+        else:
+            self.parts.append(
+                "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+            )
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        if self.fmt == "md":
+            escape = [[cell.replace("|", "\\|") for cell in row] for row in [header, *rows]]
+            lines = ["| " + " | ".join(escape[0]) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(row) + " |" for row in escape[1:]]
+            self.parts.append("\n".join(lines) + "\n")
+        else:
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            body = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                for row in rows
+            )
+            self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+    def image(self, name: str, png: bytes, alt: str) -> None:
+        if self.embed:
+            source = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        else:
+            assert self.image_dir is not None
+            self.image_dir.mkdir(parents=True, exist_ok=True)
+            (self.image_dir / f"{name}.png").write_bytes(png)
+            source = f"{self.image_dir.name}/{name}.png"
+        if self.fmt == "md":
+            self.parts.append(f"![{alt}]({source})\n")
+        else:
+            self.parts.append(f'<img alt="{html.escape(alt)}" src="{source}">')
+
+    def text(self) -> str:
+        body = "\n".join(self.parts)
+        if self.fmt == "html":
+            style = (
+                "body{font-family:sans-serif;max-width:60em;margin:auto}"
+                "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+            )
+            return (
+                "<!doctype html><html><head><meta charset='utf-8'>"
+                f"<title>Benchmark report</title><style>{style}</style></head>"
+                f"<body>{body}</body></html>\n"
+            )
+        return body
+
+
+def render_report(
+    reports: list[RunReport],
+    fmt: Format = "md",
+    image_dir: Path | None = None,
+    embed_images: bool = False,
+    heading_level: int = 1,
+) -> str:
+    """Render the latest run of each benchmark (tables, notes, plots) and the run history.
+
+    Markdown writes plot PNGs into ``image_dir`` unless ``embed_images``; HTML always
+    embeds them, so the HTML file stands alone.
+    """
+    writer = _Writer(fmt, image_dir, embed_images)
+    writer.heading(heading_level, "Benchmark results")
+    if not reports:
+        writer.paragraph(
+            "The results store holds no runs yet. Run a benchmark first, for example "
+            "`unlearn-bench run planted-quickstart`."
+        )
+        return writer.text()
+    by_benchmark: dict[str, list[RunReport]] = defaultdict(list)
+    for report in reports:
+        by_benchmark[report.benchmark].append(report)
+    for benchmark in sorted(by_benchmark):
+        runs = by_benchmark[benchmark]
+        latest = runs[-1]
+        writer.heading(heading_level + 1, benchmark)
+        hw = latest.hardware
+        writer.paragraph(
+            f"Latest run {latest.run_id} ({latest.spec.size}, seeds {latest.spec.seeds}) "
+            f"from {latest.package} {latest.package_versions.get(latest.package, '?')}, "
+            f"{latest.wall_time_s:.1f} s on {hw.cpu_count} CPU cores ({hw.machine}, "
+            f"{hw.platform}, Python {hw.python}"
+            + (f", {hw.accelerator}" if hw.accelerator else "")
+            + ")."
+        )
+        if latest.result.notes:
+            writer.heading(heading_level + 2, "Findings")
+            writer.bullets(latest.result.notes)
+        for curve in latest.result.curves:
+            writer.image(f"{benchmark}-{curve.name}", plot_curve(curve), curve.title)
+        grouped: dict[str, list[MetricValue]] = defaultdict(list)
+        for metric in latest.result.metrics:
+            grouped[metric.name].append(metric)
+        if not latest.result.curves:
+            for name, metrics in grouped.items():
+                if 1 < len(metrics) <= 40:
+                    writer.image(f"{benchmark}-{name}", plot_metric_bars(name, metrics), name)
+        writer.heading(heading_level + 2, "Metrics")
+        for metrics in grouped.values():
+            header, rows = _metric_rows(metrics)
+            writer.table(header, rows)
+        if latest.result.timings:
+            writer.heading(heading_level + 2, "Timings")
+            writer.table(
+                ["phase", "seconds"], [[k, f"{v:.3f}"] for k, v in latest.result.timings.items()]
+            )
+        if latest.result.artifacts:
+            writer.heading(heading_level + 2, "Artifacts")
+            writer.bullets([f"{k}: {v}" for k, v in latest.result.artifacts.items()])
+        writer.heading(heading_level + 2, "Run history")
+        writer.table(
+            ["run", "started (UTC)", "size", "seeds", "wall time (s)"],
+            [
+                [
+                    r.run_id,
+                    r.started_at.strftime("%Y-%m-%d %H:%M"),
+                    r.spec.size,
+                    str(r.spec.seeds),
+                    f"{r.wall_time_s:.1f}",
+                ]
+                for r in reversed(runs)
+            ],
+        )
+    return writer.text()

@@ -1,0 +1,144 @@
+"""Run one benchmark and record it: report JSON (atomic) plus a row in the results store."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, distribution, version
+from pathlib import Path
+
+from unlearn_schema import (
+    Benchmark,
+    BenchmarkSpec,
+    Hardware,
+    NullProgress,
+    Progress,
+    RunReport,
+    atomic_write_text,
+)
+
+from unlearn_bench.store import ResultsStore
+
+_ALWAYS_RECORDED = ("unlearn-schema", "unlearn-bench", "numpy", "scipy", "torch", "pydantic")
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    return match.group(0) if match else requirement
+
+
+def package_versions(package: str) -> dict[str, str]:
+    """Versions of the benchmark's distribution, its direct requirements and key libraries."""
+    names = {package, *_ALWAYS_RECORDED}
+    try:
+        for requirement in distribution(package).requires or []:
+            if "extra ==" not in requirement:
+                names.add(_requirement_name(requirement))
+    except PackageNotFoundError:
+        pass
+    versions = {"python": platform.python_version()}
+    for name in sorted(names):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def _memory_gib() -> float | None:
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        page_size = os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return round(pages * page_size / 2**30, 1)
+
+
+def _accelerator() -> str | None:
+    # Only ask torch if the benchmark already imported it: the runner itself never
+    # imports torch, so a graph-algos run stays torch-free.
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        return str(torch.cuda.get_device_name(0))
+    return None
+
+
+def hardware() -> Hardware:
+    """Describe this machine."""
+    return Hardware(
+        platform=platform.platform(),
+        machine=platform.machine(),
+        processor=platform.processor() or platform.machine(),
+        cpu_count=os.cpu_count() or 1,
+        memory_gib=_memory_gib(),
+        python=sys.version.split()[0],
+        accelerator=_accelerator(),
+    )
+
+
+def run_benchmark(
+    benchmark: Benchmark,
+    package: str,
+    spec: BenchmarkSpec,
+    out_dir: str | Path,
+    store: ResultsStore | None = None,
+    progress: Progress | None = None,
+) -> tuple[RunReport, Path]:
+    """Run ``benchmark`` on ``spec``; write ``<out>/<benchmark>/<run_id>.json`` and store it.
+
+    Artifacts go to ``<out>/<benchmark>/<run_id>/``. The folder is filled under a
+    temporary name and renamed only when the run succeeds, so a failed run leaves
+    neither a report nor half an artifact folder behind.
+    """
+    if benchmark.check is not None:
+        benchmark.check(spec)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    bench_dir = Path(out_dir) / spec.benchmark
+    staging = bench_dir / f".staging-{run_id}"
+    final_artifacts = bench_dir / run_id
+    staging.mkdir(parents=True)
+    started_at = datetime.now(UTC)
+    start = time.perf_counter()
+    try:
+        result = benchmark.run(spec, progress or NullProgress(), str(staging))
+        wall = time.perf_counter() - start
+        if any(staging.iterdir()):
+            staging.rename(final_artifacts)
+            result = result.model_copy(
+                update={
+                    "artifacts": {
+                        key: str(final_artifacts / Path(path).relative_to(staging))
+                        if Path(path).is_relative_to(staging)
+                        else path
+                        for key, path in result.artifacts.items()
+                    }
+                }
+            )
+        else:
+            staging.rmdir()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    report = RunReport(
+        run_id=run_id,
+        benchmark=spec.benchmark,
+        package=package,
+        spec=spec,
+        seed=spec.seeds[0],
+        started_at=started_at,
+        wall_time_s=wall,
+        result=result,
+        package_versions=package_versions(package),
+        hardware=hardware(),
+    )
+    report_path = bench_dir / f"{run_id}.json"
+    atomic_write_text(report_path, report.model_dump_json(indent=2) + "\n")
+    if store is not None:
+        store.append(report)
+    return report, report_path

@@ -1,0 +1,102 @@
+"""The embedded results store: one SQLite file holding every run report."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from unlearn_schema import RunReport
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    benchmark TEXT NOT NULL,
+    package TEXT NOT NULL,
+    size TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    wall_time_s REAL NOT NULL,
+    report_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    name TEXT NOT NULL,
+    value REAL NOT NULL,
+    direction TEXT NOT NULL,
+    reference REAL,
+    labels_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_benchmark ON runs(benchmark, started_at);
+CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id);
+"""
+
+
+class ResultsStore:
+    """Append-only store of :class:`RunReport` objects in a SQLite file.
+
+    The file (and its folder) is created on first use. Each report is stored whole as
+    JSON, and its metrics once more as rows, so that SQL can compare runs.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path)
+        connection.executescript(_SCHEMA)
+        return connection
+
+    def append(self, report: RunReport) -> None:
+        """Store one report; all of it or nothing (one transaction)."""
+        with closing(self._connect()) as connection, connection:
+            connection.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    report.run_id,
+                    report.benchmark,
+                    report.package,
+                    report.spec.size,
+                    report.seed,
+                    report.started_at.isoformat(),
+                    report.wall_time_s,
+                    report.model_dump_json(),
+                ),
+            )
+            connection.executemany(
+                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        report.run_id,
+                        metric.name,
+                        metric.value,
+                        metric.direction,
+                        metric.reference,
+                        json.dumps(metric.labels, sort_keys=True),
+                    )
+                    for metric in report.result.metrics
+                ],
+            )
+
+    def reports(self, benchmark: str | None = None) -> list[RunReport]:
+        """Stored reports, oldest first, optionally of one benchmark only."""
+        if not self.path.exists():
+            return []
+        query = "SELECT report_json FROM runs"
+        args: tuple[str, ...] = ()
+        if benchmark is not None:
+            query += " WHERE benchmark = ?"
+            args = (benchmark,)
+        query += " ORDER BY started_at, run_id"
+        with closing(self._connect()) as connection:
+            rows = connection.execute(query, args).fetchall()
+        return [RunReport.model_validate_json(row[0]) for row in rows]
+
+    def latest(self) -> dict[str, RunReport]:
+        """The most recent report of each benchmark."""
+        latest: dict[str, RunReport] = {}
+        for report in self.reports():
+            latest[report.benchmark] = report
+        return latest

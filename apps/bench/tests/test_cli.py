@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from unlearn_bench import cli, discovery
+from unlearn_bench.report import render_report
+from unlearn_bench.store import ResultsStore
+from unlearn_schema import (
+    BENCHMARKS_GROUP,
+    METHODS_GROUP,
+    Benchmark,
+    BenchmarkResult,
+    BenchmarkSpec,
+    Curve,
+    MetricValue,
+    Progress,
+    Series,
+    Size,
+    WorldSpec,
+)
+
+
+@dataclass
+class FakeDist:
+    name: str
+    version: str = "9.9"
+
+
+@dataclass
+class FakeEntryPoint:
+    name: str
+    group: str
+    obj: Any
+    dist: FakeDist
+
+    @property
+    def value(self) -> str:
+        return f"fake:{self.name}"
+
+    def load(self) -> Any:
+        return self.obj
+
+
+def _toy_spec(size: Size) -> BenchmarkSpec:
+    return BenchmarkSpec(benchmark="toy", size=size, world=WorldSpec(name="toy", params={"n": 3}))
+
+
+def _toy_check(spec: BenchmarkSpec) -> None:
+    assert spec.world is not None
+    n = spec.world.params.get("n")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"world.params.n must be a positive integer, got {n!r}")
+
+
+def _toy_run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
+    progress.start(2, "toy")
+    progress.advance(2)
+    artifact = Path(out_dir) / "grid.txt"
+    artifact.write_text("image grid")
+    return BenchmarkResult(
+        metrics=[
+            MetricValue(name="accuracy", value=0.9, direction="higher", labels={"method": "a"}),
+            MetricValue(
+                name="accuracy",
+                value=0.7,
+                direction="higher",
+                labels={"method": "b"},
+                reference=0.8,
+                reference_name="retrain oracle",
+            ),
+        ],
+        curves=[
+            Curve(
+                name="c",
+                title="curve",
+                x_label="x",
+                y_label="y",
+                series=[Series(label="a", x=[1, 2], y=[0.1, 0.2])],
+                hlines={"ref": 0.15},
+            )
+        ],
+        artifacts={"grid": str(artifact)},
+        notes=[f"seed {spec.seeds[0]}"],
+    )
+
+
+def _failing_run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
+    (Path(out_dir) / "partial.bin").write_bytes(b"half")
+    raise RuntimeError("diverged")
+
+
+TOY = Benchmark(name="toy", summary="toy", default_spec=_toy_spec, run=_toy_run, check=_toy_check)
+BROKEN = Benchmark(name="broken", summary="fails", default_spec=_toy_spec, run=_failing_run)
+
+
+@pytest.fixture
+def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    points = [
+        FakeEntryPoint("toy", BENCHMARKS_GROUP, TOY, FakeDist("toy-package")),
+        FakeEntryPoint("broken", BENCHMARKS_GROUP, BROKEN, FakeDist("toy-package")),
+        FakeEntryPoint("ascent", METHODS_GROUP, object(), FakeDist("toy-package")),
+        FakeEntryPoint("other", METHODS_GROUP, object(), FakeDist("other-package")),
+    ]
+
+    def fake_entry_points(group: str) -> list[FakeEntryPoint]:
+        return [p for p in points if p.group == group]
+
+    monkeypatch.setattr(discovery, "entry_points", fake_entry_points)
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*")) if root.exists() else []
+
+
+def test_list_shows_each_package_with_its_parts(
+    fake_plugins: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [p["package"] for p in listing] == ["other-package", "toy-package"]
+    toy = listing[1]
+    assert toy["benchmarks"] == ["broken", "toy"] and toy["methods"] == ["ascent"]
+    assert listing[0]["benchmarks"] == []
+
+
+def test_run_writes_report_and_store(fake_plugins: None, tmp_path: Path) -> None:
+    assert cli.main(["run", "toy", "--seed", "7", "--out", str(tmp_path), "--quiet"]) == 0
+    reports = list((tmp_path / "toy").glob("*.json"))
+    assert len(reports) == 1
+    data = json.loads(reports[0].read_text())
+    assert data["seed"] == 7 and data["spec"]["seeds"] == [7]
+    assert data["package"] == "toy-package"
+    assert Path(data["result"]["artifacts"]["grid"]).read_text() == "image grid"
+    assert ".staging" not in data["result"]["artifacts"]["grid"]
+    stored = ResultsStore(tmp_path / "results.sqlite").reports()
+    assert [r.run_id for r in stored] == [data["run_id"]]
+    with sqlite3.connect(tmp_path / "results.sqlite") as connection:
+        rows = connection.execute("SELECT name, value FROM metrics ORDER BY value").fetchall()
+    assert rows == [("accuracy", 0.7), ("accuracy", 0.9)]
+
+
+def test_unknown_benchmark_exits_2_listing_known_and_writes_nothing(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert cli.main(["run", "nope", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "unknown benchmark 'nope'" in error and "broken, toy" in error
+    assert not out.exists()
+
+
+def test_failing_benchmark_leaves_no_partial_files(fake_plugins: None, tmp_path: Path) -> None:
+    assert cli.main(["run", "broken", "--out", str(tmp_path), "--quiet"]) == 1
+    assert [p for p in _files(tmp_path) if p.is_file()] == []
+
+
+def test_validate_accepts_good_spec_and_rejects_misspelling(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(_toy_spec("quick").model_dump()))
+    assert cli.main(["validate", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("benchmark: toy\nseedz: [1]\n")
+    before = _files(tmp_path)
+    assert cli.main(["validate", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert "seedz" in error and "did you mean 'seeds'?" in error
+    assert _files(tmp_path) == before
+
+
+def test_validate_runs_the_benchmark_check(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("benchmark: toy\nworld: {name: toy, params: {n: -3}}\n")
+    assert cli.main(["validate", str(spec)]) == 2
+    assert "world.params.n must be a positive integer, got -3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[1, 2]", "must hold a mapping"),
+        ("benchmark: [", "not valid YAML"),
+        ("benchmark: nope\n", "unknown benchmark 'nope'"),
+    ],
+)
+def test_validate_rejects_bad_files(
+    fake_plugins: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    expected: str,
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(content)
+    assert cli.main(["validate", str(spec)]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_validate_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["validate", str(tmp_path / "absent.yaml")]) == 2
+    assert "spec file not found" in capsys.readouterr().err
+
+
+def test_report_renders_tables_and_plots(fake_plugins: None, tmp_path: Path) -> None:
+    assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == 0
+    store = str(tmp_path / "results.sqlite")
+    assert cli.main(["report", "--store", store]) == 0
+    markdown = (tmp_path / "report.md").read_text()
+    assert (
+        "## toy" in markdown
+        and "| accuracy | b | 0.7 | 0.8 (retrain oracle) | higher |" in markdown
+    )
+    plot = tmp_path / "report-plots" / "toy-c.png"
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert cli.main(["report", "--store", store, "--format", "html"]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and "data:image/png;base64," in page
+
+
+def test_report_without_store_exits_2(tmp_path: Path) -> None:
+    assert cli.main(["report", "--store", str(tmp_path / "none.sqlite")]) == 2
+
+
+def test_empty_report_says_how_to_fill_it() -> None:
+    assert "unlearn-bench run planted-quickstart" in render_report([], "md")
+
+
+def test_schema_command_writes_every_schema(tmp_path: Path) -> None:
+    assert cli.main(["schema", "--out", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "benchmark-spec.schema.json" in names and "run-report.schema.json" in names

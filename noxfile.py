@@ -1,0 +1,134 @@
+"""Sessions: one test session per package (each alone in its own environment), lint,
+typecheck, docs, the nightly benchmark, and ``ci`` (what .ci/run runs).
+
+Every environment is built by ``uv sync --frozen`` from the one ``uv.lock``, so the
+versions tested are the locked ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["ci"]
+
+PYTHON = "3.11"
+ROOT = Path(__file__).parent
+
+# distribution -> folder; each gets a tests-<distribution> session.
+PACKAGES: dict[str, str] = {
+    "unlearn-schema": "shared",
+    "unlearn-bench": "apps/bench",
+    "graph-algos": "packages/graph-algos",
+    "unlearn-graph": "packages/unlearn-graph",
+    "unlearn-llm": "packages/unlearn-llm",
+    "erase-diffusion": "packages/erase-diffusion",
+    "train-infra": "packages/train-infra",
+}
+STRICT_TYPED = ["unlearn_schema", "unlearn_bench"]
+
+
+def _sync(session: nox.Session, *args: str) -> None:
+    """Install into the session's environment exactly what the lock says for ``args``."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--frozen",
+        *args,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    session.run("pytest", *paths, *session.posargs)
+
+
+def _package_session(dist: str, folder: str) -> None:
+    @nox.session(name=f"tests-{dist}", python=PYTHON, tags=["tests"])
+    def tests(session: nox.Session) -> None:
+        # Only this package, its dependencies and pytest: proves it installs (as a built
+        # wheel, not editable) and passes alone.
+        _sync(session, "--package", dist, "--group", "test", "--no-editable")
+        _pytest(session, f"{folder}/tests")
+
+    tests.__doc__ = f"Tests of {dist} in an environment holding only {dist}."
+
+
+for _dist, _folder in PACKAGES.items():
+    _package_session(_dist, _folder)
+
+
+@nox.session(name="tests-cross", python=PYTHON, tags=["tests"])
+def tests_cross(session: nox.Session) -> None:
+    """Cross-package tests (top-level tests/) in the full workspace."""
+    _sync(session, "--all-packages")
+    _pytest(session, "tests")
+
+
+@nox.session(python=PYTHON)
+def slow(session: nox.Session) -> None:
+    """Tests marked slow (nightly sizes), across the whole workspace."""
+    _sync(session, "--all-packages")
+    session.run(
+        "pytest", "-m", "slow", *PACKAGES.values(), "tests", *session.posargs, success_codes=[0, 5]
+    )
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    _sync(session, "--only-group", "dev")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy: strict on the schema and the app, standard on the packages."""
+    _sync(session, "--all-packages")
+    strict = [arg for name in STRICT_TYPED for arg in ("-p", name)]
+    session.run("mypy", "--strict", *strict)
+    others = [dist.replace("-", "_") for dist in PACKAGES]
+    rest = [arg for name in others if name not in STRICT_TYPED for arg in ("-p", name)]
+    session.run("mypy", *rest)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the docs site with --strict; the benchmarks page comes from a fresh run."""
+    _sync(session, "--all-packages")
+    out = ROOT / "runs" / "docs"
+    store = out / "results.sqlite"
+    store.unlink(missing_ok=True)
+    session.run("unlearn-bench", "run", "planted-quickstart", "--out", str(out), "--quiet")
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        env={"UNLEARN_RESULTS": str(store), "NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Nightly: every registered benchmark at its full size; JSON under runs/nightly/."""
+    _sync(session, "--all-packages")
+    listing = session.run("unlearn-bench", "list", "--json", silent=True)
+    names = [b for part in json.loads(str(listing)) for b in part["benchmarks"]]
+    out = os.environ.get("UNLEARN_NIGHTLY_OUT", "runs/nightly")
+    for name in names:
+        session.run("unlearn-bench", "run", name, "--size", "full", "--out", out)
+    session.run("unlearn-bench", "report", "--store", f"{out}/results.sqlite", "--format", "html")
+
+
+@nox.session(venv_backend="none")
+def ci(session: nox.Session) -> None:
+    """What CI runs: lint, typecheck, every package alone, cross tests, docs."""
+    for name in ["lint", "typecheck", *(f"tests-{d}" for d in PACKAGES), "tests-cross", "docs"]:
+        session.notify(name)

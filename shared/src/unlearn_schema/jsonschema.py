@@ -1,0 +1,63 @@
+"""JSON Schema export for every top-level model."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from unlearn_schema.configs import BenchmarkSpec, MethodConfig
+from unlearn_schema.requests import ForgetRequest
+from unlearn_schema.results import BenchmarkResult, MetricValue, RunReport
+
+TOP_LEVEL: dict[str, Any] = {
+    "benchmark-spec": BenchmarkSpec,
+    "forget-request": ForgetRequest,
+    "method-config": MethodConfig,
+    "metric-value": MetricValue,
+    "benchmark-result": BenchmarkResult,
+    "run-report": RunReport,
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema (draft 2020-12) of each top-level model, keyed by file stem."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for name, model in TOP_LEVEL.items():
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            schemas[name] = model.model_json_schema()
+        else:
+            schemas[name] = TypeAdapter(model).json_schema()
+    return schemas
+
+
+def write_json_schemas(directory: str | os.PathLike[str]) -> list[Path]:
+    """Write ``<name>.schema.json`` files into ``directory``, each atomically."""
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in json_schemas().items():
+        path = target / f"{name}.schema.json"
+        atomic_write_text(path, json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

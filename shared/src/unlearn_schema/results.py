@@ -1,0 +1,108 @@
+"""Results: metric values, plottable curves, benchmark results and run reports."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec
+
+Direction = Literal["higher", "lower", "none"]
+"""Whether a higher or a lower value is better; ``none`` for descriptive numbers."""
+
+
+class MetricValue(StrictModel):
+    """One measured number with its meaning.
+
+    ``labels`` say what it was measured on (method, subgraph, split), so that one
+    run can carry a whole table. ``reference`` holds the value of the reference the
+    number should be compared with: for unlearning, the exact retrain oracle.
+    """
+
+    name: str = Field(min_length=1)
+    value: float
+    direction: Direction = "none"
+    reference: float | None = None
+    reference_name: str | None = Field(default=None, description="e.g. 'retrain oracle'.")
+    unit: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("value", "reference")
+    @classmethod
+    def _finite_or_none(cls, value: float | None) -> float | None:
+        # NaN and inf do not survive JSON; an undefined metric must be left out instead.
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"metric values must be finite, got {value}")
+        return value
+
+
+class Series(StrictModel):
+    """One line of a curve plot."""
+
+    label: str
+    x: list[float]
+    y: list[float]
+    y_err: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> Series:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"x has {len(self.x)} points but y has {len(self.y)}")
+        if self.y_err is not None and len(self.y_err) != len(self.y):
+            raise ValueError(f"y_err has {len(self.y_err)} points but y has {len(self.y)}")
+        return self
+
+
+class Curve(StrictModel):
+    """Plot data returned by a benchmark; the app draws it, so packages need no matplotlib."""
+
+    name: str = Field(min_length=1, description="File-safe identifier of the plot.")
+    title: str
+    x_label: str
+    y_label: str
+    series: list[Series] = Field(min_length=1)
+    hlines: dict[str, float] = Field(default_factory=dict, description="Labelled horizontal lines.")
+    vlines: dict[str, float] = Field(default_factory=dict, description="Labelled vertical lines.")
+    log_x: bool = False
+
+
+class BenchmarkResult(StrictModel):
+    """What a benchmark recipe returns; the runner wraps it into a :class:`RunReport`."""
+
+    metrics: list[MetricValue] = Field(default_factory=list)
+    curves: list[Curve] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict, description="Phase -> seconds.")
+    artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> file path.")
+    notes: list[str] = Field(default_factory=list, description="Plain findings for the reader.")
+
+
+class Hardware(StrictModel):
+    """The machine a run was measured on."""
+
+    platform: str
+    machine: str
+    processor: str
+    cpu_count: int
+    memory_gib: float | None = None
+    python: str
+    accelerator: str | None = None
+
+
+class RunReport(StrictModel):
+    """A complete, rerunnable record of one benchmark run."""
+
+    schema_version: Literal[1] = 1
+    run_id: str = Field(min_length=1)
+    benchmark: str
+    package: str = Field(description="Distribution that registered the benchmark.")
+    spec: BenchmarkSpec
+    seed: int = Field(description="First seed of the spec; all seeds are in spec.seeds.")
+    started_at: datetime
+    wall_time_s: float = Field(ge=0)
+    result: BenchmarkResult
+    package_versions: dict[str, str]
+    hardware: Hardware

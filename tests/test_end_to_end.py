@@ -1,0 +1,105 @@
+"""Cross-package tests: the console script end to end, and installing one package alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from unlearn_schema import RunReport
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).with_name("unlearn-bench")
+    return subprocess.run([str(script), *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_planted_quickstart_end_to_end(tmp_path: Path) -> None:
+    ran = _bench("run", "planted-quickstart", "--quiet", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    reports = list((tmp_path / "runs" / "planted-quickstart").glob("*.json"))
+    assert len(reports) == 1
+    report = RunReport.model_validate_json(reports[0].read_text())
+    assert report.wall_time_s < 60, "planted-quickstart must stay under a minute"
+    star_degree = next(
+        m.value
+        for m in report.result.metrics
+        if m.labels == {"test": "degree-test", "subgraph": "star", "k": "256"}
+    )
+    star_count = next(
+        m.value
+        for m in report.result.metrics
+        if m.labels == {"test": "count-test", "subgraph": "star", "k": "256"}
+    )
+    assert star_degree > 0.9 > star_count
+    assert report.package_versions["graph-algos"] == "0.1.0"
+    assert (tmp_path / "runs" / "results.sqlite").exists()
+    reported = _bench("report", "--format", "html", cwd=tmp_path)
+    assert reported.returncode == 0, reported.stderr
+    assert "planted-quickstart" in (tmp_path / "runs" / "report.html").read_text()
+
+
+def test_unknown_benchmark_lists_installed_ones(tmp_path: Path) -> None:
+    ran = _bench("run", "no-such-benchmark", cwd=tmp_path)
+    assert ran.returncode == 2
+    assert "planted-quickstart" in ran.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_registered_benchmark_has_valid_default_specs() -> None:
+    from unlearn_bench.discovery import benchmark_names, load_benchmark
+
+    names = benchmark_names()
+    assert "planted-quickstart" in names
+    for name in names:
+        benchmark, _ = load_benchmark(name)
+        for size in ("quick", "full"):
+            spec = benchmark.default_spec(size)
+            assert spec.benchmark == name and spec.size == size
+            if benchmark.check is not None:
+                benchmark.check(spec)
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv to build a fresh environment")
+def test_graph_algos_installs_alone_without_torch(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+    env.pop("UV_PROJECT_ENVIRONMENT", None)
+    subprocess.run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], check=True, env=env)
+    subprocess.run(
+        [
+            "uv",
+            "pip",
+            "install",
+            "-q",
+            str(ROOT / "shared"),
+            str(ROOT / "apps" / "bench"),
+            str(ROOT / "packages" / "graph-algos"),
+        ],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    listed = subprocess.run(
+        ["uv", "pip", "list", "--format", "json"],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    installed = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert "graph-algos" in installed
+    assert installed.isdisjoint({"torch", "diffusers", "transformers", "torch-geometric"})
+    parts = subprocess.run(
+        [str(venv / "bin" / "unlearn-bench"), "list", "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert [p["package"] for p in json.loads(parts.stdout)] == ["graph-algos"]
