@@ -69,8 +69,9 @@ def test_every_registered_benchmark_has_valid_default_specs() -> None:
 @pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv to build a fresh environment")
 def test_graph_algos_installs_alone_without_torch(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    env = {**os.environ, "VIRTUAL_ENV": str(venv)}
-    env.pop("UV_PROJECT_ENVIRONMENT", None)
+    python = str(venv / "bin" / "python")
+    # Point uv at the new environment alone, whatever environment runs this test.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
     subprocess.run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], check=True, env=env)
     subprocess.run(
         [
@@ -78,6 +79,8 @@ def test_graph_algos_installs_alone_without_torch(tmp_path: Path) -> None:
             "pip",
             "install",
             "-q",
+            "--python",
+            python,
             str(ROOT / "shared"),
             str(ROOT / "apps" / "bench"),
             str(ROOT / "packages" / "graph-algos"),
@@ -87,7 +90,7 @@ def test_graph_algos_installs_alone_without_torch(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     listed = subprocess.run(
-        ["uv", "pip", "list", "--format", "json"],
+        ["uv", "pip", "list", "--python", python, "--format", "json"],
         check=True,
         env=env,
         capture_output=True,
