@@ -127,6 +127,29 @@ def bench(session: nox.Session) -> None:
     session.run("unlearn-bench", "report", "--store", f"{out}/results.sqlite", "--format", "html")
 
 
+def _speed_session(dist: str) -> None:
+    module = dist.replace("-", "_") + ".speed_bench"
+
+    @nox.session(name=f"bench-{dist}", python=PYTHON, tags=["bench"])
+    def speed(session: nox.Session) -> None:
+        # A package's speed/memory targets live in <package>/speed_bench.py: it measures
+        # against a named baseline in the same run and writes ratios to JSON.
+        _sync(session, "--all-packages")
+        out = os.environ.get("UNLEARN_NIGHTLY_OUT", "runs/nightly")
+        session.run("python", "-m", module, "--out", f"{out}/speed-{dist}.json")
+
+    speed.__doc__ = f"Speed/memory benchmark of {dist} (JSON under runs/nightly/)."
+
+
+SPEED_SESSIONS = [
+    f"bench-{dist}"
+    for dist, folder in PACKAGES.items()
+    if Path(folder, "src", dist.replace("-", "_"), "speed_bench.py").exists()
+]
+for _name in SPEED_SESSIONS:
+    _speed_session(_name.removeprefix("bench-"))
+
+
 @nox.session(venv_backend="none")
 def ci(session: nox.Session) -> None:
     """What CI runs: lint, typecheck, every package alone, cross tests, docs."""
