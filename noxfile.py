@@ -125,6 +125,8 @@ def bench(session: nox.Session) -> None:
     for name in names:
         session.run("unlearn-bench", "run", name, "--size", "full", "--out", out)
     session.run("unlearn-bench", "report", "--store", f"{out}/results.sqlite", "--format", "html")
+    for name in SPEED_SESSIONS:
+        session.notify(name)
 
 
 def _speed_session(dist: str) -> None:
