@@ -58,7 +58,11 @@ def _sample_pairs(n: int, q: float, rng: np.random.Generator) -> np.ndarray:
     Skips between successive edges are geometric, so the cost is proportional to the
     number of edges rather than to n² (needed for the sparse regime with large n).
     """
-    total = n * (n - 1) // 2
+    return _sample_positions(n * (n - 1) // 2, q, rng)
+
+
+def _sample_positions(total: int, q: float, rng: np.random.Generator) -> np.ndarray:
+    """Positions in ``range(total)`` kept independently with probability q (sorted)."""
     if q <= 0.0 or total == 0:
         return np.empty(0, dtype=np.int64)
     if q >= 1.0:
@@ -232,3 +236,125 @@ def planted_subgraph(
     kept = planted_pairs[rng.random(len(planted_pairs)) < p]
     rows, cols = _pairs_to_edges(np.concatenate([background, kept]), n)
     return PlantedGraph(adjacency_from_edges(rows, cols, n), nodes, subgraph)
+
+
+def _check_block_probabilities(probabilities: np.ndarray, blocks: int) -> None:
+    if probabilities.shape != (blocks, blocks):
+        raise ValueError(
+            f"probabilities must be a {blocks}x{blocks} matrix (one row per block), "
+            f"got shape {probabilities.shape}"
+        )
+    if not np.allclose(probabilities, probabilities.T):
+        raise ValueError("probabilities must be symmetric for an undirected graph")
+    bad = probabilities[(probabilities < 0.0) | (probabilities > 1.0)]
+    if bad.size:
+        raise ValueError(f"block probabilities must lie in [0, 1], got {bad.tolist()}")
+
+
+def stochastic_block_model(
+    sizes: list[int] | np.ndarray,
+    probabilities: list[list[float]] | np.ndarray,
+    seed: SeedLike = None,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """SBM: nodes of block a and block b are joined with probability ``probabilities[a][b]``.
+
+    Nodes are numbered block after block. Returns the adjacency and each node's block.
+    Every block pair is sampled by geometric skipping, so the cost follows the edges.
+    """
+    block_sizes = np.asarray(sizes, dtype=np.int64)
+    if block_sizes.ndim != 1 or block_sizes.size == 0 or (block_sizes < 1).any():
+        raise ValueError(f"sizes must be a non-empty list of positive block sizes, got {sizes}")
+    matrix = np.asarray(probabilities, dtype=np.float64)
+    _check_block_probabilities(matrix, len(block_sizes))
+    rng = as_rng(seed)
+    n = int(block_sizes.sum())
+    starts = np.concatenate([[0], np.cumsum(block_sizes)[:-1]])
+    all_rows: list[np.ndarray] = []
+    all_cols: list[np.ndarray] = []
+    for a, (start_a, size_a) in enumerate(zip(starts, block_sizes, strict=True)):
+        pairs = _sample_pairs(int(size_a), float(matrix[a, a]), rng)
+        rows, cols = _pairs_to_edges(pairs, int(size_a))
+        all_rows.append(rows + start_a)
+        all_cols.append(cols + start_a)
+        for b in range(a + 1, len(block_sizes)):
+            positions = _sample_positions(int(size_a * block_sizes[b]), float(matrix[a, b]), rng)
+            all_rows.append(positions // block_sizes[b] + start_a)
+            all_cols.append(positions % block_sizes[b] + starts[b])
+    labels = np.repeat(np.arange(len(block_sizes)), block_sizes)
+    adjacency = adjacency_from_edges(np.concatenate(all_rows), np.concatenate(all_cols), n)
+    return adjacency, labels
+
+
+def hierarchical_probabilities(level_probabilities: list[float] | np.ndarray) -> np.ndarray:
+    """Block matrix of a hierarchical SBM whose communities are the leaves of a binary tree.
+
+    With depth L = ``len(level_probabilities) - 1`` there are 2^L leaf communities;
+    two leaves a, b whose lowest common ancestor sits at depth ℓ (0 = root, L = the
+    same leaf) are joined with probability ``level_probabilities[ℓ]``. The depth of the
+    common ancestor is L minus the bit length of a XOR b.
+    """
+    levels = np.asarray(level_probabilities, dtype=np.float64)
+    if levels.ndim != 1 or levels.size < 2:
+        raise ValueError(
+            "level_probabilities needs one probability per depth 0..L with L >= 1, "
+            f"got {level_probabilities}"
+        )
+    for depth, value in enumerate(levels):
+        _check_probability(f"level_probabilities[{depth}]", float(value))
+    depth = levels.size - 1
+    leaves = np.arange(2**depth)
+    xor = leaves[:, None] ^ leaves[None, :]
+    bit_length = np.where(xor > 0, np.floor(np.log2(np.maximum(xor, 1))).astype(int) + 1, 0)
+    return levels[depth - bit_length]
+
+
+def hierarchical_sbm(
+    community_size: int, level_probabilities: list[float] | np.ndarray, seed: SeedLike = None
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Hierarchical SBM on a full binary tree: 2^L leaf communities of ``community_size`` nodes.
+
+    Returns the adjacency and each node's leaf community; the community of a node at
+    depth ℓ of the tree is ``leaf >> (L - ℓ)``.
+    """
+    if community_size < 1:
+        raise ValueError(f"community_size must be positive, got {community_size}")
+    matrix = hierarchical_probabilities(level_probabilities)
+    return stochastic_block_model([community_size] * len(matrix), matrix, seed)
+
+
+def barabasi_albert(n: int, m: int, seed: SeedLike = None) -> sp.csr_matrix:
+    """Barabási–Albert preferential attachment: each new node links to m distinct nodes.
+
+    Starts from a star on m + 1 nodes (as networkx does); later targets are drawn with
+    probability proportional to degree by sampling from the list of edge endpoints.
+    """
+    _check_nodes(n)
+    if not 1 <= m < n:
+        raise ValueError(f"m must satisfy 1 <= m < n={n}, got m={m}")
+    rng = as_rng(seed)
+    endpoints = np.empty(2 * m * n, dtype=np.int64)
+    rows = np.empty(m * n, dtype=np.int64)
+    cols = np.empty(m * n, dtype=np.int64)
+    filled = 0
+    count = 0
+    for leaf in range(1, m + 1):  # the initial star: node 0 joined to nodes 1..m
+        rows[count], cols[count] = 0, leaf
+        endpoints[filled : filled + 2] = (0, leaf)
+        filled += 2
+        count += 1
+    for node in range(m + 1, n):
+        targets: set[int] = set()
+        while len(targets) < m:
+            draws = endpoints[rng.integers(0, filled, size=2 * m)]
+            for target in draws.tolist():
+                targets.add(target)
+                if len(targets) == m:
+                    break
+        chosen = np.fromiter(targets, dtype=np.int64, count=m)
+        rows[count : count + m] = node
+        cols[count : count + m] = chosen
+        endpoints[filled : filled + m] = node
+        endpoints[filled + m : filled + 2 * m] = chosen
+        filled += 2 * m
+        count += m
+    return adjacency_from_edges(rows[:count], cols[:count], n)
