@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from graph_algos.generators import erdos_renyi, hierarchical_sbm
+from graph_algos.hierarchy import (
+    Dendrogram,
+    bottom_up,
+    count_communities,
+    exact_recovery_by_depth,
+    same_partition,
+    spectral_clustering,
+    top_down,
+    tree_recovered,
+)
+
+
+def test_bethe_hessian_counts_the_leaf_communities() -> None:
+    adjacency, _ = hierarchical_sbm(100, [0.01, 0.04, 0.3], seed=0)
+    assert count_communities(adjacency) == 4
+    assert count_communities(erdos_renyi(400, 0.05, seed=0)) == 1
+
+
+def test_spectral_clustering_recovers_clear_blocks() -> None:
+    adjacency, leaf = hierarchical_sbm(80, [0.01, 0.03, 0.3], seed=1)
+    assert same_partition(spectral_clustering(adjacency, seed=0), leaf)
+
+
+def test_both_methods_recover_an_easy_hierarchy() -> None:
+    adjacency, leaf = hierarchical_sbm(100, [0.01, 0.08, 0.3], seed=2)
+    for tree in (bottom_up(adjacency, seed=0), top_down(adjacency, seed=0)):
+        assert exact_recovery_by_depth(tree, leaf, 2) == [True, True]
+        assert tree_recovered(tree, leaf, 2)
+        assert tree.inversions() == 0
+
+
+def test_bottom_up_recovers_the_middle_level_where_top_down_fails() -> None:
+    # Sibling and cousin probabilities almost equal: the top split carries a weak signal
+    # for one spectral bisection, while linkage averages it over whole leaf blocks.
+    bottom, top = [], []
+    for seed in range(6):
+        adjacency, leaf = hierarchical_sbm(200, [0.045, 0.05, 0.2], seed=seed)
+        bottom.append(exact_recovery_by_depth(bottom_up(adjacency, seed=seed), leaf, 2)[0])
+        top.append(exact_recovery_by_depth(top_down(adjacency, seed=seed), leaf, 2)[0])
+    assert np.mean(bottom) == 1.0
+    assert np.mean(top) < np.mean(bottom)
+
+
+def test_inversions_and_tree_recovery_on_hand_built_trees() -> None:
+    tree = Dendrogram()
+    a = tree.add(np.array([0, 1]), (), 0.9)
+    b = tree.add(np.array([2, 3]), (), 0.9)
+    c = tree.add(np.array([4, 5]), (), 0.9)
+    ab = tree.add(np.array([0, 1, 2, 3]), (a, b), 0.2)
+    tree.root = tree.add(np.arange(6), (ab, c), 0.5)  # parent denser than child: inversion
+    assert tree.inversions() == 1
+    labels = tree.partition_at_depth(1, 6)
+    assert same_partition(labels, np.array([0, 0, 0, 0, 1, 1]))
+    assert not same_partition(labels, np.array([0, 0, 1, 1, 1, 1]))
+    leaf = np.array([0, 0, 1, 1, 2, 2])
+    assert not tree_recovered(tree, leaf, 2)  # 3 leaves, not 4
+
+
+@pytest.mark.parametrize("k", [0, 500])
+def test_spectral_clustering_rejects_bad_k(k: int) -> None:
+    with pytest.raises(ValueError, match=f"k must be in \\[1, n=100\\], got {k}"):
+        spectral_clustering(erdos_renyi(100, 0.1, seed=0), k)
