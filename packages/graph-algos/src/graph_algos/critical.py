@@ -302,13 +302,27 @@ def reverse_reachable_seeds(
     if not 0 <= k <= n:
         raise ValueError(f"k must be in [0, n={n}], got k={k}")
     rng = as_rng(seed)
+    incoming = matrix.T.tocsr()  # row v lists the in-neighbours u of v (edges u -> v)
+    indptr, indices = incoming.indptr, incoming.indices
     members: list[np.ndarray] = []
-    for _ in range(sets):
-        live = live_edge_graph(matrix, model, probability, rng)
-        target = int(rng.integers(n))
-        members.append(
-            csgraph.breadth_first_order(live.T.tocsr(), target, return_predecessors=False)
-        )
+    for target in rng.integers(0, n, size=sets).tolist():
+        # Reverse BFS that samples each in-edge only when it is reached (lazy live edges).
+        visited = {target}
+        frontier = [target]
+        while frontier:
+            v = frontier.pop()
+            neighbours = indices[indptr[v] : indptr[v + 1]]
+            if len(neighbours) == 0:
+                continue
+            if model == "ic":
+                live = neighbours[rng.random(len(neighbours)) < probability].tolist()
+            else:  # LT with weights 1/deg(v): v listens to exactly one in-neighbour
+                live = [int(neighbours[rng.integers(len(neighbours))])]
+            for u in live:
+                if u not in visited:
+                    visited.add(u)
+                    frontier.append(u)
+        members.append(np.fromiter(visited, dtype=np.int64, count=len(visited)))
     set_ids = np.repeat(np.arange(sets), [len(m) for m in members])
     incidence = sp.csr_matrix(
         (np.ones(len(set_ids)), (np.concatenate(members), set_ids)), shape=(n, sets)
@@ -346,3 +360,8 @@ def largest_component_after_removal(adjacency: sp.spmatrix, ranking: list[int], 
     """Share of nodes in the largest component after deleting the first k of ``ranking``."""
     n = adjacency.shape[0]
     return largest_component_size(adjacency, ranking[:k]) / n
+
+
+def driver_node_share(adjacency: sp.spmatrix) -> float:
+    """N_D / n: the share of nodes that must be driven to control the network."""
+    return len(driver_nodes(adjacency)) / max(adjacency.shape[0], 1)

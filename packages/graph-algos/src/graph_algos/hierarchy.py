@@ -258,12 +258,20 @@ def same_partition(predicted: np.ndarray, truth: np.ndarray) -> bool:
 
 
 def exact_recovery_by_depth(tree: Dendrogram, leaf_labels: np.ndarray, depth: int) -> list[bool]:
-    """For ℓ = 1..L: whether the tree's partition at depth ℓ is the true one, leaf >> (L − ℓ)."""
+    """For ℓ = 1..L: whether the tree's partition at depth ℓ is the true one, leaf >> (L − ℓ).
+
+    At ℓ = L (the leaf communities) the dendrogram's leaves are compared, so that the
+    finest level is judged on the clustering alone and not on the tree's shape.
+    """
     n = len(leaf_labels)
-    return [
+    result = [
         same_partition(tree.partition_at_depth(level, n), leaf_labels >> (depth - level))
-        for level in range(1, depth + 1)
+        for level in range(1, depth)
     ]
+    finest = np.full(n, -1, dtype=np.int64)
+    for label, node in enumerate(tree.leaves()):
+        finest[tree.members[node]] = label
+    return [*result, same_partition(finest, leaf_labels)]
 
 
 def tree_recovered(tree: Dendrogram, leaf_labels: np.ndarray, depth: int) -> bool:
@@ -292,3 +300,8 @@ def tree_recovered(tree: Dendrogram, leaf_labels: np.ndarray, depth: int) -> boo
         for block in range(2**level)
     }
     return predicted == truth
+
+
+def dendrogram_inversions(tree: Dendrogram) -> int:
+    """Number of parent–child inversions of a dendrogram (see :meth:`Dendrogram.inversions`)."""
+    return tree.inversions()

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from graph_algos.benchmarks import (
+    CRITICAL_NODES,
+    HIERARCHY_PHASE,
+    NOISY_LABEL_LOCAL,
+    PLANTED_POWER,
+)
+from unlearn_schema import (
+    Benchmark,
+    BenchmarkSpec,
+    MethodConfig,
+    NullProgress,
+    SpecError,
+    WorldSpec,
+)
+
+NEW = [HIERARCHY_PHASE, NOISY_LABEL_LOCAL, PLANTED_POWER, CRITICAL_NODES]
+
+
+@pytest.mark.parametrize("benchmark", NEW, ids=lambda b: b.name)
+def test_default_specs_are_valid(benchmark: Benchmark) -> None:
+    for size in ("quick", "full"):
+        spec = benchmark.default_spec(size)
+        assert spec.benchmark == benchmark.name and spec.size == size
+        benchmark.check(spec)  # type: ignore[misc]
+
+
+def _with(spec: BenchmarkSpec, world: dict, params: dict | None = None) -> BenchmarkSpec:
+    assert spec.world is not None
+    update: dict = {"world": WorldSpec(name=spec.world.name, params={**spec.world.params, **world})}
+    if params is not None:
+        update["params"] = {**spec.params, **params}
+    return spec.model_copy(update=update)
+
+
+def _metric(result, name: str, **labels: str) -> float:  # type: ignore[no-untyped-def]
+    for metric in result.metrics:
+        if metric.name == name and all(metric.labels.get(k) == v for k, v in labels.items()):
+            return float(metric.value)
+    raise KeyError((name, labels))
+
+
+def test_hierarchy_benchmark_shows_bottom_up_recovering_first(tmp_path: object) -> None:
+    spec = _with(
+        HIERARCHY_PHASE.default_spec("quick"),
+        {"community_size": 100, "gaps": [0.005, 0.0075, 0.08], "leaf_probabilities": [0.2]},
+        {"trials": 4},
+    )
+    result = HIERARCHY_PHASE.run(spec, NullProgress(), str(tmp_path))
+    small = ("0.005", "0.0075")
+    bottom = [
+        _metric(result, "exact_recovery", method="bottom-up", gap=g, level="1") for g in small
+    ]
+    top = [_metric(result, "exact_recovery", method="top-down", gap=g, level="1") for g in small]
+    assert min(bottom) >= 0.75 and sum(bottom) > sum(top)
+    assert _metric(result, "dendrogram_inversions", method="bottom-up") == 0.0
+    assert {c.name for c in result.curves} >= {"phase-level1-bottom-up", "phase-level1-top-down"}
+    json.dumps(result.model_dump(mode="json"))
+
+
+def test_noisy_label_benchmark_weighted_flow_wins_at_moderate_noise(tmp_path: object) -> None:
+    spec = _with(
+        NOISY_LABEL_LOCAL.default_spec("quick"),
+        {"noise_levels": [0.0, 0.1]},
+        {"trials": 3},
+    )
+    result = NOISY_LABEL_LOCAL.run(spec, NullProgress(), str(tmp_path))
+    weighted = _metric(result, "f1", method="weighted-flow", noise="0.1")
+    assert weighted > _metric(result, "f1", method="unweighted-flow", noise="0.1") + 0.2
+    assert weighted > _metric(result, "f1", method="labels-only", noise="0.1")
+    assert _metric(result, "f1", method="labels-only", noise="0.0") == 1.0
+    assert result.curves[0].name == "f1-vs-noise" and len(result.curves[0].series) == 3
+
+
+def test_planted_power_benchmark_has_thresholds_and_scan(tmp_path: object) -> None:
+    spec = _with(
+        PLANTED_POWER.default_spec("quick"),
+        {"ns": [200], "qs": [0.05], "subgraphs": ["star"], "sizes": [5, 100], "scan_sizes": [4]},
+        {"trials": 20, "null_trials": 40},
+    )
+    result = PLANTED_POWER.run(spec, NullProgress(), str(tmp_path))
+    assert _metric(result, "detection_power", test="degree-test", subgraph="star", k="100") > 0.9
+    assert _metric(result, "detection_power", test="count-test", subgraph="star", k="100") < 0.5
+    curve = next(c for c in result.curves if c.name == "power-star-n200-q0.05")
+    assert "degree-test SNR=1" in curve.vlines and "count-test SNR=1" in curve.vlines
+    scan = _metric(result, "detection_power", test="scan-test", subgraph="cycle", k="4")
+    assert scan >= _metric(result, "detection_power", test="count-test", subgraph="cycle", k="4")
+
+
+def test_critical_benchmark_targets_beat_random(tmp_path: object) -> None:
+    spec = _with(CRITICAL_NODES.default_spec("quick"), {"n": 200, "ilp_n": 10})
+    spec = spec.model_copy(
+        update={"params": {"budgets": [10], "spread_samples": 50, "rr_sets": 2000}}
+    )
+    result = CRITICAL_NODES.run(spec, NullProgress(), str(tmp_path))
+    random_lcc = _metric(result, "largest_component_after_removal", method="random", k="10")
+    for method in ("degree", "collective-influence", "greedy-cnd"):
+        assert (
+            _metric(result, "largest_component_after_removal", method=method, k="10") < random_lcc
+        )
+    random_spread = _metric(result, "cascade_spread", method="random", k="10")
+    assert _metric(result, "cascade_spread", method="celf", k="10") > random_spread
+    assert _metric(result, "greedy_cnd_excess_pairs") >= 0.0
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "world", "expected"),
+    [
+        (HIERARCHY_PHASE, {"leaf_probabilities": [0.01]}, "must exceed the sibling probability"),
+        (HIERARCHY_PHASE, {"gaps": [0.0, 1.0]}, "outside [0, 1]"),
+        (NOISY_LABEL_LOCAL, {"noise_levels": [0.1, 0.9]}, "noise_levels must lie in [0, 0.5]"),
+        (NOISY_LABEL_LOCAL, {"p_out": 0.5}, "need p_out < p_in"),
+        (PLANTED_POWER, {"qs": [0.7]}, "each q must lie in (0, p=0.5), got 0.7"),
+        (PLANTED_POWER, {"scan_sizes": [9]}, "scan_sizes must lie in [3, min(6, scan_n)]"),
+        (CRITICAL_NODES, {"family": "lattice"}, "family: Input should be 'barabasi-albert'"),
+        (CRITICAL_NODES, {"nn": 3}, "did you mean 'n'?"),
+    ],
+)
+def test_bad_specs_are_rejected_before_running(
+    benchmark: Benchmark, world: dict, expected: str
+) -> None:
+    with pytest.raises((SpecError, ValueError)) as info:
+        benchmark.check(_with(benchmark.default_spec("quick"), world))  # type: ignore[misc]
+    assert expected in str(info.value)
+
+
+def test_unknown_method_and_bad_method_params_are_named() -> None:
+    spec = NOISY_LABEL_LOCAL.default_spec("quick")
+    bad = spec.model_copy(update={"methods": [MethodConfig(name="magic")]})
+    with pytest.raises(ValueError, match="unknown method 'magic' for noisy-label-local"):
+        NOISY_LABEL_LOCAL.check(bad)  # type: ignore[misc]
+    weighted = MethodConfig(name="weighted-flow", params={"epsilon": 2})
+    bad = spec.model_copy(update={"methods": [weighted]})
+    with pytest.raises(SpecError, match="epsilon"):
+        NOISY_LABEL_LOCAL.check(bad)  # type: ignore[misc]
+    bad = CRITICAL_NODES.default_spec("quick")
+    bad = bad.model_copy(update={"params": {**bad.params, "budgets": [0]}})
+    with pytest.raises(ValueError, match=r"budgets must lie in \[1, n=500\), got \[0\]"):
+        CRITICAL_NODES.check(bad)  # type: ignore[misc]
+
+
+def test_new_modules_are_torch_free() -> None:
+    code = (
+        "import sys, graph_algos.benchmarks, graph_algos.kernels, graph_algos.hierarchy, "
+        "graph_algos.local, graph_algos.critical, graph_algos.robustness; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
