@@ -65,3 +65,11 @@ def test_inversions_and_tree_recovery_on_hand_built_trees() -> None:
 def test_spectral_clustering_rejects_bad_k(k: int) -> None:
     with pytest.raises(ValueError, match=f"k must be in \\[1, n=100\\], got {k}"):
         spectral_clustering(erdos_renyi(100, 0.1, seed=0), k)
+
+
+def test_hierarchical_methods_refuse_a_disconnected_graph() -> None:
+    adjacency = erdos_renyi(200, 0.004, seed=0)
+    with pytest.raises(ValueError, match="bottom-up hierarchical clustering needs a connected"):
+        bottom_up(adjacency)
+    with pytest.raises(ValueError, match="top-down hierarchical clustering needs a connected"):
+        top_down(adjacency)

@@ -40,6 +40,7 @@ from graph_algos.kernels import (
     core_numbers,
     largest_component_size,
     pagerank,
+    unweighted,
 )
 
 Cascade = Literal["ic", "lt"]
@@ -50,8 +51,7 @@ def collective_influence(adjacency: sp.spmatrix, radius: int = 2) -> np.ndarray:
     """CI_ℓ of every node: (k_i − 1) times Σ (k_j − 1) over the nodes at distance exactly ℓ."""
     if radius < 1:
         raise ValueError(f"radius must be at least 1, got {radius}")
-    matrix = as_csr(adjacency)
-    matrix.data[:] = 1.0
+    matrix = unweighted(adjacency)
     n = matrix.shape[0]
     degree = np.diff(matrix.indptr).astype(np.float64)
     within = sp.identity(n, format="csr", dtype=bool)

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
 from graph_algos.generators import SeedLike, as_rng
-from graph_algos.kernels import as_csr
+from graph_algos.kernels import as_csr, require_connected
 
 # Below this many nodes a dense eigensolver is used. It is kept small on purpose: dense
 # LAPACK spawns BLAS threads, which on a shared CPU can be 100x slower than ARPACK.
@@ -217,7 +217,11 @@ def linkage_tree(adjacency: sp.spmatrix, labels: np.ndarray) -> Dendrogram:
 
 
 def bottom_up(adjacency: sp.spmatrix, k: int | None = None, seed: SeedLike = None) -> Dendrogram:
-    """Bottom-up: Bethe-Hessian clustering to the finest communities, then linkage."""
+    """Bottom-up: Bethe-Hessian clustering to the finest communities, then linkage.
+
+    Needs a connected graph (isolated pieces would be split off as spurious leaves).
+    """
+    require_connected(adjacency, "bottom-up hierarchical clustering")
     labels = spectral_clustering(adjacency, k, seed)
     return linkage_tree(adjacency, labels)
 
@@ -225,7 +229,11 @@ def bottom_up(adjacency: sp.spmatrix, k: int | None = None, seed: SeedLike = Non
 def top_down(
     adjacency: sp.spmatrix, min_size: int = 8, max_depth: int = 12, seed: SeedLike = None
 ) -> Dendrogram:
-    """Top-down: recursive Bethe-Hessian bisection until the stopping rule says 'one block'."""
+    """Top-down: recursive Bethe-Hessian bisection until the stopping rule says 'one block'.
+
+    Needs a connected graph, like :func:`bottom_up`.
+    """
+    require_connected(adjacency, "top-down hierarchical clustering")
     matrix = as_csr(adjacency)
     rng = as_rng(seed)
     tree = Dendrogram()

@@ -33,10 +33,23 @@ from graph_algos.generators import SeedLike, as_rng
 
 
 def as_csr(adjacency: sp.spmatrix | sp.sparray | np.ndarray) -> sp.csr_matrix:
-    """A float64 CSR copy of a square adjacency matrix; raises on a non-square input."""
-    matrix = sp.csr_matrix(adjacency, dtype=np.float64)
+    """A float64 CSR view of a square adjacency matrix (no copy when it already is one).
+
+    Raises on a non-square input. Callers must not modify the result in place.
+    """
+    if isinstance(adjacency, sp.csr_matrix) and adjacency.dtype == np.float64:
+        matrix = adjacency
+    else:
+        matrix = sp.csr_matrix(adjacency, dtype=np.float64)
     if matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"adjacency must be square, got shape {matrix.shape}")
+    return matrix
+
+
+def unweighted(adjacency: sp.spmatrix | sp.sparray | np.ndarray) -> sp.csr_matrix:
+    """A fresh CSR copy with every stored weight set to one."""
+    matrix = as_csr(adjacency).copy()
+    matrix.data[:] = 1.0
     return matrix
 
 
@@ -93,9 +106,18 @@ def pagerank(
     raise RuntimeError(f"PageRank did not converge in {max_iter} iterations (tol={tol})")
 
 
-def connected_components(adjacency: sp.spmatrix) -> tuple[int, np.ndarray]:
-    """Number of connected components and each node's component label."""
-    count, labels = csgraph.connected_components(as_csr(adjacency), directed=False)
+def connected_components(adjacency: sp.spmatrix, symmetric: bool = True) -> tuple[int, np.ndarray]:
+    """Number of connected components and each node's component label.
+
+    For a symmetric adjacency the strongly connected components are the connected
+    components, and scipy finds them without building the transpose (about twice as
+    fast). Pass ``symmetric=False`` for a directed graph to get its weak components.
+    """
+    matrix = as_csr(adjacency)
+    if symmetric:
+        count, labels = csgraph.connected_components(matrix, directed=True, connection="strong")
+    else:
+        count, labels = csgraph.connected_components(matrix, directed=True, connection="weak")
     return int(count), labels
 
 
@@ -159,8 +181,7 @@ def betweenness(
     sources and rescales by n/k. Normalisation as networkx: 2/((n-1)(n-2)) when
     ``normalized`` (the pair count of an undirected graph), else 1/2.
     """
-    matrix = as_csr(adjacency)
-    matrix.data[:] = 1.0
+    matrix = unweighted(adjacency)
     n = matrix.shape[0]
     if samples is None:
         sources = np.arange(n)
@@ -189,8 +210,7 @@ def betweenness(
 
 def closeness(adjacency: sp.spmatrix, batch: int = 256) -> np.ndarray:
     """Closeness (r-1)/Σd · (r-1)/(n-1), r = nodes reachable (Wasserman–Faust, as networkx)."""
-    matrix = as_csr(adjacency)
-    matrix.data[:] = 1.0
+    matrix = unweighted(adjacency)
     n = matrix.shape[0]
     result = np.zeros(n)
     for start in range(0, n, batch):
