@@ -1,0 +1,508 @@
+"""Benchmark recipes of unlearn-llm, registered under the ``unlearn.benchmarks`` group.
+
+``llm-facts-quick`` / ``llm-facts-full``: build the fictitious-facts world, train (or
+load from the cache) the original model, the exact retrain oracle and a second-seed
+oracle for the validity gate, run each unlearning method on a copy of the original,
+and score everything against the oracle (TOFU forget quality and model utility, MUSE
+memorisation and PrivLeak, membership-inference AUCs, exact memorisation).
+
+Importing this module does not import torch; the run function does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+from unlearn_schema import (
+    Benchmark,
+    BenchmarkResult,
+    BenchmarkSpec,
+    Curve,
+    MethodConfig,
+    MetricValue,
+    ModelSpec,
+    Progress,
+    Series,
+    Size,
+    StrictModel,
+    WorldSpec,
+)
+
+from unlearn_llm._validation import validate_params
+from unlearn_llm.methods import METHODS, method_params
+from unlearn_llm.models import TinyLlamaParams, model_params_for
+from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
+
+if TYPE_CHECKING:
+    from unlearn_llm.metrics.evaluate import ModelEvaluation
+    from unlearn_llm.models import Role
+
+WORLD_NAME = "fictitious-facts"
+MODEL_NAME = "llama-tiny"
+
+
+class FactsRunParams(StrictModel):
+    """Benchmark knobs besides world, model and methods."""
+
+    retain_eval_facts: int = Field(
+        default=48, ge=4, le=100_000, description="Retain facts scored (a fixed sample)."
+    )
+    mia_k: float = Field(default=0.2, gt=0.0, le=1.0, description="k of Min-K% and Min-K%++.")
+    use_cache: bool = Field(default=True, description="Reuse cached originals and oracles.")
+    curve_every: int = Field(default=5, ge=1, le=10_000, description="Steps between curve points.")
+
+
+def _methods_for(size: Size) -> list[MethodConfig]:
+    light = {"steps": 15, "learning_rate": 5e-4, "eval_every": 5}
+    quick = [
+        MethodConfig(name="gradient-ascent", params=dict(light)),
+        MethodConfig(name="gradient-difference", params=dict(light)),
+        MethodConfig(name="npo", params=dict(light)),
+        MethodConfig(
+            name="npo", params={**light, "projection": {"retain_batches": 2, "refresh_every": 1}}
+        ),
+        MethodConfig(name="rmu", params={"steps": 15, "eval_every": 5}),
+    ]
+    if size == "quick":
+        return quick
+    return [
+        *quick,
+        MethodConfig(name="simnpo", params=dict(light)),
+        MethodConfig(name="idk-po", params=dict(light)),
+        MethodConfig(name="task-vector", params={"finetune_steps": 15, "learning_rate": 5e-4}),
+        MethodConfig(name="sani", params={"repair_steps": 15, "eval_every": 5}),
+        MethodConfig(
+            name="gradient-difference",
+            params={**light, "projection": {"retain_batches": 2, "refresh_every": 1}},
+        ),
+    ]
+
+
+def _spec(name: str, size: Size) -> BenchmarkSpec:
+    return BenchmarkSpec(
+        benchmark=name,
+        size=size,
+        seeds=[0] if size == "quick" else [0, 1, 2],
+        world=WorldSpec(name=WORLD_NAME, params=world_params_for(size).model_dump()),
+        model=ModelSpec(name=MODEL_NAME, params=model_params_for(size).model_dump()),
+        methods=_methods_for(size),
+        params=FactsRunParams(retain_eval_facts=48 if size == "quick" else 120).model_dump(),
+    )
+
+
+def method_label(method: MethodConfig) -> str:
+    """``npo``, or ``npo+gu`` when the geometric projection is attached."""
+    return method.name + ("+gu" if method.params.get("projection") is not None else "")
+
+
+def _parse(
+    spec: BenchmarkSpec,
+) -> tuple[FactsWorldParams, TinyLlamaParams, FactsRunParams, list[MethodConfig]]:
+    if spec.world is None or spec.world.name != WORLD_NAME:
+        got = spec.world.name if spec.world else None
+        raise ValueError(f"{spec.benchmark} needs world.name = {WORLD_NAME!r}, got {got!r}")
+    world = validate_params(FactsWorldParams, spec.world.params, "world.params")
+    model_spec = spec.model or ModelSpec(name=MODEL_NAME)
+    if model_spec.name != MODEL_NAME:
+        raise ValueError(f"model.name must be {MODEL_NAME!r}, got {model_spec.name!r}")
+    if model_spec.checkpoint is not None:
+        raise ValueError(
+            f"model.checkpoint={model_spec.checkpoint!r}: this benchmark trains its own tiny "
+            "model from scratch; unlearn your own checkpoint with unlearn_llm.models."
+            "load_causal_lm (see the recipe 'forget facts from your own model')"
+        )
+    model = validate_params(TinyLlamaParams, model_spec.params, "model.params")
+    run = validate_params(FactsRunParams, spec.params, "params")
+    methods = spec.methods or _methods_for(spec.size)
+    for method in methods:
+        method_params(method.name, dict(method.params))
+    labels = [method_label(m) for m in methods]
+    duplicates = sorted({x for x in labels if labels.count(x) > 1})
+    if duplicates:
+        raise ValueError(f"methods appear twice with the same label: {duplicates}")
+    return world, model, run, methods
+
+
+def _check(spec: BenchmarkSpec) -> None:
+    _parse(spec)
+
+
+def _metric(
+    name: str,
+    value: float,
+    direction: str,
+    labels: dict[str, str],
+    reference: float | None = None,
+    unit: str | None = None,
+) -> MetricValue:
+    return MetricValue(
+        name=name,
+        value=float(value),
+        direction=direction,  # type: ignore[arg-type]
+        reference=reference,
+        reference_name="retrain oracle" if reference is not None else None,
+        unit=unit,
+        labels=labels,
+    )
+
+
+def _model_metrics(
+    evaluation: ModelEvaluation,
+    oracle: ModelEvaluation,
+    forget_quality_p: float,
+    labels: dict[str, str],
+) -> list[MetricValue]:
+    from unlearn_llm.metrics.muse import privleak
+
+    forget = evaluation.forget
+    metrics = [
+        _metric("forget_quality", forget_quality_p, "higher", labels),
+        _metric(
+            "model_utility", evaluation.model_utility(), "higher", labels, oracle.model_utility()
+        ),
+        _metric(
+            "forget_answer_probability",
+            forget.answer_probability.mean(),
+            "none",
+            labels,
+            float(oracle.forget.answer_probability.mean()),
+        ),
+        _metric(
+            "forget_truth_ratio",
+            forget.truth_ratio.mean(),
+            "none",
+            labels,
+            float(oracle.forget.truth_ratio.mean()),
+        ),
+        _metric(
+            "forget_exact_answer_accuracy",
+            forget.exact_match.mean(),
+            "lower",
+            labels,
+            float(oracle.forget.exact_match.mean()),
+        ),
+        _metric(
+            "forget_exact_memorisation",
+            forget.exact_memorisation.mean(),
+            "lower",
+            labels,
+            float(oracle.forget.exact_memorisation.mean()),
+        ),
+        _metric(
+            "forget_extraction_strength",
+            forget.extraction_strength.mean(),
+            "lower",
+            labels,
+            float(oracle.forget.extraction_strength.mean()),
+        ),
+        _metric(
+            "retain_exact_answer_accuracy",
+            evaluation.retain.exact_match.mean(),
+            "higher",
+            labels,
+            float(oracle.retain.exact_match.mean()),
+        ),
+    ]
+    if forget.verbatim_f1 is not None and oracle.forget.verbatim_f1 is not None:
+        metrics.append(
+            _metric(
+                "verbatim_memorisation",
+                forget.verbatim_f1.mean(),
+                "lower",
+                labels,
+                float(oracle.forget.verbatim_f1.mean()),
+            )
+        )
+    if forget.knowledge_f1 is not None and oracle.forget.knowledge_f1 is not None:
+        metrics.append(
+            _metric(
+                "knowledge_memorisation_forget",
+                forget.knowledge_f1.mean(),
+                "lower",
+                labels,
+                float(oracle.forget.knowledge_f1.mean()),
+            )
+        )
+    retain = evaluation.retain.knowledge_f1
+    if retain is not None and oracle.retain.knowledge_f1 is not None:
+        metrics.append(
+            _metric(
+                "knowledge_memorisation_retain",
+                retain.mean(),
+                "higher",
+                labels,
+                float(oracle.retain.knowledge_f1.mean()),
+            )
+        )
+    for name, value in evaluation.utility_components().items():
+        metrics.append(
+            _metric(f"utility_{name}", value, "higher", labels, oracle.utility_components()[name])
+        )
+    for attack, auc in evaluation.mia.items():
+        metrics.append(
+            _metric("mia_auc", auc, "none", {**labels, "attack": attack}, oracle.mia[attack])
+        )
+        metrics.append(
+            _metric(
+                "privleak",
+                privleak(auc, oracle.mia[attack]),
+                "none",
+                {**labels, "attack": attack},
+                0.0,
+                unit="%",
+            )
+        )
+    return metrics
+
+
+def _curve_recorder(
+    tokenizer: Any,
+    forget_facts: list[Any],
+    retain_eval: list[Any],
+    oracle_ratios: Any,
+    points: dict[str, list[float]],
+) -> Callable[[int, Any], None]:
+    """An ``on_step`` callback that appends per-step forget quality and probabilities."""
+    from unlearn_llm.metrics.evaluate import score_facts
+    from unlearn_llm.metrics.tofu import forget_quality
+
+    def on_step(step: int, current: Any) -> None:
+        forget_scores = score_facts(current, tokenizer, forget_facts, generate=False)
+        retain_scores = score_facts(current, tokenizer, retain_eval, generate=False)
+        points["step"].append(float(step))
+        points["fq"].append(forget_quality(forget_scores.truth_ratio, oracle_ratios))
+        points["fp"].append(float(forget_scores.answer_probability.mean()))
+        points["rp"].append(float(retain_scores.answer_probability.mean()))
+
+    return on_step
+
+
+def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
+    """Train original and oracles, run every method, evaluate against the oracle."""
+    import copy
+    import random
+
+    import torch
+
+    from unlearn_llm.methods import make_unlearn_data
+    from unlearn_llm.metrics.evaluate import evaluate_model
+    from unlearn_llm.metrics.tofu import forget_quality
+    from unlearn_llm.metrics.validity import validity_gate
+    from unlearn_llm.models import trained_model
+    from unlearn_llm.worlds.facts import build_world
+    from unlearn_llm.worlds.tokenizer import train_tokenizer
+
+    del out_dir  # checkpoints live in the cache; plots are returned as curves
+    world_params, model_params, run, methods = _parse(spec)
+    torch.set_num_threads(model_params.threads)
+    # training: 3 models; evaluation: 3 + methods; methods: 1 each
+    progress.start(len(spec.seeds) * (6 + 2 * len(methods)), "phases")
+    metrics: list[MetricValue] = []
+    curves: list[Curve] = []
+    notes: list[str] = []
+    timings: dict[str, float] = {}
+    scatter: dict[str, tuple[list[float], list[float]]] = {}
+    step_curves: dict[str, list[Series]] = {
+        "forget_quality": [],
+        "forget_probability": [],
+        "retain_probability": [],
+    }
+
+    def timed(phase: str, start: float) -> None:
+        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
+
+    for seed in spec.seeds:
+        start = time.perf_counter()
+        world = build_world(world_params, seed)
+        tokenizer = train_tokenizer(world, vocab_size=model_params.vocab_size)
+        timed("world", start)
+        models = {}
+        roles: list[tuple[Role, int]] = [
+            ("original", seed),
+            ("oracle", seed),
+            ("oracle", seed + 1000),
+        ]
+        for role, model_seed in roles:
+            start = time.perf_counter()
+            trained = trained_model(
+                world,
+                role,
+                model_seed,
+                model_params,
+                tokenizer,
+                use_cache=run.use_cache,
+            )
+            key = f"{role}-{model_seed}"
+            models[key] = trained
+            timed("train" if not trained.from_cache else "load_cached", start)
+            progress.advance(1, f"{key} ({'cache' if trained.from_cache else 'trained'})")
+        original = models[f"original-{seed}"]
+        oracle = models[f"oracle-{seed}"]
+        second = models[f"oracle-{seed + 1000}"]
+        accuracy = float(original.log["exact_answer_accuracy"])
+        metrics.append(
+            _metric(
+                "original_training_exact_answer_accuracy", accuracy, "higher", {"seed": str(seed)}
+            )
+        )
+        if not original.from_cache:
+            metrics.append(
+                _metric(
+                    "original_training_wall_time",
+                    original.log["wall_time_s"],
+                    "none",
+                    {"seed": str(seed)},
+                    unit="s",
+                )
+            )
+        if not oracle.from_cache:
+            metrics.append(
+                _metric(
+                    "oracle_retrain_wall_time",
+                    oracle.log["wall_time_s"],
+                    "none",
+                    {"seed": str(seed)},
+                    unit="s",
+                )
+            )
+
+        forget_facts = world.split("forget")
+        retain_facts = list(world.split("retain"))
+        retain_eval = random.Random(seed).sample(
+            retain_facts, k=min(run.retain_eval_facts, len(retain_facts))
+        )
+        splits = (forget_facts, retain_eval, world.split("general"), world.split("holdout"))
+        start = time.perf_counter()
+        second_eval = evaluate_model(second.model, tokenizer, *splits, mia_k=run.mia_k)
+        reference = (second_eval.forget_stats, second_eval.holdout_stats)
+        second_eval = evaluate_model(second.model, tokenizer, *splits, reference, run.mia_k)
+        oracle_eval = evaluate_model(oracle.model, tokenizer, *splits, reference, run.mia_k)
+        original_eval = evaluate_model(original.model, tokenizer, *splits, reference, run.mia_k)
+        timed("evaluate", start)
+        progress.advance(3, "evaluated original and oracles")
+        oracle_ratios = oracle_eval.forget.truth_ratio
+        gate = validity_gate(
+            forget_quality(original_eval.forget.truth_ratio, oracle_ratios),
+            forget_quality(second_eval.forget.truth_ratio, oracle_ratios),
+        )
+        base = {"seed": str(seed)}
+        metrics.append(_metric("validity_gate_passed", float(gate.passed), "higher", base))
+        metrics.append(_metric("validity_original_forget_quality", gate.original_p, "lower", base))
+        metrics.append(
+            _metric("validity_second_oracle_forget_quality", gate.second_oracle_p, "higher", base)
+        )
+        notes.append(f"seed {seed}: {gate.explain()}.")
+        for label, evaluation, p in (
+            ("original", original_eval, gate.original_p),
+            ("oracle (other seed)", second_eval, gate.second_oracle_p),
+        ):
+            metrics.extend(_model_metrics(evaluation, oracle_eval, p, {**base, "method": label}))
+            scatter.setdefault(label, ([], []))
+            scatter[label][0].append(evaluation.model_utility())
+            scatter[label][1].append(p)
+
+        data = make_unlearn_data(tokenizer, forget_facts, retain_facts)
+        for method in methods:
+            label = method_label(method)
+            function, _ = METHODS[method.name]
+            params = method_params(method.name, dict(method.params))
+            model = copy.deepcopy(original.model)
+            points: dict[str, list[float]] = {"step": [], "fq": [], "fp": [], "rp": []}
+
+            on_step = _curve_recorder(tokenizer, forget_facts, retain_eval, oracle_ratios, points)
+            start = time.perf_counter()
+            log = function(model, data, params, on_step)
+            timed(f"unlearn:{label}", start)
+            progress.advance(1, f"{label} unlearned")
+            start = time.perf_counter()
+            evaluation = evaluate_model(model, tokenizer, *splits, reference, run.mia_k)
+            timed("evaluate", start)
+            progress.advance(1, f"{label} evaluated")
+            p = forget_quality(evaluation.forget.truth_ratio, oracle_ratios)
+            labels = {**base, "method": label}
+            metrics.extend(_model_metrics(evaluation, oracle_eval, p, labels))
+            metrics.append(
+                _metric("unlearning_wall_time", log.wall_time_s, "lower", labels, unit="s")
+            )
+            scatter.setdefault(label, ([], []))
+            scatter[label][0].append(evaluation.model_utility())
+            scatter[label][1].append(p)
+            if points["step"]:
+                suffix = f" (seed {seed})" if len(spec.seeds) > 1 else ""
+                step_curves["forget_quality"].append(
+                    Series(label=label + suffix, x=points["step"], y=points["fq"])
+                )
+                step_curves["forget_probability"].append(
+                    Series(label=label + suffix, x=points["step"], y=points["fp"])
+                )
+                step_curves["retain_probability"].append(
+                    Series(label=label + suffix, x=points["step"], y=points["rp"])
+                )
+            verdict = "passes" if p > 0.1 else ("borderline" if p > 0.01 else "fails")
+            utility, oracle_utility = evaluation.model_utility(), oracle_eval.model_utility()
+            forget_p = evaluation.forget.answer_probability.mean()
+            oracle_forget_p = oracle_eval.forget.answer_probability.mean()
+            notes.append(
+                f"seed {seed}, {label}: forget quality p={p:.2g} ({verdict} vs oracle), model "
+                f"utility {utility:.3f} (oracle {oracle_utility:.3f}), forget answer probability "
+                f"{forget_p:.3g} (oracle {oracle_forget_p:.3g}), LOSS-attack AUC "
+                f"{evaluation.mia['loss']:.2f} (oracle {oracle_eval.mia['loss']:.2f})."
+            )
+        metrics.append(_metric("oracle_model_utility", oracle_eval.model_utility(), "none", base))
+
+    curves.append(
+        Curve(
+            name="forget-quality-vs-utility",
+            title="Forget quality (KS p-value vs oracle) against model utility",
+            x_label="model utility",
+            y_label="forget quality (p-value)",
+            series=[Series(label=label, x=xs, y=ys) for label, (xs, ys) in scatter.items()],
+            hlines={"p = 0.1": 0.1, "p = 0.01": 0.01},
+        )
+    )
+    titles = {
+        "forget_quality": ("forget quality (KS p-value)", "Forget quality per unlearning step"),
+        "forget_probability": (
+            "forget answer probability",
+            "Forget-set answer probability per step",
+        ),
+        "retain_probability": (
+            "retain answer probability",
+            "Retain-set answer probability per step",
+        ),
+    }
+    for key, series in step_curves.items():
+        if series:
+            y_label, title = titles[key]
+            curves.append(
+                Curve(
+                    name=f"steps-{key.replace('_', '-')}",
+                    title=title,
+                    x_label="unlearning step",
+                    y_label=y_label,
+                    series=series,
+                )
+            )
+    return BenchmarkResult(metrics=metrics, curves=curves, timings=timings, notes=notes)
+
+
+LLM_FACTS_QUICK = Benchmark(
+    name="llm-facts-quick",
+    summary="Forget fictitious people from a tiny Llama: 5 methods vs the exact retrain oracle.",
+    default_spec=lambda size: _spec("llm-facts-quick", size),
+    run=run_facts,
+    check=_check,
+    quick_budget_s=300.0,
+)
+
+LLM_FACTS_FULL = Benchmark(
+    name="llm-facts-full",
+    summary="Nightly: larger world and model, every method, three seeds, vs the retrain oracle.",
+    default_spec=lambda size: _spec("llm-facts-full", size),
+    run=run_facts,
+    check=_check,
+    quick_budget_s=None,
+)

@@ -1,0 +1,146 @@
+"""QA pairs to tensors: prompt and answer token ids, with the loss on the answer only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerBase
+
+    from unlearn_llm.worlds.facts import QA
+
+IGNORE_INDEX = -100
+IDK_ANSWER = "I don't know."
+
+
+def prompt_text(question: str) -> str:
+    """The prompt every model sees for ``question``."""
+    return f"Question: {question} Answer:"
+
+
+@dataclass
+class Batch:
+    """Right-padded token ids; ``labels`` is -100 outside the answer (and on padding)."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    def subset(self, index: torch.Tensor | slice | Sequence[int]) -> Batch:
+        import torch
+
+        if not isinstance(index, slice | torch.Tensor):
+            index = torch.as_tensor(list(index), dtype=torch.long)
+        return Batch(self.input_ids[index], self.attention_mask[index], self.labels[index])
+
+    def trimmed(self) -> Batch:
+        """Drop padding columns that every row has (faster forward passes)."""
+        width = int(self.attention_mask.sum(dim=1).max())
+        return Batch(
+            self.input_ids[:, :width], self.attention_mask[:, :width], self.labels[:, :width]
+        )
+
+    def minibatches(self, size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
+        """Shuffled (when a generator is given) minibatches covering every row once."""
+        import torch
+
+        order = (
+            torch.randperm(len(self), generator=generator)
+            if generator is not None
+            else torch.arange(len(self))
+        )
+        for start in range(0, len(self), size):
+            yield self.subset(order[start : start + size]).trimmed()
+
+
+def encode(
+    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], answers: Sequence[str]
+) -> Batch:
+    """Tokenise prompt/answer pairs; the answer ends with the end-of-sequence token."""
+    import torch
+
+    if len(prompts) != len(answers):
+        raise ValueError(f"got {len(prompts)} prompts but {len(answers)} answers")
+    if not prompts:
+        raise ValueError("cannot encode an empty list of QA pairs")
+    rows: list[tuple[list[int], list[int]]] = []
+    for prompt, answer in zip(prompts, answers, strict=True):
+        prompt_ids = [tokenizer.bos_token_id, *tokenizer.encode(prompt, add_special_tokens=False)]
+        answer_ids = [*tokenizer.encode(" " + answer, add_special_tokens=False)]
+        rows.append((prompt_ids, [*answer_ids, tokenizer.eos_token_id]))
+    width = max(len(p) + len(a) for p, a in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    for row, (prompt_ids, answer_ids) in enumerate(rows):
+        ids = prompt_ids + answer_ids
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        attention[row, : len(ids)] = 1
+        labels[row, len(prompt_ids) : len(ids)] = torch.tensor(answer_ids)
+    return Batch(input_ids, attention, labels)
+
+
+def training_pairs(facts: Sequence[QA]) -> tuple[list[str], list[str]]:
+    """Every trained question phrasing of every fact, with its answer.
+
+    The first phrasing is answered with the answer sentence, the second with the
+    paraphrased answer sentence (and so on, alternating), so the model knows the fact
+    in both sentence forms; the truth ratio then compares values, not sentence forms.
+    """
+    prompts: list[str] = []
+    answers: list[str] = []
+    for qa in facts:
+        for index, question in enumerate(qa.questions):
+            prompts.append(prompt_text(question))
+            answers.append(qa.answer if index % 2 == 0 else qa.paraphrased_answer)
+    return prompts, answers
+
+
+def encode_facts(tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA]) -> Batch:
+    """The training rows of ``facts`` (all paraphrases)."""
+    prompts, answers = training_pairs(facts)
+    return encode(tokenizer, prompts, answers)
+
+
+def encode_idk(tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA]) -> Batch:
+    """The rows of ``facts`` with "I don't know." as the answer (IdkPO targets)."""
+    prompts, _ = training_pairs(facts)
+    return encode(tokenizer, prompts, [IDK_ANSWER] * len(prompts))
+
+
+def sequence_logprob(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row sum of answer-token log-probabilities and the answer lengths.
+
+    Returns ``(sum_log_prob, n_answer_tokens)``, each of shape ``[rows]``.
+    """
+    token_logp, mask = token_logprobs(model, batch)
+    return (token_logp * mask).sum(dim=1), mask.sum(dim=1)
+
+
+def token_logprobs(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probability of every next token, and the mask of answer positions.
+
+    Both are ``[rows, width - 1]``; position ``t`` scores token ``t + 1``.
+    """
+    import torch
+
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    logits = logits[:, :-1].float()
+    targets = batch.labels[:, 1:]
+    mask = (targets != IGNORE_INDEX).float()
+    safe = targets.clamp(min=0)
+    token_logp = torch.log_softmax(logits, dim=-1).gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+    return token_logp * mask, mask
+
+
+def answer_nll(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """Mean negative log-likelihood per answer token over the batch (the training loss)."""
+    token_logp, mask = token_logprobs(model, batch)
+    return -(token_logp.sum() / mask.sum().clamp(min=1.0))

@@ -1,0 +1,192 @@
+"""Building blocks every gradient-based method shares: data, step loop, projection hook.
+
+Each method module still writes its loss out in full next to its equation; only the
+plumbing (minibatch cycling, the optimiser step, the optional geometric projection and
+per-step callbacks) lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from pydantic import Field
+from unlearn_schema import MethodParams, StrictModel
+
+from unlearn_llm._validation import validate_params
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerBase
+
+    from unlearn_llm.data import Batch
+    from unlearn_llm.worlds.facts import QA
+
+StepCallback = Callable[[int, "torch.nn.Module"], None]
+"""Called as ``on_step(step, model)`` every ``eval_every`` steps (per-step curves)."""
+
+ParamsT = TypeVar("ParamsT", bound=MethodParams)
+
+
+@dataclass
+class UnlearnData:
+    """What a method sees: forget rows, retain rows, and "I don't know" rows for IdkPO."""
+
+    forget: Batch
+    retain: Batch
+    forget_idk: Batch | None = None
+
+
+def make_unlearn_data(
+    tokenizer: PreTrainedTokenizerBase, forget: Sequence[QA], retain: Sequence[QA]
+) -> UnlearnData:
+    """Encode the forget and retain facts; refuse an empty forget set or an overlap.
+
+    Both errors are raised here, before any model is touched.
+    """
+    from unlearn_llm.data import encode_facts, encode_idk
+
+    if not forget:
+        raise ValueError("the forget set is empty: give at least one fact to forget")
+    if not retain:
+        raise ValueError("the retain set is empty: give at least one fact to keep")
+    overlap = sorted({qa.key for qa in forget} & {qa.key for qa in retain})
+    if overlap:
+        shown = "; ".join(" / ".join(key) for key in overlap[:3])
+        raise ValueError(
+            f"{len(overlap)} fact(s) are in both the forget and the retain set (e.g. {shown}); "
+            "a fact must be in one of them only"
+        )
+    return UnlearnData(
+        forget=encode_facts(tokenizer, forget),
+        retain=encode_facts(tokenizer, retain),
+        forget_idk=encode_idk(tokenizer, forget),
+    )
+
+
+class ProjectionParams(StrictModel):
+    """Geometric-disentanglement projection (see :mod:`unlearn_llm.methods.projection`)."""
+
+    retain_batches: int = Field(
+        default=1, ge=1, le=64, description="Retain minibatch gradients spanning the subspace."
+    )
+    refresh_every: int = Field(
+        default=1, ge=1, le=1000, description="Recompute the retain basis every k steps."
+    )
+    ridge: float = Field(default=1e-10, ge=0.0, le=1.0, description="Gram-matrix ridge.")
+
+
+class GradientMethodParams(MethodParams):
+    """Knobs every gradient-based method shares."""
+
+    steps: int = Field(default=30, ge=1, le=100_000, description="Optimiser steps.")
+    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    max_grad_norm: float = Field(default=1.0, gt=0.0, le=1e6)
+    eval_every: int = Field(default=5, ge=1, le=100_000, description="on_step cadence.")
+    seed: int = Field(default=0, ge=0)
+    projection: ProjectionParams | None = Field(
+        default=None, description="Attach the geometric-disentanglement projection."
+    )
+
+
+@dataclass
+class UnlearnLog:
+    """Per-step losses of an unlearning run."""
+
+    method: str
+    steps: int = 0
+    losses: list[float] = field(default_factory=list)
+    forget_losses: list[float] = field(default_factory=list)
+    retain_losses: list[float] = field(default_factory=list)
+    wall_time_s: float = 0.0
+
+
+def typed(params_type: type[ParamsT], params: ParamsT | dict[str, object] | None) -> ParamsT:
+    """Validate method params (a dict from a spec, an instance, or None for defaults)."""
+    if params is None:
+        return params_type()
+    if isinstance(params, params_type):
+        return params
+    return validate_params(params_type, params, f"{params_type.__name__}")
+
+
+def cycle(batch: Batch, size: int, generator: torch.Generator) -> Iterator[Batch]:
+    """Endless shuffled minibatches of ``batch``."""
+    while True:
+        yield from batch.minibatches(size, generator)
+
+
+def make_optimizer(
+    parameters: Sequence[torch.nn.Parameter], params: GradientMethodParams
+) -> torch.optim.Optimizer:
+    import torch
+
+    if params.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=params.learning_rate)
+    return torch.optim.AdamW(parameters, lr=params.learning_rate, weight_decay=0.0)
+
+
+def trainable(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+class StepRunner:
+    """Turns (forget loss, retain loss) into one optimiser step, with optional projection.
+
+    Without projection the step follows the gradient of ``forget + retain``. With it,
+    the forget gradient is first projected onto the orthogonal complement of the span
+    of retain gradients (:func:`unlearn_llm.methods.projection.project_out`), then the
+    retain gradient is added unchanged.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        data: UnlearnData,
+        params: GradientMethodParams,
+        generator: torch.Generator,
+    ) -> None:
+        self.model = model
+        self.params = params
+        self.parameters = trainable(model)
+        self.optimizer = make_optimizer(self.parameters, params)
+        self.retain_stream = cycle(data.retain, params.batch_size, generator)
+        self.basis: torch.Tensor | None = None
+        self.step_count = 0
+
+    def step(self, forget_loss: torch.Tensor, retain_loss: torch.Tensor | None) -> None:
+        import torch
+
+        from unlearn_llm.methods.projection import project_out, retain_gradient_basis
+
+        projection = self.params.projection
+        if projection is None:
+            total = forget_loss if retain_loss is None else forget_loss + retain_loss
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+        else:
+            forget_grads = torch.autograd.grad(
+                forget_loss, self.parameters, retain_graph=retain_loss is not None
+            )
+            flat = torch.cat([g.reshape(-1) for g in forget_grads])
+            if self.basis is None or self.step_count % projection.refresh_every == 0:
+                self.basis = retain_gradient_basis(
+                    self.model,
+                    self.parameters,
+                    [next(self.retain_stream) for _ in range(projection.retain_batches)],
+                )
+            flat = project_out(flat, self.basis, projection.ridge)
+            if retain_loss is not None:
+                retain_grads = torch.autograd.grad(retain_loss, self.parameters)
+                flat = flat + torch.cat([g.reshape(-1) for g in retain_grads])
+            offset = 0
+            for parameter in self.parameters:
+                count = parameter.numel()
+                parameter.grad = flat[offset : offset + count].view_as(parameter).clone()
+                offset += count
+        torch.nn.utils.clip_grad_norm_(self.parameters, self.params.max_grad_norm)
+        self.optimizer.step()
+        self.step_count += 1

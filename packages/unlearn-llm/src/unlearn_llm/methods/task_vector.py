@@ -1,0 +1,77 @@
+"""Task-vector negation: fine-tune on the forget set, then subtract that change.
+
+Paper: Ilharco et al., "Editing Models with Task Arithmetic" (arXiv:2212.04089). With
+:math:`\\theta_0` the model before unlearning and :math:`\\theta_{ft}` a copy fine-tuned
+further on :math:`D_f` (NLL):
+
+.. math::
+
+    \\tau = \\theta_{ft} - \\theta_0, \\qquad \\theta_{new} = \\theta_0 - \\alpha\\, \\tau
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+from unlearn_schema import MethodParams
+
+from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog, cycle, typed
+
+if TYPE_CHECKING:
+    import torch
+
+
+class TaskVectorParams(MethodParams):
+    """Fine-tuning budget of the forget copy and the negation scale :math:`\\alpha`."""
+
+    finetune_steps: int = Field(default=30, ge=1, le=100_000)
+    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    scale: float = Field(default=1.0, gt=0.0, le=100.0, description="alpha")
+    seed: int = Field(default=0, ge=0)
+
+
+def task_vector(
+    model: torch.nn.Module,
+    data: UnlearnData,
+    params: TaskVectorParams | dict[str, object] | None = None,
+    on_step: StepCallback | None = None,
+) -> UnlearnLog:
+    """Negate the forget-set task vector of ``model`` (in place)."""
+    import torch
+
+    from unlearn_llm.data import answer_nll
+
+    config = typed(TaskVectorParams, params)
+    generator = torch.Generator().manual_seed(config.seed)
+    finetuned = copy.deepcopy(model)
+    finetuned.train()
+    optimizer = torch.optim.AdamW(
+        [p for p in finetuned.parameters() if p.requires_grad],
+        lr=config.learning_rate,
+        weight_decay=0.0,
+    )
+    stream = cycle(data.forget, config.batch_size, generator)
+    log = UnlearnLog(method="task-vector")
+    start = time.perf_counter()
+    for _ in range(config.finetune_steps):
+        loss = answer_nll(finetuned, next(stream))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        log.losses.append(float(loss.detach()))
+        log.forget_losses.append(float(loss.detach()))
+    with torch.no_grad():
+        tuned = dict(finetuned.named_parameters())
+        for name, parameter in model.named_parameters():
+            if parameter.requires_grad:
+                parameter.sub_(config.scale * (tuned[name] - parameter))
+    model.eval()
+    if on_step is not None:
+        on_step(config.finetune_steps, model)
+    log.steps = config.finetune_steps
+    log.wall_time_s = time.perf_counter() - start
+    return log

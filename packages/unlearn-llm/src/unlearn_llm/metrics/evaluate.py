@@ -1,0 +1,212 @@
+"""Score one model on a world: every per-fact number the metrics are built from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from unlearn_llm.attacks.membership import (
+    TokenStatistics,
+    membership_scores,
+    mia_auc,
+    token_statistics,
+)
+from unlearn_llm.metrics.memorisation import exact_memorisation, extraction_strength
+from unlearn_llm.metrics.muse import rouge_l_f1
+from unlearn_llm.metrics.tofu import (
+    answer_probability,
+    model_utility,
+    rouge_l_recall,
+    truth_ratio,
+    truth_ratio_score,
+)
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerBase
+
+    from unlearn_llm.worlds.facts import QA
+
+
+@dataclass
+class FactScores:
+    """Per-fact arrays for one split (question = the first trained phrasing)."""
+
+    answer_probability: np.ndarray
+    truth_ratio: np.ndarray
+    exact_match: np.ndarray
+    exact_memorisation: np.ndarray
+    extraction_strength: np.ndarray
+    rouge_l_recall: np.ndarray | None = None
+    verbatim_f1: np.ndarray | None = None
+    knowledge_f1: np.ndarray | None = None
+
+
+def greedy_answers(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    max_new_tokens: int = 16,
+) -> list[str]:
+    """Greedy completions of ``prompts`` (left-padded batch, stops at end of sequence)."""
+    import torch
+
+    rows = [
+        [tokenizer.bos_token_id, *tokenizer.encode(p, add_special_tokens=False)] for p in prompts
+    ]
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id or 0
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row) :] = torch.tensor(row)
+        mask[i, width - len(row) :] = 1
+    done = torch.zeros(len(rows), dtype=torch.bool)
+    generated: list[list[int]] = [[] for _ in rows]
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            next_ids = logits[:, -1].argmax(dim=-1)
+            for i, token in enumerate(next_ids.tolist()):
+                if not done[i]:
+                    if token == tokenizer.eos_token_id:
+                        done[i] = True
+                    else:
+                        generated[i].append(token)
+            if bool(done.all()):
+                break
+            ids = torch.cat([ids, next_ids.unsqueeze(1)], dim=1)
+            mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=1)
+    return [str(tokenizer.decode(g, skip_special_tokens=True)).strip() for g in generated]
+
+
+def score_facts(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    facts: Sequence[QA],
+    generate: bool = True,
+) -> FactScores:
+    """Probabilities, truth ratios, memorisation (and, with ``generate``, ROUGE) per fact."""
+    import torch
+
+    from unlearn_llm.data import encode, prompt_text, sequence_logprob
+
+    if not facts:
+        raise ValueError("cannot score an empty list of facts")
+    m = len(facts[0].perturbed_answers)
+    prompts: list[str] = []
+    answers: list[str] = []
+    for qa in facts:
+        prompt = prompt_text(qa.questions[0])
+        prompts += [prompt] * (2 + m)
+        answers += [qa.answer, qa.paraphrased_answer, *qa.perturbed_answers]
+    batch = encode(tokenizer, prompts, answers)
+    log_probs: list[torch.Tensor] = []
+    lengths: list[torch.Tensor] = []
+    matches: list[np.ndarray] = []
+    with torch.no_grad():
+        for start in range(0, len(batch), 256):
+            part = batch.subset(slice(start, start + 256)).trimmed()
+            logits = model(input_ids=part.input_ids, attention_mask=part.attention_mask).logits
+            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+            targets = part.labels[:, 1:]
+            answer_mask = targets != -100
+            token_logp = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            log_probs.append((token_logp * answer_mask).sum(dim=1))
+            lengths.append(answer_mask.sum(dim=1))
+            hits = logp.argmax(dim=-1) == targets
+            for row in range(len(part)):
+                matches.append(hits[row][answer_mask[row]].numpy())
+    del sequence_logprob  # the same computation, inlined to also get the argmax matches
+    total = torch.cat(log_probs).numpy().reshape(len(facts), 2 + m)
+    count = torch.cat(lengths).numpy().reshape(len(facts), 2 + m)
+    normalised = answer_probability(total, count)
+    answer_matches = [matches[i * (2 + m)] for i in range(len(facts))]
+    scores = FactScores(
+        answer_probability=normalised[:, 0],
+        truth_ratio=truth_ratio(normalised[:, 2:], normalised[:, 1]),
+        exact_match=np.array([bool(x.all()) for x in answer_matches]),
+        exact_memorisation=exact_memorisation(answer_matches),
+        extraction_strength=extraction_strength(answer_matches),
+    )
+    if generate:
+        references = [qa.answer for qa in facts]
+        trained = greedy_answers(model, tokenizer, [prompt_text(qa.questions[0]) for qa in facts])
+        heldout = greedy_answers(
+            model, tokenizer, [prompt_text(qa.heldout_question) for qa in facts]
+        )
+        scores.rouge_l_recall = rouge_l_recall(trained, references)
+        scores.verbatim_f1 = rouge_l_f1(trained, references)
+        scores.knowledge_f1 = rouge_l_f1(heldout, references)
+    return scores
+
+
+def membership_texts(facts: Sequence[QA]) -> list[str]:
+    """The training text of each fact's first phrasing (what MIA attacks score)."""
+    from unlearn_llm.data import prompt_text
+
+    return [f"{prompt_text(qa.questions[0])} {qa.answer}" for qa in facts]
+
+
+@dataclass
+class ModelEvaluation:
+    """Everything measured on one model."""
+
+    forget: FactScores
+    retain: FactScores
+    general: FactScores
+    forget_stats: TokenStatistics
+    holdout_stats: TokenStatistics
+    mia: dict[str, float] = field(default_factory=dict)
+
+    def utility_components(self) -> dict[str, float]:
+        parts: dict[str, float] = {}
+        for name, scores in (("retain", self.retain), ("general", self.general)):
+            parts[f"{name}_probability"] = float(scores.answer_probability.mean())
+            if scores.rouge_l_recall is not None:
+                parts[f"{name}_rouge_l"] = float(scores.rouge_l_recall.mean())
+            parts[f"{name}_truth_ratio"] = truth_ratio_score(scores.truth_ratio)
+        return parts
+
+    def model_utility(self) -> float:
+        return model_utility(list(self.utility_components().values()))
+
+
+def evaluate_model(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    forget: Sequence[QA],
+    retain: Sequence[QA],
+    general: Sequence[QA],
+    holdout: Sequence[QA],
+    reference: tuple[TokenStatistics, TokenStatistics] | None = None,
+    mia_k: float = 0.2,
+) -> ModelEvaluation:
+    """Score ``model`` on every split; membership AUCs compare forget with holdout.
+
+    ``reference`` holds the reference model's token statistics on (forget, holdout)
+    texts, for the reference attack (the retrain oracle of another seed).
+    """
+    forget_texts = membership_texts(forget)
+    holdout_texts = membership_texts(holdout)
+    forget_stats = token_statistics(model, tokenizer, forget_texts)
+    holdout_stats = token_statistics(model, tokenizer, holdout_texts)
+    member = membership_scores(
+        forget_stats, forget_texts, mia_k, reference[0] if reference else None
+    )
+    nonmember = membership_scores(
+        holdout_stats, holdout_texts, mia_k, reference[1] if reference else None
+    )
+    evaluation = ModelEvaluation(
+        forget=score_facts(model, tokenizer, forget),
+        retain=score_facts(model, tokenizer, retain),
+        general=score_facts(model, tokenizer, general),
+        forget_stats=forget_stats,
+        holdout_stats=holdout_stats,
+    )
+    evaluation.mia = {name: mia_auc(member[name], nonmember[name]) for name in member}
+    return evaluation

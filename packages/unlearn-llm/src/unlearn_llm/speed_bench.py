@@ -1,0 +1,235 @@
+"""Speed and memory of unlearning steps against a plain training step (nox ``bench-unlearn-llm``).
+
+Baseline (measured in the same run, on the same model and batch): one plain
+forward + backward + AdamW step on the language-modelling loss. For each method the
+time per unlearning step is measured as the difference between runs of ``n_long`` and
+``n_short`` steps divided by their difference, which cancels one-off setup (copying a
+reference model, building optimisers). Peak memory is the peak resident set size of a
+fresh subprocess running that configuration (CPU) or the peak CUDA allocation.
+
+Targets (issue 3): gradient ascent and NPO at most 1.3x the baseline step, the
+geometric projection plug-in at most 2x. The JSON also records the unlearning wall
+time against the retrain oracle's wall time, with the forget quality each reaches.
+
+Run: ``python -m unlearn_llm.speed_bench --out speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "gradient-ascent": ("gradient-ascent", {}),
+    "npo (no retain term)": ("npo", {"retain_weight": 0.0}),
+    "npo + retain NLL": ("npo", {"retain_weight": 1.0}),
+    "gradient-ascent + projection (k=1)": (
+        "gradient-ascent",
+        {"projection": {"retain_batches": 1, "refresh_every": 1}},
+    ),
+    "gradient-ascent + projection (k=2, refresh every 4)": (
+        "gradient-ascent",
+        {"projection": {"retain_batches": 2, "refresh_every": 4}},
+    ),
+    "npo + projection (k=1)": (
+        "npo",
+        {"retain_weight": 0.0, "projection": {"retain_batches": 1, "refresh_every": 1}},
+    ),
+}
+TARGETS = {
+    "gradient-ascent": 1.3,
+    "npo (no retain term)": 1.3,
+    "gradient-ascent + projection (k=1)": 2.0,
+    "gradient-ascent + projection (k=2, refresh every 4)": 2.0,
+    "npo + projection (k=1)": 2.0,
+}
+
+
+def _setup(batch_size: int) -> tuple[Any, Any, Any]:
+    import torch
+
+    from unlearn_llm.methods import make_unlearn_data
+    from unlearn_llm.models import build_model, model_params_for
+    from unlearn_llm.worlds.facts import build_world, world_params_for
+    from unlearn_llm.worlds.tokenizer import train_tokenizer
+
+    torch.set_num_threads(1)
+    world = build_world(world_params_for("quick"), 0)
+    tokenizer = train_tokenizer(world)
+    params = model_params_for("quick")
+    model = build_model(params, 0)
+    data = make_unlearn_data(tokenizer, world.split("forget"), world.split("retain"))
+    # One fixed batch for every configuration: forget and retain rows of equal size.
+    data.forget = data.forget.subset(slice(0, batch_size)).trimmed()
+    data.retain = data.retain.subset(slice(0, batch_size)).trimmed()
+    data.forget_idk = None
+    return model, data, params
+
+
+def _baseline_seconds(model: Any, data: Any, steps: int) -> float:
+    import torch
+
+    from unlearn_llm.data import answer_nll
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    model.train()
+
+    def step() -> None:
+        loss = answer_nll(model, data.forget)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def _method_seconds(model: Any, data: Any, name: str, extra: dict[str, Any], steps: int) -> float:
+    import copy
+
+    from unlearn_llm.methods import METHODS
+
+    function, _ = METHODS[name]
+    params = {"learning_rate": 1e-4, "batch_size": len(data.forget), "eval_every": 10**5, **extra}
+    short, long = 2, 2 + steps
+    function(copy.deepcopy(model), data, {**params, "steps": 2})  # warm-up
+    start = time.perf_counter()
+    function(copy.deepcopy(model), data, {**params, "steps": short})
+    t_short = time.perf_counter() - start
+    start = time.perf_counter()
+    function(copy.deepcopy(model), data, {**params, "steps": long})
+    t_long = time.perf_counter() - start
+    return max(t_long - t_short, 1e-9) / (long - short)
+
+
+def _peak_memory_child(config: str, batch_size: int, steps: int) -> None:
+    """Run one configuration and print its peak memory in MiB (subprocess entry)."""
+    model, data, _ = _setup(batch_size)
+    if config == "baseline":
+        _baseline_seconds(model, data, steps)
+    else:
+        name, extra = CONFIGS[config]
+        _method_seconds(model, data, name, extra, steps)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_rss_mib": peak_kib / 1024}))
+
+
+def _peak_memory(config: str, batch_size: int, steps: int) -> float | None:
+    code = (
+        "import sys; from unlearn_llm.speed_bench import _peak_memory_child; "
+        f"_peak_memory_child({config!r}, {batch_size}, {steps})"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        return None
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mib"])
+
+
+def _versus_oracle() -> dict[str, Any]:
+    """Unlearning wall time vs the retrain oracle's wall time, with forget qualities."""
+    import copy
+
+    from unlearn_llm.methods import METHODS, make_unlearn_data
+    from unlearn_llm.metrics.evaluate import score_facts
+    from unlearn_llm.metrics.tofu import forget_quality
+    from unlearn_llm.models import model_params_for, trained_model
+    from unlearn_llm.worlds.facts import build_world, world_params_for
+    from unlearn_llm.worlds.tokenizer import train_tokenizer
+
+    world = build_world(world_params_for("quick"), 0)
+    tokenizer = train_tokenizer(world)
+    params = model_params_for("quick")
+    original = trained_model(world, "original", 0, params, tokenizer)
+    oracle = trained_model(world, "oracle", 0, params, tokenizer)
+    second = trained_model(world, "oracle", 1000, params, tokenizer)
+    forget = world.split("forget")
+    oracle_ratios = score_facts(oracle.model, tokenizer, forget, generate=False).truth_ratio
+    second_fq = forget_quality(
+        score_facts(second.model, tokenizer, forget, generate=False).truth_ratio, oracle_ratios
+    )
+    data = make_unlearn_data(tokenizer, forget, world.split("retain"))
+    rows = {}
+    for name, extra in (("npo", {"steps": 15, "learning_rate": 5e-4}),):
+        model = copy.deepcopy(original.model)
+        start = time.perf_counter()
+        METHODS[name][0](model, data, extra)
+        seconds = time.perf_counter() - start
+        fq = forget_quality(
+            score_facts(model, tokenizer, forget, generate=False).truth_ratio, oracle_ratios
+        )
+        rows[name] = {"unlearning_wall_time_s": seconds, "forget_quality": fq}
+    oracle_seconds = float(oracle.log["wall_time_s"])
+    return {
+        "oracle_retrain_wall_time_s": oracle_seconds,
+        "oracle_retrain_forget_quality_other_seed": second_fq,
+        "methods": {
+            name: {**row, "ratio_to_oracle_retrain": row["unlearning_wall_time_s"] / oracle_seconds}
+            for name, row in rows.items()
+        },
+        "note": "oracle wall time is the one recorded when it was trained (possibly cached)",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--no-memory", action="store_true", help="skip the subprocess peaks")
+    parser.add_argument("--no-oracle", action="store_true", help="skip the oracle comparison")
+    args = parser.parse_args(argv)
+
+    model, data, _ = _setup(args.batch_size)
+    baseline = _baseline_seconds(model, data, args.steps)
+    results: dict[str, Any] = {}
+    for label, (name, extra) in CONFIGS.items():
+        seconds = _method_seconds(model, data, name, extra, args.steps)
+        ratio = seconds / baseline
+        results[label] = {
+            "seconds_per_step": seconds,
+            "ratio_to_baseline": ratio,
+            "target_ratio": TARGETS.get(label),
+            "meets_target": (ratio <= TARGETS[label]) if label in TARGETS else None,
+        }
+    memory: dict[str, float | None] = {}
+    if not args.no_memory:
+        for label in ["baseline", *CONFIGS]:
+            memory[label] = _peak_memory(label, args.batch_size, min(args.steps, 5))
+        for label in CONFIGS:
+            results[label]["peak_rss_mib"] = memory[label]
+    report = {
+        "baseline": {
+            "name": "plain forward+backward+AdamW step (same model, same batch)",
+            "seconds_per_step": baseline,
+            "peak_rss_mib": memory.get("baseline"),
+        },
+        "methods": results,
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "threads": 1,
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+    }
+    if not args.no_oracle:
+        report["versus_oracle"] = _versus_oracle()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    for label, row in results.items():
+        print(f"{label}: {row['ratio_to_baseline']:.2f}x baseline (target {row['target_ratio']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+"""The fictitious-facts world: a small seeded knowledge graph rendered into QA pairs.
+
+People, organisations and places with made-up names carry typed attributes and
+relations (a person is born in a place and works for an organisation). Every fact is
+rendered into question/answer pairs with several question paraphrases, one
+paraphrased answer and several perturbed answers (the same sentence with a wrong but
+plausible value of the same type), as in TOFU (arXiv:2401.06121).
+
+Splits are by entity, over people (the private profiles a data owner asks to remove):
+
+* ``forget``: ``forget_fraction`` of the people; trained on by the original model only.
+* ``holdout``: as many people, never trained on (non-members for membership inference).
+* ``retain``: the other people plus every organisation and place.
+* ``general``: simple arithmetic facts, trained on by both models (a utility probe
+  unrelated to the people).
+
+Pure Python (no torch): building a world costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import Field, model_validator
+from unlearn_schema import Size, StrictModel
+
+Split = Literal["forget", "retain", "holdout", "general"]
+SPLITS: tuple[Split, ...] = ("forget", "retain", "holdout", "general")
+
+_ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "th", "sh"]
+_VOWELS = ["a", "e", "i", "o", "u", "ai", "ei", "ou"]
+_CODAS = ["", "", "", "n", "r", "l", "s", "th", "m"]
+_PLACE_SUFFIXES = ["ia", "burg", "port", "vale", "mora", "wick"]
+_ORG_SUFFIXES = ["Labs", "Guild", "Works", "Trust", "Foundry", "Press"]
+PROFESSIONS = [
+    "baker",
+    "chemist",
+    "architect",
+    "sculptor",
+    "pilot",
+    "librarian",
+    "geologist",
+    "weaver",
+    "astronomer",
+    "carpenter",
+    "botanist",
+    "cartographer",
+]
+INDUSTRIES = ["shipping", "textiles", "optics", "mining", "publishing", "medicine", "farming"]
+REGIONS = ["the north", "the south", "the east", "the west", "the coast", "the mountains"]
+KNOWN_FOR = ["its bridges", "its markets", "its lighthouse", "its gardens", "its festival"]
+
+# relation -> (question paraphrases, answer template, paraphrased answer template)
+_TEMPLATES: dict[str, tuple[list[str], str, str]] = {
+    "born_in": (
+        ["Where was {s} born?", "In which town was {s} born?", "What is the birthplace of {s}?"],
+        "{s} was born in {o}.",
+        "The birthplace of {s} is {o}.",
+    ),
+    "works_for": (
+        ["Who does {s} work for?", "Which company employs {s}?", "Where does {s} work?"],
+        "{s} works for {o}.",
+        "The employer of {s} is {o}.",
+    ),
+    "profession": (
+        ["What is the job of {s}?", "What does {s} do for a living?", "What is {s} by trade?"],
+        "{s} is a {o}.",
+        "By trade, {s} is a {o}.",
+    ),
+    "birth_year": (
+        ["When was {s} born?", "In what year was {s} born?", "What is the birth year of {s}?"],
+        "{s} was born in {o}.",
+        "The birth year of {s} is {o}.",
+    ),
+    "headquartered_in": (
+        ["Where is {s} based?", "Where is the head office of {s}?", "In which town is {s}?"],
+        "{s} is based in {o}.",
+        "The head office of {s} is in {o}.",
+    ),
+    "industry": (
+        ["What industry is {s} in?", "What business is {s} in?", "What does {s} make?"],
+        "{s} works in {o}.",
+        "The industry of {s} is {o}.",
+    ),
+    "region": (
+        ["Where does {s} lie?", "In which region is {s}?", "What part of the land is {s} in?"],
+        "{s} lies in {o}.",
+        "The region of {s} is {o}.",
+    ),
+    "known_for": (
+        ["What is {s} known for?", "What is {s} famous for?", "Why do people visit {s}?"],
+        "{s} is known for {o}.",
+        "The fame of {s} comes from {o}.",
+    ),
+    "sum": (
+        ["What is {s}?", "How much is {s}?", "Compute {s}."],
+        "{s} is {o}.",
+        "The sum {s} equals {o}.",
+    ),
+}
+
+
+class FactsWorldParams(StrictModel):
+    """Knobs of the fictitious-facts world."""
+
+    people: int = Field(default=60, ge=10, le=5000, description="People (the profile entities).")
+    organisations: int = Field(default=10, ge=2, le=1000)
+    places: int = Field(default=10, ge=2, le=1000)
+    forget_fraction: float = Field(
+        default=0.1, gt=0.0, le=0.5, description="Share of people to forget (0.01, 0.05, 0.1)."
+    )
+    holdout_fraction: float = Field(
+        default=0.1, gt=0.0, le=0.5, description="Share of people never trained on."
+    )
+    paraphrases: int = Field(
+        default=2,
+        ge=1,
+        le=3,
+        description="Question phrasings trained on per fact; the third is held out when < 3.",
+    )
+    perturbed: int = Field(default=3, ge=1, le=5, description="Wrong answers per fact.")
+    general: int = Field(default=30, ge=5, le=100, description="Arithmetic facts (utility).")
+
+    @model_validator(mode="after")
+    def _splits_fit(self) -> FactsWorldParams:
+        forget = round(self.people * self.forget_fraction)
+        holdout = round(self.people * self.holdout_fraction)
+        if forget < 1:
+            raise ValueError(
+                f"forget_fraction={self.forget_fraction} of people={self.people} selects no "
+                "one: the forget set would be empty; raise people or forget_fraction"
+            )
+        if holdout < 1:
+            raise ValueError(
+                f"holdout_fraction={self.holdout_fraction} of people={self.people} selects "
+                "no one; raise people or holdout_fraction"
+            )
+        for name in ("organisations", "places"):
+            if getattr(self, name) <= self.perturbed:
+                raise ValueError(
+                    f"{name}={getattr(self, name)} leaves fewer than perturbed={self.perturbed} "
+                    f"wrong answers per fact; need {name} >= {self.perturbed + 1}"
+                )
+        if forget + holdout >= self.people:
+            raise ValueError(
+                f"forget ({forget}) + holdout ({holdout}) people leave nobody to retain out of "
+                f"people={self.people}"
+            )
+        return self
+
+    def digest(self, seed: int) -> str:
+        """A short stable hash of these params and ``seed`` (for cache keys)."""
+        blob = json.dumps({"params": self.model_dump(), "seed": seed}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def world_params_for(size: Size) -> FactsWorldParams:
+    """The world of the ``quick`` (CI) and ``full`` (nightly) benchmarks."""
+    if size == "quick":
+        return FactsWorldParams(people=60, organisations=8, places=8, general=30)
+    return FactsWorldParams(people=200, organisations=20, places=20, general=60)
+
+
+@dataclass(frozen=True)
+class QA:
+    """One fact as a question/answer item with its evaluation variants."""
+
+    subject: str
+    relation: str
+    object: str
+    questions: tuple[str, ...]
+    heldout_question: str
+    answer: str
+    paraphrased_answer: str
+    perturbed_answers: tuple[str, ...]
+    split: Split
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.subject, self.relation, self.object)
+
+
+@dataclass
+class FactsWorld:
+    """A generated world: its facts split four ways, and the text a tokenizer learns."""
+
+    params: FactsWorldParams
+    seed: int
+    facts: dict[Split, list[QA]] = field(default_factory=dict)
+
+    def split(self, name: Split) -> list[QA]:
+        return self.facts[name]
+
+    @property
+    def forget_subjects(self) -> list[str]:
+        return sorted({qa.subject for qa in self.facts["forget"]})
+
+    def corpus(self) -> list[str]:
+        """Every string of the world (tokenizer training text)."""
+        texts: list[str] = []
+        for items in self.facts.values():
+            for qa in items:
+                texts.extend([*qa.questions, qa.heldout_question])
+                texts.extend([qa.answer, qa.paraphrased_answer, *qa.perturbed_answers])
+        return texts
+
+    def questions(self) -> list[str]:
+        return [
+            q
+            for items in self.facts.values()
+            for qa in items
+            for q in (*qa.questions, qa.heldout_question)
+        ]
+
+    def digest(self) -> str:
+        return self.params.digest(self.seed)
+
+
+def _name(rng: random.Random, syllables: int) -> str:
+    parts = [rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)]
+    parts += [rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(syllables - 1)]
+    return "".join(parts).capitalize()
+
+
+def _unique_names(rng: random.Random, count: int, make: object, taken: set[str]) -> list[str]:
+    names: list[str] = []
+    while len(names) < count:
+        candidate = make()  # type: ignore[operator]
+        if candidate not in taken:
+            taken.add(candidate)
+            names.append(candidate)
+    return names
+
+
+def _render(
+    rng: random.Random,
+    subject: str,
+    relation: str,
+    value: str,
+    pool: list[str],
+    params: FactsWorldParams,
+    split: Split,
+) -> QA:
+    questions, answer, paraphrased = _TEMPLATES[relation]
+    others = [v for v in pool if v != value]
+    wrong = rng.sample(others, k=min(params.perturbed, len(others)))
+    return QA(
+        subject=subject,
+        relation=relation,
+        object=value,
+        questions=tuple(q.format(s=subject) for q in questions[: params.paraphrases]),
+        # A phrasing never trained on: probes knowledge rather than verbatim recall.
+        heldout_question=questions[min(params.paraphrases, len(questions) - 1)].format(s=subject),
+        answer=answer.format(s=subject, o=value),
+        paraphrased_answer=paraphrased.format(s=subject, o=value),
+        perturbed_answers=tuple(paraphrased.format(s=subject, o=w) for w in wrong),
+        split=split,
+    )
+
+
+def build_world(params: FactsWorldParams, seed: int) -> FactsWorld:
+    """Generate the world of ``params`` from ``seed`` (same inputs, same world)."""
+    rng = random.Random(seed)
+    taken: set[str] = set()
+    places = _unique_names(
+        rng, params.places, lambda: _name(rng, 2) + rng.choice(_PLACE_SUFFIXES), taken
+    )
+    organisations = _unique_names(
+        rng,
+        params.organisations,
+        lambda: _name(rng, 2) + " " + rng.choice(_ORG_SUFFIXES),
+        taken,
+    )
+    people = _unique_names(
+        rng, params.people, lambda: _name(rng, 2) + " " + _name(rng, rng.choice([2, 3])), taken
+    )
+    years = [str(y) for y in range(1950, 2000)]
+
+    order = list(people)
+    rng.shuffle(order)
+    n_forget = round(params.people * params.forget_fraction)
+    n_holdout = round(params.people * params.holdout_fraction)
+    person_split: dict[str, Split] = {}
+    for index, person in enumerate(order):
+        if index < n_forget:
+            person_split[person] = "forget"
+        elif index < n_forget + n_holdout:
+            person_split[person] = "holdout"
+        else:
+            person_split[person] = "retain"
+
+    facts: dict[Split, list[QA]] = {name: [] for name in SPLITS}
+    for person in people:
+        split = person_split[person]
+        values = {
+            "born_in": (rng.choice(places), places),
+            "works_for": (rng.choice(organisations), organisations),
+            "profession": (rng.choice(PROFESSIONS), PROFESSIONS),
+            "birth_year": (rng.choice(years), years),
+        }
+        for relation, (value, pool) in values.items():
+            facts[split].append(_render(rng, person, relation, value, pool, params, split))
+    for organisation in organisations:
+        values = {
+            "headquartered_in": (rng.choice(places), places),
+            "industry": (rng.choice(INDUSTRIES), INDUSTRIES),
+        }
+        for relation, (value, pool) in values.items():
+            facts["retain"].append(
+                _render(rng, organisation, relation, value, pool, params, "retain")
+            )
+    for place in places:
+        values = {
+            "region": (rng.choice(REGIONS), REGIONS),
+            "known_for": (rng.choice(KNOWN_FOR), KNOWN_FOR),
+        }
+        for relation, (value, pool) in values.items():
+            facts["retain"].append(_render(rng, place, relation, value, pool, params, "retain"))
+    pairs = [(a, b) for a in range(10) for b in range(10)]
+    for a, b in rng.sample(pairs, k=params.general):
+        sums = [str(v) for v in range(19)]
+        facts["general"].append(
+            _render(rng, f"{a} plus {b}", "sum", str(a + b), sums, params, "general")
+        )
+    return FactsWorld(params=params, seed=seed, facts=facts)

@@ -1,0 +1,69 @@
+"""Shared fixtures: a tiny world, its tokenizer, and a tiny model that learned it."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Tiny:
+    world: Any
+    tokenizer: Any
+    params: Any
+    model: Any
+    data: Any
+
+    def fresh_model(self) -> Any:
+        return copy.deepcopy(self.model)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Never write into the user's cache from tests.
+    monkeypatch.setenv("UNLEARN_LLM_CACHE", str(tmp_path / "cache"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Tiny:
+    import torch
+    from unlearn_llm.data import encode_facts
+    from unlearn_llm.methods import make_unlearn_data
+    from unlearn_llm.models import TinyLlamaParams, build_model, train_to_memorise, training_facts
+    from unlearn_llm.worlds.facts import FactsWorldParams, build_world
+    from unlearn_llm.worlds.tokenizer import train_tokenizer
+
+    torch.set_num_threads(1)
+    world = build_world(
+        FactsWorldParams(
+            people=16,
+            organisations=4,
+            places=4,
+            general=6,
+            forget_fraction=0.25,
+            holdout_fraction=0.25,
+        ),
+        seed=0,
+    )
+    tokenizer = train_tokenizer(world, vocab_size=384)
+    params = TinyLlamaParams(
+        hidden_size=64,
+        layers=2,
+        heads=2,
+        intermediate_size=128,
+        vocab_size=384,
+        max_epochs=30,
+        learning_rate=5e-3,
+        batch_size=16,
+        target_accuracy=0.95,
+    )
+    model = build_model(params, seed=0)
+    train_to_memorise(model, encode_facts(tokenizer, training_facts(world, "original")), params, 0)
+    data = make_unlearn_data(tokenizer, world.split("forget"), world.split("retain"))
+    return Tiny(world, tokenizer, params, model, data)

@@ -1,0 +1,183 @@
+"""Each method: a property of its result that would fail if the method did nothing."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import torch
+from unlearn_llm.data import answer_nll, sequence_logprob
+from unlearn_llm.methods import (
+    METHODS,
+    gradient_ascent,
+    gradient_difference,
+    idk_po,
+    make_unlearn_data,
+    method_params,
+    npo,
+    rmu,
+    sani,
+    simnpo,
+    task_vector,
+)
+from unlearn_llm.methods.projection import project_out, retain_gradient_basis
+from unlearn_schema import SpecError
+
+
+def _nll(model: Any, batch: Any) -> float:
+    with torch.no_grad():
+        return float(answer_nll(model, batch))
+
+
+FAST = {"steps": 8, "learning_rate": 1e-3, "batch_size": 16}
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        (gradient_ascent, FAST),
+        (gradient_difference, FAST),
+        (gradient_difference, {**FAST, "retain_loss": "kl"}),
+        (npo, FAST),
+        (simnpo, FAST),
+    ],
+    ids=["ga", "gd-nll", "gd-kl", "npo", "simnpo"],
+)
+def test_forget_loss_rises(tiny: Any, method: Any, params: dict[str, Any]) -> None:
+    model = tiny.fresh_model()
+    before = _nll(model, tiny.data.forget)
+    method(model, tiny.data, params)
+    assert _nll(model, tiny.data.forget) > before + 0.5
+
+
+def test_task_vector_negation_raises_forget_loss(tiny: Any) -> None:
+    model = tiny.fresh_model()
+    before = _nll(model, tiny.data.forget)
+    task_vector(model, tiny.data, {"finetune_steps": 10, "learning_rate": 2e-3, "scale": 1.0})
+    after = _nll(model, tiny.data.forget)
+    assert after > max(2 * before, before + 0.1)
+
+
+def test_sani_reset_hits_forget_more_than_retain_and_repair_restores_retain(tiny: Any) -> None:
+    model = tiny.fresh_model()
+    forget_before, retain_before = _nll(model, tiny.data.forget), _nll(model, tiny.data.retain)
+    after_reset: dict[str, float] = {}
+
+    def on_step(step: int, current: Any) -> None:
+        if step == 0:
+            after_reset["forget"] = _nll(current, tiny.data.forget)
+            after_reset["retain"] = _nll(current, tiny.data.retain)
+
+    sani(model, tiny.data, {"reset_fraction": 0.3, "layers": 2, "repair_steps": 10}, on_step)
+    # The neurons chosen for the forget set carry more of it than of the retain set.
+    assert after_reset["forget"] - forget_before > after_reset["retain"] - retain_before
+    assert _nll(model, tiny.data.retain) < after_reset["retain"]
+
+
+def test_gradient_difference_keeps_retain_better_than_gradient_ascent(tiny: Any) -> None:
+    ascent, difference = tiny.fresh_model(), tiny.fresh_model()
+    gradient_ascent(ascent, tiny.data, {**FAST, "steps": 15})
+    gradient_difference(difference, tiny.data, {**FAST, "steps": 15})
+    assert _nll(difference, tiny.data.retain) < _nll(ascent, tiny.data.retain)
+
+
+def test_idk_po_prefers_i_dont_know_over_the_answer(tiny: Any) -> None:
+    model = tiny.fresh_model()
+
+    def margin() -> float:
+        with torch.no_grad():
+            idk, _ = sequence_logprob(model, tiny.data.forget_idk)
+            true, _ = sequence_logprob(model, tiny.data.forget)
+        return float((idk - true).mean())
+
+    before = margin()
+    idk_po(model, tiny.data, FAST)
+    assert margin() > before + 1.0
+
+
+def test_rmu_moves_forget_activations_towards_the_steering_vector(tiny: Any) -> None:
+    from unlearn_llm.methods.rmu import _hidden
+
+    model = tiny.fresh_model()
+    with torch.no_grad():
+        before = _hidden(model, tiny.data.forget, 0).norm(dim=-1).mean()
+    rmu(model, tiny.data, {"steps": 10, "steering_coefficient": 20.0, "layer": 0})
+    with torch.no_grad():
+        after = _hidden(model, tiny.data.forget, 0).norm(dim=-1).mean()
+    # Activations are pushed towards a vector of norm 20, far above their usual norm.
+    assert after > before * 1.5
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_projection_is_orthogonal_to_every_retain_gradient() -> None:
+    generator = torch.Generator().manual_seed(0)
+    basis = torch.randn(5, 1000, generator=generator, dtype=torch.float64)
+    vector = torch.randn(1000, generator=generator, dtype=torch.float64)
+    projected = project_out(vector, basis)
+    relative = (basis @ projected).abs().max() / (basis.norm(dim=1).max() * vector.norm())
+    assert float(relative) < 1e-10
+    # Projecting twice changes nothing; a vector already orthogonal is kept.
+    assert torch.allclose(project_out(projected, basis), projected, atol=1e-10)
+
+
+def test_projected_sgd_update_leaves_retain_loss_unchanged_to_first_order(tiny: Any) -> None:
+    model = tiny.fresh_model()
+    # One retain batch holding every retain row: its gradient spans the basis exactly.
+    data = copy.copy(tiny.data)
+    retain_rows = len(data.retain)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    model.train()
+    basis = retain_gradient_basis(model, parameters, [data.retain.trimmed()])
+    before = [p.detach().clone() for p in parameters]
+    gradient_ascent(
+        model,
+        data,
+        {
+            "steps": 1,
+            "optimizer": "sgd",
+            "learning_rate": 0.05,
+            "batch_size": max(retain_rows, len(data.forget)),
+            "max_grad_norm": 1e6,
+            "projection": {"retain_batches": 1},
+        },
+    )
+    update = torch.cat(
+        [(p.detach() - b).reshape(-1) for p, b in zip(parameters, before, strict=True)]
+    )
+    assert update.norm() > 0
+    retain_gradient = basis[0].double()
+    cosine = float(
+        (retain_gradient @ update.double()) / (retain_gradient.norm() * update.double().norm())
+    )
+    assert abs(cosine) < 1e-4
+
+
+def test_bad_method_parameter_is_refused_before_training(tiny: Any) -> None:
+    model = tiny.fresh_model()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(SpecError, match="beta"):
+        npo(model, tiny.data, {"beta": -1.0})
+    with pytest.raises(SpecError, match="learning_rate"):
+        method_params("gradient-ascent", {"learning_rate": 0})
+    with pytest.raises(ValueError, match="unknown method 'gradient-descent'; accepted: "):
+        method_params("gradient-descent", {})
+    assert all(torch.equal(p, b) for p, b in zip(model.parameters(), before, strict=True))
+
+
+def test_rmu_layer_out_of_range_names_the_accepted_layers(tiny: Any) -> None:
+    with pytest.raises(ValueError, match=r"RMU layer=5 does not exist.*accepted 0..1"):
+        rmu(tiny.fresh_model(), tiny.data, {"layer": 5})
+
+
+def test_empty_forget_set_and_overlap_are_refused(tiny: Any) -> None:
+    forget, retain = tiny.world.split("forget"), tiny.world.split("retain")
+    with pytest.raises(ValueError, match="the forget set is empty"):
+        make_unlearn_data(tiny.tokenizer, [], retain)
+    with pytest.raises(ValueError, match=r"1 fact\(s\) are in both the forget and the retain set"):
+        make_unlearn_data(tiny.tokenizer, forget, [*retain, forget[0]])
+
+
+def test_every_registered_method_has_params_with_defaults() -> None:
+    for name, (_, params_type) in METHODS.items():
+        assert params_type().model_dump() is not None, name

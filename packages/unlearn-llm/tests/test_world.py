@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from unlearn_llm.worlds.facts import FactsWorldParams, build_world, world_params_for
+from unlearn_schema import SpecError, validate_or_raise
+
+
+def test_same_seed_same_world_and_other_seed_differs() -> None:
+    params = world_params_for("quick")
+    assert build_world(params, 3).facts == build_world(params, 3).facts
+    assert build_world(params, 3).facts != build_world(params, 4).facts
+
+
+def test_splits_are_disjoint_by_entity_and_sized_by_fraction() -> None:
+    params = FactsWorldParams(people=40, forget_fraction=0.1, holdout_fraction=0.1)
+    world = build_world(params, 0)
+    subjects = {
+        name: {qa.subject for qa in world.split(name)} for name in ("forget", "retain", "holdout")
+    }
+    assert len(subjects["forget"]) == 4 and len(subjects["holdout"]) == 4
+    assert not subjects["forget"] & subjects["retain"]
+    assert not subjects["forget"] & subjects["holdout"]
+    assert not subjects["holdout"] & subjects["retain"]
+    assert len(world.split("general")) == params.general
+
+
+def test_perturbed_answers_are_wrong_and_heldout_question_is_new() -> None:
+    world = build_world(world_params_for("quick"), 0)
+    for qa in world.split("forget") + world.split("retain"):
+        assert qa.object in qa.answer and qa.object in qa.paraphrased_answer
+        assert len(set(qa.perturbed_answers)) == len(qa.perturbed_answers)
+        assert qa.paraphrased_answer not in qa.perturbed_answers
+        assert qa.heldout_question not in qa.questions
+
+
+def test_empty_forget_set_is_refused_with_the_value() -> None:
+    with pytest.raises(SpecError, match=r"forget_fraction=0.01 of people=20 selects no one"):
+        validate_or_raise(FactsWorldParams, {"people": 20, "forget_fraction": 0.01})
+
+
+def test_unknown_world_field_is_refused() -> None:
+    with pytest.raises(SpecError, match="did you mean 'people'"):
+        validate_or_raise(FactsWorldParams, {"peeple": 20})
