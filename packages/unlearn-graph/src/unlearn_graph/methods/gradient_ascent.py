@@ -1,0 +1,60 @@
+"""Gradient ascent on the deleted elements (the simplest approximate baseline).
+
+Starting from the trained parameters, take ``steps`` Adam steps on
+$-\\frac{1}{|\\mathcal{D}_f|}\\sum_{e \\in \\mathcal{D}_f} \\ell(e; \\theta, \\mathcal{G}_r)$, i.e.
+raise the training loss of the deleted elements (for links only the positive term, so
+deleted edges are pushed towards "no edge"). It is unbounded: too many steps destroy
+the model, which the benchmark's retained-utility metrics show.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+from unlearn_schema import MethodParams
+
+if TYPE_CHECKING:
+    from unlearn_graph.deletion import DeletionProblem
+    from unlearn_graph.models import GraphModel
+
+
+class GradientAscentParams(MethodParams):
+    """Number and size of the ascent steps."""
+
+    steps: int = Field(default=10, ge=1, le=10_000)
+    lr: float = Field(default=1e-3, gt=0.0, le=1.0)
+
+
+def gradient_ascent(
+    original: GraphModel,
+    problem: DeletionProblem,
+    params: GradientAscentParams | None = None,
+    seed: int = 0,
+) -> GraphModel:
+    """A copy of ``original`` after gradient ascent on ``problem.deleted_elements``."""
+    import copy
+
+    import torch
+
+    from unlearn_graph.training import element_loss
+
+    params = params or GradientAscentParams()
+    if problem.num_deleted == 0:
+        raise ValueError(
+            "gradient ascent needs deleted training elements; these requests delete none "
+            "(feature or structure only): use GNNDelete, GIF or retraining"
+        )
+    torch.manual_seed(seed)
+    model = copy.deepcopy(original)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
+    model.train()
+    for _ in range(params.steps):
+        optimizer.zero_grad()
+        loss = -element_loss(
+            model, problem.x, problem.edge_index, problem.deleted_elements, problem.labels
+        )
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    return model
