@@ -1,0 +1,202 @@
+"""Shared primitives of the closed-form methods: find the cross-attention projections,
+turn concepts into rows of text embeddings, and solve UCE's linear system.
+
+A cross-attention layer reads the text encoder's hidden states ``c`` (one row per token)
+through its key and value projections, ``k = W_k c`` and ``v = W_v c``; the closed-form
+methods (UCE, RECE, MACE) edit exactly these matrices, so every row of text embedding in
+this module is a vector of the text encoder's width ``d``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from unlearn_schema import Concept, SpecError, validate_or_raise
+
+from erase_diffusion.pipeline import TextToImage
+
+if TYPE_CHECKING:
+    import torch
+
+
+def cross_attention_projections(
+    unet: Any, keys: bool = True, values: bool = True
+) -> list[tuple[str, torch.nn.Linear]]:
+    """``(name, Linear)`` of every key/value projection that reads the text embeddings.
+
+    Raises ``ValueError`` when the model has no cross-attention layer.
+    """
+
+    found: list[tuple[str, torch.nn.Linear]] = []
+    for name, module in unet.named_modules():
+        if getattr(module, "is_cross_attention", False) and hasattr(module, "to_k"):
+            if keys:
+                found.append((f"{name}.to_k", module.to_k))
+            if values:
+                found.append((f"{name}.to_v", module.to_v))
+    if not found:
+        raise ValueError(
+            f"{type(unet).__name__} has no cross-attention layers (no Attention module with "
+            "is_cross_attention=True): closed-form erasure needs a text-conditioned UNet such "
+            "as UNet2DConditionModel with CrossAttn blocks"
+        )
+    return found
+
+
+def check_concepts(concepts: Sequence[Concept | dict[str, Any]]) -> list[Concept]:
+    """Validate concepts (a concept with no prompts is an error naming the concept)."""
+    if not concepts:
+        raise ValueError("give at least one concept to erase, got an empty list")
+    checked = []
+    for i, concept in enumerate(concepts):
+        data = concept.model_dump() if isinstance(concept, Concept) else concept
+        name = data.get("name", f"#{i}") if isinstance(data, dict) else f"#{i}"
+        if isinstance(data, dict) and not data.get("prompts"):
+            raise SpecError(
+                [
+                    f"concepts[{i}] ({name!r}).prompts: a concept needs at least one prompt that "
+                    "expresses it, got none"
+                ]
+            )
+        checked.append(validate_or_raise(Concept, data, f"concepts[{i}]"))
+        bad = [p for p in checked[-1].prompts if not p.strip()]
+        if bad:
+            raise SpecError([f"concepts[{i}] ({name!r}).prompts: empty prompt {bad[0]!r}"])
+    return checked
+
+
+def anchor_prompt(prompt: str, concept: Concept) -> str:
+    """The prompt the concept's prompt is mapped to: the concept word swapped for the anchor,
+    or the anchor (empty text when None) when the word does not occur verbatim."""
+    anchor = concept.anchor or ""
+    words = prompt.split(" ")
+    if concept.anchor and concept.name in words:
+        return " ".join(anchor if w == concept.name else w for w in words)
+    return anchor
+
+
+def concept_rows(
+    pipe: TextToImage, concepts: Sequence[Concept], from_concept_token: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Erased rows ``C`` and their anchor rows ``T`` (both (n, d), float64).
+
+    Every token position of every prompt is a row (positions pair up because the anchor
+    prompt differs by one word); with ``from_concept_token`` only the concept's word and
+    the tokens after it are kept (MACE: the words that follow absorb the concept).
+    """
+    import torch
+
+    erased, targets = [], []
+    for concept in concepts:
+        prompts = list(concept.prompts)
+        anchors = [anchor_prompt(p, concept) for p in prompts]
+        c = pipe.encode(prompts).double()
+        t = pipe.encode(anchors).double()
+        if from_concept_token:
+            ids = pipe.tokenize(prompts)
+            word = pipe.tokenize([concept.name]).tolist()[0]
+            word_ids = [i for i in word if i not in pipe.tokenizer.all_special_ids]
+            for row in range(len(prompts)):
+                hits = [j for j, tok in enumerate(ids[row].tolist()) if tok in word_ids]
+                start = hits[0] if hits else 0
+                erased.append(c[row, start:])
+                targets.append(t[row, start:])
+        else:
+            erased.append(c.reshape(-1, c.shape[-1]))
+            targets.append(t.reshape(-1, t.shape[-1]))
+    return torch.cat(erased), torch.cat(targets)
+
+
+def preserve_rows(pipe: TextToImage, prompts: Sequence[str]) -> torch.Tensor:
+    """Rows of the preserved prompts' embeddings (m, d), float64; (0, d) when none."""
+    import torch
+
+    width = int(pipe.text_encoder.config.hidden_size)
+    if not prompts:
+        return torch.zeros(0, width, dtype=torch.float64)
+    return pipe.encode(list(prompts)).double().reshape(-1, width)
+
+
+def system_matrix(
+    erased: torch.Tensor, preserve: torch.Tensor, preserve_weight: float, ridge: float
+) -> torch.Tensor:
+    """``M = Σ cᵢcᵢᵀ + λ Σ pⱼpⱼᵀ + γI``: shared by every projection of the model."""
+    import torch
+
+    d = erased.shape[1]
+    eye = torch.eye(d, dtype=erased.dtype)
+    return erased.T @ erased + preserve_weight * (preserve.T @ preserve) + ridge * eye
+
+
+def closed_form_update(
+    weights: Sequence[torch.Tensor],
+    erased: torch.Tensor,
+    targets: torch.Tensor,
+    preserve: torch.Tensor,
+    preserve_weight: float,
+    ridge: float,
+) -> list[torch.Tensor]:
+    """UCE's minimiser for every projection at once, exploiting the shared system.
+
+    ``W' = W (Tᵀ C + λ PᵀP + γI) M⁻¹ = W + W (T − C)ᵀ C M⁻¹``: one Cholesky solve of
+    ``M`` serves all projections; with ``n`` erased rows the update is rank ``n``, applied
+    as two thin products when ``n < d`` and as one shared ``d×d`` matrix otherwise.
+    Returned in each weight's dtype.
+    """
+    import torch
+
+    if preserve_weight <= 0:
+        raise ValueError(f"preserve_weight λ must be > 0, got {preserve_weight}")
+    if ridge <= 0:
+        raise ValueError(f"ridge γ must be > 0, got {ridge}")
+    if not weights:
+        return []
+    erased, targets = erased.double(), targets.double()
+    m = system_matrix(erased, preserve.double(), preserve_weight, ridge)
+    factor = torch.linalg.cholesky(m)
+    right = torch.cholesky_solve(erased.T.contiguous(), factor).T  # C M⁻¹, (n, d)
+    delta = targets - erased  # (n, d)
+    n, d = erased.shape
+    # The d×d solve runs in float64; the products with the (large) weights run in the
+    # weights' precision (at least float32), fused as W + A·B without extra copies.
+    work = torch.promote_types(weights[0].dtype, torch.float32)
+    if n < d:
+        left_factor, right_factor = delta.T.to(work), right.to(work)  # (d, n), (n, d)
+    else:
+        left_factor, right_factor = None, (delta.T @ right).to(work)  # shared (d, d)
+    out = []
+    for w in weights:
+        w_work = w.detach().to(work)
+        inner = w_work if left_factor is None else w_work @ left_factor
+        out.append(torch.addmm(w_work, inner, right_factor).to(w.dtype))
+    return out
+
+
+def reference_update(
+    weight: torch.Tensor,
+    erased: torch.Tensor,
+    targets: torch.Tensor,
+    preserve: torch.Tensor,
+    preserve_weight: float,
+    ridge: float,
+) -> torch.Tensor:
+    """The straightforward UCE update of one projection: build both sums, invert.
+
+    ``W' = (Σ W c*ᵢ cᵢᵀ + λ Σ W pⱼ pⱼᵀ + γ W)(Σ cᵢ cᵢᵀ + λ Σ pⱼ pⱼᵀ + γ I)⁻¹``, as in the
+    authors' code; kept as the oracle of :func:`closed_form_update`.
+    """
+    import torch
+
+    w = weight.double()
+    erased, targets, preserve = erased.double(), targets.double(), preserve.double()
+    d = erased.shape[1]
+    eye = torch.eye(d, dtype=torch.float64)
+    left = w @ targets.T @ erased + preserve_weight * (w @ preserve.T @ preserve) + ridge * w
+    right = erased.T @ erased + preserve_weight * (preserve.T @ preserve) + ridge * eye
+    return (left @ torch.linalg.inv(right)).to(weight.dtype)
+
+
+def working_copy(pipe: TextToImage, in_place: bool) -> TextToImage:
+    """The pipeline to edit: ``pipe`` itself only when the caller asked for in-place."""
+    return pipe if in_place else pipe.copy()

@@ -1,0 +1,133 @@
+"""RECE: Reliable and Efficient Concept Erasure of text-to-image diffusion models
+(Gong et al., ECCV 2024, arXiv:2407.12383).
+
+UCE erases the concept's own embeddings, but other embeddings can still make the edited
+model draw it. RECE finds such an embedding in closed form: for an erased row ``c`` and
+the edited projections ``W'ₗ`` (original ``Wₗ``), the derived embedding is
+
+    e' = argmin_e Σₗ ‖W'ₗ e − Wₗ c‖² + ρ ‖e‖² + μ Σⱼ (pⱼᵀ e)²
+       = (Σₗ W'ₗᵀ W'ₗ + ρ I + μ PᵀP)⁻¹ Σₗ W'ₗᵀ Wₗ c,
+
+(ρ and μ are given relative to the mean eigenvalue of Σₗ W'ₗᵀ W'ₗ, and μ also relative to
+that of PᵀP, so the defaults fit any model's scale),
+
+i.e. the input whose keys and values in the edited model are closest to the concept's in
+the original. The term ``μ Σⱼ (pⱼᵀe)²`` is the regularisation that protects unrelated
+concepts: it keeps ``e'`` away from the preserved embeddings, so erasing it next moves
+them little (our reading of the paper's regulariser; the authors weight a similar term).
+Each round then reruns UCE from the original weights with the erase set grown by the
+derived rows, all mapped to the concept's anchor rows:
+
+    W⁽ᵏ⁾ = UCE(W, erase = [C; E'₁; …; E'ₖ] → [T; T; …; T], preserve = P).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+from unlearn_schema import Concept, validate_or_raise
+
+from erase_diffusion.methods.cross_attention import (
+    check_concepts,
+    concept_rows,
+    cross_attention_projections,
+    preserve_rows,
+    working_copy,
+)
+from erase_diffusion.methods.uce import UCEParams, edit_projections
+from erase_diffusion.pipeline import TextToImage
+
+if TYPE_CHECKING:
+    import torch
+
+
+class RECEParams(UCEParams):
+    """Parameters of RECE (UCE's, plus the derivation's)."""
+
+    rounds: int = Field(default=2, ge=1, le=20, description="Derive-and-erase rounds.")
+    derive_ridge: float = Field(
+        default=1e-3, gt=0.0, le=1e6, description="ρ (relative): ridge of the derivation."
+    )
+    regularization: float = Field(
+        default=1e-4, ge=0.0, le=1e6, description="μ (relative): keep off preserved rows."
+    )
+
+
+@dataclass
+class RECETrace:
+    """What each round derived: ``derived[k]`` are the rows found after round k's edit."""
+
+    derived: list[torch.Tensor] = field(default_factory=list)
+
+
+def derive_embeddings(
+    originals: Sequence[torch.Tensor],
+    edited: Sequence[torch.Tensor],
+    erased: torch.Tensor,
+    preserve: torch.Tensor,
+    derive_ridge: float,
+    regularization: float,
+) -> torch.Tensor:
+    """RECE's closed-form rows ``E'`` (n, d) that regenerate ``erased`` in the edited model."""
+    import torch
+
+    d = erased.shape[1]
+    gram = torch.zeros(d, d, dtype=torch.float64)
+    cross = torch.zeros(d, d, dtype=torch.float64)
+    for w, w_new in zip(originals, edited, strict=True):
+        w64, n64 = w.double(), w_new.double()
+        gram += n64.T @ n64
+        cross += n64.T @ w64
+    # ρ and μ are relative to the scale of Σ W'ᵀW', so one default fits any model.
+    scale = float(torch.trace(gram)) / d
+    gram += derive_ridge * scale * torch.eye(d, dtype=torch.float64)
+    if preserve.shape[0] and regularization > 0:
+        prior = preserve.T.double() @ preserve.double()
+        gram += regularization * scale * d / float(torch.trace(prior)) * prior
+    return torch.linalg.solve(gram, cross @ erased.double().T).T
+
+
+def erase_rece(
+    pipe: TextToImage,
+    concepts: Sequence[Concept | dict[str, Any]],
+    preserve_prompts: Sequence[str] = (),
+    params: RECEParams | dict[str, Any] | None = None,
+    *,
+    in_place: bool = False,
+    trace: RECETrace | None = None,
+) -> TextToImage:
+    """Erase ``concepts`` with RECE; returns a copy unless ``in_place``.
+
+    Pass a :class:`RECETrace` to receive the derived embeddings of each round.
+    """
+    import torch
+
+    checked = check_concepts(concepts)
+    if not isinstance(params, RECEParams):
+        params = validate_or_raise(RECEParams, params or {}, "rece params")
+    layers = cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
+    originals = [layer.weight.detach().clone() for _, layer in layers]
+    edited = working_copy(pipe, in_place)
+    erased, targets = concept_rows(edited, checked)
+    preserve = preserve_rows(edited, preserve_prompts)
+    erase_set, target_set = erased, targets
+    edit_projections(edited, erase_set, target_set, preserve, params, originals)
+    for _ in range(params.rounds):
+        current = [
+            layer.weight.detach()
+            for _, layer in cross_attention_projections(
+                edited.unet, params.edit_keys, params.edit_values
+            )
+        ]
+        derived = derive_embeddings(
+            originals, current, erased, preserve, params.derive_ridge, params.regularization
+        )
+        if trace is not None:
+            trace.derived.append(derived)
+        erase_set = torch.cat([erase_set, derived])
+        target_set = torch.cat([target_set, targets])
+        edit_projections(edited, erase_set, target_set, preserve, params, originals)
+    return edited

@@ -1,0 +1,106 @@
+"""UCE: Unified Concept Editing in diffusion models (Gandikota et al., arXiv:2308.14761).
+
+Closed-form edit of every cross-attention key and value projection ``W`` (``to_k``,
+``to_v``). With erased text-embedding rows ``cᵢ`` (every token of every prompt of the
+erased concepts), their anchor rows ``c*ᵢ`` (the same prompts with the anchor word) and
+preserved rows ``pⱼ``, the edited ``W'`` minimises
+
+    Σᵢ ‖W' cᵢ − W c*ᵢ‖² + λ Σⱼ ‖W' pⱼ − W pⱼ‖² + γ ‖W' − W‖²_F
+
+whose minimiser is
+
+    W' = (Σᵢ W c*ᵢ cᵢᵀ + λ Σⱼ W pⱼ pⱼᵀ + γ W) (Σᵢ cᵢ cᵢᵀ + λ Σⱼ pⱼ pⱼᵀ + γ I)⁻¹.
+
+The second factor does not depend on ``W``: it is solved once for all projections, and
+the update ``W' − W = W (T − C)ᵀ C M⁻¹`` has rank at most the number of erased rows (see
+:func:`erase_diffusion.methods.cross_attention.closed_form_update`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+from unlearn_schema import Concept, MethodParams, validate_or_raise
+
+from erase_diffusion.methods.cross_attention import (
+    check_concepts,
+    closed_form_update,
+    concept_rows,
+    cross_attention_projections,
+    preserve_rows,
+    reference_update,
+    working_copy,
+)
+from erase_diffusion.pipeline import TextToImage
+
+if TYPE_CHECKING:
+    import torch
+
+
+class UCEParams(MethodParams):
+    """Parameters of UCE."""
+
+    preserve_weight: float = Field(
+        default=1.0, gt=0.0, le=1e6, description="λ: weight of the preserved concepts."
+    )
+    ridge: float = Field(
+        default=0.1, gt=0.0, le=1e6, description="γ: pull towards the original weights."
+    )
+    edit_keys: bool = True
+    edit_values: bool = True
+    implementation: Literal["fast", "reference"] = Field(
+        default="fast", description="'reference' inverts per projection (the oracle)."
+    )
+
+
+def edit_projections(
+    pipe: TextToImage,
+    erased: torch.Tensor,
+    targets: torch.Tensor,
+    preserve: torch.Tensor,
+    params: UCEParams,
+    originals: Sequence[torch.Tensor] | None = None,
+) -> None:
+    """Write UCE's minimiser into ``pipe``'s projections (``originals`` = the W of the
+    objective, default the current weights)."""
+    import torch
+
+    layers = cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
+    olds = [layer.weight.detach() for _, layer in layers] if originals is None else originals
+    if params.implementation == "fast":
+        news = closed_form_update(
+            olds, erased, targets, preserve, params.preserve_weight, params.ridge
+        )
+    else:
+        news = [
+            reference_update(w, erased, targets, preserve, params.preserve_weight, params.ridge)
+            for w in olds
+        ]
+    with torch.no_grad():
+        for (_, layer), new in zip(layers, news, strict=True):
+            layer.weight.copy_(new)
+
+
+def erase_uce(
+    pipe: TextToImage,
+    concepts: Sequence[Concept | dict[str, Any]],
+    preserve_prompts: Sequence[str] = (),
+    params: UCEParams | dict[str, Any] | None = None,
+    *,
+    in_place: bool = False,
+) -> TextToImage:
+    """Erase ``concepts`` (each mapped to its anchor) while preserving ``preserve_prompts``.
+
+    Returns the edited pipeline: a copy unless ``in_place`` is True.
+    """
+    checked = check_concepts(concepts)
+    if not isinstance(params, UCEParams):
+        params = validate_or_raise(UCEParams, params or {}, "uce params")
+    cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
+    edited = working_copy(pipe, in_place)
+    erased, targets = concept_rows(edited, checked)
+    preserve = preserve_rows(edited, preserve_prompts)
+    edit_projections(edited, erased, targets, preserve, params)
+    return edited

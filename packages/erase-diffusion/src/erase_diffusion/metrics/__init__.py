@@ -1,0 +1,1 @@
+"""Judge-based metrics: ``erasure`` (numpy formulas) and ``judge`` (the torch classifier)."""

@@ -1,0 +1,174 @@
+"""Methods on a tiny random pipeline: falsifiable properties of each edit, and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from erase_diffusion.methods.cross_attention import (
+    concept_rows,
+    cross_attention_projections,
+    preserve_rows,
+)
+from erase_diffusion.methods.esd import erase_esd
+from erase_diffusion.methods.mace import erase_mace
+from erase_diffusion.methods.rece import RECETrace, erase_rece
+from erase_diffusion.methods.uce import erase_uce
+from erase_diffusion.worlds.shapes import make_concept, prompts_for
+from unlearn_schema import Concept, SpecError
+
+PRESERVE = prompts_for("triangle", 4) + prompts_for("cross", 4)
+
+
+def _weights(pipe: Any) -> list[torch.Tensor]:
+    return [m.weight.detach().double().clone() for _, m in cross_attention_projections(pipe.unet)]
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def test_uce_maps_erased_rows_to_the_anchor_image_and_keeps_preserved(tiny_pipe: Any) -> None:
+    concept = make_concept("circle", prompts_per_concept=2)
+    before = _weights(tiny_pipe)
+    edited = erase_uce(tiny_pipe, [concept], PRESERVE, {"preserve_weight": 1.0, "ridge": 1e-3})
+    after = _weights(edited)
+    erased, anchors = concept_rows(tiny_pipe, [concept])
+    kept = preserve_rows(tiny_pipe, PRESERVE)
+    for w, w_new in zip(before, after, strict=True):
+        anchor_image = anchors @ w.T
+        distance_before = _relative(erased @ w.T, anchor_image)
+        # Erased rows land 4× closer to the anchor's image than before (the rows outnumber
+        # the 64 dimensions, so the least-squares fit is not exact) while preserved rows
+        # move by less than a quarter of that original gap.
+        after_gap = _relative(erased @ w_new.T, anchor_image)
+        assert after_gap < 0.25 * distance_before
+        assert _relative(kept @ w_new.T, kept @ w.T) < 0.25 * distance_before
+    # The caller's model is untouched unless asked.
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(tiny_pipe), strict=True))
+
+
+def test_in_place_edit_changes_the_given_model(tiny_pipe: Any) -> None:
+    copy = tiny_pipe.copy()
+    before = _weights(copy)
+    returned = erase_uce(copy, [make_concept("red", prompts_per_concept=2)], in_place=True)
+    assert returned is copy
+    assert any(not torch.equal(a, b) for a, b in zip(before, _weights(copy), strict=True))
+
+
+def test_reference_and_fast_uce_agree(tiny_pipe: Any) -> None:
+    concept = make_concept("square", prompts_per_concept=3)
+    fast = _weights(erase_uce(tiny_pipe, [concept], PRESERVE))
+    ref = _weights(erase_uce(tiny_pipe, [concept], PRESERVE, {"implementation": "reference"}))
+    for a, b in zip(fast, ref, strict=True):
+        assert _relative(a, b) < 1e-5
+
+
+def test_rece_derived_embedding_regenerates_until_its_own_erasure(tiny_pipe: Any) -> None:
+    concept = make_concept("circle", prompts_per_concept=2)
+    trace = RECETrace()
+    params = {"rounds": 2, "ridge": 1e-3}
+    erase_rece(tiny_pipe, [concept], PRESERVE, params, trace=trace)
+    original = _weights(tiny_pipe)
+    erased, _ = concept_rows(tiny_pipe, [concept])
+    # Round 1's derived rows E'₁ were found on the UCE-edited model (rounds=1 stops there);
+    # round 2's model is the one that also erased E'₁.
+    before_its_erasure = _weights(
+        erase_rece(tiny_pipe, [concept], PRESERVE, {**params, "rounds": 1})
+    )
+    uce_only = _weights(erase_uce(tiny_pipe, [concept], PRESERVE, {"ridge": 1e-3}))
+    derived = trace.derived[0]
+
+    def gap(rows: torch.Tensor, weights: list[torch.Tensor]) -> float:
+        concept_image = [erased @ w.T for w in original]
+        return sum(_relative(rows @ w.T, c) for w, c in zip(weights, concept_image, strict=True))
+
+    assert gap(derived, uce_only) < 0.5 * gap(erased, uce_only)
+    assert gap(derived, before_its_erasure) > 2 * gap(derived, uce_only)
+
+
+def test_mace_erases_several_concepts_at_once(tiny_pipe: Any) -> None:
+    concepts = [make_concept(n, prompts_per_concept=2) for n in ("circle", "red", "striped")]
+    before = _weights(tiny_pipe)
+    after = _weights(erase_mace(tiny_pipe, concepts, PRESERVE, {"ridge": 1e-3}))
+    for concept in concepts:
+        rows, anchors = concept_rows(tiny_pipe, [concept], from_concept_token=True)
+        for w, w_new in zip(before, after, strict=True):
+            target = anchors @ w.T
+            assert _relative(rows @ w_new.T, target) < 0.7 * _relative(rows @ w.T, target)
+
+
+@pytest.mark.parametrize("variant", ["x", "u"])
+def test_esd_trains_only_its_layers_towards_negative_guidance(tiny_pipe: Any, variant: str) -> None:
+    concept = make_concept("circle", prompts_per_concept=2)
+    edited = erase_esd(
+        tiny_pipe,
+        [concept],
+        params={
+            "variant": variant,
+            "iterations": 6,
+            "batch_size": 2,
+            "ddim_steps": 3,
+            "learning_rate": 1e-2 if variant == "x" else 1e-3,
+        },
+    )
+    changed = {
+        name
+        for (name, a), (_, b) in zip(
+            tiny_pipe.unet.named_parameters(), edited.unet.named_parameters(), strict=True
+        )
+        if not torch.equal(a, b)
+    }
+    assert changed
+    assert all((".attn2." in name) == (variant == "x") for name in changed)
+    # Negative guidance: for the concept prompt the edited model's noise prediction moves
+    # towards ε(∅) − η(ε(c) − ε(∅)) of the original.
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 3, 16, 16, generator=g)
+    t = torch.tensor(500)
+    c = tiny_pipe.encode(concept.prompts[:1] * 4)
+    u = tiny_pipe.encode([""]).expand(4, -1, -1)
+    with torch.no_grad():
+        e_c = tiny_pipe.unet(x, t, encoder_hidden_states=c).sample
+        e_u = tiny_pipe.unet(x, t, encoder_hidden_states=u).sample
+        target = e_u - (e_c - e_u)
+        new = edited.unet(x, t, encoder_hidden_states=c).sample
+    assert (new - target).pow(2).mean() < (e_c - target).pow(2).mean()
+
+
+def test_a_concept_without_prompts_is_an_error(tiny_pipe: Any) -> None:
+    with pytest.raises(SpecError, match=r"'circle'.*at least one prompt"):
+        erase_uce(tiny_pipe, [{"name": "circle", "prompts": [], "anchor": "square"}])
+    with pytest.raises(ValueError, match="at least one concept"):
+        erase_rece(tiny_pipe, [])
+
+
+def test_non_positive_lambda_is_an_error_naming_the_field(tiny_pipe: Any) -> None:
+    concept = make_concept("circle", prompts_per_concept=1)
+    with pytest.raises(SpecError, match="preserve_weight"):
+        erase_uce(tiny_pipe, [concept], PRESERVE, {"preserve_weight": 0.0})
+    with pytest.raises(SpecError, match="preserve_weight"):
+        erase_rece(tiny_pipe, [concept], PRESERVE, {"preserve_weight": -1.0})
+    with pytest.raises(SpecError, match="did you mean 'ridge'"):
+        erase_mace(tiny_pipe, [concept], PRESERVE, {"ridg": 1.0})
+
+
+def test_a_model_without_cross_attention_is_an_error(tiny_pipe: Any) -> None:
+    from diffusers import UNet2DModel
+
+    unet = UNet2DModel(
+        sample_size=16,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=4,
+        layers_per_block=1,
+    )
+    pipe = type(tiny_pipe)(unet, tiny_pipe.text_encoder, tiny_pipe.tokenizer, tiny_pipe.scheduler)
+    concept = Concept(name="circle", prompts=["a red circle"], anchor="square")
+    for erase in (erase_uce, erase_rece, erase_mace, erase_esd):
+        with pytest.raises(ValueError, match="no cross-attention layers"):
+            erase(pipe, [concept])
