@@ -49,7 +49,13 @@ def _metric(result, name: str, **labels: str) -> float:  # type: ignore[no-untyp
 def test_hierarchy_benchmark_shows_bottom_up_recovering_first(tmp_path: object) -> None:
     spec = _with(
         HIERARCHY_PHASE.default_spec("quick"),
-        {"community_size": 100, "gaps": [0.005, 0.0075, 0.08], "leaf_probabilities": [0.2]},
+        {
+            "community_size": 100,
+            "depth": 2,
+            "cousin_probability": 0.03,
+            "gaps": [0.005, 0.0075, 0.08],
+            "leaf_probabilities": [0.2],
+        },
         {"trials": 4},
     )
     result = HIERARCHY_PHASE.run(spec, NullProgress(), str(tmp_path))
