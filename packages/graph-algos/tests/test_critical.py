@@ -117,3 +117,16 @@ def test_gc_rwcs_spreads_out_where_rwcs_piles_up() -> None:
     assert set(gc_rwcs(adjacency, 5, accessible=accessible)) <= set(accessible)
     with pytest.raises(ValueError, match=r"accessible nodes \[999\] are not in the graph"):
         rwcs(adjacency, 2, accessible=[999])
+
+
+def test_gc_rwcs_options_degree_limit_top_influencers_and_spacing() -> None:
+    adjacency = barabasi_albert(300, 2, seed=1)
+    degree = np.diff(adjacency.indptr)
+    limited = gc_rwcs(adjacency, 8, max_degree=5, top_per_target=3)
+    assert degree[limited].max() <= 5 and len(set(limited)) == 8
+    spaced = gc_rwcs(adjacency, 8)
+    for a, b in itertools.combinations(spaced, 2):
+        assert adjacency[a, b] == 0  # picked nodes are never neighbours
+    assert degree[rwcs(adjacency, 5, max_degree=3)].max() <= 3
+    with pytest.raises(ValueError, match=r"budget must be in \[0, "):
+        rwcs(adjacency, 10_000)

@@ -9,13 +9,15 @@ self-loops Ã = A + I. So
 * RWCS (random walk column sum) scores node j by I_j = Σ_i [M^L]_ij and attacks the
   top r nodes among those the attacker can access;
 * GC-RWCS corrects the diminishing return of attacking nodes that influence the same
-  targets: it binarises M^L (B_ij = 1 when [M^L]_ij > 0, i.e. j within L hops of i),
-  and greedily picks the accessible node that influences the most targets covered fewer
-  than ``saturation`` times so far (ties broken by I_j), then increments the cover
-  counts of the targets it influences.
+  targets: it binarises M^L (B_ij = 1 when j is among the ``top_per_target`` largest
+  entries of row i, or anywhere in its support), and greedily picks the candidate that
+  is a top influencer of the most targets covered fewer than ``saturation`` times so
+  far (ties broken by I_j), then drops the picked node's neighbours from the
+  candidates. Both selectors may skip nodes above a degree limit (``max_degree``), as
+  the paper does to keep the attacked nodes inconspicuous.
 
-The selection is the paper's; the binarisation threshold and the plain saturation
-count are our reading of the greedy correction, and no GNN is trained here.
+The scores are the paper's; the default binarisation (the support of M^L) and the
+saturation count are our reading of the greedy correction, and no GNN is trained here.
 """
 
 from __future__ import annotations
@@ -40,16 +42,32 @@ def random_walk_power(adjacency: sp.spmatrix, steps: int) -> sp.csr_matrix:
     return power
 
 
-def _candidates(n: int, accessible: list[int] | None) -> np.ndarray:
+def _candidates(
+    adjacency: sp.csr_matrix, accessible: list[int] | None, max_degree: int | None
+) -> np.ndarray:
+    n = adjacency.shape[0]
     if accessible is None:
-        return np.arange(n)
-    array = np.unique(np.asarray(accessible, dtype=np.int64))
-    bad = array[(array < 0) | (array >= n)]
-    if bad.size:
-        raise ValueError(
-            f"accessible nodes {bad.tolist()} are not in the graph: nodes are 0..{n - 1}"
-        )
+        array = np.arange(n)
+    else:
+        array = np.unique(np.asarray(accessible, dtype=np.int64))
+        bad = array[(array < 0) | (array >= n)]
+        if bad.size:
+            raise ValueError(
+                f"accessible nodes {bad.tolist()} are not in the graph: nodes are 0..{n - 1}"
+            )
+    if max_degree is not None:
+        if max_degree < 0:
+            raise ValueError(f"max_degree must be non-negative, got {max_degree}")
+        array = array[np.diff(adjacency.indptr)[array] <= max_degree]
     return array
+
+
+def _check_budget(budget: int, pool: np.ndarray) -> None:
+    if not 0 <= budget <= len(pool):
+        raise ValueError(
+            f"budget must be in [0, {len(pool)}] (the accessible nodes within the degree "
+            f"limit), got {budget}"
+        )
 
 
 def rwcs_scores(adjacency: sp.spmatrix, steps: int = 2) -> np.ndarray:
@@ -58,15 +76,34 @@ def rwcs_scores(adjacency: sp.spmatrix, steps: int = 2) -> np.ndarray:
 
 
 def rwcs(
-    adjacency: sp.spmatrix, budget: int, steps: int = 2, accessible: list[int] | None = None
+    adjacency: sp.spmatrix,
+    budget: int,
+    steps: int = 2,
+    accessible: list[int] | None = None,
+    max_degree: int | None = None,
 ) -> list[int]:
-    """The ``budget`` accessible nodes of largest random-walk column sum."""
-    scores = rwcs_scores(adjacency, steps)
-    pool = _candidates(len(scores), accessible)
-    if not 0 <= budget <= len(pool):
-        raise ValueError(f"budget must be in [0, {len(pool)}] accessible nodes, got {budget}")
+    """The ``budget`` accessible nodes (of degree ≤ ``max_degree``) of largest I_j."""
+    matrix = as_csr(adjacency)
+    scores = rwcs_scores(matrix, steps)
+    pool = _candidates(matrix, accessible, max_degree)
+    _check_budget(budget, pool)
     order = pool[np.lexsort((pool, -scores[pool]))]
     return [int(v) for v in order[:budget]]
+
+
+def _binarised_influence(power: sp.csr_matrix, top_per_target: int | None) -> sp.csr_matrix:
+    """B_ij = 1 where j is among the ``top_per_target`` largest entries of row i of M^L."""
+    binary = power.copy()
+    if top_per_target is not None:
+        for i in range(binary.shape[0]):
+            lo, hi = binary.indptr[i], binary.indptr[i + 1]
+            if hi - lo > top_per_target:
+                row = binary.data[lo:hi]
+                cut = np.argpartition(-row, top_per_target)[top_per_target:]
+                row[cut] = 0.0
+        binary.eliminate_zeros()
+    binary.data[:] = 1.0
+    return binary
 
 
 def gc_rwcs(
@@ -75,32 +112,47 @@ def gc_rwcs(
     steps: int = 2,
     saturation: int = 1,
     accessible: list[int] | None = None,
+    max_degree: int | None = None,
+    top_per_target: int | None = None,
+    exclude_neighbours: bool = True,
 ) -> list[int]:
-    """Greedy-corrected RWCS: cover as many targets as possible, each at most
-    ``saturation`` times, before stacking more influence on the same targets."""
+    """Greedy-corrected RWCS.
+
+    Each step picks the candidate that is a top influencer (binarised M^L) of the most
+    targets covered fewer than ``saturation`` times so far (ties: larger I_j, then lower
+    index), adds one to the cover count of those targets and, with
+    ``exclude_neighbours``, drops the picked node's neighbours from the candidates so
+    that the attacked nodes spread out.
+    """
     if saturation < 1:
         raise ValueError(f"saturation must be at least 1, got {saturation}")
-    power = random_walk_power(adjacency, steps)
+    if top_per_target is not None and top_per_target < 1:
+        raise ValueError(f"top_per_target must be at least 1, got {top_per_target}")
+    matrix = as_csr(adjacency)
+    power = random_walk_power(matrix, steps)
     scores = np.asarray(power.sum(axis=0)).ravel()
     n = len(scores)
-    pool = _candidates(n, accessible)
-    if not 0 <= budget <= len(pool):
-        raise ValueError(f"budget must be in [0, {len(pool)}] accessible nodes, got {budget}")
-    influence = power.tocsc()[:, pool]  # column c: the targets candidate pool[c] reaches
-    influence.data[:] = 1.0
-    influence = sp.csc_matrix(influence)
+    pool = _candidates(matrix, accessible, max_degree)
+    _check_budget(budget, pool)
+    influence = sp.csc_matrix(_binarised_influence(power, top_per_target))
+    open_candidate = np.zeros(n, dtype=bool)
+    open_candidate[pool] = True
     cover = np.zeros(n)
-    taken = np.zeros(len(pool), dtype=bool)
     chosen: list[int] = []
     for _ in range(budget):
+        if not open_candidate.any():
+            # Excluding neighbours used up the candidates: fall back to any unpicked one.
+            open_candidate[pool] = True
+            open_candidate[chosen] = False
+        candidates = np.flatnonzero(open_candidate)
         open_targets = (cover < saturation).astype(np.float64)
-        gains = influence.T @ open_targets
-        gains[taken] = -1.0
-        # Lexicographic: most open targets, then the larger importance score.
-        best = int(np.lexsort((-scores[pool], -gains))[0])
-        taken[best] = True
-        chosen.append(int(pool[best]))
+        gains = influence[:, candidates].T @ open_targets
+        best = int(candidates[np.lexsort((candidates, -scores[candidates], -gains))[0]])
+        chosen.append(best)
         cover[influence[:, best].indices] += 1.0
+        open_candidate[best] = False
+        if exclude_neighbours:
+            open_candidate[matrix.indices[matrix.indptr[best] : matrix.indptr[best + 1]]] = False
     return chosen
 
 
