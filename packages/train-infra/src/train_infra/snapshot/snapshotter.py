@@ -1,0 +1,277 @@
+"""Trainer side of in-memory snapshots: asynchronous, double-buffered, erasure-coded.
+
+Usage (the five lines of the recipe)::
+
+    manager = start_manager()                       # a separate process
+    snapshots = Snapshotter(manager.address, manager.authkey)
+    snapshots.protect(optimizer)                    # optimizer.step waits for a copy
+    step, position = snapshots.restore(model, optimizer) or (0, 0)
+    ...  # after each optimizer.step():
+    snapshots.snapshot(model, optimizer, step=step + 1, loader_position=position)
+
+:meth:`Snapshotter.snapshot` takes RNG states, metadata and buffers now and copies the
+parameters and optimizer state into the manager's spare shared-memory segment on a
+background thread, while the next forward and backward run (they do not change
+parameters). ``optimizer.step()`` waits (through the hook installed by :meth:`protect`)
+only until that copy is done; the commit to the manager, the checksum, erasure coding
+and, every ``persist_every`` snapshots, atomic persistence run after it on the same
+thread. The next :meth:`snapshot` waits for all of it: at most one snapshot is in
+flight, so the manager's latest committed snapshot is never the one being written.
+
+With ``peers`` (the managers of other ranks) and ``k``/``m``, the same thread then
+erasure-codes the packed snapshot and places fragment ``j`` on peer ``(rank + j) mod N``,
+so the state of a rank survives the loss of any ``m`` nodes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import torch
+
+from train_infra.snapshot.erasure import ErasureCode, Fragment
+from train_infra.snapshot.errors import NotEnoughFragmentsError, SnapshotError
+from train_infra.snapshot.manager import Address, ManagerClient
+from train_infra.snapshot.state import (
+    TrainingState,
+    capture_state,
+    checksum,
+    layout,
+    pack_into,
+    restore_state,
+    unpack,
+    unpack_state,
+)
+
+
+class Snapshotter:
+    """Asynchronous in-memory snapshots of one rank into its manager process."""
+
+    def __init__(
+        self,
+        address: Address,
+        authkey: bytes,
+        rank: int = 0,
+        peers: list[tuple[Address, bytes]] | None = None,
+        k: int = 1,
+        m: int = 0,
+        persist_dir: str | None = None,
+        persist_every: int = 0,
+    ) -> None:
+        if persist_every < 0:
+            raise ValueError(f"persist_every must be >= 0 (0 = never), got {persist_every}")
+        if persist_every and persist_dir is None:
+            raise ValueError("persist_every > 0 needs a persist_dir")
+        self.rank = rank
+        self.persist_dir = persist_dir
+        self.persist_every = persist_every
+        self.client = ManagerClient(address, authkey)
+        self.peers = peers or []
+        self.code = ErasureCode(k, m) if self.peers else None
+        if self.peers and k + m > len(self.peers):
+            raise ValueError(
+                f"k + m = {k + m} fragments need as many ranks, but there are {len(self.peers)}"
+            )
+        self._peer_clients: dict[int, ManagerClient] = {}
+        self._thread: threading.Thread | None = None
+        self._copied = threading.Event()
+        self._copied.set()
+        self._error: BaseException | None = None
+        self.wait_seconds = 0.0
+        self.snapshots_taken = 0
+
+    # -- taking snapshots -------------------------------------------------------------
+
+    def protect(self, optimizer: torch.optim.Optimizer) -> None:
+        """Make ``optimizer.step()`` wait until a snapshot in flight has copied the state.
+
+        Only the copy must finish before parameters change; the commit to the manager
+        and the fragment placement go on in the background.
+        """
+        optimizer.register_step_pre_hook(lambda *_: self.wait_copied())
+
+    def wait_copied(self) -> None:
+        """Block until the snapshot in flight no longer reads the live tensors."""
+        if not self._copied.is_set():
+            start = time.perf_counter()
+            self._copied.wait()
+            self.wait_seconds += time.perf_counter() - start
+
+    def wait(self) -> None:
+        """Block until the snapshot in flight (if any) is committed; re-raise its error."""
+        if self._thread is not None:
+            start = time.perf_counter()
+            self._thread.join()
+            self.wait_seconds += time.perf_counter() - start
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise SnapshotError(f"snapshot failed: {error}") from error
+
+    def snapshot(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer | None,
+        step: int,
+        loader_position: Any = None,
+        blocking: bool = False,
+    ) -> None:
+        """Snapshot the state after ``step`` steps; copies in the background."""
+        self.wait()  # double buffering: at most one snapshot in flight
+        state = capture_state(model, optimizer, step, loader_position)
+        self._copied.clear()
+        self._thread = threading.Thread(target=self._write, args=(state,), daemon=True)
+        self._thread.start()
+        if blocking:
+            self.wait()
+
+    def _write(self, state: TrainingState) -> None:
+        try:
+            manifest, size = layout(state.tensors)
+            name = self.client.request("begin", size)
+            memory = self.client.segment(name)
+            target = torch.frombuffer(memory.buf, dtype=torch.uint8, count=size)
+            pack_into(target, state.tensors, manifest)
+            self._copied.set()
+            header = {
+                "manifest": manifest,
+                "meta": state.meta,
+                "size": size,
+                "crc": checksum(target),
+                "rank": self.rank,
+            }
+            self.client.request("commit", name, header)
+            if self.code is not None:
+                self._place_fragments(memory, header)
+            step = int(state.meta["step"])
+            if self.persist_every and step % self.persist_every == 0:
+                from train_infra.snapshot.persist import persist
+
+                views = unpack(target, manifest, copy=False)
+                assert self.persist_dir is not None
+                persist(TrainingState(views, state.meta), f"{self.persist_dir}/rank-{self.rank}")
+                del views
+            del target
+            self.snapshots_taken += 1
+        except BaseException as error:
+            self._error = error
+        finally:
+            self._copied.set()
+
+    def _peer(self, index: int) -> ManagerClient:
+        if index not in self._peer_clients:
+            address, key = self.peers[index]
+            self._peer_clients[index] = ManagerClient(address, key)
+        return self._peer_clients[index]
+
+    def _place_fragments(self, memory: Any, header: dict[str, Any]) -> None:
+        assert self.code is not None
+        data = torch.frombuffer(memory.buf, dtype=torch.uint8, count=header["size"])
+        fragments = self.code.encode(data)
+        del data
+        world = len(self.peers)
+        meta = {"size": header["size"], "header": header, "k": self.code.k, "m": self.code.m}
+        for fragment in fragments:
+            holder = (self.rank + fragment.index) % world
+            self._peer(holder).request(
+                "put_fragment",
+                self.rank,
+                header["meta"]["step"],
+                fragment.index,
+                fragment.payload.numpy().tobytes(),
+                {**meta, "crc": fragment.crc},
+            )
+
+    # -- restoring --------------------------------------------------------------------
+
+    def local_steps(self) -> list[int]:
+        """Steps of the intact full snapshots this rank's manager holds."""
+        return [h["meta"]["step"] for _, h in self.client.request("snapshots")]
+
+    def fragment_steps(self) -> list[int]:
+        """Steps for which at least ``k`` fragments of this rank answer their peers."""
+        if self.code is None:
+            return []
+        counts: dict[int, int] = {}
+        for index in range(len(self.peers)):
+            try:
+                keys = self._peer(index).request("fragment_index")
+            except Exception:
+                continue  # a lost node
+            for owner, step, _ in keys:
+                if owner == self.rank:
+                    counts[step] = counts.get(step, 0) + 1
+        return sorted(s for s, n in counts.items() if n >= self.code.k)
+
+    def available_steps(self) -> list[int]:
+        """Every step this rank can restore, from memory or from fragments."""
+        return sorted(set(self.local_steps()) | set(self.fragment_steps()))
+
+    def load(self, step: int | None = None) -> TrainingState | None:
+        """The state at ``step`` (default: the newest), from memory or fragments."""
+        self.wait()
+        for name, header in self.client.request("snapshots"):
+            if step is None or header["meta"]["step"] == step:
+                memory = self.client.segment(name)
+                data = torch.frombuffer(memory.buf, dtype=torch.uint8, count=header["size"])
+                try:
+                    return unpack_state(data, header)
+                except SnapshotError:
+                    continue  # damaged in memory: fall back to fragments
+        if self.code is None:
+            return None
+        steps = self.fragment_steps()
+        if step is None:
+            if not steps:
+                return None
+            step = steps[-1]
+        return self._load_from_fragments(step)
+
+    def _load_from_fragments(self, step: int) -> TrainingState:
+        assert self.code is not None
+        fragments: list[Fragment] = []
+        meta: dict[str, Any] | None = None
+        for index in range(self.code.k + self.code.m):
+            holder = (self.rank + index) % len(self.peers)
+            try:
+                found = self._peer(holder).request("get_fragment", self.rank, step, index)
+            except Exception:
+                continue
+            if found is None:
+                continue
+            payload, meta = found
+            fragments.append(
+                Fragment(
+                    index, torch.frombuffer(bytearray(payload), dtype=torch.uint8), meta["crc"]
+                )
+            )
+        if meta is None:
+            raise NotEnoughFragmentsError(
+                f"no fragment of rank {self.rank} at step {step} survives on any peer"
+            )
+        data = self.code.decode(fragments, meta["size"])
+        return unpack_state(data, meta["header"])
+
+    def restore(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        step: int | None = None,
+    ) -> tuple[int, Any] | None:
+        """Restore the newest (or the given) snapshot; ``(step, loader_position)`` or None."""
+        state = self.load(step)
+        if state is None:
+            return None
+        restore_state(state, model, optimizer)
+        return state.step, state.loader_position
+
+    def close(self) -> None:
+        """Wait for the copy in flight, then drop the connections (the manager keeps all)."""
+        try:
+            self.wait()
+        finally:
+            self.client.close()
+            for client in self._peer_clients.values():
+                client.close()

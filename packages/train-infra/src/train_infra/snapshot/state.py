@@ -1,0 +1,238 @@
+"""Capture and restore of a training state as named tensors plus JSON metadata.
+
+A training state is everything a loop needs to continue exactly as if it had never
+stopped: model and optimizer state dicts, the RNG states of python, numpy and torch,
+the data-loader position and the step. :func:`capture_state` flattens it into named
+tensors (RNG states become uint8 tensors) and JSON metadata; :func:`pack_into` lays the
+tensors out in one flat uint8 buffer (64-byte aligned) described by a manifest, so a
+snapshot is one contiguous copy and restore is a view plus a clone.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from train_infra.snapshot.errors import IncompatibleSnapshotError, TruncatedSnapshotError
+
+ALIGN = 64
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TrainingState:
+    """Named tensors plus JSON-serialisable metadata (step, loader position, groups)."""
+
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def step(self) -> int:
+        return int(self.meta["step"])
+
+    @property
+    def loader_position(self) -> Any:
+        return self.meta.get("loader_position")
+
+
+def _bytes_tensor(data: bytes) -> torch.Tensor:
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
+def capture_state(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    step: int,
+    loader_position: Any = None,
+    clone: bool = False,
+) -> TrainingState:
+    """The training state at this instant.
+
+    Without ``clone`` the model and optimizer tensors are references (the caller must
+    copy them before the next ``optimizer.step()``); buffers such as batch-norm running
+    statistics change during the forward pass, so they are always cloned. RNG states
+    and metadata are always taken now.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    buffer_names = {name for name, _ in model.named_buffers()}
+    for name, value in model.state_dict().items():
+        value = value.detach()
+        tensors[f"model/{name}"] = value.clone() if clone or name in buffer_names else value
+    meta: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "step": int(step),
+        "loader_position": loader_position,
+        "optimizer": None,
+    }
+    if optimizer is not None:
+        opt_state = optimizer.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for index, entries in opt_state["state"].items():
+            for key, value in entries.items():
+                if isinstance(value, torch.Tensor):
+                    value = value.detach()
+                    tensors[f"optim/{index}/{key}"] = value.clone() if clone else value
+                else:
+                    scalars.setdefault(str(index), {})[key] = value
+        meta["optimizer"] = {
+            "class": type(optimizer).__name__,
+            "param_groups": opt_state["param_groups"],
+            "scalars": scalars,
+        }
+    tensors["rng/python"] = _bytes_tensor(pickle.dumps(random.getstate()))
+    tensors["rng/numpy"] = _bytes_tensor(pickle.dumps(np.random.get_state()))
+    tensors["rng/torch"] = torch.get_rng_state().clone()
+    return TrainingState(tensors=tensors, meta=meta)
+
+
+def restore_state(
+    state: TrainingState,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> TrainingState:
+    """Load ``state`` into ``model``, ``optimizer`` and the global RNGs; return it.
+
+    Raises :class:`IncompatibleSnapshotError` naming the first mismatching tensor when
+    the snapshot was taken from a different model or optimizer.
+    """
+    if state.meta.get("format") != FORMAT_VERSION:
+        raise IncompatibleSnapshotError(
+            f"snapshot format {state.meta.get('format')!r}; this version reads {FORMAT_VERSION}"
+        )
+    model_state = {k[6:]: v for k, v in state.tensors.items() if k.startswith("model/")}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(model_state))
+    extra = sorted(set(model_state) - set(expected))
+    if missing or extra:
+        raise IncompatibleSnapshotError(
+            f"snapshot does not match the model: missing {missing[:5]}, unexpected {extra[:5]}"
+        )
+    for name, value in expected.items():
+        got = model_state[name]
+        if got.shape != value.shape or got.dtype != value.dtype:
+            raise IncompatibleSnapshotError(
+                f"tensor {name!r}: snapshot has {tuple(got.shape)} {got.dtype}, "
+                f"model expects {tuple(value.shape)} {value.dtype}"
+            )
+    model.load_state_dict(model_state)
+    opt_meta = state.meta.get("optimizer")
+    if optimizer is not None:
+        if opt_meta is None:
+            raise IncompatibleSnapshotError("snapshot holds no optimizer state")
+        if opt_meta["class"] != type(optimizer).__name__:
+            raise IncompatibleSnapshotError(
+                f"snapshot optimizer is {opt_meta['class']}, restoring into "
+                f"{type(optimizer).__name__}"
+            )
+        groups = opt_meta["param_groups"]
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
+            raise IncompatibleSnapshotError(
+                "optimizer parameter groups differ in size from the snapshot's"
+            )
+        per_param: dict[int, dict[str, Any]] = {}
+        for name, value in state.tensors.items():
+            if name.startswith("optim/"):
+                _, index, key = name.split("/", 2)
+                per_param.setdefault(int(index), {})[key] = value
+        for index, scalars in opt_meta["scalars"].items():
+            per_param.setdefault(int(index), {}).update(scalars)
+        optimizer.load_state_dict({"state": per_param, "param_groups": groups})
+    random.setstate(pickle.loads(state.tensors["rng/python"].numpy().tobytes()))
+    np.random.set_state(pickle.loads(state.tensors["rng/numpy"].numpy().tobytes()))
+    torch.set_rng_state(state.tensors["rng/torch"].clone())
+    return state
+
+
+# ---------------------------------------------------------------------------------------
+# Flat layout: one uint8 buffer plus a manifest.
+
+
+def layout(tensors: dict[str, torch.Tensor]) -> tuple[list[dict[str, Any]], int]:
+    """Manifest entries (name, dtype, shape, offset, nbytes) and the total size."""
+    entries: list[dict[str, Any]] = []
+    offset = 0
+    for name, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        entries.append(
+            {
+                "name": name,
+                "dtype": str(tensor.dtype).removeprefix("torch."),
+                "shape": list(tensor.shape),
+                "offset": offset,
+                "nbytes": nbytes,
+            }
+        )
+        offset += -(-nbytes // ALIGN) * ALIGN
+    return entries, offset
+
+
+def pack_into(
+    buffer: torch.Tensor, tensors: dict[str, torch.Tensor], manifest: list[dict[str, Any]]
+) -> None:
+    """Copy every tensor into its slot of the flat uint8 ``buffer``."""
+    for entry in manifest:
+        tensor = tensors[entry["name"]]
+        if entry["nbytes"] == 0:
+            continue
+        target = buffer[entry["offset"] : entry["offset"] + entry["nbytes"]]
+        target.view(tensor.dtype).copy_(tensor.reshape(-1))
+
+
+def unpack(
+    buffer: torch.Tensor, manifest: list[dict[str, Any]], copy: bool = True
+) -> dict[str, torch.Tensor]:
+    """Named tensors from a flat buffer (cloned unless ``copy`` is False)."""
+    size = buffer.numel()
+    tensors: dict[str, torch.Tensor] = {}
+    for entry in manifest:
+        end = entry["offset"] + entry["nbytes"]
+        if end > size:
+            raise TruncatedSnapshotError(
+                f"tensor {entry['name']!r} ends at byte {end} but the snapshot holds {size}"
+            )
+        dtype = getattr(torch, entry["dtype"])
+        view = buffer[entry["offset"] : end].view(dtype).reshape(entry["shape"])
+        tensors[entry["name"]] = view.clone() if copy else view
+    return tensors
+
+
+def checksum(buffer: torch.Tensor | bytes | memoryview) -> int:
+    """CRC-32 of a uint8 buffer (zlib releases the GIL on large inputs)."""
+    if isinstance(buffer, torch.Tensor):
+        data: Any = buffer.numpy()
+    else:
+        data = buffer
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def pack(state: TrainingState) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The state as one flat uint8 tensor and a header (manifest, meta, size, crc)."""
+    manifest, size = layout(state.tensors)
+    buffer = torch.zeros(size, dtype=torch.uint8)
+    pack_into(buffer, state.tensors, manifest)
+    header = {"manifest": manifest, "meta": state.meta, "size": size, "crc": checksum(buffer)}
+    return buffer, header
+
+
+def unpack_state(buffer: torch.Tensor, header: dict[str, Any]) -> TrainingState:
+    """Inverse of :func:`pack`, verifying size and checksum first."""
+    if buffer.numel() < header["size"]:
+        raise TruncatedSnapshotError(
+            f"snapshot holds {buffer.numel()} bytes, its manifest needs {header['size']}"
+        )
+    buffer = buffer[: header["size"]]
+    if checksum(buffer) != header["crc"]:
+        raise TruncatedSnapshotError("snapshot bytes fail their CRC-32 checksum")
+    return TrainingState(tensors=unpack(buffer, header["manifest"]), meta=header["meta"])
+
+
+def header_json(header: dict[str, Any]) -> str:
+    """The header as JSON (meta must be JSON-serialisable: loader positions included)."""
+    return json.dumps(header)

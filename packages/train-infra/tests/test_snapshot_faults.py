@@ -1,0 +1,262 @@
+"""Fault injection on 127.0.0.1: SIGKILL a training rank mid-step, kill m snapshot
+managers, corrupt a fragment, kill during persistence. Every test bounds its processes
+with timeouts, always cleans them up, and asserts the recovered run equals an
+uninterrupted reference bit for bit (losses and final state, tensor by tensor).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from train_infra.snapshot.demo import make_model, read_losses, train
+from train_infra.snapshot.errors import NotEnoughFragmentsError
+from train_infra.snapshot.manager import ManagerProcess, start_manager
+
+STEPS = 8
+KILL_AT = 5
+TIMEOUT_S = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def managers() -> Iterator[list[ManagerProcess]]:
+    started: list[ManagerProcess] = []
+    yield started
+    for manager in started:
+        manager.stop()
+
+
+def _launch(
+    world: int,
+    out: Path,
+    managers: list[ManagerProcess] | None = None,
+    k: int = 1,
+    m: int = 0,
+    kill_at: int | None = None,
+    kill_rank: int = 0,
+) -> list[int]:
+    """Run the demo loop on ``world`` ranks; return their exit codes (killed: -9)."""
+    port = _free_port()
+    processes = []
+    try:
+        for rank in range(world):
+            args = [sys.executable, "-m", "train_infra.snapshot.demo"]
+            args += ["--steps", str(STEPS), "--out", str(out)]
+            if managers:
+                args += ["--manager", f"127.0.0.1:{managers[rank].address[1]}"]
+                args += ["--key", managers[0].authkey.hex()]
+                if world > 1:
+                    peers = [f"127.0.0.1:{mp.address[1]}" for mp in managers]
+                    args += ["--peers", json.dumps(peers), "--k", str(k), "--m", str(m)]
+            if kill_at is not None:
+                args += ["--kill-at", str(kill_at), "--kill-rank", str(kill_rank)]
+            env = {
+                **os.environ,
+                "RANK": str(rank),
+                "WORLD_SIZE": str(world),
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+            }
+            processes.append(
+                subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            )
+        deadline = time.monotonic() + TIMEOUT_S
+        while any(p.poll() is None for p in processes):
+            if kill_at is not None and any(p.returncode == -signal.SIGKILL for p in processes):
+                # The job has lost a rank: the survivors would wait for the gloo timeout.
+                time.sleep(1.0)
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"training ranks still running after {TIMEOUT_S} s")
+            time.sleep(0.1)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(30)
+            if process.stderr is not None:
+                process.stderr.close()
+    return [p.returncode for p in processes]
+
+
+def _assert_same_run(reference: Path, run: Path, world: int) -> None:
+    for rank in range(world):
+        expected = read_losses(reference / f"losses-{rank}.jsonl")
+        got = read_losses(run / f"losses-{rank}.jsonl")
+        assert sorted(got) == list(range(STEPS))
+        assert got == expected, f"rank {rank}: losses differ after recovery"
+        ref_state = torch.load(reference / f"final-{rank}.pt")
+        run_state = torch.load(run / f"final-{rank}.pt")
+        for name, tensor in ref_state["model"].items():
+            assert torch.equal(run_state["model"][name], tensor), f"rank {rank}: {name}"
+        for index, entries in ref_state["optimizer"]["state"].items():
+            for key, value in entries.items():
+                assert torch.equal(run_state["optimizer"]["state"][index][key], value)
+
+
+class References:
+    """Uninterrupted runs without snapshots, made once per world size on first use."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self.factory = factory
+        self.runs: dict[int, Path] = {}
+
+    def __getitem__(self, world: int) -> Path:
+        if world not in self.runs:
+            out = self.factory.mktemp(f"reference-{world}")
+            if world == 1:
+                # In this process (one torch import fewer), with the demo's thread count.
+                threads = torch.get_num_threads()
+                torch.set_num_threads(1)
+                try:
+                    train(STEPS, out)
+                finally:
+                    torch.set_num_threads(threads)
+            else:
+                assert _launch(world, out) == [0] * world
+            self.runs[world] = out
+        return self.runs[world]
+
+
+@pytest.fixture(scope="module")
+def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> References:
+    return References(tmp_path_factory)
+
+
+def test_sigkill_trainer_mid_step_resumes_bit_identically(
+    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+) -> None:
+    managers.append(start_manager())
+    codes = _launch(1, tmp_path, managers, kill_at=KILL_AT)
+    assert codes == [-signal.SIGKILL]
+    assert max(read_losses(tmp_path / "losses-0.jsonl")) == KILL_AT - 1
+    assert _launch(1, tmp_path, managers) == [0]
+    _assert_same_run(reference_runs[1], tmp_path, 1)
+
+
+@pytest.mark.slow
+def test_lost_node_is_rebuilt_from_parity_on_other_ranks(
+    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+) -> None:
+    # k=2 data + m=1 parity over 3 ranks: rank 1's trainer and its manager die, so its
+    # own data fragment is gone and the state must be decoded with the parity fragment.
+    key = b"parity-key"
+    managers.extend(start_manager(key) for _ in range(3))
+    codes = _launch(3, tmp_path, managers, k=2, m=1, kill_at=KILL_AT, kill_rank=1)
+    assert codes[1] == -signal.SIGKILL
+    managers[1].kill()
+    managers[1] = start_manager(key)  # the replacement node starts empty
+    assert _launch(3, tmp_path, managers, k=2, m=1) == [0, 0, 0]
+    _assert_same_run(reference_runs[3], tmp_path, 3)
+
+
+def test_killed_rank_and_its_manager_recover_from_the_peer(
+    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+) -> None:
+    # k=1 + m=1 over 2 ranks: rank 1's trainer is SIGKILLed mid-step and its snapshot
+    # manager (m = 1 of them) is killed too; rank 1 rebuilds its state from the parity
+    # fragment held by rank 0's manager; rank 0 restores from its own memory.
+    key = b"two-rank-key"
+    managers.extend(start_manager(key) for _ in range(2))
+    codes = _launch(2, tmp_path, managers, k=1, m=1, kill_at=KILL_AT, kill_rank=1)
+    assert codes[1] == -signal.SIGKILL
+    managers[1].kill()
+    managers[1] = start_manager(key)
+    assert _launch(2, tmp_path, managers, k=1, m=1) == [0, 0]
+    _assert_same_run(reference_runs[2], tmp_path, 2)
+
+
+@pytest.mark.slow
+def test_m_lost_managers_and_a_killed_rank_recover(
+    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+) -> None:
+    # k=1 + m=2: two of the three snapshot managers are killed; ranks 1 and 2 rebuild
+    # their states from the fragments that survive on rank 0's manager alone.
+    key = b"fault-injection-key"
+    managers.extend(start_manager(key) for _ in range(3))
+    codes = _launch(3, tmp_path, managers, k=1, m=2, kill_at=KILL_AT, kill_rank=2)
+    assert codes[2] == -signal.SIGKILL
+    for lost in (1, 2):
+        managers[lost].kill()
+        managers[lost] = start_manager(key)
+    assert _launch(3, tmp_path, managers, k=1, m=2) == [0, 0, 0]
+    _assert_same_run(reference_runs[3], tmp_path, 3)
+
+
+def test_corrupt_fragment_is_rebuilt_and_too_few_is_an_error(
+    managers: list[ManagerProcess],
+) -> None:
+    # Three ranks' snapshotters in one process (no torch.distributed needed for this).
+    from train_infra.snapshot.snapshotter import Snapshotter
+
+    key = b"corruption-key"
+    managers.extend(start_manager(key) for _ in range(3))
+    peers = [(mp.address, key) for mp in managers]
+    model = make_model(16)
+    optimizer = torch.optim.Adam(model.parameters())
+    expected = {n: t.clone() for n, t in model.state_dict().items()}
+    for k, m in [(1, 2), (2, 1)]:
+        snapshotters = [
+            Snapshotter(mp.address, key, r, peers, k, m) for r, mp in enumerate(managers)
+        ]
+        for snapshotter in snapshotters:
+            snapshotter.snapshot(model, optimizer, step=10 * k, blocking=True)
+        # Rank 1 loses its local snapshot (a new, empty manager) and one fragment of it
+        # on rank 2 is silently corrupted.
+        managers[1].kill()
+        managers[1] = start_manager(key)
+        peers[1] = (managers[1].address, key)
+        snapshotters[2].client.request("corrupt_fragment", 1, 10 * k, 1)
+        survivor = Snapshotter(managers[1].address, key, 1, peers, k, m)
+        if k == 1:
+            state = survivor.load(step=10)
+            assert state is not None
+            for name, tensor in expected.items():
+                assert torch.equal(state.tensors[f"model/{name}"], tensor), name
+        else:
+            with pytest.raises(NotEnoughFragmentsError, match="k=2"):
+                survivor.load(step=20)
+        for snapshotter in [*snapshotters, survivor]:
+            snapshotter.close()
+
+
+def test_kill_during_persistence_leaves_the_previous_snapshot(tmp_path: Path) -> None:
+    script = f"""
+import os, signal, sys, torch
+from train_infra.snapshot.demo import make_model
+from train_infra.snapshot.persist import persist
+from train_infra.snapshot.state import capture_state
+model = make_model(64)
+persist(capture_state(model, None, step=1, clone=True), {str(tmp_path)!r})
+with torch.no_grad():
+    for p in model.parameters():
+        p.add_(1.0)
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+persist(capture_state(model, None, step=2, clone=True), {str(tmp_path)!r}, before_publish=die)
+"""
+    done = subprocess.run([sys.executable, "-c", script], timeout=TIMEOUT_S, capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    assert any(p.name.startswith(".tmp-step-00000002") for p in tmp_path.iterdir())
+    from train_infra.snapshot.persist import load_persisted
+
+    loaded = load_persisted(tmp_path)
+    assert loaded.step == 1
+    reference = make_model(64).state_dict()
+    for name, tensor in reference.items():
+        assert torch.equal(loaded.tensors[f"model/{name}"], tensor), name
