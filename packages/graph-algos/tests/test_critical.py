@@ -59,7 +59,7 @@ def test_exact_ilp_matches_brute_force_and_bounds_greedy() -> None:
 
 
 def test_exact_ilp_refuses_large_graphs() -> None:
-    with pytest.raises(ValueError, match="limited to n <= 40 nodes, got n=100"):
+    with pytest.raises(ValueError, match="limited to n <= 30 nodes, got n=100"):
         exact_critical_nodes(erdos_renyi(100, 0.05, seed=0), 3)
 
 
