@@ -102,3 +102,46 @@ def test_tokenizer_that_does_not_match_the_model_is_refused(tiny: Any, tmp_path:
     other.save_pretrained(tmp_path / "other-tokenizer")
     with pytest.raises(ValueError, match=r"tokenizer has \d+ tokens but the model embeds only 384"):
         load_causal_lm(tmp_path / "ckpt", tokenizer_dir=tmp_path / "other-tokenizer")
+
+
+def test_forget_in_own_model_with_fresh_lora_saves_an_adapter(tiny: Any, tmp_path: Path) -> None:
+    from unlearn_llm.own_model import forget_in_own_model
+    from unlearn_schema import TextForgetRequest, TextSample
+
+    tiny.model.save_pretrained(tmp_path / "base")
+    tiny.tokenizer.save_pretrained(tmp_path / "base")
+    forget_qa = tiny.world.split("forget")[:4]
+    request = TextForgetRequest(
+        samples=[TextSample(text=qa.questions[0], answer=qa.answer) for qa in forget_qa]
+    )
+    retain = [(qa.questions[0], qa.answer) for qa in tiny.world.split("retain")[:16]]
+    result = forget_in_own_model(
+        tmp_path / "base",
+        request,
+        retain,
+        method="gradient-difference",
+        params={"steps": 10, "learning_rate": 1e-2},
+        lora_rank=4,
+        out_dir=tmp_path / "unlearned-adapter",
+    )
+    assert result.forget_nll_after > result.forget_nll_before + 0.5
+    assert (tmp_path / "unlearned-adapter" / "adapter_config.json").exists()
+    reloaded, _ = load_causal_lm(tmp_path / "base", adapter_dir=tmp_path / "unlearned-adapter")
+    assert torch.allclose(_logits(reloaded, tiny), _logits(result.model, tiny), atol=1e-5)
+
+
+def test_forget_in_own_model_checks_inputs_before_training(tiny: Any, tmp_path: Path) -> None:
+    from unlearn_llm.own_model import forget_in_own_model
+    from unlearn_schema import SpecError
+
+    tiny.model.save_pretrained(tmp_path / "base")
+    tiny.tokenizer.save_pretrained(tmp_path / "base")
+    pair = ("Where was Ana born?", "Ana was born in Kerk.")
+    with pytest.raises(ValueError, match="forget set is empty"):
+        forget_in_own_model(tmp_path / "base", [], [pair])
+    with pytest.raises(ValueError, match="in both the forget and the retain set"):
+        forget_in_own_model(tmp_path / "base", [pair], [pair])
+    with pytest.raises(SpecError, match=r"steps.*\(got -3\)"):
+        forget_in_own_model(tmp_path / "base", [pair], [pair], params={"steps": -3})
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        forget_in_own_model(tmp_path / "missing", [pair], [("q", "a")])

@@ -119,6 +119,37 @@ def cycle(batch: Batch, size: int, generator: torch.Generator) -> Iterator[Batch
         yield from batch.minibatches(size, generator)
 
 
+def cycle_indices(rows: int, size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless shuffled minibatches of row indices in ``range(rows)``."""
+    import torch
+
+    while True:
+        order = torch.randperm(rows, generator=generator)
+        for start in range(0, rows, size):
+            yield order[start : start + size]
+
+
+def reference_logprob(model: torch.nn.Module, batch: Batch, chunk: int = 256) -> torch.Tensor:
+    """Sum of answer log-probabilities of every row under ``model`` as it is now.
+
+    Methods with a frozen reference (NPO, IdkPO) call this once before training: the
+    reference never changes, so per-step reference forward passes would be wasted.
+    """
+    import torch
+
+    from unlearn_llm.data import sequence_logprob
+
+    was_training = model.training
+    model.eval()
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(batch), chunk):
+            logp, _ = sequence_logprob(model, batch.subset(slice(start, start + chunk)).trimmed())
+            parts.append(logp)
+    model.train(was_training)
+    return torch.cat(parts)
+
+
 def make_optimizer(
     parameters: Sequence[torch.nn.Parameter], params: GradientMethodParams
 ) -> torch.optim.Optimizer:
@@ -185,7 +216,7 @@ class StepRunner:
             offset = 0
             for parameter in self.parameters:
                 count = parameter.numel()
-                parameter.grad = flat[offset : offset + count].view_as(parameter).clone()
+                parameter.grad = flat[offset : offset + count].view_as(parameter)
                 offset += count
         torch.nn.utils.clip_grad_norm_(self.parameters, self.params.max_grad_norm)
         self.optimizer.step()

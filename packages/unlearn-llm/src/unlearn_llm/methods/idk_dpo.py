@@ -20,7 +20,6 @@ paper are not included.
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import TYPE_CHECKING
 
@@ -32,6 +31,7 @@ from unlearn_llm.methods._common import (
     StepRunner,
     UnlearnData,
     UnlearnLog,
+    reference_logprob,
     typed,
 )
 
@@ -65,9 +65,9 @@ def idk_po(
     generator = torch.Generator().manual_seed(config.seed)
     runner = StepRunner(model, data, config, generator)
     retain_stream = cycle(data.retain, config.batch_size, generator)
-    reference = copy.deepcopy(model).eval()
-    for parameter in reference.parameters():
-        parameter.requires_grad_(False)
+    # The reference is the model before unlearning: score every row once.
+    chosen_reference = reference_logprob(model, data.forget_idk)
+    rejected_reference = reference_logprob(model, data.forget)
     log = UnlearnLog(method="idk-po")
     start = time.perf_counter()
     model.train()
@@ -77,9 +77,7 @@ def idk_po(
         chosen = data.forget_idk.subset(index).trimmed()
         chosen_logp, _ = sequence_logprob(model, chosen)
         rejected_logp, _ = sequence_logprob(model, rejected)
-        with torch.no_grad():
-            chosen_ref, _ = sequence_logprob(reference, chosen)
-            rejected_ref, _ = sequence_logprob(reference, rejected)
+        chosen_ref, rejected_ref = chosen_reference[index], rejected_reference[index]
         margin = config.beta * ((chosen_logp - chosen_ref) - (rejected_logp - rejected_ref))
         forget_loss = -(2.0 / config.beta) * F.logsigmoid(margin).mean()
         retain_loss = None

@@ -17,7 +17,6 @@ it slows down instead of diverging once the forget answers are unlikely.
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,8 @@ from unlearn_llm.methods._common import (
     UnlearnData,
     UnlearnLog,
     cycle,
+    cycle_indices,
+    reference_logprob,
     typed,
 )
 
@@ -59,20 +60,17 @@ def npo(
     config = typed(NPOParams, params)
     generator = torch.Generator().manual_seed(config.seed)
     runner = StepRunner(model, data, config, generator)
-    forget_stream = cycle(data.forget, config.batch_size, generator)
+    forget_stream = cycle_indices(len(data.forget), config.batch_size, generator)
     retain_stream = cycle(data.retain, config.batch_size, generator)
-    reference = copy.deepcopy(model).eval()
-    for parameter in reference.parameters():
-        parameter.requires_grad_(False)
+    # The reference is the model before unlearning: score every forget row once.
+    reference_all = reference_logprob(model, data.forget)
     log = UnlearnLog(method="npo")
     start = time.perf_counter()
     model.train()
     for step in range(1, config.steps + 1):
-        forget = next(forget_stream)
-        logp, _ = sequence_logprob(model, forget)
-        with torch.no_grad():
-            ref_logp, _ = sequence_logprob(reference, forget)
-        log_ratio = logp - ref_logp
+        index = next(forget_stream)
+        logp, _ = sequence_logprob(model, data.forget.subset(index).trimmed())
+        log_ratio = logp - reference_all[index]
         forget_loss = -(2.0 / config.beta) * F.logsigmoid(-config.beta * log_ratio).mean()
         retain_loss = None
         if config.retain_weight > 0:

@@ -1,0 +1,142 @@
+"""Forget text from your own local Hugging Face causal LM, optionally through LoRA.
+
+The whole path in one call: :func:`forget_in_own_model` loads a local checkpoint
+(``save_pretrained`` folder; nothing is downloaded), optionally attaches an existing
+LoRA adapter or a fresh one, checks every input before training, runs a registered
+unlearning method on the forget / retain QA pairs, and saves the result (the adapter
+only, when LoRA is used).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from unlearn_schema import TextForgetRequest, TextSample
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from unlearn_llm.methods import UnlearnData
+
+
+@dataclass
+class OwnModelResult:
+    """Forget/retain answer NLL before and after, and where the result was saved."""
+
+    method: str
+    forget_nll_before: float
+    forget_nll_after: float
+    retain_nll_before: float
+    retain_nll_after: float
+    saved_to: str | None
+    model: Any
+
+
+def _as_pairs(
+    items: Sequence[TextSample] | Sequence[tuple[str, str]], what: str
+) -> list[tuple[str, str]]:
+    """(question, answer) pairs from TextSamples (text = question) or from tuples."""
+    pairs: list[tuple[str, str]] = []
+    for index, item in enumerate(list(items)):
+        if isinstance(item, TextSample):
+            if item.answer is None:
+                raise ValueError(
+                    f"{what}[{index}] has no answer: give each sample as a question (text) "
+                    "and the answer to forget or keep (answer)"
+                )
+            pairs.append((item.text, item.answer))
+        else:
+            question, answer = cast(tuple[str, str], item)
+            pairs.append((str(question), str(answer)))
+    return pairs
+
+
+def unlearn_data_from_pairs(
+    tokenizer: PreTrainedTokenizerBase,
+    forget: Sequence[tuple[str, str]],
+    retain: Sequence[tuple[str, str]],
+) -> UnlearnData:
+    """Encode (question, answer) pairs; refuse an empty forget set or an overlap."""
+    from unlearn_llm.data import IDK_ANSWER, encode, prompt_text
+    from unlearn_llm.methods import UnlearnData
+
+    if not forget:
+        raise ValueError("the forget set is empty: give at least one (question, answer) pair")
+    if not retain:
+        raise ValueError("the retain set is empty: give at least one (question, answer) pair")
+    overlap = sorted(set(forget) & set(retain))
+    if overlap:
+        raise ValueError(
+            f"{len(overlap)} pair(s) are in both the forget and the retain set, e.g. "
+            f"{overlap[0]!r}; a pair must be in one of them only"
+        )
+    return UnlearnData(
+        forget=encode(tokenizer, [prompt_text(q) for q, _ in forget], [a for _, a in forget]),
+        retain=encode(tokenizer, [prompt_text(q) for q, _ in retain], [a for _, a in retain]),
+        forget_idk=encode(
+            tokenizer, [prompt_text(q) for q, _ in forget], [IDK_ANSWER] * len(forget)
+        ),
+    )
+
+
+def forget_in_own_model(
+    model_dir: str | os.PathLike[str],
+    forget: TextForgetRequest | Sequence[tuple[str, str]],
+    retain: Sequence[TextSample] | Sequence[tuple[str, str]],
+    method: str = "npo",
+    params: dict[str, Any] | None = None,
+    adapter_dir: str | os.PathLike[str] | None = None,
+    lora_rank: int | None = 8,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> OwnModelResult:
+    """Unlearn ``forget`` from the model in ``model_dir``; keep ``retain``.
+
+    * ``adapter_dir``: an existing peft LoRA adapter to continue from (trainable);
+    * ``lora_rank``: without ``adapter_dir``, attach a fresh LoRA adapter of this rank
+      (``None`` updates all weights of the model);
+    * ``out_dir``: where to ``save_pretrained`` the result (the adapter only with LoRA).
+
+    All errors (missing directory, tokenizer not matching the model, empty forget set,
+    forget/retain overlap, method parameter out of range) are raised before training.
+    """
+    import torch
+
+    from unlearn_llm.data import answer_nll
+    from unlearn_llm.methods import METHODS, method_params
+    from unlearn_llm.models import add_lora, load_causal_lm
+
+    config = method_params(method, dict(params or {}))
+    samples = forget.samples if isinstance(forget, TextForgetRequest) else forget
+    forget_pairs = _as_pairs(samples, "forget")
+    retain_pairs = _as_pairs(retain, "retain")
+    model, tokenizer = load_causal_lm(model_dir, adapter_dir=adapter_dir)
+    data = unlearn_data_from_pairs(tokenizer, forget_pairs, retain_pairs)
+    if adapter_dir is None and lora_rank is not None:
+        model = add_lora(model, rank=lora_rank, alpha=2 * lora_rank)
+
+    def nll(batch: Any) -> float:
+        with torch.no_grad():
+            return float(answer_nll(model, batch))
+
+    forget_before, retain_before = nll(data.forget), nll(data.retain)
+    METHODS[method][0](model, data, config)
+    forget_after, retain_after = nll(data.forget), nll(data.retain)
+    saved = None
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(out_dir)
+        tokenizer.save_pretrained(out_dir)
+        saved = str(out_dir)
+    return OwnModelResult(
+        method=method,
+        forget_nll_before=forget_before,
+        forget_nll_after=forget_after,
+        retain_nll_before=retain_before,
+        retain_nll_after=retain_after,
+        saved_to=saved,
+        model=model,
+    )
