@@ -187,3 +187,17 @@ def test_local_methods_reject_bad_seeds() -> None:
         l2_flow_diffusion(adjacency, [-1], 10.0)
     with pytest.raises(ValueError, match="alpha must be in"):
         acl_push(adjacency, 0, alpha=1.5)
+
+
+def test_flow_diffusion_with_too_much_mass_stops_with_a_clear_error() -> None:
+    adjacency = erdos_renyi(60, 0.1, seed=0)
+    total_volume = float(adjacency.sum())
+    with pytest.raises(RuntimeError, match="lower source_mass"):
+        l2_flow_diffusion(adjacency, 0, source_mass=2 * total_volume, max_pushes=5000)
+    with pytest.raises(ValueError, match="source_mass must be positive and finite, got -1"):
+        l2_flow_diffusion(adjacency, 0, source_mass=-1.0)
+
+
+def test_pagerank_rejects_bad_personalisation() -> None:
+    with pytest.raises(ValueError, match="personalization must be n non-negative weights"):
+        pagerank(erdos_renyi(10, 0.3, seed=0), personalization=np.ones(3))
