@@ -159,3 +159,20 @@ def test_new_modules_are_torch_free() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_hierarchy_method_params_are_validated_and_used(tmp_path: object) -> None:
+    spec = HIERARCHY_PHASE.default_spec("quick")
+    bad = spec.model_copy(
+        update={"methods": [MethodConfig(name="top-down", params={"min_size": 0})]}
+    )
+    with pytest.raises(SpecError, match=r"methods\[top-down\].params"):
+        HIERARCHY_PHASE.check(bad)  # type: ignore[misc]
+    forced = _with(
+        spec,
+        {"community_size": 60, "depth": 2, "gaps": [0.0, 0.1], "leaf_probabilities": [0.4]},
+        {"trials": 1},
+    ).model_copy(update={"methods": [MethodConfig(name="bottom-up", params={"communities": 2})]})
+    result = HIERARCHY_PHASE.run(forced, NullProgress(), str(tmp_path))
+    # Two forced communities: the finest level (four leaves) cannot be recovered.
+    assert _metric(result, "exact_recovery", method="bottom-up", gap="0.1", level="2") == 0.0

@@ -318,6 +318,19 @@ class HierarchyWorld(StrictModel):
         return [*inner, leaf]
 
 
+class BottomUpParams(MethodParams):
+    """Bottom-up: the number of finest communities (None: Bethe-Hessian estimate)."""
+
+    communities: int | None = Field(default=None, ge=2, le=256)
+
+
+class TopDownParams(MethodParams):
+    """Top-down: smallest part that may still be split, and the deepest split."""
+
+    min_size: int = Field(default=8, ge=2, le=10_000)
+    max_depth: int = Field(default=12, ge=1, le=30)
+
+
 class HierarchyRun(StrictModel):
     """Monte Carlo budget of the hierarchy sweep."""
 
@@ -356,11 +369,22 @@ def _hierarchy_spec(size: Size) -> BenchmarkSpec:
     )
 
 
-def _parse_hierarchy(spec: BenchmarkSpec) -> tuple[HierarchyWorld, HierarchyRun, list[str]]:
+def _parse_hierarchy(
+    spec: BenchmarkSpec,
+) -> tuple[HierarchyWorld, HierarchyRun, dict[str, BottomUpParams | TopDownParams]]:
     world_spec = _world(spec, "hierarchical-sbm", "hierarchy-phase")
     world = validate_or_raise(HierarchyWorld, world_spec.params, "world.params")
     run = validate_or_raise(HierarchyRun, spec.params, "params")
-    return world, run, _method_names(spec, HIERARCHY_METHODS, "hierarchy-phase")
+    _method_names(spec, HIERARCHY_METHODS, "hierarchy-phase")
+    configs = spec.methods or [MethodConfig(name=name) for name in HIERARCHY_METHODS]
+    methods: dict[str, BottomUpParams | TopDownParams] = {}
+    for config in configs:
+        source = f"methods[{config.name}].params"
+        if config.name == "bottom-up":
+            methods[config.name] = validate_or_raise(BottomUpParams, config.params, source)
+        else:
+            methods[config.name] = validate_or_raise(TopDownParams, config.params, source)
+    return world, run, methods
 
 
 def run_hierarchy(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
@@ -386,11 +410,16 @@ def run_hierarchy(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benc
                 levels = world.levels(leaf, gap)
                 adjacency, labels = hierarchical_sbm(world.community_size, levels, rng)
                 graph_seed = int(rng.integers(2**31))
-                for method in methods:
-                    if method == "bottom-up":
-                        tree = bottom_up(adjacency, seed=graph_seed)
+                for method, params in methods.items():
+                    if isinstance(params, BottomUpParams):
+                        tree = bottom_up(adjacency, k=params.communities, seed=graph_seed)
                     else:
-                        tree = top_down(adjacency, seed=graph_seed)
+                        tree = top_down(
+                            adjacency,
+                            min_size=params.min_size,
+                            max_depth=params.max_depth,
+                            seed=graph_seed,
+                        )
                     recovered = exact_recovery_by_depth(tree, labels, world.depth)
                     recovery.setdefault((method, leaf, gap), []).append(recovered)
                     trees.setdefault((method, leaf, gap), []).append(
