@@ -12,6 +12,7 @@ from graph_algos.critical import (
     celf,
     centrality,
     collective_influence,
+    connectivity_after_removal,
     driver_nodes,
     exact_critical_nodes,
     greedy_critical_nodes,
@@ -130,3 +131,15 @@ def test_gc_rwcs_options_degree_limit_top_influencers_and_spacing() -> None:
     assert degree[rwcs(adjacency, 5, max_degree=3)].max() <= 3
     with pytest.raises(ValueError, match=r"budget must be in \[0, "):
         rwcs(adjacency, 10_000)
+
+
+def test_connectivity_after_removal_matches_recomputation() -> None:
+    for seed, (n, q) in enumerate([(40, 0.05), (60, 0.04), (30, 0.2)]):
+        adjacency = erdos_renyi(n, q, seed=seed)
+        removed = [0, 5] if seed == 1 else []
+        fast = connectivity_after_removal(adjacency, removed)
+        for v in range(n):
+            if v in removed:
+                assert fast[v] == np.inf
+            else:
+                assert fast[v] == pairwise_connectivity(adjacency, [*removed, v])

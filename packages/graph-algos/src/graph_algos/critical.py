@@ -102,23 +102,94 @@ def pairwise_connectivity(adjacency: sp.spmatrix, removed: list[int] | None = No
     return float((sizes * (sizes - 1) / 2).sum())
 
 
+def connectivity_after_removal(
+    adjacency: sp.spmatrix, removed: list[int] | None = None
+) -> np.ndarray:
+    """Pairwise connectivity after additionally deleting each node, for every node at once.
+
+    One depth-first search (Tarjan's low-links with subtree sizes) finds, for every node
+    v, the pieces its removal cuts its component into: each DFS child c with
+    low(c) ≥ disc(v) becomes a piece of size(c), the rest of the component another. So
+    one greedy step costs O(n + m) instead of n component searches. Deleted nodes get +inf.
+    """
+    matrix = as_csr(adjacency)
+    n = matrix.shape[0]
+    alive = [True] * n
+    for node in removed or []:
+        alive[node] = False
+    indptr = matrix.indptr.tolist()
+    indices = matrix.indices.tolist()
+    disc = [-1] * n
+    low = [0] * n
+    size = [0] * n
+    parent = [-1] * n
+    pointer = [0] * n
+    cut_size = [0] * n  # nodes in the pieces split off below v
+    cut_pairs = [0.0] * n  # pairs inside those pieces
+    component_of = [-1] * n
+    component_sizes: list[int] = []
+    clock = 0
+    for root in range(n):
+        if not alive[root] or disc[root] >= 0:
+            continue
+        label = len(component_sizes)
+        members = 0
+        disc[root] = low[root] = clock
+        clock += 1
+        size[root] = 1
+        pointer[root] = indptr[root]
+        stack = [root]
+        while stack:
+            v = stack[-1]
+            if pointer[v] < indptr[v + 1]:
+                u = indices[pointer[v]]
+                pointer[v] += 1
+                if not alive[u] or u == v:
+                    continue
+                if disc[u] < 0:
+                    parent[u] = v
+                    disc[u] = low[u] = clock
+                    clock += 1
+                    size[u] = 1
+                    pointer[u] = indptr[u]
+                    stack.append(u)
+                elif u != parent[v]:
+                    low[v] = min(low[v], disc[u])
+            else:
+                stack.pop()
+                component_of[v] = label
+                members += 1
+                p = parent[v]
+                if p >= 0:
+                    low[p] = min(low[p], low[v])
+                    size[p] += size[v]
+                    if low[v] >= disc[p]:
+                        cut_size[p] += size[v]
+                        cut_pairs[p] += size[v] * (size[v] - 1) / 2
+        component_sizes.append(members)
+    sizes = np.array(component_sizes, dtype=np.float64)
+    base = float((sizes * (sizes - 1) / 2).sum())
+    result = np.full(n, np.inf)
+    for v in range(n):
+        if not alive[v]:
+            continue
+        whole = component_sizes[component_of[v]]
+        rest = whole - 1 - cut_size[v]
+        result[v] = base - whole * (whole - 1) / 2 + cut_pairs[v] + rest * (rest - 1) / 2
+    return result
+
+
 def greedy_critical_nodes(adjacency: sp.spmatrix, k: int) -> list[int]:
     """Greedy critical node deletion: k times, delete the node that lowers pairwise
-    connectivity most (ties to the lower index)."""
+    connectivity most (ties to the lower index); each step is one O(n + m) search."""
     matrix = as_csr(adjacency)
     n = matrix.shape[0]
     if not 0 <= k <= n:
         raise ValueError(f"k must be in [0, n={n}], got {k}")
     removed: list[int] = []
     for _ in range(k):
-        best_node, best_value = -1, np.inf
-        for node in range(n):
-            if node in removed:
-                continue
-            value = pairwise_connectivity(matrix, [*removed, node])
-            if value < best_value:
-                best_node, best_value = node, value
-        removed.append(best_node)
+        scores = connectivity_after_removal(matrix, removed)
+        removed.append(int(np.argmin(scores)))
     return removed
 
 
