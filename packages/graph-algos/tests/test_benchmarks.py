@@ -176,3 +176,17 @@ def test_hierarchy_method_params_are_validated_and_used(tmp_path: object) -> Non
     result = HIERARCHY_PHASE.run(forced, NullProgress(), str(tmp_path))
     # Two forced communities: the finest level (four leaves) cannot be recovered.
     assert _metric(result, "exact_recovery", method="bottom-up", gap="0.1", level="2") == 0.0
+
+
+@pytest.mark.parametrize("family", ["erdos-renyi", "sbm"])
+def test_critical_benchmark_runs_on_other_families(family: str, tmp_path: object) -> None:
+    spec = _with(CRITICAL_NODES.default_spec("quick"), {"family": family, "n": 150, "ilp_n": 8})
+    spec = spec.model_copy(
+        update={
+            "params": {"budgets": [10], "spread_samples": 20, "rr_sets": 500},
+            "methods": [MethodConfig(name="degree"), MethodConfig(name="random")],
+        }
+    )
+    result = CRITICAL_NODES.run(spec, NullProgress(), str(tmp_path))
+    degree = _metric(result, "largest_component_after_removal", method="degree", k="10")
+    assert degree <= _metric(result, "largest_component_after_removal", method="random", k="10")

@@ -89,8 +89,9 @@ def local_cluster(
 ) -> list[int]:
     """Cluster around ``seed_node``: diffuse, then sweep cut.
 
-    ``flow``: ℓ2 flow diffusion with ``source_mass`` (default 2 × the seed's degree
-    times 20, a guess of the cluster volume the caller should override); ``acl``: ACL push.
+    ``flow``: ℓ2 flow diffusion with ``source_mass`` (default 40 × the seed's degree, a
+    rough guess of the cluster volume that the caller should override), sweep over the
+    potentials; ``acl``: ACL push with ``alpha`` and ``epsilon``, sweep over p/d.
     """
     matrix = as_csr(adjacency)
     if diffusion == "flow":
