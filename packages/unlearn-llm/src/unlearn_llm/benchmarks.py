@@ -56,7 +56,7 @@ class FactsRunParams(StrictModel):
 
 
 def _methods_for(size: Size) -> list[MethodConfig]:
-    light = {"steps": 15, "learning_rate": 5e-4, "eval_every": 5}
+    light = {"steps": 24, "learning_rate": 5e-4, "eval_every": 4}
     quick = [
         MethodConfig(name="gradient-ascent", params=dict(light)),
         MethodConfig(name="gradient-difference", params=dict(light)),
@@ -64,7 +64,7 @@ def _methods_for(size: Size) -> list[MethodConfig]:
         MethodConfig(
             name="npo", params={**light, "projection": {"retain_batches": 2, "refresh_every": 1}}
         ),
-        MethodConfig(name="rmu", params={"steps": 15, "eval_every": 5}),
+        MethodConfig(name="rmu", params={"steps": 24, "eval_every": 4}),
     ]
     if size == "quick":
         return quick
@@ -72,8 +72,8 @@ def _methods_for(size: Size) -> list[MethodConfig]:
         *quick,
         MethodConfig(name="simnpo", params=dict(light)),
         MethodConfig(name="idk-po", params=dict(light)),
-        MethodConfig(name="task-vector", params={"finetune_steps": 15, "learning_rate": 5e-4}),
-        MethodConfig(name="sani", params={"repair_steps": 15, "eval_every": 5}),
+        MethodConfig(name="task-vector", params={"finetune_steps": 24, "learning_rate": 5e-4}),
+        MethodConfig(name="sani", params={"repair_steps": 24, "eval_every": 4}),
         MethodConfig(
             name="gradient-difference",
             params={**light, "projection": {"retain_batches": 2, "refresh_every": 1}},
