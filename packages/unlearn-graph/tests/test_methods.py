@@ -50,6 +50,10 @@ def test_gnndelete_leaves_nodes_beyond_k_hops_unchanged(
     assert not torch.allclose(after[~far], before[~far])
     # the frozen backbone is untouched, and the deleted edges are forgotten
     assert all(not p.requires_grad for p in model.backbone.parameters())
+    # the cached first layer used in training gives the same embeddings
+    with torch.no_grad():
+        first = model.backbone.convs[0](problem.x, problem.edge_index)
+        assert torch.allclose(model.embed(problem.x, problem.edge_index, first), after)
     assert _deleted_auroc(model, problem) > _deleted_auroc(link_model, problem) + 0.05
 
 
