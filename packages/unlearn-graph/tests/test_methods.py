@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from unlearn_graph.deletion import apply_requests, nodes_within, sample_edge_deletion
 from unlearn_graph.methods import get_method
@@ -201,3 +202,32 @@ def test_egnn_corrects_targets_without_touching_the_gnn(node_task: Any, node_mod
     before = predict(stitched, x, ei, others).argmax(-1) == node_task.y[others]
     after = predict(result.model, x, ei, others).argmax(-1) == node_task.y[others]
     assert after.float().mean() > before.float().mean() - 0.05
+
+
+@pytest.mark.parametrize("backbone", ["gcn", "gin"])
+def test_gnndelete_locality_holds_for_node_deletion_on_other_backbones(
+    backbone: str, trained: Any
+) -> None:
+    from unlearn_graph.tasks import make_node_task
+    from unlearn_graph.worlds import CSBMConfig, contextual_sbm
+    from unlearn_schema import NodeDeletionRequest
+
+    graph = contextual_sbm(CSBMConfig(num_nodes=800, average_degree=3, num_features=16), seed=5)
+    task = make_node_task(graph, seed=0)
+    model = trained(task, backbone, epochs=30)
+    deleted = task.train_idx[:5].tolist()
+    problem = apply_requests(task, [NodeDeletionRequest(nodes=deleted)])
+    unlearned = gnndelete(model, problem, GNNDeleteParams(epochs=10), seed=0)
+    # Changes start at every endpoint of a removed edge (a GCN neighbour's degree, and so
+    # its normalisation, changes too), so locality is measured from those endpoints.
+    affected = problem.affected_nodes.numpy()
+    assert set(deleted) < set(affected.tolist())
+    near = nodes_within(task.edges.numpy(), task.num_nodes, affected, 2)
+    far = torch.from_numpy(np.flatnonzero(~near))
+    assert far.numel() > 300
+    before = predict(model, problem.x, problem.edge_index, far)
+    after = predict(unlearned, problem.x, problem.edge_index, far)
+    assert torch.equal(before, after)
+    moved = predict(unlearned, problem.x, problem.edge_index, problem.deleted_elements)
+    kept = predict(model, problem.x, problem.edge_index, problem.deleted_elements)
+    assert not torch.allclose(moved, kept)

@@ -5,7 +5,8 @@ Graph Neural Networks" (ICLR 2023, arXiv:2302.13406).
 
 The backbone's weights stay frozen. After layer $l$ a learned operator
 $\\mathrm{DEL}^l(h) = W^l h + b^l$ replaces the representation of every node within
-$l+1$ hops of the deleted elements (initialised to the identity); every other node keeps
+$l+1$ hops of the affected nodes (initialised to the identity): the endpoints of every
+removed edge, which for a deleted node include its neighbours. Every other node keeps
 the backbone's representation. The model runs on the retained graph and minimises
 
 $$\\mathcal{L} = \\lambda\\,\\mathcal{L}_{\\mathrm{DEC}}
@@ -19,7 +20,7 @@ $$\\mathcal{L} = \\lambda\\,\\mathcal{L}_{\\mathrm{DEC}}
   retained graph: the neighbourhood keeps what it knows apart from the deleted elements.
 
 Because operators act only within $l+1$ hops at layer $l$, every node farther than $L$
-hops (the number of layers) from the deleted elements gets exactly the backbone's output.
+hops (the number of layers) from the affected nodes gets exactly the backbone's output.
 """
 
 from __future__ import annotations
