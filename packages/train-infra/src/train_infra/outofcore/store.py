@@ -138,8 +138,11 @@ def read_amplification(graph: DiskGraph, epoch: PackedEpoch) -> dict[str, float]
 def gather_packed(epoch: PackedEpoch, index: int, packed: np.ndarray) -> np.ndarray:
     """The feature matrix of batch ``index``: one contiguous read plus cache rows."""
     batch = epoch.batches[index]
+    rows = packed[epoch.offsets[index] : epoch.offsets[index + 1]]
+    if epoch.cached_positions[index].size == 0:
+        return np.array(rows)  # no cached rows: the packed range is the batch, in order
     out = np.empty((batch.nodes.size, epoch.num_features), dtype=np.float32)
-    out[epoch.cold_positions[index]] = packed[epoch.offsets[index] : epoch.offsets[index + 1]]
+    out[epoch.cold_positions[index]] = rows
     if epoch.cached_positions[index].size:
         out[epoch.cached_positions[index]] = epoch.cache[epoch.cache_slots[index]]
     return out

@@ -163,7 +163,8 @@ class Snapshotter:
     def _peer(self, index: int) -> ManagerClient:
         if index not in self._peer_clients:
             address, key = self.peers[index]
-            self._peer_clients[index] = ManagerClient(address, key)
+            # A lost node refuses connections: give up quickly instead of retrying.
+            self._peer_clients[index] = ManagerClient(address, key, timeout_s=2.0)
         return self._peer_clients[index]
 
     def _place_fragments(self, memory: Any, header: dict[str, Any]) -> None:
@@ -209,15 +210,19 @@ class Snapshotter:
         """Every step this rank can restore, from memory or from fragments."""
         return sorted(set(self.local_steps()) | set(self.fragment_steps()))
 
-    def load(self, step: int | None = None) -> TrainingState | None:
-        """The state at ``step`` (default: the newest), from memory or fragments."""
+    def load(self, step: int | None = None, copy: bool = True) -> TrainingState | None:
+        """The state at ``step`` (default: the newest), from memory or fragments.
+
+        With ``copy=False`` model tensors may be views of the manager's memory, valid
+        until the next snapshot: enough for :meth:`restore`, which copies them.
+        """
         self.wait()
         for name, header in self.client.request("snapshots"):
             if step is None or header["meta"]["step"] == step:
                 memory = self.client.segment(name)
                 data = torch.frombuffer(memory.buf, dtype=torch.uint8, count=header["size"])
                 try:
-                    return unpack_state(data, header)
+                    return unpack_state(data, header, copy=copy)
                 except SnapshotError:
                     continue  # damaged in memory: fall back to fragments
         if self.code is None:
@@ -261,7 +266,7 @@ class Snapshotter:
         step: int | None = None,
     ) -> tuple[int, Any] | None:
         """Restore the newest (or the given) snapshot; ``(step, loader_position)`` or None."""
-        state = self.load(step)
+        state = self.load(step, copy=False)
         if state is None:
             return None
         restore_state(state, model, optimizer)

@@ -221,8 +221,13 @@ def pack(state: TrainingState) -> tuple[torch.Tensor, dict[str, Any]]:
     return buffer, header
 
 
-def unpack_state(buffer: torch.Tensor, header: dict[str, Any]) -> TrainingState:
-    """Inverse of :func:`pack`, verifying size and checksum first."""
+def unpack_state(buffer: torch.Tensor, header: dict[str, Any], copy: bool = True) -> TrainingState:
+    """Inverse of :func:`pack`, verifying size and checksum first.
+
+    With ``copy=False`` the model tensors are views of ``buffer`` (``load_state_dict``
+    copies them anyway); optimizer and RNG tensors are always cloned, because an
+    optimizer keeps the tensors it is given.
+    """
     if buffer.numel() < header["size"]:
         raise TruncatedSnapshotError(
             f"snapshot holds {buffer.numel()} bytes, its manifest needs {header['size']}"
@@ -230,7 +235,11 @@ def unpack_state(buffer: torch.Tensor, header: dict[str, Any]) -> TrainingState:
     buffer = buffer[: header["size"]]
     if checksum(buffer) != header["crc"]:
         raise TruncatedSnapshotError("snapshot bytes fail their CRC-32 checksum")
-    return TrainingState(tensors=unpack(buffer, header["manifest"]), meta=header["meta"])
+    tensors = unpack(buffer, header["manifest"], copy=False)
+    for name, tensor in tensors.items():
+        if copy or not name.startswith("model/"):
+            tensors[name] = tensor.clone()
+    return TrainingState(tensors=tensors, meta=header["meta"])
 
 
 def header_json(header: dict[str, Any]) -> str:
