@@ -48,6 +48,21 @@ def test_own_checkpoint_in_the_benchmark_spec_is_explained() -> None:
 
 
 def test_a_miniature_run_reports_every_metric_family(tmp_path: Any) -> None:
+    from unlearn_llm.worlds.facts import FactsWorldParams, build_world
+    from unlearn_schema import Fact, FactForgetRequest
+
+    mini = FactsWorldParams(
+        people=16,
+        organisations=4,
+        places=4,
+        general=6,
+        forget_fraction=0.25,
+        holdout_fraction=0.25,
+    )
+    facts = [
+        Fact(subject=qa.subject, relation=qa.relation, object=qa.object)
+        for qa in build_world(mini, 0).split("retain")[:12]
+    ]
     spec = LLM_FACTS_QUICK.default_spec("quick")
     spec = spec.model_copy(
         update={
@@ -81,6 +96,7 @@ def test_a_miniature_run_reports_every_metric_family(tmp_path: Any) -> None:
                 MethodConfig(name="npo", params={"steps": 4, "eval_every": 2, "projection": {}}),
             ],
             "params": {"retain_eval_facts": 8},
+            "requests": [FactForgetRequest(facts=facts)],
         }
     )
     LLM_FACTS_QUICK.check(spec)
@@ -104,6 +120,7 @@ def test_a_miniature_run_reports_every_metric_family(tmp_path: Any) -> None:
     curve_names = {c.name for c in result.curves}
     assert "forget-quality-vs-utility" in curve_names and "steps-forget-quality" in curve_names
     assert any("validity gate" in note for note in result.notes)
+    assert any("the 12 facts named in the spec's requests" in note for note in result.notes)
     json.loads(result.model_dump_json())  # serialisable, finite
 
 
@@ -120,3 +137,21 @@ def test_quick_benchmark_passes_its_validity_gate(tmp_path: Any) -> None:
     assert accuracy.value >= 0.95
     methods = {m.labels["method"] for m in result.metrics if m.name == "privleak"}
     assert len(methods - {"original", "oracle (other seed)"}) >= 3
+
+
+def test_fact_requests_in_the_spec_are_checked_against_the_world() -> None:
+    from unlearn_llm.worlds.facts import build_world, world_params_for
+    from unlearn_schema import Fact, FactForgetRequest, TextForgetRequest, TextSample
+
+    spec = LLM_FACTS_QUICK.default_spec("quick")
+    qa = build_world(world_params_for("quick"), 0).split("retain")[3]
+    good = FactForgetRequest(
+        facts=[Fact(subject=qa.subject, relation=qa.relation, object=qa.object)]
+    )
+    LLM_FACTS_QUICK.check(spec.model_copy(update={"requests": [good]}))
+    bad = FactForgetRequest(facts=[Fact(subject="Nobody", relation="born_in", object="Nowhere")])
+    with pytest.raises(ValueError, match="not trained facts of this world"):
+        LLM_FACTS_QUICK.check(spec.model_copy(update={"requests": [bad]}))
+    text = TextForgetRequest(samples=[TextSample(text="some text")])
+    with pytest.raises(ValueError, match=r"requests\[0\].kind='text' is not supported"):
+        LLM_FACTS_QUICK.check(spec.model_copy(update={"requests": [text]}))

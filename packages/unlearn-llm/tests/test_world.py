@@ -41,3 +41,26 @@ def test_empty_forget_set_is_refused_with_the_value() -> None:
 def test_unknown_world_field_is_refused() -> None:
     with pytest.raises(SpecError, match="did you mean 'people'"):
         validate_or_raise(FactsWorldParams, {"peeple": 20})
+
+
+def test_forgetting_chosen_facts_moves_only_them_and_changes_the_cache_key() -> None:
+    world = build_world(world_params_for("quick"), 0)
+    chosen = [world.split("retain")[0].key, world.split("retain")[5].key]
+    custom = world.forgetting(chosen)
+    assert [qa.key for qa in custom.split("forget")] == chosen
+    retain_keys = {qa.key for qa in custom.split("retain")}
+    assert not retain_keys & set(chosen)
+    # The people of the default forget split are kept now.
+    assert {qa.key for qa in world.split("forget")} <= retain_keys
+    assert custom.split("holdout") == world.split("holdout")
+    assert custom.digest() != world.digest()
+
+
+def test_forgetting_unknown_or_holdout_facts_is_refused() -> None:
+    world = build_world(world_params_for("quick"), 0)
+    with pytest.raises(ValueError, match=r"not trained facts of this world, e\.g\. \('Nobody'"):
+        world.forgetting([("Nobody", "born_in", "Nowhere")])
+    with pytest.raises(ValueError, match="belong to holdout people"):
+        world.forgetting([world.split("holdout")[0].key])
+    with pytest.raises(ValueError, match="forget set would be empty"):
+        world.forgetting([])

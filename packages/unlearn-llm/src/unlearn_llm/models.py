@@ -65,7 +65,7 @@ def model_params_for(size: Size) -> TinyLlamaParams:
     """The model and recipe of the ``quick`` and ``full`` benchmarks."""
     if size == "quick":
         return TinyLlamaParams()
-    return TinyLlamaParams(hidden_size=192, layers=3, intermediate_size=384, max_epochs=150)
+    return TinyLlamaParams(hidden_size=192, layers=3, intermediate_size=384, max_epochs=60)
 
 
 def build_model(params: TinyLlamaParams, seed: int) -> PreTrainedModel:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -191,6 +191,8 @@ class FactsWorld:
     params: FactsWorldParams
     seed: int
     facts: dict[Split, list[QA]] = field(default_factory=dict)
+    forget_keys: tuple[tuple[str, str, str], ...] | None = None
+    """Set by :meth:`forgetting`: the facts chosen to forget instead of whole people."""
 
     def split(self, name: Split) -> list[QA]:
         return self.facts[name]
@@ -217,7 +219,54 @@ class FactsWorld:
         ]
 
     def digest(self) -> str:
-        return self.params.digest(self.seed)
+        """Stable hash of params, seed and any chosen forget facts (cache keys)."""
+        base = self.params.digest(self.seed)
+        if self.forget_keys is None:
+            return base
+        blob = json.dumps([base, sorted(self.forget_keys)])
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def forgetting(self, keys: list[tuple[str, str, str]]) -> FactsWorld:
+        """This world with exactly the facts ``keys`` (subject, relation, object) to forget.
+
+        The people of the default forget split go back to retain; holdout and general
+        are unchanged. Raises ``ValueError`` naming facts that are not in the world or
+        that belong to a holdout person (never trained on, so nothing to forget).
+        """
+        if not keys:
+            raise ValueError("the forget request lists no facts: the forget set would be empty")
+        trained = [qa for split in ("forget", "retain", "general") for qa in self.facts[split]]
+        by_key = {qa.key: qa for qa in trained}
+        holdout = {qa.key for qa in self.facts["holdout"]}
+        unknown = [k for k in keys if k not in by_key]
+        if unknown:
+            held = [k for k in unknown if k in holdout]
+            example = next(iter(by_key))
+            raise ValueError(
+                f"{len(unknown)} fact(s) to forget are not trained facts of this world, e.g. "
+                f"{unknown[0]}"
+                + (f" ({len(held)} belong to holdout people, never trained on)" if held else "")
+                + f"; facts look like {example} (world seed {self.seed})"
+            )
+        chosen = set(keys)
+        forget = [replace(by_key[k], split="forget") for k in dict.fromkeys(keys)]
+        retain = [
+            replace(qa, split="retain")
+            for qa in self.facts["forget"] + self.facts["retain"]
+            if qa.key not in chosen
+        ]
+        general = [qa for qa in self.facts["general"] if qa.key not in chosen]
+        return FactsWorld(
+            params=self.params,
+            seed=self.seed,
+            facts={
+                "forget": forget,
+                "retain": retain,
+                "holdout": list(self.facts["holdout"]),
+                "general": general,
+            },
+            forget_keys=tuple(dict.fromkeys(keys)),
+        )
 
 
 def _name(rng: random.Random, syllables: int) -> str:
