@@ -48,3 +48,26 @@ def test_uce_on_the_shipped_model_erases_red_and_keeps_blue(shipped_pipe: Any, j
     red_after = after.sees("red", "colour")[:12].mean()
     assert red_after < red_before - 0.4
     assert after.sees("blue", "colour")[12:].mean() >= 0.75
+
+
+def test_rece_derived_embedding_draws_red_until_rece_erases_it(
+    shipped_pipe: Any, judge: Any
+) -> None:
+    from erase_diffusion.methods.rece import RECETrace, erase_rece
+
+    red = make_concept("red", anchor="green", prompts_per_concept=12)
+    preserve = prompts_for("blue", 12) + prompts_for("yellow", 12)
+    uce_only = erase_uce(shipped_pipe, [red], preserve)
+    trace = RECETrace()
+    after_round = erase_rece(shipped_pipe, [red], preserve, {"rounds": 1}, trace=trace)
+    width = trace.derived[0].shape[1]
+    derived = trace.derived[0].reshape(len(red.prompts), shipped_pipe.max_tokens, width).float()
+
+    def red_share(images: torch.Tensor) -> float:
+        return float(judge.judge(images).sees("red", "colour").mean())
+
+    # UCE removed red from red's own prompts, yet RECE's derived embedding still draws it
+    # in the UCE-edited model; once RECE has erased that embedding, it no longer does.
+    assert red_share(uce_only.generate(red.prompts, steps=15, seed=0)) < 0.2
+    assert red_share(uce_only.generate(prompt_embeds=derived, steps=15, seed=0)) > 0.6
+    assert red_share(after_round.generate(prompt_embeds=derived, steps=15, seed=0)) < 0.2

@@ -39,7 +39,7 @@ class ESDParams(MethodParams):
     )
     negative_guidance: float = Field(default=1.0, gt=0.0, le=20.0, description="η.")
     iterations: int = Field(default=60, ge=1, le=100_000)
-    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    learning_rate: float = Field(default=3e-4, gt=0.0, le=1.0)
     batch_size: int = Field(default=8, ge=1, le=256)
     ddim_steps: int = Field(default=10, ge=2, le=1000, description="Steps of the x_t sampler.")
     seed: int = 0
