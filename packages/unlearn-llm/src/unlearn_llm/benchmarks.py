@@ -311,8 +311,9 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
 
     import torch
 
+    from unlearn_llm.attacks.membership import token_statistics
     from unlearn_llm.methods import make_unlearn_data
-    from unlearn_llm.metrics.evaluate import evaluate_model
+    from unlearn_llm.metrics.evaluate import evaluate_model, membership_texts
     from unlearn_llm.metrics.tofu import forget_quality
     from unlearn_llm.metrics.validity import validity_gate
     from unlearn_llm.models import trained_model
@@ -399,8 +400,12 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
         )
         splits = (forget_facts, retain_eval, world.split("general"), world.split("holdout"))
         start = time.perf_counter()
-        second_eval = evaluate_model(second.model, tokenizer, *splits, mia_k=run.mia_k)
-        reference = (second_eval.forget_stats, second_eval.holdout_stats)
+        # The reference attack calibrates with the second-seed oracle, which never saw
+        # the forget set (the seed-0 oracle is the one every model is compared with).
+        reference = (
+            token_statistics(second.model, tokenizer, membership_texts(forget_facts)),
+            token_statistics(second.model, tokenizer, membership_texts(world.split("holdout"))),
+        )
         second_eval = evaluate_model(second.model, tokenizer, *splits, reference, run.mia_k)
         oracle_eval = evaluate_model(oracle.model, tokenizer, *splits, reference, run.mia_k)
         original_eval = evaluate_model(original.model, tokenizer, *splits, reference, run.mia_k)
