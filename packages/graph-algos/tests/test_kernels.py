@@ -201,3 +201,13 @@ def test_flow_diffusion_with_too_much_mass_stops_with_a_clear_error() -> None:
 def test_pagerank_rejects_bad_personalisation() -> None:
     with pytest.raises(ValueError, match="personalization must be n non-negative weights"):
         pagerank(erdos_renyi(10, 0.3, seed=0), personalization=np.ones(3))
+
+
+@pytest.mark.parametrize(("n", "mean_degree"), [(3000, 0.5), (3000, 1.2), (5000, 3.0), (400, 30.0)])
+def test_components_with_and_without_a_giant_component(n: int, mean_degree: float) -> None:
+    adjacency = erdos_renyi(n, mean_degree / n, seed=1)
+    count, labels = connected_components(adjacency)
+    components = list(nx.connected_components(nx.from_scipy_sparse_array(adjacency)))
+    assert count == len(components) == len(np.unique(labels))
+    for component in components:
+        assert len(set(labels[list(component)])) == 1
