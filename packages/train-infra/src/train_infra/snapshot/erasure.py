@@ -112,9 +112,12 @@ def _combine(rows: list[list[int]], sources: list[torch.Tensor]) -> list[torch.T
     words = [s.view(torch.int64) for s in sources]
     outputs = []
     for row in rows:
-        out = torch.zeros_like(words[0])
-        for coefficient, source in zip(row, words, strict=True):
-            _mul_accumulate(out, coefficient, source)
+        first = next((j for j, c in enumerate(row) if c == 1), None)
+        # Start from a copy of a source with coefficient 1: saves a pass over zeros.
+        out = torch.zeros_like(words[0]) if first is None else words[first].clone()
+        for j, (coefficient, source) in enumerate(zip(row, words, strict=True)):
+            if j != first:
+                _mul_accumulate(out, coefficient, source)
         outputs.append(out.view(torch.uint8))
     return outputs
 
@@ -150,13 +153,23 @@ class ErasureCode:
         return -(-per // 8) * 8
 
     def encode(self, data: torch.Tensor) -> list[Fragment]:
-        """Split a 1-D uint8 tensor into ``k`` data and ``m`` parity fragments."""
+        """Split a 1-D uint8 tensor into ``k`` data and ``m`` parity fragments.
+
+        Full data fragments are views of ``data`` (no copy): copy them before changing
+        ``data``.
+        """
         if data.dtype != torch.uint8 or data.dim() != 1:
             raise ValueError(f"encode takes a 1-D uint8 tensor, got {data.dtype} {data.shape}")
         size = self.fragment_size(data.numel())
-        padded = torch.zeros(size * self.k, dtype=torch.uint8)
-        padded[: data.numel()] = data
-        pieces = list(padded.view(self.k, size).unbind(0))
+        # Full fragments are views of the input; only the tail is copied and padded.
+        pieces = []
+        for index in range(self.k):
+            piece = data[index * size : (index + 1) * size]
+            if piece.numel() < size:
+                padded = torch.zeros(size, dtype=torch.uint8)
+                padded[: piece.numel()] = piece
+                piece = padded
+            pieces.append(piece)
         parity = _combine(self.matrix[self.k :], pieces) if self.m else []
         fragments = [*pieces, *parity]
         return [
