@@ -66,16 +66,8 @@ def train(
     start = 0
     if snapshotter is not None:
         snapshotter.protect(optimizer)
-        steps_here = snapshotter.available_steps()
-        if world > 1:
-            everyone: list[Any] = [None] * world
-            dist.all_gather_object(everyone, steps_here)
-            common = set(everyone[0]).intersection(*everyone[1:])
-        else:
-            common = set(steps_here)
-        if common:
-            restored = snapshotter.restore(model, optimizer, step=max(common))
-            assert restored is not None
+        restored = snapshotter.restore_agreed(model, optimizer)
+        if restored is not None:
             start = restored[0]
     losses: list[float] = []
     log = (out / f"losses-{rank}.jsonl").open("a")

@@ -272,6 +272,28 @@ class Snapshotter:
         restore_state(state, model, optimizer)
         return state.step, state.loader_position
 
+    def restore_agreed(
+        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
+    ) -> tuple[int, Any] | None:
+        """Restore the newest step that every rank of the default process group can restore.
+
+        Ranks gather their :meth:`available_steps` (from memory or fragments) and all
+        restore the largest common one, so they continue from the same step; without an
+        initialised ``torch.distributed`` group this is :meth:`restore`. Returns None on a
+        fresh start (no common step).
+        """
+        import torch.distributed as dist
+
+        steps = self.available_steps()
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return self.restore(model, optimizer) if steps else None
+        everyone: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(everyone, steps)
+        common = set(everyone[0]).intersection(*everyone[1:])
+        if not common:
+            return None
+        return self.restore(model, optimizer, step=max(common))
+
     def close(self) -> None:
         """Wait for the copy in flight, then drop the connections (the manager keeps all)."""
         try:
