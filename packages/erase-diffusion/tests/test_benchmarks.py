@@ -58,10 +58,14 @@ def test_a_small_run_reports_every_method_and_writes_grids(tmp_path: Path) -> No
     spec = DIFFUSION_ERASE_QUICK.default_spec("quick")
     spec = spec.model_copy(
         update={
-            "methods": [MethodConfig(name="uce"), MethodConfig(name="rece", params={"rounds": 1})],
+            "methods": [
+                MethodConfig(name="uce"),
+                MethodConfig(name="rece", params={"rounds": 1}),
+                MethodConfig(name="mace"),
+            ],
             "params": {
                 **spec.params,
-                "erase": [["red"]],
+                "erase": [["red"], ["green", "yellow"]],
                 "erased_samples": 6,
                 "preserve_samples": 6,
                 "steps": 6,
@@ -70,14 +74,23 @@ def test_a_small_run_reports_every_method_and_writes_grids(tmp_path: Path) -> No
         }
     )
     result = DIFFUSION_ERASE_QUICK.run(spec, NullProgress(), str(tmp_path))
-    names = {(m.name, m.labels["method"]) for m in result.metrics}
-    for method in ("uce", "rece"):
-        for metric in ("erasure_rate", "preservation_accuracy", "frechet_distance"):
-            assert (metric, method) in names
-    erasure = {m.labels["method"]: m.value for m in result.metrics if m.name == "erasure_rate"}
+    names = {(m.name, m.labels["method"], m.labels["erased"]) for m in result.metrics}
+    for method in ("uce", "rece", "mace"):
+        for task in ("red", "green+yellow"):
+            for metric in ("erasure_rate", "preservation_accuracy", "frechet_distance"):
+                assert (metric, method, task) in names
+    erasure = {
+        m.labels["method"]: m.value
+        for m in result.metrics
+        if m.name == "erasure_rate" and m.labels["erased"] == "red"
+    }
     assert erasure["uce"] < erasure["original"]
     assert Path(result.artifacts["grid-red"]).stat().st_size > 0
-    assert result.curves and result.notes
+    assert Path(result.artifacts["grid-green+yellow"]).stat().st_size > 0
+    assert {c.name for c in result.curves} >= {
+        "erasure-vs-preservation",
+        "erasure-rate-vs-concepts",
+    }
     result.model_dump_json()
 
 

@@ -159,18 +159,17 @@ def closed_form_update(
     delta = targets - erased  # (n, d)
     n, d = erased.shape
     # The d×d solve runs in float64; the products with the (large) weights run in the
-    # weights' precision (at least float32), fused as W + A·B without extra copies.
+    # weights' precision (at least float32) on all projections stacked into one matrix:
+    # one large GEMM is several times faster than 32 small ones on a CPU.
     work = torch.promote_types(weights[0].dtype, torch.float32)
+    stacked = torch.cat([w.detach().to(work) for w in weights])
     if n < d:
-        left_factor, right_factor = delta.T.to(work), right.to(work)  # (d, n), (n, d)
+        inner = stacked @ delta.T.to(work).contiguous()  # (Σout, n)
+        new = torch.addmm(stacked, inner, right.to(work).contiguous())
     else:
-        left_factor, right_factor = None, (delta.T @ right).to(work)  # shared (d, d)
-    out = []
-    for w in weights:
-        w_work = w.detach().to(work)
-        inner = w_work if left_factor is None else w_work @ left_factor
-        out.append(torch.addmm(w_work, inner, right_factor).to(w.dtype))
-    return out
+        new = torch.addmm(stacked, stacked, (delta.T @ right).to(work))  # shared (d, d)
+    parts = torch.split(new, [w.shape[0] for w in weights])
+    return [part.to(w.dtype) for part, w in zip(parts, weights, strict=True)]
 
 
 def reference_update(
