@@ -147,12 +147,12 @@ def _clean_prompts(names: list[str]) -> list[str]:
 def _spec(size: Size, name: str) -> BenchmarkSpec:
     if size == "quick":
         run = EraseRun(
-            erase=[["circle"], ["red"]], erased_samples=12, preserve_samples=24, steps=12
+            erase=[["circle"], ["red"]], erased_samples=24, preserve_samples=48, steps=12
         )
         methods = [
             MethodConfig(name="uce"),
             MethodConfig(name="rece", params={"rounds": 2}),
-            MethodConfig(name="esd-x", params={"iterations": 30, "batch_size": 4, "ddim_steps": 6}),
+            MethodConfig(name="esd-x", params={"iterations": 50, "batch_size": 4, "ddim_steps": 6}),
         ]
         seeds = [0]
     else:
