@@ -135,8 +135,9 @@ def _speed_session(dist: str) -> None:
     @nox.session(name=f"bench-{dist}", python=PYTHON, tags=["bench"])
     def speed(session: nox.Session) -> None:
         # A package's speed/memory targets live in <package>/speed_bench.py: it measures
-        # against a named baseline in the same run and writes ratios to JSON.
-        _sync(session, "--all-packages")
+        # against a named baseline in the same run and writes ratios to JSON. Extras
+        # carry the optional baselines (igraph for graph-algos).
+        _sync(session, "--all-packages", "--all-extras")
         out = os.environ.get("UNLEARN_NIGHTLY_OUT", "runs/nightly")
         session.run("python", "-m", module, "--out", f"{out}/speed-{dist}.json")
 
