@@ -23,6 +23,7 @@ from graph_algos.kernels import (
     require_connected,
     sweep_cut,
 )
+from scipy.sparse import csgraph
 
 
 def _as_array(values: dict[int, float], n: int) -> np.ndarray:
@@ -211,3 +212,26 @@ def test_components_with_and_without_a_giant_component(n: int, mean_degree: floa
     assert count == len(components) == len(np.unique(labels))
     for component in components:
         assert len(set(labels[list(component)])) == 1
+
+
+def _same_partition(adjacency: sp.csr_matrix) -> None:
+    count, labels = connected_components(adjacency)
+    reference_count, reference = csgraph.connected_components(adjacency, directed=False)
+    assert count == reference_count
+    # Same partition: every (ours, scipy's) label pair occurs for exactly one component.
+    assert len(set(zip(labels.tolist(), reference.tolist(), strict=True))) == count
+
+
+def test_components_direction_optimising_search_matches_scipy_on_hard_shapes() -> None:
+    # A giant component found bottom-up, with isolated nodes and a second block.
+    blocks = [erdos_renyi(3000, 20 / 3000, seed=2), erdos_renyi(900, 0.01, seed=3)]
+    _same_partition(sp.block_diag([*blocks, sp.csr_matrix((25, 25))]).tocsr())
+    # A long path and a grid exceed the search's round budget and fall back to scipy.
+    path = nx.path_graph(4000)
+    _same_partition(nx.to_scipy_sparse_array(path, format="csr"))
+    grid = nx.grid_2d_graph(50, 50)
+    _same_partition(nx.to_scipy_sparse_array(grid, format="csr"))
+    # A star: everything is one hop from the start node.
+    _same_partition(nx.to_scipy_sparse_array(nx.star_graph(500), format="csr"))
+    # Hubs with degree above 127 exercise the bottom-up "any neighbour" reduction.
+    _same_partition(barabasi_albert(5000, 3, seed=4))
