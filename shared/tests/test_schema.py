@@ -137,3 +137,25 @@ def test_json_schemas_cover_top_level_models(tmp_path: object) -> None:
     assert len(written) == len(schemas)
     for path in written:
         assert json.loads(path.read_text())  # every file is complete JSON
+
+
+def test_heatmap_rejects_ragged_grids_and_non_finite_values() -> None:
+    from unlearn_schema import Heatmap
+
+    good = {
+        "name": "h",
+        "title": "t",
+        "x_label": "x",
+        "y_label": "y",
+        "z_label": "z",
+        "x": [1.0, 2.0],
+        "y": [1.0],
+        "z": [[0.0, 1.0]],
+    }
+    assert Heatmap.model_validate(good).z == [[0.0, 1.0]]
+    with pytest.raises(ValueError, match="z row 0 has 1 values but x has 2"):
+        Heatmap.model_validate({**good, "z": [[0.0]]})
+    with pytest.raises(ValueError, match="z has 2 rows but y has 1"):
+        Heatmap.model_validate({**good, "z": [[0.0, 1.0], [0.0, 1.0]]})
+    with pytest.raises(ValueError, match="not finite"):
+        Heatmap.model_validate({**good, "z": [[0.0, float("nan")]]})

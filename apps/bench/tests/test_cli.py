@@ -18,6 +18,7 @@ from unlearn_schema import (
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
+    Heatmap,
     MetricValue,
     Progress,
     Series,
@@ -83,6 +84,20 @@ def _toy_run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmark
                 y_label="y",
                 series=[Series(label="a", x=[1, 2], y=[0.1, 0.2])],
                 hlines={"ref": 0.15},
+            )
+        ],
+        heatmaps=[
+            Heatmap(
+                name="phase",
+                title="phase diagram",
+                x_label="gap",
+                y_label="p",
+                z_label="recovered",
+                x=[0.0, 0.01, 0.05],
+                y=[0.1, 0.2],
+                z=[[0.0, 0.5, 1.0], [0.0, 1.0, 1.0]],
+                z_range=(0.0, 1.0),
+                contours={"threshold": [(0.02, 0.1), (0.008, 0.2)]},
             )
         ],
         artifacts={"grid": str(artifact)},
@@ -221,6 +236,8 @@ def test_report_renders_tables_and_plots(fake_plugins: None, tmp_path: Path) -> 
     )
     plot = tmp_path / "report-plots" / "toy-c.png"
     assert plot.read_bytes().startswith(b"\x89PNG")
+    heatmap = tmp_path / "report-plots" / "toy-phase.png"
+    assert heatmap.read_bytes().startswith(b"\x89PNG") and "toy-phase.png" in markdown
     assert cli.main(["report", "--store", store, "--format", "html"]) == 0
     page = (tmp_path / "report.html").read_text()
     assert page.startswith("<!doctype html>") and "data:image/png;base64," in page

@@ -70,11 +70,47 @@ class Curve(StrictModel):
     log_x: bool = False
 
 
+class Heatmap(StrictModel):
+    """A value over a grid (a phase diagram): ``z[i][j]`` belongs to ``y[i]`` and ``x[j]``.
+
+    ``contours`` are labelled boundary lines drawn over the grid, each a list of (x, y)
+    points (for instance a theoretical threshold).
+    """
+
+    name: str = Field(min_length=1, description="File-safe identifier of the plot.")
+    title: str
+    x_label: str
+    y_label: str
+    z_label: str
+    x: list[float] = Field(min_length=1)
+    y: list[float] = Field(min_length=1)
+    z: list[list[float]] = Field(min_length=1)
+    z_range: tuple[float, float] | None = Field(
+        default=None, description="Colour scale limits; the data's range when absent."
+    )
+    contours: dict[str, list[tuple[float, float]]] = Field(default_factory=dict)
+    log_x: bool = False
+
+    @model_validator(mode="after")
+    def _grid_shape(self) -> Heatmap:
+        if len(self.z) != len(self.y):
+            raise ValueError(f"z has {len(self.z)} rows but y has {len(self.y)} values")
+        for index, row in enumerate(self.z):
+            if len(row) != len(self.x):
+                raise ValueError(
+                    f"z row {index} has {len(row)} values but x has {len(self.x)} values"
+                )
+            if not all(math.isfinite(value) for value in row):
+                raise ValueError(f"z row {index} holds a value that is not finite: {row}")
+        return self
+
+
 class BenchmarkResult(StrictModel):
     """What a benchmark recipe returns; the runner wraps it into a :class:`RunReport`."""
 
     metrics: list[MetricValue] = Field(default_factory=list)
     curves: list[Curve] = Field(default_factory=list)
+    heatmaps: list[Heatmap] = Field(default_factory=list, description="Phase diagrams.")
     timings: dict[str, float] = Field(default_factory=dict, description="Phase -> seconds.")
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> file path.")
     notes: list[str] = Field(default_factory=list, description="Plain findings for the reader.")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from unlearn_schema import Curve, MetricValue, RunReport
+from unlearn_schema import Curve, Heatmap, MetricValue, RunReport
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,6 +53,51 @@ def plot_curve(curve: Curve) -> bytes:
         ax.set_title(curve.title, fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
+
+    return _figure_png(draw)
+
+
+def plot_heatmap(heatmap: Heatmap) -> bytes:
+    """PNG of a phase diagram: one cell per grid point, labelled boundaries drawn over it.
+
+    Cells sit at evenly spaced positions labelled with the grid values, so uneven grids
+    stay readable; boundary points are placed by linear interpolation between them.
+    """
+    import numpy as np
+
+    def position(values: list[float], targets: list[float], log: bool) -> list[float]:
+        grid = np.log(values) if log else np.asarray(values, dtype=float)
+        where = np.log(targets) if log else np.asarray(targets, dtype=float)
+        order = np.argsort(grid)
+        return list(np.interp(where, grid[order], np.arange(len(values))[order]))
+
+    def draw(ax: Axes) -> None:
+        low, high = heatmap.z_range if heatmap.z_range else (None, None)
+        image = ax.imshow(
+            np.asarray(heatmap.z),
+            origin="lower",
+            aspect="auto",
+            vmin=low,
+            vmax=high,
+            cmap="viridis",
+        )
+        colorbar = ax.figure.colorbar(image, ax=ax)
+        colorbar.set_label(heatmap.z_label)
+        for index, (label, points) in enumerate(heatmap.contours.items()):
+            if not points:
+                continue
+            xs = position(heatmap.x, [p[0] for p in points], heatmap.log_x)
+            ys = position(heatmap.y, [p[1] for p in points], False)
+            ax.plot(xs, ys, linestyle="--", linewidth=2, color=f"C{index + 1}", label=label)
+        ax.set_xticks(range(len(heatmap.x)), [f"{v:g}" for v in heatmap.x], fontsize=7)
+        ax.set_yticks(range(len(heatmap.y)), [f"{v:g}" for v in heatmap.y], fontsize=7)
+        ax.set_xlim(-0.5, len(heatmap.x) - 0.5)
+        ax.set_ylim(-0.5, len(heatmap.y) - 0.5)
+        ax.set_xlabel(heatmap.x_label)
+        ax.set_ylabel(heatmap.y_label)
+        ax.set_title(heatmap.title, fontsize=10)
+        if heatmap.contours:
+            ax.legend(fontsize=8, loc="upper left")
 
     return _figure_png(draw)
 
@@ -217,10 +262,12 @@ def render_report(
             writer.bullets(latest.result.notes)
         for curve in latest.result.curves:
             writer.image(f"{benchmark}-{curve.name}", plot_curve(curve), curve.title)
+        for heatmap in latest.result.heatmaps:
+            writer.image(f"{benchmark}-{heatmap.name}", plot_heatmap(heatmap), heatmap.title)
         grouped: dict[str, list[MetricValue]] = defaultdict(list)
         for metric in latest.result.metrics:
             grouped[metric.name].append(metric)
-        if not latest.result.curves:
+        if not latest.result.curves and not latest.result.heatmaps:
             for name, metrics in grouped.items():
                 if 1 < len(metrics) <= 40:
                     writer.image(f"{benchmark}-{name}", plot_metric_bars(name, metrics), name)
