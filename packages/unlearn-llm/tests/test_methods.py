@@ -119,6 +119,12 @@ def test_projection_is_orthogonal_to_every_retain_gradient() -> None:
     assert float(relative) < 1e-10
     # Projecting twice changes nothing; a vector already orthogonal is kept.
     assert torch.allclose(project_out(projected, basis), projected, atol=1e-10)
+    # float32 gradients stay float32 (no P-sized float64 copy) and are orthogonal to
+    # float32 precision.
+    single = project_out(vector.float(), basis.float())
+    assert single.dtype == torch.float32
+    relative = (basis.float() @ single).abs().max() / (basis.norm(dim=1).max() * vector.norm())
+    assert float(relative) < 1e-5
 
 
 def test_projected_sgd_update_leaves_retain_loss_unchanged_to_first_order(tiny: Any) -> None:
@@ -139,7 +145,7 @@ def test_projected_sgd_update_leaves_retain_loss_unchanged_to_first_order(tiny: 
             "learning_rate": 0.05,
             "batch_size": max(retain_rows, len(data.forget)),
             "max_grad_norm": 1e6,
-            "projection": {"retain_batches": 1},
+            "projection": {"retain_batches": 1, "retain_batch_size": retain_rows},
         },
     )
     update = torch.cat(

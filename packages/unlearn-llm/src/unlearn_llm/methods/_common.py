@@ -71,6 +71,17 @@ class ProjectionParams(StrictModel):
     retain_batches: int = Field(
         default=1, ge=1, le=64, description="Retain minibatch gradients spanning the subspace."
     )
+    retain_batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        description=(
+            "Rows per retain-gradient batch; None: half the method's batch size. Each "
+            "basis gradient costs a forward+backward over these rows every refresh, so "
+            "this knob sets the plug-in's cost (about 1.6x a plain step at half, 1.95x "
+            "at the full batch size)."
+        ),
+    )
     refresh_every: int = Field(
         default=1, ge=1, le=1000, description="Recompute the retain basis every k steps."
     )
@@ -184,7 +195,10 @@ class StepRunner:
         self.params = params
         self.parameters = trainable(model)
         self.optimizer = make_optimizer(self.parameters, params)
-        self.retain_stream = cycle(data.retain, params.batch_size, generator)
+        retain_rows = params.batch_size // 2
+        if params.projection is not None and params.projection.retain_batch_size is not None:
+            retain_rows = params.projection.retain_batch_size
+        self.retain_stream = cycle(data.retain, max(1, retain_rows), generator)
         self.basis: torch.Tensor | None = None
         self.step_count = 0
 
@@ -203,6 +217,9 @@ class StepRunner:
                 forget_loss, self.parameters, retain_graph=retain_loss is not None
             )
             flat = torch.cat([g.reshape(-1) for g in forget_grads])
+            # One more forward+backward per basis batch is the whole cost of the plug-in;
+            # fusing it with the forget pass into one forward on the concatenated batch
+            # was measured slower (two backward passes over the doubled graph).
             if self.basis is None or self.step_count % projection.refresh_every == 0:
                 self.basis = retain_gradient_basis(
                     self.model,

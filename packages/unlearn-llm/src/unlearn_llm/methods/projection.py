@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 def project_out(vector: torch.Tensor, basis: torch.Tensor, ridge: float = 1e-10) -> torch.Tensor:
     """``vector`` minus its component in the row span of ``basis`` (``k x P``).
 
-    Solved in float64 through the ``k x k`` Gram matrix, so the result's inner
-    product with every row of ``basis`` is zero to numerical precision.
+    The ``P``-sized work (``G g`` and ``G^T c``) stays in the vector's dtype, so a
+    float32 gradient is never copied to float64; only the ``k x k`` Gram system is
+    solved in float64. The result's inner product with every row of ``basis`` is then
+    zero to the precision of that dtype (float64 inputs: ~1e-16 relative).
     """
     import torch
 
@@ -41,15 +43,16 @@ def project_out(vector: torch.Tensor, basis: torch.Tensor, ridge: float = 1e-10)
             f"basis must be (k, {vector.numel()}) to project a vector of {vector.numel()} "
             f"entries, got {tuple(basis.shape)}"
         )
-    g = vector.reshape(-1).double()
-    G = basis.double()
-    gram = G @ G.T
+    g = vector.reshape(-1)
+    G = basis.to(g.dtype)
+    gram = (G @ G.T).double()
     scale = float(gram.diagonal().mean()) or 1.0
     gram = gram + ridge * scale * torch.eye(G.shape[0], dtype=torch.float64)
     # lstsq tolerates collinear retain gradients (a singular Gram matrix).
-    coefficients = torch.linalg.lstsq(gram, (G @ g).unsqueeze(1)).solution.squeeze(1)
-    projected = g - G.T @ coefficients
-    return projected.to(vector.dtype).view_as(vector)
+    rhs = (G @ g).double().unsqueeze(1)
+    coefficients = torch.linalg.lstsq(gram, rhs).solution.squeeze(1).to(g.dtype)
+    projected = torch.addmv(g, G.T, coefficients, alpha=-1.0)
+    return projected.view_as(vector)
 
 
 def retain_gradient_basis(
