@@ -67,6 +67,12 @@ def test_hierarchy_benchmark_shows_bottom_up_recovering_first(tmp_path: object) 
     assert min(bottom) >= 0.75 and sum(bottom) > sum(top)
     assert _metric(result, "dendrogram_inversions", method="bottom-up") == 0.0
     assert {c.name for c in result.curves} >= {"phase-level1-bottom-up", "phase-level1-top-down"}
+    phase = {h.name: h for h in result.heatmaps}
+    diagram = phase["phase-diagram-level1-bottom-up"]
+    assert diagram.z[0][:2] == bottom and diagram.y == [0.2]
+    # The linkage boundary sqrt(2q(1-q))/s = 0.0024 lies left of the swept gaps: not drawn.
+    assert diagram.contours == {}
+    assert any("signal-to-noise reaches one at gap 0.0024" in note for note in result.notes)
     json.dumps(result.model_dump(mode="json"))
 
 

@@ -6,8 +6,11 @@ from graph_algos.generators import erdos_renyi, hierarchical_sbm
 from graph_algos.hierarchy import (
     Dendrogram,
     bottom_up,
+    chernoff_hellinger,
     count_communities,
     exact_recovery_by_depth,
+    leaf_divergence_ratio,
+    linkage_gap_boundary,
     same_partition,
     spectral_clustering,
     top_down,
@@ -73,3 +76,31 @@ def test_hierarchical_methods_refuse_a_disconnected_graph() -> None:
         bottom_up(adjacency)
     with pytest.raises(ValueError, match="top-down hierarchical clustering needs a connected"):
         top_down(adjacency)
+
+
+def test_chernoff_hellinger_is_zero_for_equal_blocks_and_grows_with_contrast() -> None:
+    sizes = np.array([50.0, 50.0])
+    same = np.array([[0.1, 0.1], [0.1, 0.1]])
+    assert chernoff_hellinger(same, sizes, 0, 1) == pytest.approx(0.0, abs=1e-12)
+    weak = np.array([[0.12, 0.1], [0.1, 0.12]])
+    strong = np.array([[0.3, 0.1], [0.1, 0.3]])
+    assert 0 < chernoff_hellinger(weak, sizes, 0, 1) < chernoff_hellinger(strong, sizes, 0, 1)
+    # Symmetric two-block case: the maximum sits at t = 1/2, Σ n_k (√P_ak − √P_bk)² / 2.
+    expected = 2 * 50 * (np.sqrt(0.3) - np.sqrt(0.1)) ** 2 / 2
+    assert chernoff_hellinger(strong, sizes, 0, 1) == pytest.approx(expected, rel=1e-9)
+
+
+def test_leaf_divergence_ratio_crosses_one_as_leaves_separate() -> None:
+    assert (
+        leaf_divergence_ratio([0.02, 0.03, 0.05], 100)
+        < 1
+        < leaf_divergence_ratio([0.02, 0.03, 0.3], 100)
+    )
+
+
+def test_linkage_boundary_shrinks_with_community_size() -> None:
+    small, large = linkage_gap_boundary(0.02, 50, 1), linkage_gap_boundary(0.02, 200, 1)
+    assert small == pytest.approx(np.sqrt(2 * 0.02 * 0.98) / 50)
+    assert large == pytest.approx(small / 4)
+    with pytest.raises(ValueError, match="level must be at least 1"):
+        linkage_gap_boundary(0.02, 50, 0)

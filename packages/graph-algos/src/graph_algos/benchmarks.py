@@ -13,6 +13,7 @@ from unlearn_schema import (
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
+    Heatmap,
     MethodConfig,
     MethodParams,
     MetricValue,
@@ -344,7 +345,7 @@ def _hierarchy_spec(size: Size) -> BenchmarkSpec:
             depth=3,
             cousin_probability=0.02,
             gaps=[0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02],
-            leaf_probabilities=[0.25],
+            leaf_probabilities=[0.2, 0.3],
         )
         run = HierarchyRun(trials=8)
         seeds = [0]
@@ -394,7 +395,14 @@ def run_hierarchy(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benc
     clustered by each method; a cell's value is the share of graphs recovered exactly.
     """
     from graph_algos.generators import hierarchical_sbm
-    from graph_algos.hierarchy import bottom_up, exact_recovery_by_depth, top_down, tree_recovered
+    from graph_algos.hierarchy import (
+        bottom_up,
+        exact_recovery_by_depth,
+        leaf_divergence_ratio,
+        linkage_gap_boundary,
+        top_down,
+        tree_recovered,
+    )
 
     del out_dir
     world, run, methods = _parse_hierarchy(spec)
@@ -460,9 +468,35 @@ def run_hierarchy(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benc
         )
 
     curves: list[Curve] = []
+    heatmaps: list[Heatmap] = []
     notes: list[str] = []
     for level in range(1, world.depth + 1):
+        boundary = linkage_gap_boundary(world.cousin_probability, world.community_size, level)
         for method in methods:
+            heatmaps.append(
+                Heatmap(
+                    name=f"phase-diagram-level{level}-{method}",
+                    title=f"{method}: share of graphs with the depth-{level} partition exact",
+                    x_label="gap between successive level probabilities",
+                    y_label="leaf (within-community) probability",
+                    z_label="share exact",
+                    x=list(world.gaps),
+                    y=list(world.leaf_probabilities),
+                    z=[
+                        [
+                            float(np.mean([r[level - 1] for r in recovery[(method, leaf, gap)]]))
+                            for gap in world.gaps
+                        ]
+                        for leaf in world.leaf_probabilities
+                    ],
+                    z_range=(0.0, 1.0),
+                    contours={
+                        "linkage SNR = 1": [(boundary, leaf) for leaf in world.leaf_probabilities]
+                    }
+                    if level < world.depth and world.gaps[0] <= boundary <= world.gaps[-1]
+                    else {},
+                )
+            )
             series = [
                 Series(
                     label=f"leaf p={leaf}",
@@ -520,12 +554,34 @@ def run_hierarchy(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benc
                 + "; ".join(onsets)
                 + "."
             )
+    for level in range(1, world.depth):
+        boundary = linkage_gap_boundary(world.cousin_probability, world.community_size, level)
+        notes.append(
+            f"depth {level}: the linkage step's signal-to-noise reaches one at gap "
+            f"{boundary:.4f} (sqrt(2q(1-q))/s; drawn on the phase diagrams)."
+        )
+    ratios = {
+        (leaf, gap): leaf_divergence_ratio(world.levels(leaf, gap), world.community_size)
+        for leaf, gap in cells
+    }
+    below = [cell for cell, ratio in ratios.items() if ratio <= 1.0]
+    notes.append(
+        "finest communities: min Chernoff-Hellinger divergence / log n between leaves is "
+        f"{min(ratios.values()):.2f}-{max(ratios.values()):.2f} over the grid; "
+        + (
+            "above one everywhere, so the leaves are exactly recoverable in every cell and "
+            "what separates the methods is how they merge them."
+            if not below
+            else f"at or below one in {len(below)} of {len(cells)} cells (leaf p, gap) "
+            f"{below}, where even the finest communities are not exactly recoverable."
+        )
+    )
     for method in methods:
         notes.append(
             f"{method}: {np.mean(inversions[method]):.3f} dendrogram inversions per graph "
             "on average."
         )
-    return BenchmarkResult(metrics=metrics, curves=curves, notes=notes)
+    return BenchmarkResult(metrics=metrics, curves=curves, heatmaps=heatmaps, notes=notes)
 
 
 def _check_hierarchy(spec: BenchmarkSpec) -> None:

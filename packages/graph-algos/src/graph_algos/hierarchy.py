@@ -313,3 +313,56 @@ def tree_recovered(tree: Dendrogram, leaf_labels: np.ndarray, depth: int) -> boo
 def dendrogram_inversions(tree: Dendrogram) -> int:
     """Number of parent–child inversions of a dendrogram (see :meth:`Dendrogram.inversions`)."""
     return tree.inversions()
+
+
+def chernoff_hellinger(
+    probabilities: np.ndarray, sizes: np.ndarray, a: int, b: int, grid: int = 201
+) -> float:
+    """max_t Σ_k n_k [t P_ak + (1−t) P_bk − P_ak^t P_bk^(1−t)] between blocks a and b.
+
+    Abbe & Sandon (2015), "Community detection in general stochastic block models":
+    with P = Q log n / n, the nodes of blocks a and b can be told apart exactly when
+    this divergence exceeds log n (their CH(a, b) > 1 after the rescaling). The
+    maximum over t in [0, 1] is taken on a grid of ``grid`` points.
+    """
+    t = np.linspace(0.0, 1.0, grid)[:, None]
+    pa, pb = probabilities[a][None, :], probabilities[b][None, :]
+    terms = t * pa + (1.0 - t) * pb - np.power(pa, t) * np.power(pb, 1.0 - t)
+    return float(np.max(terms @ sizes))
+
+
+def leaf_divergence_ratio(level_probabilities: list[float], community_size: int) -> float:
+    """min over pairs of leaves of their Chernoff-Hellinger divergence, over log n.
+
+    Above one, the finest communities of the hierarchical SBM are exactly recoverable
+    (the information-theoretic condition of Abbe & Sandon applied at this finite n);
+    the bottom-up algorithm starts from them.
+    """
+    from graph_algos.generators import hierarchical_probabilities
+
+    matrix = hierarchical_probabilities(level_probabilities)
+    leaves = matrix.shape[0]
+    sizes = np.full(leaves, float(community_size))
+    smallest = min(
+        chernoff_hellinger(matrix, sizes, a, b) for a in range(leaves) for b in range(a + 1, leaves)
+    )
+    return smallest / float(np.log(leaves * community_size))
+
+
+def linkage_gap_boundary(cousin_probability: float, community_size: int, level: int) -> float:
+    """Gap at which the linkage step's signal-to-noise reaches one at depth ``level``.
+
+    Merging the finest communities into the depth-ℓ ones compares block-pair edge
+    densities that differ by one ``gap``; each is estimated from s² node pairs, so two
+    of them differ by noise of standard deviation sqrt(2 q (1 − q)) / s, with q the
+    depth-(ℓ−1) probability cousin + (ℓ−1)·gap (solved by fixed-point iteration). The
+    boundary gap = sqrt(2 q (1 − q)) / s is an order-one-constant reading, like the
+    planted-subgraph boundaries, not a constant stated by the paper.
+    """
+    if level < 1:
+        raise ValueError(f"level must be at least 1, got {level}")
+    gap = 0.0
+    for _ in range(50):  # q depends on the gap itself: a short fixed-point iteration
+        q = min(cousin_probability + (level - 1) * gap, 1.0)
+        gap = float(np.sqrt(2.0 * q * (1.0 - q)) / community_size)
+    return gap
