@@ -5,7 +5,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from erase_diffusion.benchmarks import DIFFUSION_ERASE_FULL, DIFFUSION_ERASE_QUICK, task_concepts
+from erase_diffusion.benchmarks import (
+    DIFFUSION_ERASE_FULL,
+    DIFFUSION_ERASE_QUICK,
+    METHOD_NAMES,
+    task_concepts,
+)
+from erase_diffusion.worlds.shapes import all_concept_names, values_of
 from unlearn_schema import MethodConfig, NullProgress, SpecError
 
 
@@ -106,3 +112,63 @@ def test_quick_benchmark_default_spec_end_to_end(tmp_path: Path) -> None:
     for method in ("uce", "rece"):
         for task in ("circle", "red"):
             assert erasure[(method, task)] < erasure[("original", task)]
+
+
+def test_full_spec_covers_every_method_concept_and_task_size() -> None:
+    spec = DIFFUSION_ERASE_FULL.default_spec("full")
+    tasks = spec.params["erase"]
+    singles = {t[0] for t in tasks if len(t) == 1}
+    assert singles == set(all_concept_names())
+    assert sorted({len(t) for t in tasks}) == [1, 3, len(values_of("colour")) - 1]
+    assert {m.name for m in spec.methods} == set(METHOD_NAMES)
+    assert len(spec.seeds) >= 2
+
+
+@pytest.mark.slow  # about 30 s on 2 idle cores (2.5 min under load)
+def test_full_benchmark_code_path_on_a_shrunken_spec(tmp_path: Path) -> None:
+    # The nightly's own spec (all methods, 2 seeds, 1 / 3 / all-but-one concepts), with
+    # fewer tasks, images, steps and ESD iterations so that it runs in seconds.
+    spec = DIFFUSION_ERASE_FULL.default_spec("full")
+    colours = list(values_of("colour"))
+    tasks = [["circle"], colours[:3], colours[:-1]]
+    methods = [
+        m.model_copy(update={"params": {**m.params, "iterations": 2, "ddim_steps": 2}})
+        if m.name.startswith("esd")
+        else m
+        for m in spec.methods
+    ]
+    small = spec.model_copy(
+        update={
+            "methods": methods,
+            "params": {
+                **spec.params,
+                "erase": tasks,
+                "erased_samples": 2,
+                "preserve_samples": 4,
+                "preserve_prompts": 8,
+                "prompts_per_concept": 2,
+                "steps": 3,
+                "grid_columns": 2,
+            },
+        }
+    )
+    DIFFUSION_ERASE_FULL.check(small)  # type: ignore[misc]
+    result = DIFFUSION_ERASE_FULL.run(small, NullProgress(), str(tmp_path))
+    labels = {"+".join(t) for t in tasks}
+    for method in METHOD_NAMES:
+        for task in labels:
+            for seed in small.seeds:
+                assert f"edit {method} {task} seed {seed}" in result.timings
+            got = {m.name for m in result.metrics if m.labels == {"method": method, "erased": task}}
+            assert got == {
+                "erasure_rate",
+                "preservation_accuracy",
+                "prompt_alignment",
+                "frechet_distance",
+            }
+    for task in labels:
+        assert Path(result.artifacts[f"grid-{task}"]).stat().st_size > 0
+    by_size = {c.name: c for c in result.curves}["erasure-rate-vs-concepts"]
+    assert [s.label for s in by_size.series] == ["original", *METHOD_NAMES]
+    assert by_size.series[0].x == [1.0, 3.0, float(len(colours) - 1)]
+    result.model_dump_json()

@@ -63,3 +63,26 @@ def test_derived_embedding_regenerates_the_erased_image() -> None:
     # In the edited model the derived rows produce keys/values close to the concept's
     # original ones, while the concept's own rows no longer do.
     assert gap(derived, edited) < 0.2 * gap(erased, edited)
+
+
+def test_shared_derivation_equals_the_per_projection_one() -> None:
+    from erase_diffusion.methods.cross_attention import closed_form_edit
+    from erase_diffusion.methods.rece import derive_embeddings_shared, weight_gram
+
+    weights, erased, targets, preserve = _problem(n=4, m=10)
+    weights = [w.double() for w in weights]
+    edit = closed_form_edit(erased, targets, preserve, 1.0, 1e-3)
+    edited = edit.apply(weights)
+    literal = derive_embeddings(weights, edited, erased, preserve, 1e-3, 1e-2)
+    shared = derive_embeddings_shared(weight_gram(weights), edit, erased, preserve, 1e-3, 1e-2)
+    assert (shared - literal).norm() / literal.norm() < 1e-8
+
+
+@pytest.mark.parametrize("n", [3, 50])
+def test_shared_edit_is_low_rank_only_when_few_rows_are_erased(n: int) -> None:
+    from erase_diffusion.methods.cross_attention import closed_form_edit
+
+    _, erased, targets, preserve = _problem(n)
+    edit = closed_form_edit(erased, targets, preserve, 1.0, 0.1)
+    assert (edit.right is not None) == (2 * n < erased.shape[1])
+    assert torch.linalg.matrix_rank(edit.dense()) <= min(n, erased.shape[1])

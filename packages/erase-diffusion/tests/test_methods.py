@@ -10,6 +10,7 @@ from erase_diffusion.methods.cross_attention import (
     concept_rows,
     cross_attention_projections,
     preserve_rows,
+    reference_update,
 )
 from erase_diffusion.methods.esd import erase_esd
 from erase_diffusion.methods.mace import erase_mace
@@ -97,6 +98,49 @@ def test_mace_erases_several_concepts_at_once(tiny_pipe: Any) -> None:
         for w, w_new in zip(before, after, strict=True):
             target = anchors @ w.T
             assert _relative(rows @ w_new.T, target) < 0.7 * _relative(rows @ w.T, target)
+
+
+def test_mace_shared_fusion_equals_fusing_materialised_experts(tiny_pipe: Any) -> None:
+    concepts = [make_concept(n, prompts_per_concept=2) for n in ("circle", "red")]
+    params = {"ridge": 1e-2, "fusion_preserve_weight": 0.5}
+    before = _weights(tiny_pipe)
+    fused = _weights(erase_mace(tiny_pipe, concepts, PRESERVE, params))
+    # MACE's fusion written out: one expert per concept (the straightforward UCE solve
+    # on its rows), then W* = (Σ Wᵢ EᵢᵀEᵢ + λ W PᵀP + γ W)(Σ EᵢᵀEᵢ + λ PᵀP + γ I)⁻¹.
+    kept = preserve_rows(tiny_pipe, PRESERVE)
+    rows = [concept_rows(tiny_pipe, [c], from_concept_token=True) for c in concepts]
+    eye = torch.eye(kept.shape[1], dtype=torch.float64)
+    for w, w_fused in zip(before, fused, strict=True):
+        left = 0.5 * w @ kept.T @ kept + 1e-2 * w
+        right = 0.5 * kept.T @ kept + 1e-2 * eye
+        for e, t in rows:
+            expert = reference_update(w, e, t, kept, 1.0, 1e-2)
+            left = left + expert @ e.T @ e
+            right = right + e.T @ e
+        literal = left @ torch.linalg.inv(right)
+        assert _relative(w_fused, literal) < 1e-5
+        assert _relative(w_fused, w) > 1e-3
+
+
+def test_rece_fast_and_reference_implementations_agree(tiny_pipe: Any) -> None:
+    concept = make_concept("circle", prompts_per_concept=2)
+    params = {"rounds": 2, "ridge": 1e-2}
+    fast_trace, ref_trace = RECETrace(), RECETrace()
+    fast = _weights(erase_rece(tiny_pipe, [concept], PRESERVE, params, trace=fast_trace))
+    ref = _weights(
+        erase_rece(
+            tiny_pipe,
+            [concept],
+            PRESERVE,
+            {**params, "implementation": "reference"},
+            trace=ref_trace,
+        )
+    )
+    for a, b in zip(fast_trace.derived, ref_trace.derived, strict=True):
+        assert _relative(a, b) < 1e-4
+    original = _weights(tiny_pipe)
+    for a, b, w in zip(fast, ref, original, strict=True):
+        assert (a - b).norm() / (b - w).norm() < 1e-4
 
 
 @pytest.mark.parametrize("variant", ["x", "u"])

@@ -13,6 +13,11 @@ Two closed-form stages, for many concepts at once:
        W* = argmin Σᵢ Σ_{e∈Eᵢ} ‖W* e − Wᵢ e‖² + λ Σⱼ ‖W* pⱼ − W pⱼ‖² + γ‖W* − W‖²
           = (Σᵢ Wᵢ EᵢᵀEᵢ + λ W PᵀP + γ W)(Σᵢ EᵢᵀEᵢ + λ PᵀP + γ I)⁻¹.
 
+Each expert is a shared UCE transform of the original weights, ``Wᵢ = W (I + Xᵢ)``, so the
+fusion is one as well and no expert is materialised:
+
+    W* = W (I + (Σᵢ Xᵢ EᵢᵀEᵢ) R⁻¹),   R = Σᵢ EᵢᵀEᵢ + λ PᵀP + γI.
+
 Not included: MACE's LoRA training with the attention-map loss and its segmentation
 masks; here each per-concept expert is the closed-form refinement of stage 1.
 """
@@ -20,14 +25,15 @@ masks; here each per-concept expert is the closed-form refinement of stage 1.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 from unlearn_schema import Concept, validate_or_raise
 
 from erase_diffusion.methods.cross_attention import (
+    SharedEdit,
     check_concepts,
-    closed_form_update,
+    closed_form_edit,
     concept_rows,
     cross_attention_projections,
     preserve_rows,
@@ -35,9 +41,6 @@ from erase_diffusion.methods.cross_attention import (
 )
 from erase_diffusion.methods.uce import UCEParams
 from erase_diffusion.pipeline import TextToImage
-
-if TYPE_CHECKING:
-    pass
 
 
 class MACEParams(UCEParams):
@@ -63,32 +66,29 @@ def erase_mace(
     if not isinstance(params, MACEParams):
         params = validate_or_raise(MACEParams, params or {}, "mace params")
     layers = cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
-    originals = [layer.weight.detach().double() for _, layer in layers]
+    originals = [layer.weight.detach() for _, layer in layers]
     edited = working_copy(pipe, in_place)
     preserve = preserve_rows(edited, preserve_prompts)
     d = preserve.shape[1]
-    left = [params.ridge * w for w in originals]
+    # Every expert is Wᵢ = W (I + Xᵢ) (a shared UCE transform), so the fusion is one too:
+    # W* = W (R + Σᵢ Xᵢ EᵢᵀEᵢ) R⁻¹ = W (I + (Σᵢ Xᵢ EᵢᵀEᵢ) R⁻¹) with
+    # R = Σᵢ EᵢᵀEᵢ + λ PᵀP + γI; no expert's weights are ever materialised.
+    system = params.ridge * torch.eye(d, dtype=torch.float64)
     if preserve.shape[0]:
-        prior = params.fusion_preserve_weight * (preserve.T @ preserve)
-        left = [acc + w @ prior for acc, w in zip(left, originals, strict=True)]
-    else:
-        prior = torch.zeros(d, d, dtype=torch.float64)
-    right = prior + params.ridge * torch.eye(d, dtype=torch.float64)
+        system += params.fusion_preserve_weight * (preserve.T @ preserve)
+    pulled = torch.zeros(d, d, dtype=torch.float64)  # Σᵢ EᵢᵀEᵢ Xᵢᵀ
     for concept in checked:
         rows, anchors = concept_rows(edited, [concept], from_concept_token=True)
-        expert = closed_form_update(
-            originals, rows, anchors, preserve, params.preserve_weight, params.ridge
-        )
+        expert = closed_form_edit(rows, anchors, preserve, params.preserve_weight, params.ridge)
         gram = rows.T @ rows
-        left = [acc + e @ gram for acc, e in zip(left, expert, strict=True)]
-        right = right + gram
-    factor = torch.linalg.cholesky(right)
+        pulled += gram @ expert.dense().T
+        system += gram
+    fused = torch.cholesky_solve(pulled, torch.linalg.cholesky(system)).T
     with torch.no_grad():
-        for (_, layer), acc in zip(
+        for (_, layer), new in zip(
             cross_attention_projections(edited.unet, params.edit_keys, params.edit_values),
-            left,
+            SharedEdit(left=fused.contiguous(), right=None).apply(originals),
             strict=True,
         ):
-            fused = torch.cholesky_solve(acc.T.contiguous(), factor).T
-            layer.weight.copy_(fused.to(layer.weight.dtype))
+            layer.weight.copy_(new)
     return edited

@@ -31,7 +31,9 @@ from pydantic import Field
 from unlearn_schema import Concept, validate_or_raise
 
 from erase_diffusion.methods.cross_attention import (
+    SharedEdit,
     check_concepts,
+    closed_form_edit,
     concept_rows,
     cross_attention_projections,
     preserve_rows,
@@ -63,6 +65,27 @@ class RECETrace:
     derived: list[torch.Tensor] = field(default_factory=list)
 
 
+def _solve_derived(
+    gram: torch.Tensor,
+    cross: torch.Tensor,
+    erased: torch.Tensor,
+    preserve: torch.Tensor,
+    derive_ridge: float,
+    regularization: float,
+) -> torch.Tensor:
+    """``E' = (gram + ρ s I + μ s' PᵀP)⁻¹ cross Cᵀ``, transposed to rows (n, d)."""
+    import torch
+
+    d = erased.shape[1]
+    # ρ and μ are relative to the scale of Σ W'ᵀW', so one default fits any model.
+    scale = float(torch.trace(gram)) / d
+    gram = gram + derive_ridge * scale * torch.eye(d, dtype=torch.float64)
+    if preserve.shape[0] and regularization > 0:
+        prior = preserve.T.double() @ preserve.double()
+        gram += regularization * scale * d / float(torch.trace(prior)) * prior
+    return torch.linalg.solve(gram, cross @ erased.double().T).T
+
+
 def derive_embeddings(
     originals: Sequence[torch.Tensor],
     edited: Sequence[torch.Tensor],
@@ -71,7 +94,8 @@ def derive_embeddings(
     derive_ridge: float,
     regularization: float,
 ) -> torch.Tensor:
-    """RECE's closed-form rows ``E'`` (n, d) that regenerate ``erased`` in the edited model."""
+    """RECE's closed-form rows ``E'`` (n, d) that regenerate ``erased`` in the edited model
+    (any edited weights: sums ``Σ W'ᵀW'`` and ``Σ W'ᵀW`` built per projection)."""
     import torch
 
     d = erased.shape[1]
@@ -81,13 +105,48 @@ def derive_embeddings(
         w64, n64 = w.double(), w_new.double()
         gram += n64.T @ n64
         cross += n64.T @ w64
-    # ρ and μ are relative to the scale of Σ W'ᵀW', so one default fits any model.
-    scale = float(torch.trace(gram)) / d
-    gram += derive_ridge * scale * torch.eye(d, dtype=torch.float64)
-    if preserve.shape[0] and regularization > 0:
-        prior = preserve.T.double() @ preserve.double()
-        gram += regularization * scale * d / float(torch.trace(prior)) * prior
-    return torch.linalg.solve(gram, cross @ erased.double().T).T
+    return _solve_derived(gram, cross, erased, preserve, derive_ridge, regularization)
+
+
+def weight_gram(weights: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``G = Σₗ Wₗᵀ Wₗ`` (d, d), float64: all RECE needs to know of the weights.
+
+    One product of the stacked weights in their own precision (at least float32):
+    the result's rounding (relative 1e-7 for float32) is that of the weights themselves,
+    and the derivation is insensitive to it (checked against the float64 per-projection
+    sums in tests and in ``speed_bench``).
+    """
+    import torch
+
+    work = torch.promote_types(weights[0].dtype, torch.float32)
+    stacked = torch.cat([w.detach().to(work) for w in weights])
+    return (stacked.T @ stacked).double()
+
+
+def derive_embeddings_shared(
+    gram: torch.Tensor,
+    edit: SharedEdit,
+    erased: torch.Tensor,
+    preserve: torch.Tensor,
+    derive_ridge: float,
+    regularization: float,
+) -> torch.Tensor:
+    """:func:`derive_embeddings` when every edited projection is ``Wₗ (I + X)``.
+
+    Then ``Σ W'ᵀW' = (I + X)ᵀ G (I + X)`` and ``Σ W'ᵀW = (I + X)ᵀ G`` with
+    ``G = Σ WᵀW`` (:func:`weight_gram`, computed once): each round costs a few d×d
+    products (thin ones when ``X`` is low-rank) instead of a pass over every weight.
+    """
+    if edit.right is None:
+        cross = gram + edit.left.T @ gram
+        return _solve_derived(
+            cross + cross @ edit.left, cross, erased, preserve, derive_ridge, regularization
+        )
+    left, right = edit.left, edit.right  # X = left @ right
+    cross = gram + right.T @ (left.T @ gram)
+    return _solve_derived(
+        cross + (cross @ left) @ right, cross, erased, preserve, derive_ridge, regularization
+    )
 
 
 def erase_rece(
@@ -101,7 +160,11 @@ def erase_rece(
 ) -> TextToImage:
     """Erase ``concepts`` with RECE; returns a copy unless ``in_place``.
 
-    Pass a :class:`RECETrace` to receive the derived embeddings of each round.
+    Pass a :class:`RECETrace` to receive the derived embeddings of each round. Every
+    round's UCE is a shared transform of the original weights (:class:`SharedEdit`), so
+    the rounds run on d×d matrices and the weights are written once, at the end
+    (``implementation="reference"`` instead edits and re-reads every projection per
+    round, the straightforward way).
     """
     import torch
 
@@ -114,20 +177,39 @@ def erase_rece(
     erased, targets = concept_rows(edited, checked)
     preserve = preserve_rows(edited, preserve_prompts)
     erase_set, target_set = erased, targets
-    edit_projections(edited, erase_set, target_set, preserve, params, originals)
+    rho, mu = params.derive_ridge, params.regularization
+    if params.implementation == "reference":
+        edit_projections(edited, erase_set, target_set, preserve, params, originals)
+        for _ in range(params.rounds):
+            current = [
+                layer.weight.detach()
+                for _, layer in cross_attention_projections(
+                    edited.unet, params.edit_keys, params.edit_values
+                )
+            ]
+            derived = derive_embeddings(originals, current, erased, preserve, rho, mu)
+            if trace is not None:
+                trace.derived.append(derived)
+            erase_set = torch.cat([erase_set, derived])
+            target_set = torch.cat([target_set, targets])
+            edit_projections(edited, erase_set, target_set, preserve, params, originals)
+        return edited
+
+    lam, ridge = params.preserve_weight, params.ridge
+    gram = weight_gram(originals)
+    edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge)
     for _ in range(params.rounds):
-        current = [
-            layer.weight.detach()
-            for _, layer in cross_attention_projections(
-                edited.unet, params.edit_keys, params.edit_values
-            )
-        ]
-        derived = derive_embeddings(
-            originals, current, erased, preserve, params.derive_ridge, params.regularization
-        )
+        derived = derive_embeddings_shared(gram, edit, erased, preserve, rho, mu)
         if trace is not None:
             trace.derived.append(derived)
         erase_set = torch.cat([erase_set, derived])
         target_set = torch.cat([target_set, targets])
-        edit_projections(edited, erase_set, target_set, preserve, params, originals)
+        edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge)
+    with torch.no_grad():
+        for (_, layer), new in zip(
+            cross_attention_projections(edited.unet, params.edit_keys, params.edit_values),
+            edit.apply(originals),
+            strict=True,
+        ):
+            layer.weight.copy_(new)
     return edited
