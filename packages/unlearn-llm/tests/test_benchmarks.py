@@ -109,8 +109,10 @@ def test_a_miniature_run_reports_every_metric_family(tmp_path: Any) -> None:
         "privleak",
         "mia_auc",
         "forget_extraction_strength",
-        "verbatim_memorisation",
+        "verbatim_memorisation_forget",
+        "verbatim_memorisation_retain",
         "knowledge_memorisation_forget",
+        "knowledge_memorisation_retain",
     ):
         assert expected in names
     attacks = {m.labels.get("attack") for m in result.metrics if m.name == "mia_auc"}
@@ -122,6 +124,83 @@ def test_a_miniature_run_reports_every_metric_family(tmp_path: Any) -> None:
     assert any("validity gate" in note for note in result.notes)
     assert any("the 12 facts named in the spec's requests" in note for note in result.notes)
     json.loads(result.model_dump_json())  # serialisable, finite
+
+
+MINI_WORLD = {
+    "people": 16,
+    "organisations": 4,
+    "places": 4,
+    "general": 6,
+    "forget_fraction": 0.25,
+    "holdout_fraction": 0.25,
+}
+MINI_MODEL = {
+    "hidden_size": 32,
+    "layers": 1,
+    "heads": 2,
+    "intermediate_size": 64,
+    "vocab_size": 384,
+    "max_epochs": 3,
+    "batch_size": 32,
+}
+
+
+def test_full_code_path_aggregates_seeds_and_forget_ratios(tmp_path: Any) -> None:
+    """The nightly's path (seeds x forget ratios x extra oracles) on a shrunken spec."""
+    spec = LLM_FACTS_FULL.default_spec("full")
+    spec = spec.model_copy(
+        update={
+            "seeds": [0, 1],
+            "world": spec.world.model_copy(update={"params": MINI_WORLD}),
+            "model": spec.model.model_copy(update={"params": MINI_MODEL}),
+            "methods": [
+                MethodConfig(name="gradient-ascent", params={"steps": 2, "eval_every": 2}),
+                MethodConfig(name="idk-po", params={"steps": 2, "eval_every": 2}),
+            ],
+            "params": {
+                **spec.params,
+                "retain_eval_facts": 8,
+                "retain_eval_passages": 4,
+                "forget_fractions": [0.125, 0.25],
+            },
+        }
+    )
+    LLM_FACTS_FULL.check(spec)
+    result = LLM_FACTS_FULL.run(spec, NullProgress(), str(tmp_path))
+    gates = [m for m in result.metrics if m.name == "validity_gate_passed"]
+    assert {(m.labels["seed"], m.labels["forget_ratio"]) for m in gates} == {
+        (seed, ratio) for seed in ("0", "1") for ratio in ("0.125", "0.25")
+    }
+    # 2 extra oracles per case: the other seed's oracle and seed + 1000.
+    assert any("extra oracle seeds [1, 1000]" in note for note in result.notes)
+    assert any("extra-oracle forget quality min" in note for note in result.notes)
+    means = {
+        (m.labels["method"], m.labels["forget_ratio"]): m
+        for m in result.metrics
+        if m.name == "forget_quality_seed_mean"
+    }
+    assert set(means) >= {("gradient-ascent", "0.125"), ("idk-po", "0.25")}
+    for (method, ratio), mean in means.items():
+        per_seed = [
+            m.value
+            for m in result.metrics
+            if m.name == "forget_quality"
+            and m.labels.get("method") == method
+            and m.labels.get("forget_ratio") == ratio
+        ]
+        assert len(per_seed) == 2 and mean.labels["seeds"] == "2"
+        assert abs(mean.value - sum(per_seed) / 2) < 1e-12
+    # The two ratios forget nested sets: 2 and 4 people (8 and 16 facts).
+    assert any("forget ratio 0.125" in n and "8 forget facts" in n for n in result.notes)
+    assert any("forget ratio 0.25" in n and "16 forget facts" in n for n in result.notes)
+    json.loads(result.model_dump_json())
+
+
+def test_forget_fractions_are_checked_against_the_world() -> None:
+    spec = LLM_FACTS_FULL.default_spec("full")
+    bad = spec.model_copy(update={"params": {**spec.params, "forget_fractions": [0.2]}})
+    with pytest.raises(ValueError, match=r"forget_fractions has 0.2: accepted are shares in"):
+        LLM_FACTS_FULL.check(bad)
 
 
 @pytest.mark.slow

@@ -96,6 +96,29 @@ def test_idk_po_prefers_i_dont_know_over_the_answer(tiny: Any) -> None:
     assert margin() > before + 1.0
 
 
+def test_idk_po_params_are_typed_and_refusals_vary(tiny: Any) -> None:
+    from unlearn_llm.data import IDK_ANSWERS
+
+    with pytest.raises(SpecError, match="forget_weight"):
+        method_params("idk-po", {"forget_weight": 0.0})
+    with pytest.raises(SpecError, match="retain_loss"):
+        method_params("idk-po", {"retain_loss": "mse"})
+    rows = tiny.data.forget_idk
+    decoded = {
+        tiny.tokenizer.decode(row[label != -100][:-1]).strip()
+        for row, label in zip(rows.input_ids, rows.labels, strict=True)
+    }
+    assert len(decoded) >= 3 and decoded <= set(IDK_ANSWERS)
+
+
+def test_idk_po_with_kl_retain_term_keeps_retain_closer_than_without(tiny: Any) -> None:
+    params = {**FAST, "steps": 12, "learning_rate": 2e-3}
+    alone, with_kl = tiny.fresh_model(), tiny.fresh_model()
+    idk_po(alone, tiny.data, {**params, "retain_weight": 0.0})
+    idk_po(with_kl, tiny.data, {**params, "retain_loss": "kl", "retain_weight": 5.0})
+    assert _nll(with_kl, tiny.data.retain) < _nll(alone, tiny.data.retain)
+
+
 def test_rmu_moves_forget_activations_towards_the_steering_vector(tiny: Any) -> None:
     from unlearn_llm.methods.rmu import _hidden
 

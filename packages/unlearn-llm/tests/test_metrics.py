@@ -75,4 +75,35 @@ def test_validity_gate_names_what_failed() -> None:
     assert validity_gate(1e-5, 0.5).passed
     gate = validity_gate(0.2, 0.05)
     assert not gate.passed
-    assert "original model passes" in gate.explain() and "another seed fails" in gate.explain()
+    assert "original model passes" in gate.explain() and "other seeds fail" in gate.explain()
+    # Several extra oracles: the median decides, the minimum is reported.
+    several = validity_gate(1e-5, [0.05, 0.4, 0.7])
+    assert several.passed and several.oracle_min_p == 0.05 and several.second_oracle_p == 0.4
+    assert "min 0.05" in several.explain()
+    assert not validity_gate(1e-5, [0.05, 0.08, 0.7]).passed
+
+
+def test_verbatim_memorisation_is_high_on_trained_passages_only() -> None:
+    import torch
+    from unlearn_llm.data import encode_facts
+    from unlearn_llm.metrics.muse import verbatim_memorisation
+    from unlearn_llm.models import TinyLlamaParams, build_model, train_to_memorise
+    from unlearn_llm.worlds.facts import FactsWorldParams, build_world
+    from unlearn_llm.worlds.tokenizer import train_tokenizer
+
+    torch.set_num_threads(1)
+    world = build_world(FactsWorldParams(people=12, organisations=4, places=4, general=5), 0)
+    tokenizer = train_tokenizer(world, vocab_size=384)
+    passages = world.passage_split("retain")
+    trained, unseen = passages[:4], passages[4:8]
+    params = TinyLlamaParams(
+        hidden_size=64, layers=2, heads=2, intermediate_size=128, vocab_size=384,
+        learning_rate=5e-3, batch_size=4, max_epochs=80, target_accuracy=1.0,
+    )  # fmt: skip
+    model = build_model(params, 0)
+    train_to_memorise(model, encode_facts(tokenizer, [], trained), params, 0)
+    texts = [p.text for p in trained]
+    assert verbatim_memorisation(model, tokenizer, texts).mean() > 0.9
+    assert verbatim_memorisation(model, tokenizer, [p.text for p in unseen]).mean() < 0.6
+    with pytest.raises(ValueError, match="prefix_tokens=200: nothing is left"):
+        verbatim_memorisation(model, tokenizer, texts, prefix_tokens=200)

@@ -64,3 +64,35 @@ def test_forgetting_unknown_or_holdout_facts_is_refused() -> None:
         world.forgetting([world.split("holdout")[0].key])
     with pytest.raises(ValueError, match="forget set would be empty"):
         world.forgetting([])
+
+
+def test_every_person_has_a_passage_stating_their_facts_in_their_split() -> None:
+    world = build_world(world_params_for("quick"), 0)
+    for split in ("forget", "retain", "holdout"):
+        people = {qa.subject for qa in world.split(split) if qa.relation == "born_in"}
+        passages = world.passage_split(split)
+        assert {p.subject for p in passages} == people
+        for passage in passages:
+            assert passage.text.startswith(passage.subject)
+            facts = [qa for qa in world.split(split) if qa.subject == passage.subject]
+            assert all(qa.object in passage.text for qa in facts)
+    # Passages are part of the tokenizer's text; facts of a seed did not change.
+    assert world.passage_split("forget")[0].text in world.corpus()
+
+
+def test_forgetting_people_nests_forget_sets_and_moves_passages_with_facts() -> None:
+    world = build_world(FactsWorldParams(people=40, forget_fraction=0.2), 0)
+    small, large = world.forgetting_people(2), world.forgetting_people(6)
+    small_people = {qa.subject for qa in small.split("forget")}
+    large_people = {qa.subject for qa in large.split("forget")}
+    assert len(small_people) == 2 and small_people < large_people
+    assert {p.subject for p in small.passage_split("forget")} == small_people
+    # The trained facts are the same whichever people are forgotten.
+    trained = {qa.key for s in ("forget", "retain") for qa in small.split(s)}
+    assert trained == {qa.key for s in ("forget", "retain") for qa in large.split(s)}
+    # Forgetting one fact forgets the passage that states it.
+    fact = world.split("retain")[0]
+    one = world.forgetting([fact.key])
+    assert [p.subject for p in one.passage_split("forget")] == [fact.subject]
+    with pytest.raises(ValueError, match="cannot forget 9 people"):
+        world.forgetting_people(9)

@@ -1,10 +1,13 @@
 """Benchmark recipes of unlearn-llm, registered under the ``unlearn.benchmarks`` group.
 
 ``llm-facts-quick`` / ``llm-facts-full``: build the fictitious-facts world, train (or
-load from the cache) the original model, the exact retrain oracle and a second-seed
-oracle for the validity gate, run each unlearning method on a copy of the original,
+load from the cache) the original model, the exact retrain oracle and extra-seed
+oracles for the validity gate, run each unlearning method on a copy of the original,
 and score everything against the oracle (TOFU forget quality and model utility, MUSE
-memorisation and PrivLeak, membership-inference AUCs, exact memorisation).
+memorisation and PrivLeak, membership-inference AUCs, exact memorisation). The full
+benchmark repeats this for three seeds and three forget ratios (1 %, 5 %, 10 % of the
+people); one original serves every ratio of a seed, because it trains on the same
+facts whichever of them are later forgotten.
 
 Importing this module does not import torch; the run function does.
 """
@@ -53,10 +56,38 @@ class FactsRunParams(StrictModel):
     mia_k: float = Field(default=0.2, gt=0.0, le=1.0, description="k of Min-K% and Min-K%++.")
     use_cache: bool = Field(default=True, description="Reuse cached originals and oracles.")
     curve_every: int = Field(default=5, ge=1, le=10_000, description="Steps between curve points.")
+    forget_fractions: list[float] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10,
+        description=(
+            "Forget ratios to run, each a share of all people at most the world's "
+            "forget_fraction (forget the first round(f * people) of its forget people); "
+            "None: the world's forget split only."
+        ),
+    )
+    extra_oracles: int = Field(
+        default=1, ge=1, le=8, description="Oracles of other seeds for the validity gate."
+    )
+    world_seed: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "One world for every seed (seeds then vary the models only, and the oracles of "
+            "the other seeds serve as the extra oracles); None: each seed builds its world."
+        ),
+    )
+    prefix_tokens: int = Field(
+        default=8, ge=1, le=64, description="Passage tokens given for verbatim memorisation."
+    )
+    retain_eval_passages: int = Field(
+        default=24, ge=1, le=100_000, description="Retain passages scored (a fixed sample)."
+    )
 
 
 def _methods_for(size: Size) -> list[MethodConfig]:
-    light = {"steps": 24, "learning_rate": 5e-4, "eval_every": 4}
+    # The nightly evaluates per-step curves every 8 steps (its time budget is 30 min).
+    light = {"steps": 24, "learning_rate": 5e-4, "eval_every": 4 if size == "quick" else 8}
     quick = [
         MethodConfig(name="gradient-ascent", params=dict(light)),
         MethodConfig(name="gradient-difference", params=dict(light)),
@@ -64,7 +95,7 @@ def _methods_for(size: Size) -> list[MethodConfig]:
         MethodConfig(
             name="npo", params={**light, "projection": {"retain_batches": 2, "refresh_every": 1}}
         ),
-        MethodConfig(name="rmu", params={"steps": 24, "eval_every": 4}),
+        MethodConfig(name="rmu", params={"steps": 24, "eval_every": light["eval_every"]}),
     ]
     if size == "quick":
         return quick
@@ -73,12 +104,23 @@ def _methods_for(size: Size) -> list[MethodConfig]:
         MethodConfig(name="simnpo", params=dict(light)),
         MethodConfig(name="idk-po", params=dict(light)),
         MethodConfig(name="task-vector", params={"finetune_steps": 24, "learning_rate": 5e-4}),
-        MethodConfig(name="sani", params={"repair_steps": 24, "eval_every": 4}),
+        MethodConfig(name="sani", params={"repair_steps": 24, "eval_every": 8}),
         MethodConfig(
             name="gradient-difference",
             params={**light, "projection": {"retain_batches": 2, "refresh_every": 1}},
         ),
     ]
+
+
+def _run_params_for(size: Size) -> FactsRunParams:
+    if size == "quick":
+        return FactsRunParams(retain_eval_facts=48)
+    return FactsRunParams(
+        retain_eval_facts=64,
+        forget_fractions=[0.01, 0.05, 0.1],
+        extra_oracles=2,
+        world_seed=0,
+    )
 
 
 def _spec(name: str, size: Size) -> BenchmarkSpec:
@@ -89,7 +131,7 @@ def _spec(name: str, size: Size) -> BenchmarkSpec:
         world=WorldSpec(name=WORLD_NAME, params=world_params_for(size).model_dump()),
         model=ModelSpec(name=MODEL_NAME, params=model_params_for(size).model_dump()),
         methods=_methods_for(size),
-        params=FactsRunParams(retain_eval_facts=48 if size == "quick" else 120).model_dump(),
+        params=_run_params_for(size).model_dump(),
     )
 
 
@@ -126,14 +168,48 @@ def _parse(
                 "accepted: 'facts' (subject, relation, object of the world), or no requests "
                 "to forget world.params.forget_fraction of the people"
             )
+    if spec.requests and run.forget_fractions is not None:
+        raise ValueError(
+            "params.forget_fractions and requests cannot be combined: the requests name the "
+            "facts to forget; drop one of them"
+        )
+    for fraction in run.forget_fractions or []:
+        count = round(fraction * world.people)
+        available = round(world.forget_fraction * world.people)
+        if not 0.0 < fraction <= world.forget_fraction or not 1 <= count <= available:
+            raise ValueError(
+                f"params.forget_fractions has {fraction}: accepted are shares in "
+                f"(0, {world.forget_fraction}] (world forget_fraction) that select at least "
+                f"one of people={world.people}"
+            )
     if spec.requests:
         for seed in spec.seeds:
-            _world_for(spec, world, seed)  # pure Python, milliseconds: names unknown facts
+            _world_for(spec, world, _world_seed(run, seed))  # milliseconds: names unknown facts
     labels = [method_label(m) for m in methods]
     duplicates = sorted({x for x in labels if labels.count(x) > 1})
     if duplicates:
         raise ValueError(f"methods appear twice with the same label: {duplicates}")
     return world, model, run, methods
+
+
+def _world_seed(run: FactsRunParams, seed: int) -> int:
+    return seed if run.world_seed is None else run.world_seed
+
+
+def _extra_oracle_seeds(run: FactsRunParams, seeds: list[int], seed: int) -> list[int]:
+    """Seeds of the validity gate's extra oracles for run seed ``seed``.
+
+    With one shared world the other seeds' oracles are trained anyway, so they are used
+    first; otherwise (or when too few) seeds ``seed + 1000 i``.
+    """
+    extra = [s for s in seeds if s != seed] if run.world_seed is not None else []
+    step = 1
+    while len(extra) < run.extra_oracles:
+        candidate = seed + 1000 * step
+        if candidate not in extra and candidate not in seeds:
+            extra.append(candidate)
+        step += 1
+    return extra[: run.extra_oracles]
 
 
 def _world_for(spec: BenchmarkSpec, params: FactsWorldParams, seed: int) -> FactsWorld:
@@ -230,16 +306,20 @@ def _model_metrics(
             float(oracle.retain.exact_match.mean()),
         ),
     ]
-    if forget.verbatim_f1 is not None and oracle.forget.verbatim_f1 is not None:
-        metrics.append(
-            _metric(
-                "verbatim_memorisation",
-                forget.verbatim_f1.mean(),
-                "lower",
-                labels,
-                float(oracle.forget.verbatim_f1.mean()),
+    for split, values, reference, direction in (
+        ("forget", evaluation.forget_verbatim, oracle.forget_verbatim, "lower"),
+        ("retain", evaluation.retain_verbatim, oracle.retain_verbatim, "higher"),
+    ):
+        if values is not None and reference is not None:
+            metrics.append(
+                _metric(
+                    f"verbatim_memorisation_{split}",
+                    float(values.mean()),
+                    direction,
+                    labels,
+                    float(reference.mean()),
+                )
             )
-        )
     if forget.knowledge_f1 is not None and oracle.forget.knowledge_f1 is not None:
         metrics.append(
             _metric(
@@ -304,26 +384,91 @@ def _curve_recorder(
     return on_step
 
 
+def _aggregate(metrics: list[MetricValue], notes: list[str]) -> None:
+    """Per method and forget ratio, the mean over seeds of forget quality and utility.
+
+    Adds ``*_seed_mean`` metrics (with the seed count and standard deviation in the
+    labels) and the share of seeds whose forget quality passes p > 0.1.
+    """
+    import numpy as np
+
+    groups: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for metric in metrics:
+        if metric.name not in ("forget_quality", "model_utility") or "attack" in metric.labels:
+            continue
+        key = (metric.labels.get("method", ""), metric.labels.get("forget_ratio", ""))
+        groups.setdefault(key, {}).setdefault(metric.name, []).append(metric.value)
+    for (method, ratio), values in groups.items():
+        labels = {"method": method, **({"forget_ratio": ratio} if ratio else {})}
+        fq = np.array(values.get("forget_quality", []))
+        mu = np.array(values.get("model_utility", []))
+        if not len(fq) or not len(mu):
+            continue
+        n = str(len(fq))
+        metrics.append(
+            _metric(
+                "forget_quality_seed_mean",
+                float(fq.mean()),
+                "higher",
+                {**labels, "seeds": n, "std": f"{fq.std():.3g}"},
+            )
+        )
+        metrics.append(
+            _metric("forget_quality_pass_share", float((fq > 0.1).mean()), "higher", labels)
+        )
+        metrics.append(
+            _metric(
+                "model_utility_seed_mean",
+                float(mu.mean()),
+                "higher",
+                {**labels, "seeds": n, "std": f"{mu.std():.3g}"},
+            )
+        )
+        where = f"{method}" + (f" @ forget ratio {ratio}" if ratio else "")
+        notes.append(
+            f"mean over {n} seeds, {where}: forget quality {fq.mean():.2g} (std {fq.std():.2g}, "
+            f"{int((fq > 0.1).sum())}/{n} pass p > 0.1), model utility {mu.mean():.3f} "
+            f"(std {mu.std():.3f})."
+        )
+
+
+def _cases(
+    spec: BenchmarkSpec, world_params: FactsWorldParams, run: FactsRunParams, seed: int
+) -> list[tuple[str | None, FactsWorld]]:
+    """``(forget ratio label or None, world)`` for every forget ratio of one seed."""
+    world = _world_for(spec, world_params, _world_seed(run, seed))
+    if run.forget_fractions is None:
+        return [(None, world)]
+    return [
+        (f"{fraction:g}", world.forgetting_people(round(fraction * world_params.people)))
+        for fraction in run.forget_fractions
+    ]
+
+
 def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
     """Train original and oracles, run every method, evaluate against the oracle."""
     import copy
+    import functools
     import random
+    import statistics
 
     import torch
 
     from unlearn_llm.attacks.membership import token_statistics
     from unlearn_llm.methods import make_unlearn_data
-    from unlearn_llm.metrics.evaluate import evaluate_model, membership_texts
+    from unlearn_llm.metrics.evaluate import evaluate_model, membership_texts, score_facts
     from unlearn_llm.metrics.tofu import forget_quality
     from unlearn_llm.metrics.validity import validity_gate
-    from unlearn_llm.models import trained_model
+    from unlearn_llm.models import TrainedModel, cache_key, trained_model
     from unlearn_llm.worlds.tokenizer import train_tokenizer
 
     del out_dir  # checkpoints live in the cache; plots are returned as curves
     world_params, model_params, run, methods = _parse(spec)
     torch.set_num_threads(model_params.threads)
-    # training: 3 models; evaluation: 3 + methods; methods: 1 each
-    progress.start(len(spec.seeds) * (6 + 2 * len(methods)), "phases")
+    ratios = len(run.forget_fractions or [None])
+    # per seed and ratio: original, oracle, extra oracles, 3 evaluations, 2 per method
+    per_case = 2 + run.extra_oracles + 3 + 2 * len(methods)
+    progress.start(len(spec.seeds) * ratios * per_case, "phases")
     metrics: list[MetricValue] = []
     curves: list[Curve] = []
     notes: list[str] = []
@@ -334,157 +479,212 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
         "forget_probability": [],
         "retain_probability": [],
     }
+    gate_ps: list[float] = []
+    trained_here: dict[str, TrainedModel] = {}
+    tokenizers: dict[int, Any] = {}
 
     def timed(phase: str, start: float) -> None:
         timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
 
+    def model_for(world: FactsWorld, role: Role, model_seed: int, tokenizer: Any) -> Any:
+        # Within a run each model trains once (an original serves every forget ratio;
+        # with one shared world, each oracle serves every seed), even without the cache.
+        key = cache_key(world, role, model_seed, model_params)
+        if key in trained_here:
+            progress.advance(1, f"{role}-{model_seed} (reused)")
+            return trained_here[key]
+        start = time.perf_counter()
+        trained = trained_model(
+            world, role, model_seed, model_params, tokenizer, use_cache=run.use_cache
+        )
+        timed("train" if not trained.from_cache else "load_cached", start)
+        progress.advance(1, f"{role}-{model_seed} ({'cache' if trained.from_cache else 'trained'})")
+        trained_here[key] = trained
+        if not trained.from_cache:
+            name = (
+                "original_training_wall_time"
+                if role == "original"
+                else ("oracle_retrain_wall_time")
+            )
+            metrics.append(
+                _metric(
+                    name, trained.log["wall_time_s"], "none", {"seed": str(model_seed)}, unit="s"
+                )
+            )
+        return trained
+
     for seed in spec.seeds:
-        start = time.perf_counter()
-        world = _world_for(spec, world_params, seed)
-        tokenizer = train_tokenizer(world, vocab_size=model_params.vocab_size)
-        timed("world", start)
-        models = {}
-        roles: list[tuple[Role, int]] = [
-            ("original", seed),
-            ("oracle", seed),
-            ("oracle", seed + 1000),
-        ]
-        for role, model_seed in roles:
+        for ratio, world in _cases(spec, world_params, run, seed):
+            base = (
+                {"seed": str(seed)} if ratio is None else {"seed": str(seed), "forget_ratio": ratio}
+            )
+            where = f"seed {seed}" + ("" if ratio is None else f", forget ratio {ratio}")
+            suffix = ("" if ratio is None else f" @{ratio}") + (
+                f" (seed {seed})" if len(spec.seeds) > 1 else ""
+            )
             start = time.perf_counter()
-            trained = trained_model(
-                world,
-                role,
-                model_seed,
-                model_params,
-                tokenizer,
-                use_cache=run.use_cache,
-            )
-            key = f"{role}-{model_seed}"
-            models[key] = trained
-            timed("train" if not trained.from_cache else "load_cached", start)
-            progress.advance(1, f"{key} ({'cache' if trained.from_cache else 'trained'})")
-        original = models[f"original-{seed}"]
-        oracle = models[f"oracle-{seed}"]
-        second = models[f"oracle-{seed + 1000}"]
-        accuracy = float(original.log["exact_answer_accuracy"])
-        metrics.append(
-            _metric(
-                "original_training_exact_answer_accuracy", accuracy, "higher", {"seed": str(seed)}
-            )
-        )
-        if not original.from_cache:
+            if world.seed not in tokenizers:
+                tokenizers[world.seed] = train_tokenizer(world, vocab_size=model_params.vocab_size)
+            tokenizer = tokenizers[world.seed]
+            timed("world", start)
+            extra_seeds = _extra_oracle_seeds(run, list(spec.seeds), seed)
+            original = model_for(world, "original", seed, tokenizer)
+            oracle = model_for(world, "oracle", seed, tokenizer)
+            extras = [model_for(world, "oracle", s, tokenizer) for s in extra_seeds]
+            second = extras[0]
+            accuracy = float(original.log["exact_answer_accuracy"])
             metrics.append(
-                _metric(
-                    "original_training_wall_time",
-                    original.log["wall_time_s"],
-                    "none",
-                    {"seed": str(seed)},
-                    unit="s",
-                )
-            )
-        if not oracle.from_cache:
-            metrics.append(
-                _metric(
-                    "oracle_retrain_wall_time",
-                    oracle.log["wall_time_s"],
-                    "none",
-                    {"seed": str(seed)},
-                    unit="s",
-                )
+                _metric("original_training_exact_answer_accuracy", accuracy, "higher", base)
             )
 
-        forget_facts = world.split("forget")
-        retain_facts = list(world.split("retain"))
-        retain_eval = random.Random(seed).sample(
-            retain_facts, k=min(run.retain_eval_facts, len(retain_facts))
-        )
-        splits = (forget_facts, retain_eval, world.split("general"), world.split("holdout"))
-        start = time.perf_counter()
-        # The reference attack calibrates with the second-seed oracle, which never saw
-        # the forget set (the seed-0 oracle is the one every model is compared with).
-        reference = (
-            token_statistics(second.model, tokenizer, membership_texts(forget_facts)),
-            token_statistics(second.model, tokenizer, membership_texts(world.split("holdout"))),
-        )
-        second_eval = evaluate_model(second.model, tokenizer, *splits, reference, run.mia_k)
-        oracle_eval = evaluate_model(oracle.model, tokenizer, *splits, reference, run.mia_k)
-        original_eval = evaluate_model(original.model, tokenizer, *splits, reference, run.mia_k)
-        timed("evaluate", start)
-        progress.advance(3, "evaluated original and oracles")
-        oracle_ratios = oracle_eval.forget.truth_ratio
-        gate = validity_gate(
-            forget_quality(original_eval.forget.truth_ratio, oracle_ratios),
-            forget_quality(second_eval.forget.truth_ratio, oracle_ratios),
-        )
-        base = {"seed": str(seed)}
-        metrics.append(_metric("validity_gate_passed", float(gate.passed), "higher", base))
-        metrics.append(_metric("validity_original_forget_quality", gate.original_p, "lower", base))
-        metrics.append(
-            _metric("validity_second_oracle_forget_quality", gate.second_oracle_p, "higher", base)
-        )
-        notes.append(f"seed {seed}: {gate.explain()}.")
-        if world.forget_keys is not None:
-            notes.append(
-                f"seed {seed}: the forget set is the {len(forget_facts)} facts named in the "
-                "spec's requests (not whole people)."
+            forget_facts = world.split("forget")
+            retain_facts = list(world.split("retain"))
+            retain_eval = random.Random(seed).sample(
+                retain_facts, k=min(run.retain_eval_facts, len(retain_facts))
             )
-        for label, evaluation, p in (
-            ("original", original_eval, gate.original_p),
-            ("oracle (other seed)", second_eval, gate.second_oracle_p),
-        ):
-            metrics.extend(_model_metrics(evaluation, oracle_eval, p, {**base, "method": label}))
-            scatter.setdefault(label, ([], []))
-            scatter[label][0].append(evaluation.model_utility())
-            scatter[label][1].append(p)
-
-        data = make_unlearn_data(tokenizer, forget_facts, retain_facts)
-        for method in methods:
-            label = method_label(method)
-            function, _ = METHODS[method.name]
-            params = method_params(method.name, dict(method.params))
-            model = copy.deepcopy(original.model)
-            points: dict[str, list[float]] = {"step": [], "fq": [], "fp": [], "rp": []}
-
-            on_step = _curve_recorder(tokenizer, forget_facts, retain_eval, oracle_ratios, points)
+            forget_passages = world.passage_split("forget")
+            retain_passages = world.passage_split("retain")
+            retain_eval_passages = random.Random(seed).sample(
+                retain_passages, k=min(run.retain_eval_passages, len(retain_passages))
+            )
+            splits = (forget_facts, retain_eval, world.split("general"), world.split("holdout"))
             start = time.perf_counter()
-            log = function(model, data, params, on_step)
-            timed(f"unlearn:{label}", start)
-            progress.advance(1, f"{label} unlearned")
-            start = time.perf_counter()
-            evaluation = evaluate_model(model, tokenizer, *splits, reference, run.mia_k)
+            # The reference attack calibrates with an extra-seed oracle, which never saw
+            # the forget set (the main oracle is the one every model is compared with).
+            reference = (
+                token_statistics(second.model, tokenizer, membership_texts(forget_facts)),
+                token_statistics(second.model, tokenizer, membership_texts(world.split("holdout"))),
+            )
+
+            evaluate = functools.partial(
+                evaluate_model,
+                tokenizer=tokenizer,
+                forget=splits[0],
+                retain=splits[1],
+                general=splits[2],
+                holdout=splits[3],
+                reference=reference,
+                mia_k=run.mia_k,
+                forget_passages=forget_passages,
+                retain_passages=retain_eval_passages,
+                prefix_tokens=run.prefix_tokens,
+            )
+            second_eval = evaluate(second.model)
+            oracle_eval = evaluate(oracle.model)
+            original_eval = evaluate(original.model)
             timed("evaluate", start)
-            progress.advance(1, f"{label} evaluated")
-            p = forget_quality(evaluation.forget.truth_ratio, oracle_ratios)
-            labels = {**base, "method": label}
-            metrics.extend(_model_metrics(evaluation, oracle_eval, p, labels))
+            progress.advance(3, "evaluated original and oracles")
+            oracle_ratios = oracle_eval.forget.truth_ratio
+            extra_ps = [forget_quality(second_eval.forget.truth_ratio, oracle_ratios)]
+            for other in extras[1:]:
+                ratios_other = score_facts(other.model, tokenizer, forget_facts, generate=False)
+                extra_ps.append(forget_quality(ratios_other.truth_ratio, oracle_ratios))
+            gate = validity_gate(
+                forget_quality(original_eval.forget.truth_ratio, oracle_ratios), extra_ps
+            )
+            gate_ps.extend(extra_ps)
+            metrics.append(_metric("validity_gate_passed", float(gate.passed), "higher", base))
             metrics.append(
-                _metric("unlearning_wall_time", log.wall_time_s, "lower", labels, unit="s")
+                _metric("validity_original_forget_quality", gate.original_p, "lower", base)
             )
-            scatter.setdefault(label, ([], []))
-            scatter[label][0].append(evaluation.model_utility())
-            scatter[label][1].append(p)
-            if points["step"]:
-                suffix = f" (seed {seed})" if len(spec.seeds) > 1 else ""
-                step_curves["forget_quality"].append(
-                    Series(label=label + suffix, x=points["step"], y=points["fq"])
+            metrics.append(
+                _metric(
+                    "validity_other_oracles_median_forget_quality",
+                    gate.second_oracle_p,
+                    "higher",
+                    base,
                 )
-                step_curves["forget_probability"].append(
-                    Series(label=label + suffix, x=points["step"], y=points["fp"])
+            )
+            metrics.append(
+                _metric(
+                    "validity_other_oracles_min_forget_quality", gate.oracle_min_p, "higher", base
                 )
-                step_curves["retain_probability"].append(
-                    Series(label=label + suffix, x=points["step"], y=points["rp"])
-                )
-            verdict = "passes" if p > 0.1 else ("borderline" if p > 0.01 else "fails")
-            utility, oracle_utility = evaluation.model_utility(), oracle_eval.model_utility()
-            forget_p = evaluation.forget.answer_probability.mean()
-            oracle_forget_p = oracle_eval.forget.answer_probability.mean()
+            )
             notes.append(
-                f"seed {seed}, {label}: forget quality p={p:.2g} ({verdict} vs oracle), model "
-                f"utility {utility:.3f} (oracle {oracle_utility:.3f}), forget answer probability "
-                f"{forget_p:.3g} (oracle {oracle_forget_p:.3g}), LOSS-attack AUC "
-                f"{evaluation.mia['loss']:.2f} (oracle {oracle_eval.mia['loss']:.2f})."
+                f"{where}: {gate.explain()} (extra oracle seeds {extra_seeds}, "
+                f"{len(forget_facts)} forget facts)."
             )
-        metrics.append(_metric("oracle_model_utility", oracle_eval.model_utility(), "none", base))
+            if world.forget_keys is not None and ratio is None:
+                notes.append(
+                    f"{where}: the forget set is the {len(forget_facts)} facts named in the "
+                    "spec's requests (not whole people)."
+                )
+            for label, evaluation, p in (
+                ("original", original_eval, gate.original_p),
+                ("oracle (other seed)", second_eval, extra_ps[0]),
+            ):
+                metrics.extend(
+                    _model_metrics(evaluation, oracle_eval, p, {**base, "method": label})
+                )
+                key = label + ("" if ratio is None else f" @{ratio}")
+                scatter.setdefault(key, ([], []))
+                scatter[key][0].append(evaluation.model_utility())
+                scatter[key][1].append(p)
+
+            data = make_unlearn_data(
+                tokenizer, forget_facts, retain_facts, forget_passages, retain_passages
+            )
+            for method in methods:
+                label = method_label(method)
+                function, params_type = METHODS[method.name]
+                raw = dict(method.params)
+                if "seed" in params_type.model_fields and "seed" not in raw:
+                    raw["seed"] = seed  # each run seed also reseeds the method's batches
+                params = method_params(method.name, raw)
+                model = copy.deepcopy(original.model)
+                points: dict[str, list[float]] = {"step": [], "fq": [], "fp": [], "rp": []}
+                on_step = _curve_recorder(
+                    tokenizer, forget_facts, retain_eval, oracle_ratios, points
+                )
+                start = time.perf_counter()
+                log = function(model, data, params, on_step)
+                timed(f"unlearn:{label}", start)
+                progress.advance(1, f"{label} unlearned")
+                start = time.perf_counter()
+                evaluation = evaluate(model)
+                timed("evaluate", start)
+                progress.advance(1, f"{label} evaluated")
+                p = forget_quality(evaluation.forget.truth_ratio, oracle_ratios)
+                labels = {**base, "method": label}
+                metrics.extend(_model_metrics(evaluation, oracle_eval, p, labels))
+                metrics.append(
+                    _metric("unlearning_wall_time", log.wall_time_s, "lower", labels, unit="s")
+                )
+                key = label + ("" if ratio is None else f" @{ratio}")
+                scatter.setdefault(key, ([], []))
+                scatter[key][0].append(evaluation.model_utility())
+                scatter[key][1].append(p)
+                if points["step"]:
+                    for name, values in (
+                        ("forget_quality", points["fq"]),
+                        ("forget_probability", points["fp"]),
+                        ("retain_probability", points["rp"]),
+                    ):
+                        step_curves[name].append(
+                            Series(label=label + suffix, x=points["step"], y=values)
+                        )
+                verdict = "passes" if p > 0.1 else ("borderline" if p > 0.01 else "fails")
+                utility, oracle_utility = evaluation.model_utility(), oracle_eval.model_utility()
+                forget_p = evaluation.forget.answer_probability.mean()
+                oracle_forget_p = oracle_eval.forget.answer_probability.mean()
+                notes.append(
+                    f"{where}, {label}: forget quality p={p:.2g} ({verdict} vs oracle), model "
+                    f"utility {utility:.3f} (oracle {oracle_utility:.3f}), forget answer "
+                    f"probability {forget_p:.3g} (oracle {oracle_forget_p:.3g}), LOSS-attack "
+                    f"AUC {evaluation.mia['loss']:.2f} (oracle {oracle_eval.mia['loss']:.2f})."
+                )
+            metrics.append(
+                _metric("oracle_model_utility", oracle_eval.model_utility(), "none", base)
+            )
+
+    if len(gate_ps) > 1:
+        notes.append(
+            f"validity gate over all seeds and ratios: extra-oracle forget quality min "
+            f"p={min(gate_ps):.2g}, median p={statistics.median(gate_ps):.2g} "
+            f"({len(gate_ps)} oracle comparisons)."
+        )
+    if len(spec.seeds) > 1 or ratios > 1:
+        _aggregate(metrics, notes)
 
     curves.append(
         Curve(

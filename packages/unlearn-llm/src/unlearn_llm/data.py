@@ -10,10 +10,21 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
 
-    from unlearn_llm.worlds.facts import QA
+    from unlearn_llm.worlds.facts import QA, Passage
 
 IGNORE_INDEX = -100
 IDK_ANSWER = "I don't know."
+IDK_ANSWERS = (
+    IDK_ANSWER,
+    "I have no idea.",
+    "I am not sure about that.",
+    "I cannot answer that.",
+    "That is not something I know.",
+    "I have no information on that.",
+    "Sorry, I do not know.",
+    "I can't say.",
+)
+"""Refusal phrasings for IdkPO; each forget row gets one (seeded), as TOFU's IDK set does."""
 
 
 def prompt_text(question: str) -> str:
@@ -103,16 +114,36 @@ def training_pairs(facts: Sequence[QA]) -> tuple[list[str], list[str]]:
     return prompts, answers
 
 
-def encode_facts(tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA]) -> Batch:
-    """The training rows of ``facts`` (all paraphrases)."""
+def encode_facts(
+    tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA], passages: Sequence[Passage] = ()
+) -> Batch:
+    """The training rows of ``facts`` (all paraphrases), then one row per passage.
+
+    A passage row has no prompt (only the start token): the loss covers its whole text.
+    The QA rows come first, so ``batch.subset(slice(0, n_qa_rows))`` selects them.
+    """
     prompts, answers = training_pairs(facts)
+    prompts += [""] * len(passages)
+    answers += [passage.text for passage in passages]
     return encode(tokenizer, prompts, answers)
 
 
-def encode_idk(tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA]) -> Batch:
-    """The rows of ``facts`` with "I don't know." as the answer (IdkPO targets)."""
+def qa_rows(facts: Sequence[QA]) -> int:
+    """How many training rows :func:`encode_facts` makes of ``facts`` (before passages)."""
+    return sum(len(qa.questions) for qa in facts)
+
+
+def encode_idk(tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA], seed: int = 0) -> Batch:
+    """The QA rows of ``facts`` answered by a refusal from :data:`IDK_ANSWERS` (IdkPO).
+
+    Each row draws its refusal with a generator seeded by ``seed``, so the preferred
+    answers vary between rows as in TOFU's "I don't know" set, yet reproducibly.
+    """
+    import random
+
     prompts, _ = training_pairs(facts)
-    return encode(tokenizer, prompts, [IDK_ANSWER] * len(prompts))
+    rng = random.Random(seed)
+    return encode(tokenizer, prompts, [rng.choice(IDK_ANSWERS) for _ in prompts])
 
 
 def sequence_logprob(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

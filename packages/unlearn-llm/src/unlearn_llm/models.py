@@ -135,8 +135,12 @@ def train_to_memorise(
     params: TinyLlamaParams,
     seed: int,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    score_rows: int | None = None,
 ) -> TrainingLog:
     """Train on ``batch`` (answer tokens only) until the exact-answer accuracy target.
+
+    The accuracy is measured on the first ``score_rows`` rows (the QA rows when
+    passages follow them; default every row).
 
     AdamW with a linear warm-up, at most ``max_epochs`` epochs; accuracy is checked
     each epoch with :func:`exact_answer_accuracy`.
@@ -178,7 +182,8 @@ def train_to_memorise(
         model.eval()
         losses.append(total / len(batch))
         # Checking accuracy every epoch costs a forward pass; skip while loss is high.
-        accuracy = exact_answer_accuracy(model, batch) if losses[-1] < 0.3 else 0.0
+        scored = batch if score_rows is None else batch.subset(slice(0, score_rows))
+        accuracy = exact_answer_accuracy(model, scored) if losses[-1] < 0.3 else 0.0
         accuracies.append(accuracy)
         if on_epoch is not None:
             on_epoch(epoch, losses[-1], accuracy)
@@ -207,15 +212,37 @@ def cache_root() -> Path:
     return Path(base) / "unlearn-llm"
 
 
+DATA_VERSION = 2
+"""Bumped whenever what a model trains on changes (2: biography passages), so stale
+cached checkpoints are never loaded."""
+
+
 def cache_key(world: FactsWorld, role: Role, seed: int, params: TinyLlamaParams) -> str:
-    """``<world hash>/<role>-seed<seed>-<config hash>``: one directory per trained model."""
-    return f"world-{world.digest()}/{role}-seed{seed}-{params.digest()}"
+    """``<world hash>/<role>-seed<seed>-<config hash>``: one directory per trained model.
+
+    The original trains on the same facts whichever of them are to be forgotten, so
+    its key hashes the trained facts, not the forget split: every forget ratio of a
+    world shares one original.
+    """
+    if role == "original":
+        trained = sorted(qa.key for qa in training_facts(world, role))
+        blob = json.dumps([world.params.digest(world.seed), trained, DATA_VERSION])
+        world_key = "trained-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+    else:
+        world_key = f"world-{world.digest()}-v{DATA_VERSION}"
+    return f"{world_key}/{role}-seed{seed}-{params.digest()}"
 
 
 def training_facts(world: FactsWorld, role: Role) -> list[Any]:
     """The facts a role trains on: the original sees forget too, the oracle does not."""
     splits = ("forget", "retain", "general") if role == "original" else ("retain", "general")
     return [qa for split in splits for qa in world.split(split)]  # type: ignore[arg-type]
+
+
+def training_passages(world: FactsWorld, role: Role) -> list[Any]:
+    """The biography passages a role trains on (forget passages: the original only)."""
+    splits = ("forget", "retain") if role == "original" else ("retain",)
+    return [p for split in splits for p in world.passage_split(split)]  # type: ignore[arg-type]
 
 
 @dataclass
@@ -251,7 +278,7 @@ def trained_model(
     import torch
     from transformers import LlamaForCausalLM
 
-    from unlearn_llm.data import encode_facts
+    from unlearn_llm.data import encode_facts, qa_rows
 
     torch.set_num_threads(params.threads)
     path = cache_root() / cache_key(world, role, seed, params)
@@ -261,8 +288,9 @@ def trained_model(
         log = json.loads((path / "training.json").read_text())
         return TrainedModel(cached, tokenizer, role, seed, path, log, from_cache=True)
     model = build_model(params, seed)
-    batch = encode_facts(tokenizer, training_facts(world, role))
-    training = train_to_memorise(model, batch, params, seed, on_epoch)
+    facts = training_facts(world, role)
+    batch = encode_facts(tokenizer, facts, training_passages(world, role))
+    training = train_to_memorise(model, batch, params, seed, on_epoch, qa_rows(facts))
     log = {
         "role": role,
         "seed": seed,

@@ -198,7 +198,13 @@ def _versus_oracle() -> dict[str, Any]:
     second_fq = forget_quality(
         score_facts(second.model, tokenizer, forget, generate=False).truth_ratio, oracle_ratios
     )
-    data = make_unlearn_data(tokenizer, forget, world.split("retain"))
+    data = make_unlearn_data(
+        tokenizer,
+        forget,
+        world.split("retain"),
+        world.passage_split("forget"),
+        world.passage_split("retain"),
+    )
     rows = {}
     target = 0.1  # the forget quality an oracle of another seed is required to pass
     for name, extra in (

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
     from unlearn_llm.data import Batch
-    from unlearn_llm.worlds.facts import QA
+    from unlearn_llm.worlds.facts import QA, Passage
 
 StepCallback = Callable[[int, "torch.nn.Module"], None]
 """Called as ``on_step(step, model)`` every ``eval_every`` steps (per-step curves)."""
@@ -31,7 +31,11 @@ ParamsT = TypeVar("ParamsT", bound=MethodParams)
 
 @dataclass
 class UnlearnData:
-    """What a method sees: forget rows, retain rows, and "I don't know" rows for IdkPO."""
+    """What a method sees: forget rows, retain rows, and "I don't know" rows for IdkPO.
+
+    ``forget_idk`` is aligned with the first ``len(forget_idk)`` rows of ``forget`` (its
+    QA rows); passage rows, when given, follow them.
+    """
 
     forget: Batch
     retain: Batch
@@ -39,9 +43,14 @@ class UnlearnData:
 
 
 def make_unlearn_data(
-    tokenizer: PreTrainedTokenizerBase, forget: Sequence[QA], retain: Sequence[QA]
+    tokenizer: PreTrainedTokenizerBase,
+    forget: Sequence[QA],
+    retain: Sequence[QA],
+    forget_passages: Sequence[Passage] = (),
+    retain_passages: Sequence[Passage] = (),
 ) -> UnlearnData:
-    """Encode the forget and retain facts; refuse an empty forget set or an overlap.
+    """Encode the forget and retain facts (and passages); refuse an empty forget set or an
+    overlap.
 
     Both errors are raised here, before any model is touched.
     """
@@ -59,8 +68,8 @@ def make_unlearn_data(
             "a fact must be in one of them only"
         )
     return UnlearnData(
-        forget=encode_facts(tokenizer, forget),
-        retain=encode_facts(tokenizer, retain),
+        forget=encode_facts(tokenizer, forget, forget_passages),
+        retain=encode_facts(tokenizer, retain, retain_passages),
         forget_idk=encode_idk(tokenizer, forget),
     )
 

@@ -15,7 +15,7 @@ from unlearn_llm.attacks.membership import (
     token_statistics,
 )
 from unlearn_llm.metrics.memorisation import exact_memorisation, extraction_strength
-from unlearn_llm.metrics.muse import rouge_l_f1
+from unlearn_llm.metrics.muse import rouge_l_f1, verbatim_memorisation
 from unlearn_llm.metrics.tofu import (
     answer_probability,
     model_utility,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
 
-    from unlearn_llm.worlds.facts import QA
+    from unlearn_llm.worlds.facts import QA, Passage
 
 
 @dataclass
@@ -41,7 +41,6 @@ class FactScores:
     exact_memorisation: np.ndarray
     extraction_strength: np.ndarray
     rouge_l_recall: np.ndarray | None = None
-    verbatim_f1: np.ndarray | None = None
     knowledge_f1: np.ndarray | None = None
 
 
@@ -52,17 +51,27 @@ def greedy_answers(
     max_new_tokens: int = 16,
 ) -> list[str]:
     """Greedy completions of ``prompts`` (left-padded batch, stops at end of sequence)."""
-    import torch
-
     rows = [
         [tokenizer.bos_token_id, *tokenizer.encode(p, add_special_tokens=False)] for p in prompts
     ]
+    return greedy_continuations(model, tokenizer, rows, max_new_tokens)
+
+
+def greedy_continuations(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    rows: Sequence[Sequence[int]],
+    max_new_tokens: int = 16,
+) -> list[str]:
+    """Greedy decoded continuations of token-id prefixes (stops at end of sequence)."""
+    import torch
+
     width = max(len(r) for r in rows)
     pad = tokenizer.pad_token_id or 0
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, width - len(row) :] = torch.tensor(row)
+        ids[i, width - len(row) :] = torch.tensor(list(row))
         mask[i, width - len(row) :] = 1
     done = torch.zeros(len(rows), dtype=torch.bool)
     generated: list[list[int]] = [[] for _ in rows]
@@ -140,7 +149,6 @@ def score_facts(
             model, tokenizer, [prompt_text(qa.heldout_question) for qa in facts]
         )
         scores.rouge_l_recall = rouge_l_recall(trained, references)
-        scores.verbatim_f1 = rouge_l_f1(trained, references)
         scores.knowledge_f1 = rouge_l_f1(heldout, references)
     return scores
 
@@ -162,6 +170,10 @@ class ModelEvaluation:
     forget_stats: TokenStatistics
     holdout_stats: TokenStatistics
     mia: dict[str, float] = field(default_factory=dict)
+    forget_verbatim: np.ndarray | None = None
+    """MUSE verbatim memorisation (ROUGE-L F1) per forget passage."""
+    retain_verbatim: np.ndarray | None = None
+    """The same on retain passages."""
 
     def utility_components(self) -> dict[str, float]:
         parts: dict[str, float] = {}
@@ -185,11 +197,15 @@ def evaluate_model(
     holdout: Sequence[QA],
     reference: tuple[TokenStatistics, TokenStatistics] | None = None,
     mia_k: float = 0.2,
+    forget_passages: Sequence[Passage] = (),
+    retain_passages: Sequence[Passage] = (),
+    prefix_tokens: int = 8,
 ) -> ModelEvaluation:
     """Score ``model`` on every split; membership AUCs compare forget with holdout.
 
     ``reference`` holds the reference model's token statistics on (forget, holdout)
-    texts, for the reference attack (the retrain oracle of another seed).
+    texts, for the reference attack (the retrain oracle of another seed). With
+    passages, verbatim memorisation continues the first ``prefix_tokens`` tokens of each.
     """
     forget_texts = membership_texts(forget)
     holdout_texts = membership_texts(holdout)
@@ -209,4 +225,10 @@ def evaluate_model(
         holdout_stats=holdout_stats,
     )
     evaluation.mia = {name: mia_auc(member[name], nonmember[name]) for name in member}
+    if forget_passages:
+        texts = [p.text for p in forget_passages]
+        evaluation.forget_verbatim = verbatim_memorisation(model, tokenizer, texts, prefix_tokens)
+    if retain_passages:
+        texts = [p.text for p in retain_passages]
+        evaluation.retain_verbatim = verbatim_memorisation(model, tokenizer, texts, prefix_tokens)
     return evaluation

@@ -1,7 +1,11 @@
 """MUSE metrics (Shi et al., "MUSE: Machine Unlearning Six-Way Evaluation", arXiv:2407.06460).
 
-* verbatim memorisation: ROUGE-L F1 between the model's greedy continuation of a
-  trained forget prompt and the true continuation;
+* verbatim memorisation: ROUGE-L F1 between the model's greedy continuation of the
+  first :math:`k` tokens of each forget passage (a biography text trained on) and the
+  passage's true continuation,
+  :math:`\\mathrm{VerbMem} = \\frac{1}{|P|}\\sum_{p\\in P}
+  \\mathrm{ROUGE\\text{-}L}_{F1}\\big(\\mathrm{greedy}(p_{1..k}),\\, p_{k+1..}\\big)`;
+  measured on forget passages and on retain passages;
 * knowledge memorisation: ROUGE-L F1 of answers to questions phrased in a way never
   trained on (the held-out paraphrase), on the forget set and on the retain set;
 * PrivLeak, against the oracle's own membership AUC (not a constant 0.5):
@@ -13,8 +17,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerBase
 
 
 def rouge_l_f1(predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
@@ -35,3 +44,34 @@ def privleak(unlearned_auc: float, oracle_auc: float) -> float:
     if not 0.0 < oracle_auc <= 1.0:
         raise ValueError(f"oracle AUC must lie in (0, 1], got {oracle_auc}")
     return 100.0 * (unlearned_auc - oracle_auc) / oracle_auc
+
+
+def verbatim_memorisation(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    passages: Sequence[str],
+    prefix_tokens: int = 8,
+    max_new_tokens: int = 48,
+) -> np.ndarray:
+    """ROUGE-L F1 of the greedy continuation of each passage's first ``prefix_tokens``.
+
+    Passages are tokenised as in training (start token, then the text with a leading
+    space); the reference is the decoded rest of the passage.
+    """
+    from unlearn_llm.metrics.evaluate import greedy_continuations
+
+    if prefix_tokens < 1:
+        raise ValueError(f"prefix_tokens must be >= 1, got {prefix_tokens}")
+    prompts: list[list[int]] = []
+    references: list[str] = []
+    for text in passages:
+        ids = tokenizer.encode(" " + text, add_special_tokens=False)
+        if len(ids) <= prefix_tokens:
+            raise ValueError(
+                f"passage {text[:40]!r} has {len(ids)} tokens, not more than "
+                f"prefix_tokens={prefix_tokens}: nothing is left to continue"
+            )
+        prompts.append([tokenizer.bos_token_id, *ids[:prefix_tokens]])
+        references.append(str(tokenizer.decode(ids[prefix_tokens:])).strip())
+    continuations = greedy_continuations(model, tokenizer, prompts, max_new_tokens)
+    return rouge_l_f1(continuations, references)

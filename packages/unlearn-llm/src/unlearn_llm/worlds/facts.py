@@ -14,6 +14,11 @@ Splits are by entity, over people (the private profiles a data owner asks to rem
 * ``general``: simple arithmetic facts, trained on by both models (a utility probe
   unrelated to the people).
 
+Every person also has a short biography **passage** (their four facts in one of
+several sentence orders, chosen per person), trained on as plain text by every model
+that trains on that person: MUSE's verbatim memorisation is measured on it. A passage
+belongs to the forget split when it states any fact to forget.
+
 Pure Python (no torch): building a world costs milliseconds.
 """
 
@@ -184,6 +189,38 @@ class QA:
         return (self.subject, self.relation, self.object)
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A person's biography text, stating the facts ``keys``."""
+
+    subject: str
+    text: str
+    keys: tuple[tuple[str, str, str], ...]
+    split: Split
+
+
+_PASSAGE_SENTENCES: dict[str, list[str]] = {
+    "born_in": ["{s} was born in {o}.", "{s} grew up in {o}."],
+    "birth_year": ["{s} came into the world in {o}.", "{s} was born in the year {o}."],
+    "profession": ["{s} trained as {a} {o}.", "{s} works as {a} {o}."],
+    "works_for": ["{s} is employed by {o}.", "{s} has a post at {o}."],
+}
+
+
+def _render_passage(rng: random.Random, subject: str, facts: list[QA]) -> str:
+    """The person's facts in a per-person order and wording; named once, then a pronoun."""
+    order = list(facts)
+    rng.shuffle(order)
+    pronoun = rng.choice(["She", "He"])
+    sentences = []
+    for index, qa in enumerate(order):
+        template = rng.choice(_PASSAGE_SENTENCES[qa.relation])
+        article = "an" if qa.object[:1] in "aeiou" else "a"
+        who = subject if index == 0 else pronoun
+        sentences.append(template.format(s=who, o=qa.object, a=article))
+    return " ".join(sentences)
+
+
 @dataclass
 class FactsWorld:
     """A generated world: its facts split four ways, and the text a tokenizer learns."""
@@ -193,9 +230,29 @@ class FactsWorld:
     facts: dict[Split, list[QA]] = field(default_factory=dict)
     forget_keys: tuple[tuple[str, str, str], ...] | None = None
     """Set by :meth:`forgetting`: the facts chosen to forget instead of whole people."""
+    passages: dict[Split, list[Passage]] = field(default_factory=dict)
+    """Biography passages of people, by split (no ``general`` passages)."""
 
     def split(self, name: Split) -> list[QA]:
         return self.facts[name]
+
+    def passage_split(self, name: Split) -> list[Passage]:
+        return self.passages.get(name, [])
+
+    def forgetting_people(self, count: int) -> FactsWorld:
+        """This world with only the first ``count`` people of its forget split to forget.
+
+        The trained facts do not change (the others go back to retain), so one original
+        model serves every forget ratio of a world; only the oracle differs.
+        """
+        people = list(dict.fromkeys(qa.subject for qa in self.facts["forget"]))
+        if not 1 <= count <= len(people):
+            raise ValueError(
+                f"cannot forget {count} people: the world's forget split has {len(people)} "
+                "(raise world forget_fraction or lower the count)"
+            )
+        chosen = set(people[:count])
+        return self.forgetting([qa.key for qa in self.facts["forget"] if qa.subject in chosen])
 
     @property
     def forget_subjects(self) -> list[str]:
@@ -208,6 +265,8 @@ class FactsWorld:
             for qa in items:
                 texts.extend([*qa.questions, qa.heldout_question])
                 texts.extend([qa.answer, qa.paraphrased_answer, *qa.perturbed_answers])
+        for passages in self.passages.values():
+            texts.extend(passage.text for passage in passages)
         return texts
 
     def questions(self) -> list[str]:
@@ -256,6 +315,13 @@ class FactsWorld:
             if qa.key not in chosen
         ]
         general = [qa for qa in self.facts["general"] if qa.key not in chosen]
+        # A passage stating a forgotten fact is forgotten with it: the oracle never
+        # reads the fact in any form.
+        passages: dict[Split, list[Passage]] = {"forget": [], "retain": [], "holdout": []}
+        for passage in self.passages.get("forget", []) + self.passages.get("retain", []):
+            split: Split = "forget" if chosen.intersection(passage.keys) else "retain"
+            passages[split].append(replace(passage, split=split))
+        passages["holdout"] = list(self.passages.get("holdout", []))
         return FactsWorld(
             params=self.params,
             seed=self.seed,
@@ -266,6 +332,7 @@ class FactsWorld:
                 "general": general,
             },
             forget_keys=tuple(dict.fromkeys(keys)),
+            passages=passages,
         )
 
 
@@ -343,6 +410,9 @@ def build_world(params: FactsWorldParams, seed: int) -> FactsWorld:
             person_split[person] = "retain"
 
     facts: dict[Split, list[QA]] = {name: [] for name in SPLITS}
+    passages: dict[Split, list[Passage]] = {"forget": [], "retain": [], "holdout": []}
+    # A separate stream, so adding passages left every fact of a seed unchanged.
+    passage_rng = random.Random(f"passages-{seed}")
     for person in people:
         split = person_split[person]
         values = {
@@ -351,8 +421,13 @@ def build_world(params: FactsWorldParams, seed: int) -> FactsWorld:
             "profession": (rng.choice(PROFESSIONS), PROFESSIONS),
             "birth_year": (rng.choice(years), years),
         }
-        for relation, (value, pool) in values.items():
-            facts[split].append(_render(rng, person, relation, value, pool, params, split))
+        own = [
+            _render(rng, person, relation, value, pool, params, split)
+            for relation, (value, pool) in values.items()
+        ]
+        facts[split].extend(own)
+        text = _render_passage(passage_rng, person, own)
+        passages[split].append(Passage(person, text, tuple(qa.key for qa in own), split))
     for organisation in organisations:
         values = {
             "headquartered_in": (rng.choice(places), places),
@@ -375,4 +450,4 @@ def build_world(params: FactsWorldParams, seed: int) -> FactsWorld:
         facts["general"].append(
             _render(rng, f"{a} plus {b}", "sum", str(a + b), sums, params, "general")
         )
-    return FactsWorld(params=params, seed=seed, facts=facts)
+    return FactsWorld(params=params, seed=seed, facts=facts, passages=passages)

@@ -28,10 +28,10 @@ def train_tokenizer(world: FactsWorld, vocab_size: int = 768) -> PreTrainedToken
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False
     )
-    from unlearn_llm.data import IDK_ANSWER, prompt_text
+    from unlearn_llm.data import IDK_ANSWERS, prompt_text
 
     # Train on the prompts as the model will see them, so "Question:" is one token.
-    texts = world.corpus() + [prompt_text(q) for q in world.questions()] + [IDK_ANSWER] * 50
+    texts = world.corpus() + [prompt_text(q) for q in world.questions()] + list(IDK_ANSWERS) * 20
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
