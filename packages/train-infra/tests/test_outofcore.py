@@ -29,8 +29,11 @@ def test_packed_batches_equal_the_raw_rows(graph, tmp_path: Path) -> None:  # ty
     epoch = pack_epoch(graph, batches, tmp_path, cache_rows=300)
     raw = graph.features()
     packed = epoch.packed()
-    for index, batch in enumerate(batches):
-        assert np.array_equal(gather_packed(epoch, index, packed), gather_naive(batch, raw))
+    with epoch.open() as reader:
+        for index, batch in enumerate(batches):
+            expected = gather_naive(batch, raw)
+            assert np.array_equal(gather_packed(epoch, index, packed), expected)
+            assert np.array_equal(gather_packed(epoch, index, reader), expected)
     through_thread = [features for _, features in PrefetchLoader(epoch, depth=3)]
     assert len(through_thread) == len(batches)
     assert np.array_equal(through_thread[-1], gather_naive(batches[-1], raw))

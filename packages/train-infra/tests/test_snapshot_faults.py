@@ -49,6 +49,8 @@ def _launch(
     m: int = 0,
     kill_at: int | None = None,
     kill_rank: int = 0,
+    pingpong: bool = False,
+    kill_phase: str = "backward",
 ) -> list[int]:
     """Run the demo loop on ``world`` ranks; return their exit codes (killed: -9)."""
     port = _free_port()
@@ -65,6 +67,9 @@ def _launch(
                     args += ["--peers", json.dumps(peers), "--k", str(k), "--m", str(m)]
             if kill_at is not None:
                 args += ["--kill-at", str(kill_at), "--kill-rank", str(kill_rank)]
+                args += ["--kill-phase", kill_phase]
+            if pingpong:
+                args += ["--pingpong"]
             env = {
                 **os.environ,
                 "RANK": str(rank),
@@ -149,6 +154,20 @@ def test_sigkill_trainer_mid_step_resumes_bit_identically(
     _assert_same_run(reference_runs[1], tmp_path, 1)
 
 
+def test_pingpong_sigkill_mid_update_resumes_bit_identically(
+    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+) -> None:
+    # PingPongAdamW (weight_decay=0) computes what torch.optim.Adam computes, so the
+    # recovered run must equal the plain Adam reference bit for bit. The kill lands
+    # halfway through an out-of-place update, while the other slot is half written.
+    managers.append(start_manager())
+    codes = _launch(1, tmp_path, managers, kill_at=KILL_AT, pingpong=True, kill_phase="update")
+    assert codes == [-signal.SIGKILL]
+    assert max(read_losses(tmp_path / "losses-0.jsonl")) == KILL_AT - 1
+    assert _launch(1, tmp_path, managers, pingpong=True) == [0]
+    _assert_same_run(reference_runs[1], tmp_path, 1)
+
+
 @pytest.mark.slow
 def test_lost_node_is_rebuilt_from_parity_on_other_ranks(
     tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
@@ -165,6 +184,7 @@ def test_lost_node_is_rebuilt_from_parity_on_other_ranks(
     _assert_same_run(reference_runs[3], tmp_path, 3)
 
 
+@pytest.mark.slow  # the ping-pong variant below covers the same recovery by default
 def test_killed_rank_and_its_manager_recover_from_the_peer(
     tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
 ) -> None:
@@ -196,6 +216,21 @@ def test_m_lost_managers_and_a_killed_rank_recover(
         managers[lost] = start_manager(key)
     assert _launch(3, tmp_path, managers, k=1, m=2) == [0, 0, 0]
     _assert_same_run(reference_runs[3], tmp_path, 3)
+
+
+def test_pingpong_rank_and_its_manager_recover_from_the_peer(
+    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+) -> None:
+    # The ping-pong fast path with fragments produced from the idle slot in the
+    # background: rank 1 and its manager die, rank 1 decodes its state from rank 0's.
+    key = b"pingpong-key"
+    managers.extend(start_manager(key) for _ in range(2))
+    codes = _launch(2, tmp_path, managers, k=1, m=1, kill_at=KILL_AT, kill_rank=1, pingpong=True)
+    assert codes[1] == -signal.SIGKILL
+    managers[1].kill()
+    managers[1] = start_manager(key)
+    assert _launch(2, tmp_path, managers, k=1, m=1, pingpong=True) == [0, 0]
+    _assert_same_run(reference_runs[2], tmp_path, 2)
 
 
 def test_corrupt_fragment_is_rebuilt_and_too_few_is_an_error(

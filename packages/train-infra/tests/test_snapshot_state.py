@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from train_infra.snapshot.demo import make_batch, make_model
-from train_infra.snapshot.erasure import ErasureCode
+from train_infra.snapshot.erasure import ErasureCode, bit_matrix, gf_mul
 from train_infra.snapshot.errors import (
     IncompatibleSnapshotError,
     NotEnoughFragmentsError,
@@ -88,6 +88,16 @@ def test_any_k_fragments_recover_the_bytes(k: int, m: int) -> None:
     for lost in itertools.combinations(range(k + m), m):
         survivors = [f for f in fragments if f.index not in lost]
         assert torch.equal(code.decode(survivors, data.numel()), data)
+
+
+def test_bit_matrices_multiply_like_their_field_elements() -> None:
+    # B(a)B(b) = B(ab) over GF(2) and B(a) xor B(b) = B(a xor b): what lets a decoder apply
+    # the bit matrix of the inverse generator rows.
+    for a, b in [(2, 3), (7, 200), (255, 128), (29, 29)]:
+        left = torch.tensor(bit_matrix(a)) @ torch.tensor(bit_matrix(b)) % 2
+        assert torch.equal(left, torch.tensor(bit_matrix(gf_mul(a, b))))
+        summed = torch.tensor(bit_matrix(a)) ^ torch.tensor(bit_matrix(b))
+        assert torch.equal(summed, torch.tensor(bit_matrix(a ^ b)))
 
 
 def test_corrupt_fragment_is_detected_and_rebuilt() -> None:

@@ -5,7 +5,13 @@ for the batch order) so that a restore that missed any of them would change the 
 Run alone or as one rank of a ``torch.distributed`` gloo job::
 
     python -m train_infra.snapshot.demo --steps 20 --out OUT \
-        --manager 127.0.0.1:PORT --key HEX [--peers JSON --k 2 --m 1] [--kill-at 7]
+        --manager 127.0.0.1:PORT --key HEX [--peers JSON --k 2 --m 1] [--kill-at 7] \
+        [--pingpong] [--kill-phase update]
+
+``--pingpong`` trains with :class:`~train_infra.snapshot.pingpong.PingPongAdamW`
+(``weight_decay=0``: the same arithmetic as ``torch.optim.Adam``, so its losses equal
+the default run's bit for bit); ``--kill-phase update`` kills the rank halfway through
+the optimizer update instead of before it.
 
 Each rank writes ``losses-<rank>.jsonl`` (step and loss as ``float.hex``, exact) and
 ``final-<rank>.pt`` (the model and optimizer state after the last step).
@@ -55,6 +61,8 @@ def train(
     kill_at: int | None = None,
     kill_rank: int = 0,
     width: int = 32,
+    pingpong: bool = False,
+    kill_phase: str = "backward",
 ) -> list[float]:
     """Train for ``steps`` steps, resuming from ``snapshotter`` when it holds a state."""
     import torch.distributed as dist
@@ -62,7 +70,13 @@ def train(
     random.seed(1 + rank)
     np.random.seed(2 + rank)
     model = make_model(width)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    from train_infra.snapshot.pingpong import PingPongAdamW
+
+    optimizer: torch.optim.Optimizer
+    if pingpong:
+        optimizer = PingPongAdamW(model, snapshotter, lr=1e-2, weight_decay=0.0)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     start = 0
     if snapshotter is not None:
         snapshotter.protect(optimizer)
@@ -81,7 +95,16 @@ def train(
         loss.backward()
         if kill_at is not None and step == kill_at and rank == kill_rank:
             log.flush()
-            os.kill(os.getpid(), signal.SIGKILL)  # a crash in the middle of a step
+            if kill_phase == "update":
+                # A crash halfway through the optimizer update (after two parameters).
+                def die(index: int) -> None:
+                    if index == 1:
+                        os.kill(os.getpid(), signal.SIGKILL)
+
+                assert isinstance(optimizer, PingPongAdamW)
+                optimizer._after_param = die
+            else:
+                os.kill(os.getpid(), signal.SIGKILL)  # a crash in the middle of a step
         if world > 1:
             for param in model.parameters():
                 assert param.grad is not None
@@ -129,7 +152,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--m", type=int, default=0)
     parser.add_argument("--kill-at", type=int, default=None)
     parser.add_argument("--kill-rank", type=int, default=0)
+    parser.add_argument("--kill-phase", choices=["backward", "update"], default="backward")
+    parser.add_argument("--pingpong", action="store_true", help="train with PingPongAdamW")
     args = parser.parse_args(argv)
+    if args.kill_phase == "update" and not args.pingpong:
+        parser.error("--kill-phase update needs --pingpong (it hooks PingPongAdamW's update)")
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     torch.set_num_threads(1)
@@ -147,7 +174,17 @@ def main(argv: list[str] | None = None) -> None:
         peers = [(_address(p), key) for p in json.loads(args.peers)] if args.peers else None
         snapshotter = Snapshotter(_address(args.manager), key, rank, peers, args.k, args.m)
     args.out.mkdir(parents=True, exist_ok=True)
-    train(args.steps, args.out, rank, world, snapshotter, args.kill_at, args.kill_rank)
+    train(
+        args.steps,
+        args.out,
+        rank,
+        world,
+        snapshotter,
+        args.kill_at,
+        args.kill_rank,
+        pingpong=args.pingpong,
+        kill_phase=args.kill_phase,
+    )
     if snapshotter is not None:
         snapshotter.close()
     if world > 1:

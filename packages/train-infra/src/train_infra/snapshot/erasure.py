@@ -1,4 +1,4 @@
-"""Systematic Reed–Solomon erasure coding over GF(2^8), vectorised on torch tensors.
+"""Systematic Reed–Solomon erasure coding over GF(2^8), as XORs of packets (numpy).
 
 A byte buffer is split into ``k`` equal data fragments and ``m`` parity fragments are
 computed as ``p_i = ⊕_j C_ij · d_j`` in GF(2^8) (polynomial ``x^8+x^4+x^3+x^2+1``). For
@@ -7,10 +7,20 @@ the Cauchy matrix ``C_ij = 1 / (x_i ⊕ y_j)`` with ``x_i = k + i``, ``y_j = j``
 square submatrices are all invertible: any ``k`` of the ``k + m`` fragments recover the
 data (the code is MDS). Decoding inverts the ``k × k`` generator rows of the survivors.
 
-Multiplication by a constant ``c`` is linear over GF(2), so it is computed bit-sliced
-on 64-bit words: ``c·x = ⊕_b [bit_b(x)] · (c·2^b)``, eight shift/and/multiply/xor
-passes per coefficient, over cache-sized chunks. Every fragment carries a CRC-32; a
-fragment that fails it is treated as lost and rebuilt from the others.
+Cauchy Reed–Solomon as a bit matrix (Blömer et al., ICSI TR-95-048; the "bitmatrix"
+form of Plank's Jerasure): multiplication by a constant ``c`` is a linear map on the
+eight bits of an element, an 8 × 8 binary matrix ``B(c)`` whose column ``b`` holds the
+bits of ``c · 2^b``. Each fragment is cut into eight packets, packet ``b`` carrying bit
+``b`` of many elements side by side, so output packet ``r`` of ``c · d`` is the XOR of
+the packets ``b`` of ``d`` with ``B(c)[r, b] = 1``:
+
+    parity packet ``(i, r) = ⊕_{j, b : B(C_ij)[r, b] = 1} data packet (j, b)``
+
+Encoding is then a fixed list of large XORs on ``uint64`` views, done in cache-sized
+column chunks so the sources stay in cache. Because ``B(ab) = B(a)B(b)`` and
+``B(a ⊕ b) = B(a) ⊕ B(b)``, decoding applies the bit matrix of the inverse the same
+way. Every fragment carries a CRC-32; a fragment that fails it is treated as lost and
+rebuilt from the others.
 """
 
 from __future__ import annotations
@@ -19,13 +29,13 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from train_infra.snapshot.errors import NotEnoughFragmentsError
 
 _POLY = 0x11D
-_LOW_BITS = 0x0101010101010101
-_CHUNK_WORDS = 1 << 15  # 256 KiB of int64 per pass: stays in cache
+_CHUNK_WORDS = 1 << 12  # 32 KiB per packet per pass: k · 8 source packets stay in cache
 
 
 @lru_cache(maxsize=1)
@@ -88,37 +98,49 @@ def invert_matrix(matrix: list[list[int]]) -> list[list[int]]:
     return [row[n:] for row in work]
 
 
-def _mul_accumulate(out: torch.Tensor, coefficient: int, words: torch.Tensor) -> None:
-    """``out ^= coefficient · words`` bytewise in GF(2^8); both are int64 word views."""
-    if coefficient == 0:
-        return
-    if coefficient == 1:
-        out.bitwise_xor_(words)
-        return
-    powers = [gf_mul(coefficient, 1 << bit) for bit in range(8)]
-    for start in range(0, words.numel(), _CHUNK_WORDS):
-        src = words[start : start + _CHUNK_WORDS]
-        dst = out[start : start + _CHUNK_WORDS]
-        scratch = torch.empty_like(src)
-        for bit, power in enumerate(powers):
-            torch.bitwise_right_shift(src, bit, out=scratch)
-            scratch.bitwise_and_(_LOW_BITS)
-            scratch.mul_(power)  # each byte is 0 or 1, so no carries between bytes
-            dst.bitwise_xor_(scratch)
+@lru_cache(maxsize=256)
+def bit_matrix(coefficient: int) -> tuple[tuple[int, ...], ...]:
+    """``B(c)``: row ``r``, column ``b`` is bit ``r`` of ``c · 2^b`` in GF(2^8)."""
+    columns = [gf_mul(coefficient, 1 << bit) for bit in range(8)]
+    return tuple(tuple((columns[b] >> r) & 1 for b in range(8)) for r in range(8))
 
 
 def _combine(rows: list[list[int]], sources: list[torch.Tensor]) -> list[torch.Tensor]:
-    """``out_i = ⊕_j rows[i][j] · sources[j]`` for uint8 fragments of equal length."""
-    words = [s.view(torch.int64) for s in sources]
-    outputs = []
-    for row in rows:
-        first = next((j for j, c in enumerate(row) if c == 1), None)
-        # Start from a copy of a source with coefficient 1: saves a pass over zeros.
-        out = torch.zeros_like(words[0]) if first is None else words[first].clone()
-        for j, (coefficient, source) in enumerate(zip(row, words, strict=True)):
-            if j != first:
-                _mul_accumulate(out, coefficient, source)
-        outputs.append(out.view(torch.uint8))
+    """``out_i = ⊕_j rows[i][j] · sources[j]`` for uint8 fragments (64-byte multiples).
+
+    Each output packet is a fixed XOR of source packets (see the module docstring),
+    computed chunk by chunk over the packets' columns.
+    """
+    size = sources[0].numel()
+    words = size // 64  # uint64 words per packet
+    packets = [s.numpy().view(np.uint64).reshape(8, words) for s in sources]
+    outputs = [torch.empty(size, dtype=torch.uint8) for _ in rows]
+    plans = []
+    for row, out in zip(rows, outputs, strict=True):
+        target = out.numpy().view(np.uint64).reshape(8, words)
+        for r in range(8):
+            terms = [
+                (j, b)
+                for j, coefficient in enumerate(row)
+                if coefficient
+                for b in range(8)
+                if bit_matrix(coefficient)[r][b]
+            ]
+            plans.append((target[r], terms))
+    for start in range(0, words, _CHUNK_WORDS):
+        stop = min(start + _CHUNK_WORDS, words)
+        for target_packet, terms in plans:
+            dst = target_packet[start:stop]
+            if not terms:
+                dst[:] = 0
+            elif len(terms) == 1:
+                j, b = terms[0]
+                dst[:] = packets[j][b, start:stop]
+            else:
+                (j0, b0), (j1, b1) = terms[0], terms[1]
+                np.bitwise_xor(packets[j0][b0, start:stop], packets[j1][b1, start:stop], out=dst)
+                for j, b in terms[2:]:
+                    np.bitwise_xor(dst, packets[j][b, start:stop], out=dst)
     return outputs
 
 
@@ -148,9 +170,9 @@ class ErasureCode:
         self.matrix = generator_matrix(k, m)
 
     def fragment_size(self, nbytes: int) -> int:
-        """Bytes per fragment: ``nbytes / k`` rounded up to whole 64-bit words."""
+        """Bytes per fragment: ``nbytes / k`` rounded up to eight whole 64-bit packets."""
         per = -(-max(nbytes, 1) // self.k)
-        return -(-per // 8) * 8
+        return -(-per // 64) * 64
 
     def encode(self, data: torch.Tensor) -> list[Fragment]:
         """Split a 1-D uint8 tensor into ``k`` data and ``m`` parity fragments.

@@ -11,6 +11,10 @@ What it holds:
   writes the spare segment while the latest committed one stays intact, then commits;
   the previous latest becomes the spare. A snapshot that was never committed is never
   returned.
+* a pinned pair of segments for a ping-pong optimizer
+  (:class:`train_infra.snapshot.pingpong.PingPongAdamW`): the trainer keeps its live
+  parameters and optimizer state in them and commits them in turn, so a snapshot needs
+  no copy; ``reopen`` marks a committed one as being written again.
 * erasure-coded fragments that other ranks placed here, keyed by
   ``(owner rank, step, fragment index)``, with their checksums; the last two steps per
   owner are kept.
@@ -51,6 +55,8 @@ class _State:
     fragments: dict[tuple[int, int, int], tuple[bytes, dict[str, Any]]] = field(
         default_factory=dict
     )
+    pinned: set[str] = field(default_factory=set)  # a ping-pong optimizer's pair
+    writing: set[str] = field(default_factory=set)  # begun by a copy, not yet committed
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -62,8 +68,10 @@ def _spare_slot(state: _State, nbytes: int) -> str:
     is reused first; otherwise the previous snapshot is given up, so at most two
     committed snapshots plus the one in flight exist.
     """
-    candidates = [n for n in state.slots if n not in (state.latest, state.previous)]
-    if not candidates and state.previous is not None:
+    candidates = [
+        n for n in state.slots if n not in (state.latest, state.previous) and n not in state.pinned
+    ]
+    if not candidates and state.previous is not None and state.previous not in state.pinned:
         candidates = [state.previous]
         state.previous = None
     for extra in candidates[1:]:
@@ -77,11 +85,21 @@ def _spare_slot(state: _State, nbytes: int) -> str:
         state.slots[memory.name] = _Slot(memory)
         name = memory.name
     state.slots[name].header = None
+    state.writing.add(name)
     return name
+
+
+def _drop_unreferenced(state: _State) -> None:
+    """Free segments no snapshot, pair or copy in flight refers to any more."""
+    keep = {state.latest, state.previous} | state.pinned | state.writing
+    for name in [n for n in state.slots if n not in keep]:
+        _drop(state, name)
 
 
 def _drop(state: _State, name: str) -> None:
     slot = state.slots.pop(name)
+    state.writing.discard(name)
+    state.pinned.discard(name)
     slot.memory.close()
     slot.memory.unlink()
 
@@ -98,8 +116,33 @@ def _handle(state: _State, request: tuple[Any, ...]) -> Any:
             if name not in state.slots:
                 raise KeyError(f"unknown segment {name!r}")
             state.slots[name].header = header
+            state.writing.discard(name)
             if state.latest != name:
                 state.previous, state.latest = state.latest, name
+            _drop_unreferenced(state)
+            return True
+        if op == "pair":
+            # Two segments for a ping-pong optimizer; a pair left by a crashed trainer is
+            # unpinned and freed once no committed snapshot lives in it.
+            nbytes = max(int(request[1]), 1)
+            state.pinned.clear()
+            pair = [SharedMemory(create=True, size=nbytes) for _ in range(2)]
+            for memory in pair:
+                state.slots[memory.name] = _Slot(memory)
+                state.pinned.add(memory.name)
+            _drop_unreferenced(state)
+            return [memory.name for memory in pair]
+        if op == "reopen":
+            # The trainer is about to overwrite this committed segment: forget its
+            # snapshot first, so a crash mid-write never leaves it looking intact.
+            name = request[1]
+            if name not in state.slots:
+                raise KeyError(f"unknown segment {name!r}")
+            state.slots[name].header = None
+            if state.previous == name:
+                state.previous = None
+            elif state.latest == name:
+                state.latest, state.previous = state.previous, None
             return True
         if op == "snapshots":
             # (segment name, header) of every committed snapshot, newest first.

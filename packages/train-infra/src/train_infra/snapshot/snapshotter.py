@@ -20,7 +20,16 @@ flight, so the manager's latest committed snapshot is never the one being writte
 
 With ``peers`` (the managers of other ranks) and ``k``/``m``, the same thread then
 erasure-codes the packed snapshot and places fragment ``j`` on peer ``(rank + j) mod N``,
-so the state of a rank survives the loss of any ``m`` nodes.
+so the state of a rank survives the loss of any ``m`` nodes; ``encode_every`` spaces
+these out to every n-th snapshot.
+
+The fast path: with a :class:`~train_infra.snapshot.pingpong.PingPongAdamW` optimizer,
+:meth:`Snapshotter.snapshot` copies nothing. The optimizer already computed the step
+out of place into the second of two shared-memory slots held by the manager, so the
+live slot is the snapshot: it is committed with a small header (RNG states, buffers,
+step counters). Erasure coding and persistence of that slot then run on a background
+thread, at the ``encode_every``/``persist_every`` frequency, while it stays idle: the
+optimizer update that would overwrite it (the step after next) waits for them.
 """
 
 from __future__ import annotations
@@ -34,10 +43,12 @@ import torch
 from train_infra.snapshot.erasure import ErasureCode, Fragment
 from train_infra.snapshot.errors import NotEnoughFragmentsError, SnapshotError
 from train_infra.snapshot.manager import Address, ManagerClient
+from train_infra.snapshot.pingpong import PingPongAdamW
 from train_infra.snapshot.state import (
     TrainingState,
     capture_state,
     checksum,
+    decode_inline,
     layout,
     pack_into,
     restore_state,
@@ -59,7 +70,10 @@ class Snapshotter:
         m: int = 0,
         persist_dir: str | None = None,
         persist_every: int = 0,
+        encode_every: int = 1,
     ) -> None:
+        if encode_every < 1:
+            raise ValueError(f"encode_every must be >= 1 (1 = every snapshot), got {encode_every}")
         if persist_every < 0:
             raise ValueError(f"persist_every must be >= 0 (0 = never), got {persist_every}")
         if persist_every and persist_dir is None:
@@ -67,6 +81,7 @@ class Snapshotter:
         self.rank = rank
         self.persist_dir = persist_dir
         self.persist_every = persist_every
+        self.encode_every = encode_every
         self.client = ManagerClient(address, authkey)
         self.peers = peers or []
         self.code = ErasureCode(k, m) if self.peers else None
@@ -79,6 +94,8 @@ class Snapshotter:
         self._copied = threading.Event()
         self._copied.set()
         self._error: BaseException | None = None
+        self._reader: str | None = None  # the ping-pong slot a background job reads
+        self._count = 0  # snapshots started (their encode_every phase)
         self.wait_seconds = 0.0
         self.snapshots_taken = 0
 
@@ -118,16 +135,85 @@ class Snapshotter:
         loader_position: Any = None,
         blocking: bool = False,
     ) -> None:
-        """Snapshot the state after ``step`` steps; copies in the background."""
+        """Snapshot the state after ``step`` steps; copies in the background.
+
+        With a :class:`PingPongAdamW` there is nothing to copy: the live slot is
+        committed as it is (see the module docstring).
+        """
+        if isinstance(optimizer, PingPongAdamW):
+            self._snapshot_pingpong(model, optimizer, step, loader_position, blocking)
+            return
         self.wait()  # double buffering: at most one snapshot in flight
         state = capture_state(model, optimizer, step, loader_position)
+        encode = self._count % self.encode_every == 0
+        self._count += 1
         self._copied.clear()
-        self._thread = threading.Thread(target=self._write, args=(state,), daemon=True)
+        self._reader = None
+        self._thread = threading.Thread(target=self._write, args=(state, encode), daemon=True)
         self._thread.start()
         if blocking:
             self.wait()
 
-    def _write(self, state: TrainingState) -> None:
+    def _snapshot_pingpong(
+        self,
+        model: torch.nn.Module,
+        optimizer: PingPongAdamW,
+        step: int,
+        loader_position: Any,
+        blocking: bool,
+    ) -> None:
+        if optimizer.snapshotter is not self:
+            raise SnapshotError("this PingPongAdamW keeps its slots with another Snapshotter")
+        if self._error is not None:
+            self.wait()  # re-raises the background job's error
+        name, header = optimizer.snapshot_header(model, step, loader_position)
+        header["rank"] = self.rank
+        self.client.request("commit", name, header)
+        optimizer.live_committed = True
+        self.snapshots_taken += 1
+        encode = self.code is not None and self._count % self.encode_every == 0
+        self._count += 1
+        persist = bool(self.persist_every) and step % self.persist_every == 0
+        if encode or persist:
+            self.wait()  # at most one background job
+            self._reader = name
+            self._thread = threading.Thread(
+                target=self._background, args=(name, header, encode, persist), daemon=True
+            )
+            self._thread.start()
+        if blocking:
+            self.wait()
+
+    def _background(self, name: str, header: dict[str, Any], encode: bool, persist: bool) -> None:
+        """Fragments and persistence of a committed ping-pong slot, while it is idle."""
+        try:
+            memory = self.client.segment(name)
+            if encode:
+                self._place_fragments(memory, header)
+            if persist:
+                from train_infra.snapshot.persist import persist as write
+
+                data = torch.frombuffer(memory.buf, dtype=torch.uint8, count=header["size"])
+                tensors = unpack(data, header["manifest"], copy=False)
+                tensors.update(decode_inline(header["inline"]))
+                assert self.persist_dir is not None
+                target = f"{self.persist_dir}/rank-{self.rank}"
+                write(TrainingState(tensors, header["meta"]), target)
+                del tensors, data
+        except BaseException as error:
+            self._error = error
+
+    def before_overwrite(self, name: str) -> None:
+        """Called by :class:`PingPongAdamW` before it writes into the committed slot ``name``.
+
+        Waits for a background job still reading it, then has the manager forget that
+        snapshot, so a crash during the write cannot leave a torn one looking intact.
+        """
+        if self._thread is not None and self._reader == name:
+            self.wait()
+        self.client.request("reopen", name)
+
+    def _write(self, state: TrainingState, encode: bool = True) -> None:
         try:
             manifest, size = layout(state.tensors)
             name = self.client.request("begin", size)
@@ -143,7 +229,7 @@ class Snapshotter:
                 "rank": self.rank,
             }
             self.client.request("commit", name, header)
-            if self.code is not None:
+            if self.code is not None and encode:
                 self._place_fragments(memory, header)
             step = int(state.meta["step"])
             if self.persist_every and step % self.persist_every == 0:

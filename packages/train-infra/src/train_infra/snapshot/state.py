@@ -221,24 +221,48 @@ def pack(state: TrainingState) -> tuple[torch.Tensor, dict[str, Any]]:
     return buffer, header
 
 
+def encode_inline(tensors: dict[str, torch.Tensor]) -> dict[str, dict[str, Any]]:
+    """Small tensors (RNG states, buffers, step counters) as bytes for a header."""
+    return {
+        name: {
+            "dtype": str(t.dtype).removeprefix("torch."),
+            "shape": list(t.shape),
+            "data": t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes(),
+        }
+        for name, t in tensors.items()
+    }
+
+
+def decode_inline(entries: dict[str, dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`encode_inline` (fresh tensors, owned by the caller)."""
+    out = {}
+    for name, entry in entries.items():
+        raw = torch.frombuffer(bytearray(entry["data"]), dtype=torch.uint8)
+        out[name] = raw.view(getattr(torch, entry["dtype"])).reshape(entry["shape"])
+    return out
+
+
 def unpack_state(buffer: torch.Tensor, header: dict[str, Any], copy: bool = True) -> TrainingState:
     """Inverse of :func:`pack`, verifying size and checksum first.
 
     With ``copy=False`` the model tensors are views of ``buffer`` (``load_state_dict``
     copies them anyway); optimizer and RNG tensors are always cloned, because an
-    optimizer keeps the tensors it is given.
+    optimizer keeps the tensors it is given. A header may carry small tensors inline
+    (``header["inline"]``, from a ping-pong snapshot) and ``crc`` None when its bytes
+    were not checksummed (a ping-pong slot; its fragments always are).
     """
     if buffer.numel() < header["size"]:
         raise TruncatedSnapshotError(
             f"snapshot holds {buffer.numel()} bytes, its manifest needs {header['size']}"
         )
     buffer = buffer[: header["size"]]
-    if checksum(buffer) != header["crc"]:
+    if header.get("crc") is not None and checksum(buffer) != header["crc"]:
         raise TruncatedSnapshotError("snapshot bytes fail their CRC-32 checksum")
     tensors = unpack(buffer, header["manifest"], copy=False)
     for name, tensor in tensors.items():
         if copy or not name.startswith("model/"):
             tensors[name] = tensor.clone()
+    tensors.update(decode_inline(header.get("inline", {})))
     return TrainingState(tensors=tensors, meta=header["meta"])
 
 
