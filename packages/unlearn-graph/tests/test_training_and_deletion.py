@@ -96,3 +96,23 @@ def test_in_and_out_sampling_follow_the_two_hop_rule(sparse_link_task: Any) -> N
 def test_nodes_within_counts_hops() -> None:
     path = np.array([[0, 1, 2, 3], [1, 2, 3, 4]])
     assert nodes_within(path, 5, np.array([0]), 2).tolist() == [True, True, True, False, False]
+
+
+@pytest.mark.parametrize("backbone", ["gcn", "sage", "gat", "gin"])
+def test_computation_plan_gives_the_full_graph_embeddings(backbone: str, link_task: Any) -> None:
+    from unlearn_graph.config import BackboneConfig
+    from unlearn_graph.models import ComputationPlan, build_model, embed_on_plan, plan_inputs
+
+    config = BackboneConfig(backbone=backbone, hidden=16, num_layers=3)  # type: ignore[arg-type]
+    model = build_model(link_task.x.shape[1], config, "link", None, 0).eval()
+    targets = torch.tensor([5, 3, 5, 120])
+    n, edge_index = link_task.num_nodes, link_task.edge_index
+    with torch.no_grad():
+        full = model.embed(link_task.x, edge_index)[targets]
+        for start in (0, 2):
+            plan = ComputationPlan(model, edge_index, n, targets, start_layer=start)
+            inputs = plan_inputs(model, link_task.x, edge_index, plan)
+            assert torch.allclose(embed_on_plan(model, inputs, plan), full, atol=1e-5)
+            # every layer computes only the rows that the next one reads
+            assert plan.sizes == sorted(plan.sizes, reverse=True)
+            assert plan.sizes[-1] == 3

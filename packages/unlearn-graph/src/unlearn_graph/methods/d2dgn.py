@@ -7,8 +7,9 @@ A student (initialised from the trained model) runs on the retained graph and is
 distilled from two teachers: the *preserver* (the trained model, frozen) on the retained
 elements $\\mathcal{D}_r$ and the *destroyer* (a freshly initialised model, which knows
 nothing, ``destroyer="fresh"``) or a *negatively trained* copy of the trained model
-(``destroyer="negative"``, the default: a few epochs teaching it that deleted edges are
-non-edges, or uniform class probabilities for deleted nodes) on the deleted elements
+(``destroyer="negative"``, the default: a few steps teaching its last layer that
+deleted edges are non-edges, or uniform class probabilities for deleted nodes) on the
+deleted elements
 $\\mathcal{D}_f$. With a dot-product link decoder a fresh GNN still scores adjacent nodes
 as linked (message passing makes neighbours similar), which is why the negative
 destroyer is the default for links:
@@ -19,6 +20,12 @@ $$\\mathcal{L} = \\mathrm{KL}(p^{P}_{r} \\,\\|\\, p^{S}_{r}) + \\beta\\,\\mathrm
 with response-based soft targets $p = \\mathrm{softmax}(\\text{logits}/\\tau)$ (Bernoulli
 $\\sigma(s/\\tau)$ for links, over the element and as many random pairs) and feature-based
 terms on the node embeddings $h$ of the elements' nodes.
+
+Cost: the retained term uses one sample of ``retained_sample`` elements drawn at the
+start, so the teachers are evaluated once and the student runs every epoch only on the
+receptive field of the sampled and deleted elements
+(:class:`~unlearn_graph.models.ComputationPlan`, exact embeddings there). The negative
+destroyer trains only its last layer, with the layers below computed once.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pydantic import Field
 from unlearn_schema import MethodParams
 
 if TYPE_CHECKING:
+    import torch
     from torch import Tensor
 
     from unlearn_graph.deletion import DeletionProblem
@@ -47,8 +55,12 @@ class D2DGNParams(MethodParams):
     deleted_weight: float = Field(default=0.1, ge=0.0, le=1000.0, description="γ")
     destroyer: Literal["negative", "fresh"] = "negative"
     destroyer_epochs: int = Field(default=5, ge=0, le=10_000)
+    destroyer_lr: float = Field(default=0.01, gt=0.0, le=1.0)
     retained_sample: int = Field(
-        default=4096, ge=1, le=10_000_000, description="Retained elements drawn per epoch."
+        default=512,
+        ge=1,
+        le=10_000_000,
+        description="Retained elements drawn once and distilled on (with the deleted ones).",
     )
 
 
@@ -69,22 +81,56 @@ def _kl(teacher_logits: Tensor, student_logits: Tensor, task: str, temperature: 
     return (p * (p.log() - log_q) + (1 - p) * ((1 - p).log() - log_not_q)).mean()
 
 
+def _with_negatives(
+    elements: Tensor, task: str, num_nodes: int, generator: torch.Generator
+) -> Tensor:
+    """Link elements followed by as many random pairs (the Bernoulli targets need both)."""
+    import torch
+
+    if task == "node":
+        return elements
+    return torch.cat(
+        [elements, torch.randint(0, num_nodes, elements.shape, generator=generator)], 1
+    )
+
+
+def _nodes_of(elements: Tensor, task: str) -> Tensor:
+    import torch
+
+    return torch.unique(elements if task == "node" else elements.reshape(-1))
+
+
 def _negatively_trained(
-    original: GraphModel, problem: DeletionProblem, params: D2DGNParams, seed: int
-) -> GraphModel:
-    """A copy of the trained model taught that the deleted elements are absent."""
+    original: GraphModel, problem: DeletionProblem, elements: Tensor, params: D2DGNParams
+) -> tuple[GraphModel, Tensor, Tensor]:
+    """A copy of the trained model taught that the deleted ``elements`` are absent.
+
+    Only its last layer (and class head) moves, on the receptive field of the deleted
+    elements, with the layers below computed once: a cheap destroyer. Returns the model,
+    the nodes of ``elements`` and the destroyer's embeddings of those nodes.
+    """
     import copy
 
     import torch
     from torch import nn
 
-    torch.manual_seed(seed)
-    model: Any = copy.deepcopy(original)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
-    model.train()
+    from unlearn_graph.models import ComputationPlan, embed_on_plan, plan_inputs
+
+    model: Any = copy.deepcopy(original).eval()
+    n = problem.task.num_nodes
+    nodes = _nodes_of(elements, model.task)
+    row = torch.full((n,), -1, dtype=torch.long)
+    row[nodes] = torch.arange(nodes.numel())
+    local = row[elements]
+    plan = ComputationPlan(model, problem.edge_index, n, nodes, model.num_layers - 1)
+    inputs = plan_inputs(model, problem.x, problem.edge_index, plan)
+    trainable = list(model.convs[-1].parameters())
+    if model.head is not None:
+        trainable += list(model.head.parameters())
+    optimizer = torch.optim.Adam(trainable, lr=params.destroyer_lr)
     for _ in range(params.destroyer_epochs):
         optimizer.zero_grad()
-        logits = model.score(problem.x, problem.edge_index, problem.deleted_elements)
+        logits = model.readout(embed_on_plan(model, inputs, plan), local)
         if model.task == "node":
             # No label is the "absence" of a node: aim at the uniform distribution.
             loss = -torch.log_softmax(logits, -1).mean()
@@ -92,7 +138,9 @@ def _negatively_trained(
             loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
         loss.backward()
         optimizer.step()
-    return model.eval()
+    with torch.no_grad():
+        z = embed_on_plan(model, inputs, plan)
+    return model, nodes, z
 
 
 def d2dgn(
@@ -107,7 +155,7 @@ def d2dgn(
     import torch
     from torch import nn
 
-    from unlearn_graph.models import fresh_copy
+    from unlearn_graph.models import ComputationPlan, embed_on_plan, fresh_copy
 
     params = params or D2DGNParams()
     if problem.num_deleted == 0:
@@ -116,47 +164,51 @@ def d2dgn(
             "(feature or structure only): use GNNDelete, GIF or retraining"
         )
     x, edge_index, task = problem.x, problem.edge_index, problem.kind
+    n = problem.task.num_nodes
+    generator = torch.Generator().manual_seed(seed)
+    # One sample of the retained elements (and fixed random pairs for links) for the
+    # whole run: the teachers are evaluated once, and every epoch runs the student on
+    # the same receptive field only (ComputationPlan, exact embeddings there).
+    retained = problem.retained_elements
+    pick = torch.randperm(retained.shape[-1], generator=generator)[: params.retained_sample]
+    retained = _with_negatives(retained[..., pick], task, n, generator)
+    deleted = _with_negatives(problem.deleted_elements, task, n, generator)
     preserver = original.eval()
     if params.destroyer == "fresh":
-        destroyer = fresh_copy(original, seed + 7919).eval()
+        destroyer: Any = fresh_copy(original, seed + 7919).eval()
+        deleted_nodes = _nodes_of(deleted, task)
+        with torch.no_grad():
+            plan = ComputationPlan(destroyer, edge_index, n, deleted_nodes)
+            z_destroyed = embed_on_plan(destroyer, x, plan)
     else:
-        destroyer = _negatively_trained(original, problem, params, seed)
+        destroyer, deleted_nodes, z_destroyed = _negatively_trained(
+            original, problem, deleted, params
+        )
+    nodes = torch.unique(torch.cat([_nodes_of(retained, task), deleted_nodes]))
+    row = torch.full((n,), -1, dtype=torch.long)
+    row[nodes] = torch.arange(nodes.numel())
+    local_retained, local_deleted = row[retained], row[deleted]
+    plan = ComputationPlan(original, edge_index, n, nodes)
     with torch.no_grad():
-        z_preserver = preserver.embed(x, edge_index)
-        z_destroyer = destroyer.embed(x, edge_index)
+        z_preserver = embed_on_plan(preserver, x, plan)
+        z_destroyer = torch.zeros_like(z_preserver)
+        z_destroyer[row[deleted_nodes]] = z_destroyed
+        logits_preserver = preserver.readout(z_preserver, local_retained)
+        logits_destroyer = destroyer.readout(z_destroyer, local_deleted)
+    retained_rows = _nodes_of(local_retained, task)
+    deleted_rows = _nodes_of(local_deleted, task)
     student = copy.deepcopy(original)
     student.train()
-    generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(student.parameters(), lr=params.lr)
-    retained, deleted = problem.retained_elements, problem.deleted_elements
-    n = problem.task.num_nodes
-
-    def with_negatives(elements: Tensor) -> Tensor:
-        if task == "node":
-            return elements
-        return torch.cat([elements, torch.randint(0, n, elements.shape, generator=generator)], 1)
-
-    def nodes_of(elements: Tensor) -> Tensor:
-        return elements if task == "node" else elements.reshape(-1)
-
-    def distill(z: Tensor, z_teacher: Tensor, teacher: Any, elements: Tensor) -> Tensor:
-        with torch.no_grad():
-            teacher_logits = teacher.readout(z_teacher, elements)
-        response = _kl(teacher_logits, student.readout(z, elements), task, params.temperature)
-        nodes = nodes_of(elements)
-        feature = nn.functional.mse_loss(z[nodes], z_teacher[nodes])
-        return response + params.feature_weight * feature
-
+    mse = nn.functional.mse_loss
     for _ in range(params.epochs):
         optimizer.zero_grad()
-        count = retained.shape[-1]
-        pick = torch.randperm(count, generator=generator)[: params.retained_sample]
-        batch = retained[pick] if task == "node" else retained[:, pick]
-        z = student.embed(x, edge_index)
-        loss = distill(z, z_preserver, preserver, with_negatives(batch))
-        loss = loss + params.deleted_weight * distill(
-            z, z_destroyer, destroyer, with_negatives(deleted)
-        )
+        z = embed_on_plan(student, x, plan)
+        keep = _kl(logits_preserver, student.readout(z, local_retained), task, params.temperature)
+        keep = keep + params.feature_weight * mse(z[retained_rows], z_preserver[retained_rows])
+        forget = _kl(logits_destroyer, student.readout(z, local_deleted), task, params.temperature)
+        forget = forget + params.feature_weight * mse(z[deleted_rows], z_destroyer[deleted_rows])
+        loss = keep + params.deleted_weight * forget
         loss.backward()
         optimizer.step()
     student.eval()

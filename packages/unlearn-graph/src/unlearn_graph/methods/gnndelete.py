@@ -47,6 +47,12 @@ class GNNDeleteParams(MethodParams):
     trade_off: float = Field(
         default=0.5, ge=0.0, le=1.0, description="λ: weight of deleted-edge consistency vs NI."
     )
+    neighbourhood_sample: int = Field(
+        default=2048,
+        ge=1,
+        le=10_000_000,
+        description="Nodes of the L-hop neighbourhood drawn (once) for the NI term.",
+    )
 
 
 def _model_class() -> type[nn.Module]:
@@ -77,24 +83,16 @@ def _model_class() -> type[nn.Module]:
             operator: Any = self.operators[layer]
             return torch.where(mask[:, None], operator(h), h)
 
-        def embed(self, x: Tensor, edge_index: Tensor, first: Tensor | None = None) -> Tensor:
-            """The backbone's layers (in eval mode) with the deletion operators applied.
+        def subset_hook(self, layer: int, h: Tensor, nodes: Tensor) -> Tensor:
+            """:meth:`_hook` for rows ``h`` that hold the global nodes ``nodes``."""
+            rows = getattr(self, f"mask_{layer}")[nodes].nonzero().squeeze(1)
+            operator: Any = self.operators[layer]
+            return h.index_put((rows,), operator(h[rows]))
 
-            ``first`` is the first layer's output when already known: the backbone is
-            frozen, so training computes it once instead of every epoch.
-            """
+        def embed(self, x: Tensor, edge_index: Tensor) -> Tensor:
+            """The backbone's layers (in eval mode) with the deletion operators applied."""
             self.backbone.eval()
-            if first is None:
-                return self.backbone.embed(x, edge_index, layer_hook=self._hook)
-            convs = self.backbone.convs
-            h = first
-            for layer in range(len(convs)):
-                if layer > 0:
-                    h = convs[layer](h, edge_index)
-                if layer < len(convs) - 1:
-                    h = torch.relu(h)
-                h = self._hook(layer, h)
-            return h
+            return self.backbone.embed(x, edge_index, layer_hook=self._hook)
 
         def readout(self, z: Tensor, elements: Tensor) -> Tensor:
             return self.backbone.readout(z, elements)
@@ -114,11 +112,11 @@ def gnndelete(
     """Learn deletion operators for ``problem`` on top of the frozen ``original``."""
     import copy
 
-    import numpy as np
     import torch
     from torch import nn
 
     from unlearn_graph.deletion import nodes_within
+    from unlearn_graph.models import ComputationPlan, embed_on_plan, plan_inputs
 
     params = params or GNNDeleteParams()
     if problem.deleted_pairs.numel() == 0 and problem.deleted_nodes.numel() == 0:
@@ -135,30 +133,52 @@ def gnndelete(
     ]
     model: Any = _model_class()(copy.deepcopy(original), masks)
     x, edge_index = problem.x, problem.edge_index
-    with torch.no_grad():
-        target = model.backbone.embed(x, edge_index)
-        first = model.backbone.convs[0](x, edge_index)
-    neighbourhood = masks[-1].clone()
-    neighbourhood[problem.deleted_nodes] = False
-    neighbourhood_ids = torch.from_numpy(np.flatnonzero(neighbourhood.numpy()))
-    pairs, nodes = problem.deleted_pairs, problem.deleted_nodes
     generator = torch.Generator().manual_seed(seed)
+    pairs, nodes = problem.deleted_pairs, problem.deleted_nodes
+    # The loss only looks at a few nodes: the deleted elements, a pool of random nodes
+    # (partners of the random pairs) and a sample of the neighbourhood. Training runs on
+    # their receptive field only (ComputationPlan), which gives exactly the embeddings
+    # of the full graph at those nodes.
+    neighbourhood = masks[-1].clone()
+    neighbourhood[nodes] = False
+    neighbourhood_ids = neighbourhood.nonzero().squeeze(1)
+    pick = torch.randperm(neighbourhood_ids.numel(), generator=generator)
+    neighbourhood_ids = neighbourhood_ids[pick[: params.neighbourhood_sample]]
+    pool_size = min(n, max(64, 2 * pairs.shape[1] + nodes.numel()))
+    pool = torch.randperm(n, generator=generator)[:pool_size]
+    targets = torch.unique(torch.cat([pairs.reshape(-1), nodes, pool, neighbourhood_ids]))
+    row = torch.full((n,), -1, dtype=torch.long)
+    row[targets] = torch.arange(targets.numel())
+    local_pairs, local_nodes = row[pairs], row[nodes]
+    local_pool, local_neighbourhood = row[pool], row[neighbourhood_ids]
+    start = 1 if original.num_layers > 1 else 0
+    plan = ComputationPlan(model.backbone, edge_index, n, targets, start_layer=start)
+    # The backbone is frozen: its first layer is computed once, on the plan's nodes.
+    inputs = plan_inputs(model.backbone, x, edge_index, plan)
+    model.backbone.eval()
+    with torch.no_grad():
+        # Operators start at the identity, so this is the frozen model on G_r.
+        target = embed_on_plan(model.backbone, inputs, plan, model.subset_hook)
     optimizer = torch.optim.Adam(model.operators.parameters(), lr=params.lr)
     mse = nn.functional.mse_loss
     for _ in range(params.epochs):
         optimizer.zero_grad()
-        z = model.embed(x, edge_index, first)
+        z = embed_on_plan(model.backbone, inputs, plan, model.subset_hook)
         consistency = z.new_zeros(())
         if pairs.numel():
-            random = torch.randint(0, n, (2, pairs.shape[1]), generator=generator)
+            random = local_pool[
+                torch.randint(0, pool_size, (2, pairs.shape[1]), generator=generator)
+            ]
             consistency = consistency + mse(
-                z[pairs[0]] * z[pairs[1]], (z[random[0]] * z[random[1]]).detach()
+                z[local_pairs[0]] * z[local_pairs[1]], (z[random[0]] * z[random[1]]).detach()
             )
         if nodes.numel():
-            random_nodes = torch.randint(0, n, (nodes.numel(),), generator=generator)
-            consistency = consistency + mse(z[nodes], z[random_nodes].detach())
+            random_nodes = local_pool[
+                torch.randint(0, pool_size, (nodes.numel(),), generator=generator)
+            ]
+            consistency = consistency + mse(z[local_nodes], z[random_nodes].detach())
         influence = (
-            mse(z[neighbourhood_ids], target[neighbourhood_ids])
+            mse(z[local_neighbourhood], target[local_neighbourhood])
             if neighbourhood_ids.numel()
             else z.new_zeros(())
         )
