@@ -61,3 +61,16 @@ def test_small_diskgnn_run_matches_in_memory_accuracy(tmp_path) -> None:  # type
     assert packed.reference is not None and packed.value < packed.reference
     acc = by_name[("test_accuracy", "packed+prefetch")]
     assert acc.value == acc.reference  # same bytes, same seed: the same model
+
+
+def test_tiny_snapshot_run_restores_both_paths_bit_identically(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spec = SNAPSHOT_RECOVERY.default_spec("quick")
+    small = {**spec.params, "width": 32, "layers": 2, "steps": 6, "crash_after": 3}
+    result = SNAPSHOT_RECOVERY.run(
+        spec.model_copy(update={"params": small}), NullProgress(), str(tmp_path)
+    )
+    by_name = {m.name: m.value for m in result.metrics}
+    assert by_name["bit_identical_after_restore"] == 1.0
+    # PingPongAdamW resumed after the crash equals the uninterrupted torch AdamW run.
+    assert by_name["pingpong_bit_identical_after_restore"] == 1.0
+    assert len(result.curves[0].series) == 3

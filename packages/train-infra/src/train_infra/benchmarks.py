@@ -47,6 +47,10 @@ class SnapshotRun(StrictModel):
     crash_after: int = Field(default=10, ge=1, description="Step after which the trainer dies.")
     k: int = Field(default=2, ge=1, le=16, description="Data fragments.")
     m: int = Field(default=1, ge=0, le=16, description="Parity fragments.")
+    pingpong: bool = Field(
+        default=True,
+        description="Also crash-test and time the copy-free PingPongAdamW fast path.",
+    )
 
     @model_validator(mode="after")
     def _crash_inside(self) -> SnapshotRun:
@@ -100,12 +104,17 @@ def run_snapshot(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Bench
     from train_infra.snapshot.erasure import ErasureCode
     from train_infra.snapshot.manager import start_manager
     from train_infra.snapshot.persist import persist
+    from train_infra.snapshot.pingpong import PingPongAdamW
     from train_infra.snapshot.snapshotter import Snapshotter
     from train_infra.snapshot.state import capture_state, pack
 
     run = validate_or_raise(SnapshotRun, spec.params, "params")
     seed = spec.seeds[0]
-    progress.start(2 * run.steps + 10 * -(-run.steps // 5) + 6, "training steps")
+    modes = 3 if run.pingpong else 2
+    progress.start(
+        modes * run.steps + 5 * modes * -(-run.steps // 5) + 6,
+        "training steps",
+    )
 
     def batch(step: int) -> tuple[Any, Any]:
         generator = torch.Generator().manual_seed(seed * 100_003 + step)
@@ -130,25 +139,22 @@ def run_snapshot(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Bench
             progress.advance(1)
         return losses, times
 
-    def fresh(init_seed: int) -> tuple[Any, Any]:
+    def fresh(init_seed: int, snapshots: Any = None) -> tuple[Any, Any]:
         model = _mlp(run.width, run.layers, init_seed)
-        return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
+        if snapshots is None:
+            return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
+        # Same hyperparameters and arithmetic as the AdamW above (weight decay 0.01).
+        return model, PingPongAdamW(model, snapshots, lr=1e-3, weight_decay=0.01)
 
-    torch.manual_seed(seed)
-    model, optimizer = fresh(seed)
-    reference_losses, _ = loop(model, optimizer, 0, run.steps)
-    params = sum(p.numel() for p in model.parameters())
-
-    manager = start_manager()
-    try:
-        snapshots = Snapshotter(manager.address, manager.authkey)
+    def crash_and_resume(snapshots: Any, fast: bool) -> tuple[list[float], float, Any, Any]:
+        """Train to ``crash_after``, lose the trainer, restore, finish: losses, restore time."""
         torch.manual_seed(seed)
-        model, optimizer = fresh(seed)
+        model, optimizer = fresh(seed, snapshots if fast else None)
         snapshots.protect(optimizer)
         first, _ = loop(model, optimizer, 0, run.crash_after, snapshots)
         snapshots.wait()
         del model, optimizer  # the crash: nothing of the trainer's state survives here
-        model, optimizer = fresh(seed + 12345)
+        model, optimizer = fresh(seed + 12345, snapshots if fast else None)
         snapshots.protect(optimizer)
         torch.manual_seed(seed + 999)  # scrambled RNG: the restore must put it back
         began = time.perf_counter()
@@ -157,24 +163,52 @@ def run_snapshot(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Bench
         assert restored is not None
         rest, _ = loop(model, optimizer, restored[0], run.steps, snapshots)
         snapshots.wait()
-        # Timing: blocks of five steps alternate without and with snapshots, so that
-        # drifting machine load hits both modes alike; medians are compared.
+        return first + rest, restore_s, model, optimizer
+
+    torch.manual_seed(seed)
+    model, optimizer = fresh(seed)
+    reference_losses, _ = loop(model, optimizer, 0, run.steps)
+    params = sum(p.numel() for p in model.parameters())
+
+    manager = start_manager()
+    fast_manager = start_manager() if run.pingpong else None
+    fast_times: list[float] = []
+    fast_max_difference = 0.0
+    try:
+        snapshots = Snapshotter(manager.address, manager.authkey)
+        resumed, restore_s, model, optimizer = crash_and_resume(snapshots, fast=False)
+        timed: list[tuple[Any, Any, Any, list[float]]] = []
         base_times: list[float] = []
         snap_times: list[float] = []
-        snapshots.wait_seconds = 0.0
-        for block in range(2 * -(-run.steps // 5)):
-            with_snapshots = block % 2 == 1
-            start = run.steps + 5 * block
-            _, times = loop(
-                model, optimizer, start, start + 5, snapshots if with_snapshots else None
+        timed.append((model, optimizer, None, base_times))
+        timed.append((model, optimizer, snapshots, snap_times))
+        if fast_manager is not None:
+            fast_snapshots = Snapshotter(fast_manager.address, fast_manager.authkey)
+            fast_resumed, _, fast_model, fast_optimizer = crash_and_resume(
+                fast_snapshots, fast=True
             )
-            snapshots.wait()
-            (snap_times if with_snapshots else base_times).extend(times)
+            fast_max_difference = max(
+                abs(a - b) for a, b in zip(fast_resumed, reference_losses, strict=True)
+            )
+            timed.append((fast_model, fast_optimizer, fast_snapshots, fast_times))
+        # Timing: blocks of five steps rotate through the modes (no snapshots, copy path,
+        # ping-pong path), so that drifting machine load hits all alike; medians compared.
+        snapshots.wait_seconds = 0.0
+        for block in range(-(-run.steps // 5)):
+            for net, opt, snaps, times_out in timed:
+                start = run.steps + 5 * block
+                _, times = loop(net, opt, start, start + 5, snaps)
+                if snaps is not None:
+                    snaps.wait()
+                times_out.extend(times)
         wait_s = snapshots.wait_seconds
         snapshots.close()
+        if fast_manager is not None:
+            fast_snapshots.close()
     finally:
         manager.stop()
-    resumed = first + rest
+        if fast_manager is not None:
+            fast_manager.stop()
     max_difference = max(abs(a - b) for a, b in zip(resumed, reference_losses, strict=True))
 
     state = capture_state(model, optimizer, run.steps, clone=True)
@@ -234,6 +268,29 @@ def run_snapshot(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Bench
         MetricValue(
             name="restore_time", value=restore_s, unit="s", direction="lower", labels=labels
         ),
+        *(
+            [
+                MetricValue(
+                    name="pingpong_bit_identical_after_restore",
+                    value=1.0 if fast_max_difference == 0.0 else 0.0,
+                    direction="higher",
+                    reference=1.0,
+                    reference_name="uninterrupted torch.optim.AdamW run",
+                    labels=labels,
+                ),
+                MetricValue(
+                    name="pingpong_step_time_overhead",
+                    value=statistics.median(fast_times) / base_step - 1.0,
+                    direction="lower",
+                    reference=0.03,
+                    reference_name="goal (3 %)",
+                    unit="fraction",
+                    labels=labels,
+                ),
+            ]
+            if run.pingpong
+            else []
+        ),
         MetricValue(name="torch_load_time", value=load_s, unit="s", labels=labels),
         MetricValue(name="torch_save_time", value=save_s, unit="s", labels=labels),
         MetricValue(name="persist_time", value=persist_s, unit="s", labels=labels),
@@ -265,9 +322,20 @@ def run_snapshot(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Bench
                 label="no snapshots", x=[float(i) for i in range(len(base_times))], y=base_times
             ),
             Series(
-                label="every-step snapshot",
+                label="every-step snapshot (copy path)",
                 x=[float(i) for i in range(len(snap_times))],
                 y=snap_times,
+            ),
+            *(
+                [
+                    Series(
+                        label="every-step snapshot (PingPongAdamW)",
+                        x=[float(i) for i in range(len(fast_times))],
+                        y=fast_times,
+                    )
+                ]
+                if fast_times
+                else []
             ),
         ],
     )
@@ -280,7 +348,15 @@ def run_snapshot(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Bench
             else f"differ by up to {max_difference:.3g}."
         ),
         f"Median step {base_step * 1e3:.1f} ms without snapshots, {snap_step * 1e3:.1f} ms with "
-        f"every-step snapshots ({100 * (snap_step / base_step - 1):+.1f} %); "
+        f"every-step snapshots by copy ({100 * (snap_step / base_step - 1):+.1f} %)"
+        + (
+            f", {statistics.median(fast_times) * 1e3:.1f} ms with PingPongAdamW "
+            f"({100 * (statistics.median(fast_times) / base_step - 1):+.1f} %, restored run "
+            + ("bit-identical to torch AdamW's)" if fast_max_difference == 0 else "DIFFERS)")
+            if fast_times
+            else ""
+        )
+        + "; "
         f"state {megabytes:.1f} MB; restore {restore_s * 1e3:.0f} ms vs torch.load "
         f"{load_s * 1e3:.0f} ms.",
     ]

@@ -35,7 +35,7 @@ import torch
 from train_infra.snapshot.errors import NotEnoughFragmentsError
 
 _POLY = 0x11D
-_CHUNK_WORDS = 1 << 12  # 32 KiB per packet per pass: k · 8 source packets stay in cache
+_CHUNK_WORDS = 1 << 13  # 64 KiB per packet per pass (measured best of 8 to 128 KiB)
 
 
 @lru_cache(maxsize=1)
