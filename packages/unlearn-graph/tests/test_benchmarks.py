@@ -79,3 +79,44 @@ def test_a_tiny_run_reports_every_method_against_the_oracle() -> None:
     names = {c.name for c in result.curves}
     assert {"utility-vs-efficacy-edges", "time-vs-ratio-edges"} <= names
     assert result.notes
+
+
+@pytest.mark.slow
+def test_the_full_spec_runs_end_to_end_when_shrunk() -> None:
+    """The nightly recipe's code path (several seeds, several ratios, both scenarios) on
+    a 300-node graph with short trainings."""
+    spec = GRAPH_UNLEARN_FULL.default_spec("full")
+    assert len(spec.seeds) >= 2 and len(spec.params["deletion_ratios"]) >= 3
+    assert spec.world is not None
+    world = spec.world.model_copy(update={"params": {**spec.world.params, "num_nodes": 300}})
+    ratios = spec.params["deletion_ratios"][-2:]
+    params = {
+        **spec.params,
+        "deletion_ratios": ratios,
+        "train": {"epochs": 10, "lr": 0.01, "weight_decay": 5e-4},
+        "resamples": 2,
+        "egnn_edits": 2,
+    }
+    methods = [
+        m.model_copy(update={"params": {**m.params, "epochs": 5}})
+        if m.name in ("gnndelete", "d2dgn", "grapheraser")
+        else m
+        for m in spec.methods
+    ]
+    spec = spec.model_copy(
+        update={"world": world, "params": params, "methods": methods, "seeds": spec.seeds[:2]}
+    )
+    GRAPH_UNLEARN_FULL.check(spec)
+    result = GRAPH_UNLEARN_FULL.run(spec, NullProgress(), "unused")
+    json.dumps(result.model_dump(mode="json"))
+    for scenario in ("edges", "nodes"):
+        for ratio in ratios:
+            rows = [
+                m
+                for m in result.metrics
+                if m.labels.get("scenario") == scenario
+                and m.labels.get("deletion_ratio") == f"{ratio:g}"
+            ]
+            assert {m.labels["method"] for m in rows} >= {"retrain", "gnndelete", "gif"}
+    time_curves = [c for c in result.curves if c.name.startswith("time-vs-ratio")]
+    assert time_curves and all(s.x == sorted(ratios) for c in time_curves for s in c.series)

@@ -110,7 +110,7 @@ def test_grapheraser_deletion_equals_retraining_the_affected_shard(node_task: An
     from unlearn_schema import NodeDeletionRequest
 
     backbone = BackboneConfig(backbone="sage", hidden=16)
-    params = GraphEraserParams(num_shards=3, epochs=15, aggregation_steps=10)
+    params = GraphEraserParams(num_shards=3, epochs=15, aggregation_steps=10, partition="blpa")
     sharded = train_grapheraser(node_task, backbone, params, seed=2)
     node = int(node_task.train_idx[0])
     problem = apply_requests(node_task, [NodeDeletionRequest(nodes=[node])])
@@ -134,6 +134,28 @@ def test_grapheraser_deletion_equals_retraining_the_affected_shard(node_task: An
         torch.equal(p, q)
         for p, q in zip(fresh.parameters(), unlearned.shards[shard].parameters(), strict=True)
     )
+
+
+@pytest.mark.parametrize("partition", ["blpa", "balanced-kmeans"])
+def test_community_partitions_respect_the_cap_and_keep_edges_inside_shards(
+    partition: str, small_graph: Any
+) -> None:
+    x, edges = small_graph.x, small_graph.edges
+    n = x.shape[0]
+    shards = balanced_partition(x, edges, 4, seed=0, method=partition, slack=0.1)
+    assert np.bincount(shards, minlength=4).max() <= int(np.ceil(1.1 * n / 4))
+    assert set(shards.tolist()) == {0, 1, 2, 3}
+
+    def inside(assignment: np.ndarray) -> float:
+        return float((assignment[edges[0]] == assignment[edges[1]]).mean())
+
+    random = balanced_partition(x, edges, 4, seed=0, method="random")
+    assert inside(shards) > inside(random) + 0.1
+
+
+def test_balanced_partition_names_an_unknown_method() -> None:
+    with pytest.raises(ValueError, match="unknown partition 'metis'; accepted: blpa"):
+        balanced_partition(np.zeros((10, 2)), np.zeros((2, 0), dtype=np.int64), 2, method="metis")
 
 
 def test_balanced_partition_respects_capacity() -> None:

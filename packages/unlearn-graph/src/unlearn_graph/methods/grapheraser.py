@@ -3,9 +3,25 @@
 Chen, Zhang, Backes, Humbert, Zhang, "Graph Unlearning" (ACM CCS 2022,
 arXiv:2103.14991).
 
-Nodes are split into ``num_shards`` balanced shards by balanced k-means on propagated
-features $\\hat{A}^2X$ (the BEKM idea: nearest-centroid assignment under a capacity of
-$\\lceil N/K \\rceil$ nodes per shard). Shard $k$ trains its own model $f_k$ on the training
+Nodes are split into ``num_shards`` shards of at most
+$\\lceil (1+\\text{slack})\\,N/K \\rceil$ nodes each (``partition``, ``shard_slack``):
+
+* ``"blpa"`` (default): balanced label propagation (GraphEraser's BLPA). From a random balanced
+  start, every node prefers the shard holding most of its neighbours; preferred moves
+  are applied in decreasing order of that neighbour count while the target shard has
+  room. Keeps most edges inside shards.
+* ``"balanced-kmeans"``: balanced embedding k-means (the BEKM idea) on propagated
+  features $\\hat{A}^2X$: nearest-centroid assignment under the capacity.
+* ``"random"``: a random balanced split; only about $1/K$ of the edges stay inside a
+  shard.
+
+BLPA is the default. On a 2000-node CSBM (4 shards, slack 0.1) it keeps 52% of the
+edges inside shards (random: 25%) and reaches node accuracy 0.88 (random: 0.855) but
+link AUROC 0.688 (random: 0.715); balanced k-means keeps 83% but its shards are single
+communities, so the shard models never see the other classes (node accuracy 0.26, link
+AUROC 0.56).
+
+Shard $k$ trains its own model $f_k$ on the training
 elements inside the shard and on the edges with both endpoints inside it (edges across
 shards are never trained on). Predictions aggregate the shard models with learned
 weights, $p(e) = \\sum_k \\mathrm{softmax}(w)_k\\, p_k(e)$, fitted on validation elements.
@@ -32,13 +48,23 @@ if TYPE_CHECKING:
     from unlearn_graph.tasks import Task
 
 
+PARTITIONS = ("blpa", "balanced-kmeans", "random")
+
+
 class GraphEraserParams(MethodParams):
     """Sharding, per-shard training and aggregation."""
 
     num_shards: int = Field(default=4, ge=1, le=256)
-    partition: Literal["balanced-kmeans", "random"] = Field(
-        default="random",
-        description="'random' by default: on a CSBM, k-means shards are single-class.",
+    partition: Literal["blpa", "balanced-kmeans", "random"] = Field(
+        default="blpa",
+        description="How nodes are sharded (see the module docstring).",
+    )
+    partition_iterations: int = Field(default=5, ge=1, le=100)
+    shard_slack: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Community-aware shards hold at most ceil((1 + slack) N / K) nodes.",
     )
     epochs: int = Field(default=200, ge=1, le=100_000)
     lr: float = Field(default=0.01, gt=0.0, le=1.0)
@@ -53,26 +79,34 @@ def balanced_partition(
     seed: int = 0,
     method: str = "balanced-kmeans",
     iterations: int = 5,
+    slack: float = 0.0,
 ) -> np.ndarray:
-    """Shard id of every node; no shard holds more than ``ceil(N / num_shards)`` nodes."""
+    """Shard id of every node; no shard holds more than ``ceil((1 + slack) N / num_shards)``
+    nodes (``random`` splits exactly evenly). BLPA needs ``slack > 0`` to move nodes
+    at all, since a balanced start leaves every shard full."""
     import numpy as np
     import scipy.sparse as sp
 
     n = x.shape[0]
     if num_shards > n:
         raise ValueError(f"num_shards={num_shards} exceeds the number of nodes ({n})")
+    if method not in PARTITIONS:
+        raise ValueError(f"unknown partition {method!r}; accepted: {', '.join(PARTITIONS)}")
     rng = np.random.default_rng(seed)
     if method == "random":
         return rng.permutation(np.arange(n) % num_shards)
-    adjacency = sp.coo_matrix(
+    capacity = int(np.ceil((1 + slack) * n / num_shards))
+    neighbours = sp.coo_matrix(
         (np.ones(2 * edges.shape[1]), (np.r_[edges[0], edges[1]], np.r_[edges[1], edges[0]])),
         shape=(n, n),
-    ).tocsr() + sp.eye(n)
+    ).tocsr()
+    if method == "blpa":
+        return _balanced_label_propagation(neighbours, num_shards, capacity, rng, iterations)
+    adjacency = neighbours + sp.eye(n)
     degree = np.asarray(adjacency.sum(1)).ravel()
     features = x.astype(np.float64)
     for _ in range(2):
         features = (adjacency @ features) / degree[:, None]
-    capacity = -(-n // num_shards)
     centroids = features[rng.choice(n, num_shards, replace=False)]
     assignment = np.zeros(n, dtype=np.int64)
     for _ in range(iterations):
@@ -91,6 +125,42 @@ def balanced_partition(
                 for k in range(num_shards)
             ]
         )
+    return assignment
+
+
+def _balanced_label_propagation(
+    neighbours: Any, num_shards: int, capacity: int, rng: np.random.Generator, iterations: int
+) -> np.ndarray:
+    """BLPA (GraphEraser): start from a random balanced assignment; each round every
+    node prefers the shard most of its neighbours are in, and the preferred moves are
+    applied in decreasing order of neighbour count while the target shard is below
+    ``capacity``."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    n = neighbours.shape[0]
+    assignment = rng.permutation(np.arange(n) % num_shards)
+    for _ in range(iterations):
+        onehot = sp.csr_matrix((np.ones(n), (np.arange(n), assignment)), shape=(n, num_shards))
+        counts = np.asarray((neighbours @ onehot).todense())
+        # ties broken at random, so isolated nodes do not all prefer shard 0
+        preferred = (counts + rng.random(counts.shape) * 1e-3).argmax(1)
+        gain = counts[np.arange(n), preferred] - counts[np.arange(n), assignment]
+        movers = np.flatnonzero((preferred != assignment) & (gain > 0))
+        if movers.size == 0:
+            break
+        order = movers[np.argsort(-counts[movers, preferred[movers]], kind="stable")]
+        load = np.bincount(assignment, minlength=num_shards)
+        moved = 0
+        for node in order.tolist():
+            target = preferred[node]
+            if load[target] < capacity:
+                load[assignment[node]] -= 1
+                load[target] += 1
+                assignment[node] = target
+                moved += 1
+        if moved == 0:
+            break
     return assignment
 
 
@@ -230,7 +300,13 @@ def train_grapheraser(
     params = params or GraphEraserParams()
     assignment = torch.from_numpy(
         balanced_partition(
-            task.x.numpy(), task.edges.numpy(), params.num_shards, seed, params.partition
+            task.x.numpy(),
+            task.edges.numpy(),
+            params.num_shards,
+            seed,
+            params.partition,
+            params.partition_iterations,
+            params.shard_slack,
         )
     )
     config = TrainConfig(epochs=params.epochs, lr=params.lr, weight_decay=params.weight_decay)

@@ -3,6 +3,11 @@
 Peak memory is the growth of the process's peak resident set size over the call: on
 Linux the peak (``VmHWM``) is reset through ``/proc/self/clear_refs`` before the call
 and read from ``/proc/self/status`` after it, which catches short-lived CPU tensors.
+Memory that earlier work freed but the C allocator kept would be reused without
+growing the resident size, so before the call glibc's ``malloc_trim(0)`` hands it back
+to the system (where glibc is the allocator); the growth is then close to what the call
+needs. For a clean measurement, run the call in a fresh process
+(:mod:`unlearn_graph.speed_bench` does).
 Where that is unavailable the resident size is sampled every few milliseconds instead
 (an estimate that can miss short allocations). On CUDA, ``torch.cuda`` peak statistics
 give the device memory separately (``peak_device_mib``).
@@ -49,6 +54,16 @@ def _reset_peak() -> bool:
     return _status_kib("VmHWM") is not None
 
 
+def _release_free_memory() -> None:
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def measure_cost(fn: Callable[[], T], interval_s: float = 0.002) -> tuple[T, Cost]:
     """Run ``fn()`` and return its result with its :class:`Cost`."""
     torch: Any = sys.modules.get("torch")
@@ -56,6 +71,7 @@ def measure_cost(fn: Callable[[], T], interval_s: float = 0.002) -> tuple[T, Cos
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         device_start = torch.cuda.memory_allocated()
+    _release_free_memory()
     start_kib = _status_kib("VmRSS") or 0
     exact = _reset_peak()
     peak = [start_kib]
