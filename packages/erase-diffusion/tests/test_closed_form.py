@@ -86,3 +86,16 @@ def test_shared_edit_is_low_rank_only_when_few_rows_are_erased(n: int) -> None:
     edit = closed_form_edit(erased, targets, preserve, 1.0, 0.1)
     assert (edit.right is not None) == (2 * n < erased.shape[1])
     assert torch.linalg.matrix_rank(edit.dense()) <= min(n, erased.shape[1])
+
+
+def test_speed_bench_reports_every_goal_with_a_flag() -> None:
+    from erase_diffusion.speed_bench import goals, run
+
+    # The bench's own code on small shapes: both paths (few rows: low-rank; many: dense).
+    results = run([1, 4], 40, 0, 1, 1, 1, widths=[16, 24], text_dim=32, tokens=5)
+    report = goals(results)
+    assert set(report) == {"uce 1 concepts", "rece 1 concepts", "uce 4 concepts", "rece 4 concepts"}
+    for entry in report.values():
+        assert entry["update_relative_error"] < 1e-4
+        assert entry["met"] == all(entry["flags"].values())
+    assert results["cases"][0]["uce_reference_s"] > 0

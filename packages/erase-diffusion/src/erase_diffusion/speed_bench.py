@@ -70,7 +70,13 @@ def run(
     blocks: int,
     fast_repeats: int,
     rece_blocks: int,
+    widths: list[int] | None = None,
+    text_dim: int = TEXT_DIM,
+    tokens: int = TOKENS,
 ) -> dict[str, Any]:
+    """Time UCE and one RECE round against the baseline; ``widths`` (output widths of the
+    cross-attention blocks, two projections each), ``text_dim`` and ``tokens`` default
+    to SD 1.5's and exist so that tests can run the same code small."""
     import torch
 
     from erase_diffusion.methods.cross_attention import (
@@ -85,13 +91,14 @@ def run(
     )
 
     torch.manual_seed(seed)
-    weights = [torch.randn(out, TEXT_DIM) * 0.02 for out in SD15_OUT_WIDTHS for _ in ("k", "v")]
-    preserve = torch.randn(preserve_tokens, TEXT_DIM, dtype=torch.float64)
+    widths = SD15_OUT_WIDTHS if widths is None else widths
+    weights = [torch.randn(out, text_dim) * 0.02 for out in widths for _ in ("k", "v")]
+    preserve = torch.randn(preserve_tokens, text_dim, dtype=torch.float64)
     lam, gamma, rho, mu = 1.0, 0.1, 1e-3, 1e-4
     results: dict[str, Any] = {
         "projections": len(weights),
-        "text_dim": TEXT_DIM,
-        "tokens_per_concept": TOKENS,
+        "text_dim": text_dim,
+        "tokens_per_concept": tokens,
         "preserve_tokens": preserve_tokens,
         "threads": torch.get_num_threads(),
         "baseline": (
@@ -104,8 +111,8 @@ def run(
         "cases": [],
     }
     for count in concept_counts:
-        erased = torch.randn(count * TOKENS, TEXT_DIM, dtype=torch.float64)
-        targets = erased + 0.5 * torch.randn(count * TOKENS, TEXT_DIM, dtype=torch.float64)
+        erased = torch.randn(count * tokens, text_dim, dtype=torch.float64)
+        targets = erased + 0.5 * torch.randn(count * tokens, text_dim, dtype=torch.float64)
 
         def uce_fast(e: Any = erased, t: Any = targets) -> list[Any]:
             return closed_form_update(weights, e, t, preserve, lam, gamma)
@@ -135,7 +142,7 @@ def run(
         results["cases"].append(
             {
                 "concepts": count,
-                "erased_rows": count * TOKENS,
+                "erased_rows": count * tokens,
                 "uce_fast_s": uce["fast_s"],
                 "uce_reference_s": uce["reference_s"],
                 "uce_speedup": uce["reference_s"] / uce["fast_s"],
