@@ -87,7 +87,7 @@ def _default_spec(name: str, size: Size) -> BenchmarkSpec:
     else:
         world = CSBMConfig(num_nodes=10_000, average_degree=10.0)
         run = GraphUnlearnRun(
-            deletion_ratios=[0.005, 0.01, 0.05, 0.1], train=TrainConfig(epochs=200)
+            deletion_ratios=[0.005, 0.01, 0.02, 0.05, 0.1], train=TrainConfig(epochs=200)
         )
         seeds = [0, 1, 2]
     epochs = run.train.epochs
@@ -500,7 +500,7 @@ GRAPH_UNLEARN_QUICK = Benchmark(
 
 GRAPH_UNLEARN_FULL = Benchmark(
     name="graph-unlearn-full",
-    summary="Nightly: 10 000-node CSBM, 3 seeds, 4 deletion ratios, every method vs retraining.",
+    summary="Nightly: 10 000-node CSBM, 3 seeds, 5 deletion ratios, every method vs retraining.",
     default_spec=_full_spec,
     run=_run,
     check=_check,
