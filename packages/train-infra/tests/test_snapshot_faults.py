@@ -51,6 +51,7 @@ def _launch(
     kill_rank: int = 0,
     pingpong: bool = False,
     kill_phase: str = "backward",
+    transport: str = "tcp",
 ) -> list[int]:
     """Run the demo loop on ``world`` ranks; return their exit codes (killed: -9)."""
     port = _free_port()
@@ -65,6 +66,7 @@ def _launch(
                 if world > 1:
                     peers = [f"127.0.0.1:{mp.address[1]}" for mp in managers]
                     args += ["--peers", json.dumps(peers), "--k", str(k), "--m", str(m)]
+                    args += ["--transport", transport]
             if kill_at is not None:
                 args += ["--kill-at", str(kill_at), "--kill-rank", str(kill_rank)]
                 args += ["--kill-phase", kill_phase]
@@ -230,6 +232,24 @@ def test_pingpong_rank_and_its_manager_recover_from_the_peer(
     managers[1].kill()
     managers[1] = start_manager(key)
     assert _launch(2, tmp_path, managers, k=1, m=1, pingpong=True) == [0, 0]
+    _assert_same_run(reference_runs[2], tmp_path, 2)
+
+
+@pytest.mark.slow
+def test_fragments_over_gloo_rebuild_a_lost_rank(
+    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+) -> None:
+    # As above, but the fragments travel between the trainer ranks over a gloo group
+    # (batched isend/irecv) and each rank files what it receives in its own manager.
+    key = b"gloo-transport-key"
+    managers.extend(start_manager(key) for _ in range(2))
+    codes = _launch(
+        2, tmp_path, managers, 1, 1, KILL_AT, kill_rank=1, pingpong=True, transport="gloo"
+    )
+    assert codes[1] == -signal.SIGKILL
+    managers[1].kill()
+    managers[1] = start_manager(key)
+    assert _launch(2, tmp_path, managers, 1, 1, pingpong=True, transport="gloo") == [0, 0]
     _assert_same_run(reference_runs[2], tmp_path, 2)
 
 

@@ -6,7 +6,7 @@ Run alone or as one rank of a ``torch.distributed`` gloo job::
 
     python -m train_infra.snapshot.demo --steps 20 --out OUT \
         --manager 127.0.0.1:PORT --key HEX [--peers JSON --k 2 --m 1] [--kill-at 7] \
-        [--pingpong] [--kill-phase update]
+        [--pingpong] [--kill-phase update] [--transport gloo]
 
 ``--pingpong`` trains with :class:`~train_infra.snapshot.pingpong.PingPongAdamW`
 (``weight_decay=0``: the same arithmetic as ``torch.optim.Adam``, so its losses equal
@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kill-rank", type=int, default=0)
     parser.add_argument("--kill-phase", choices=["backward", "update"], default="backward")
     parser.add_argument("--pingpong", action="store_true", help="train with PingPongAdamW")
+    parser.add_argument(
+        "--transport", choices=["tcp", "gloo"], default="tcp", help="how fragments travel"
+    )
     args = parser.parse_args(argv)
     if args.kill_phase == "update" and not args.pingpong:
         parser.error("--kill-phase update needs --pingpong (it hooks PingPongAdamW's update)")
@@ -172,7 +175,9 @@ def main(argv: list[str] | None = None) -> None:
 
         key = bytes.fromhex(args.key)
         peers = [(_address(p), key) for p in json.loads(args.peers)] if args.peers else None
-        snapshotter = Snapshotter(_address(args.manager), key, rank, peers, args.k, args.m)
+        snapshotter = Snapshotter(
+            _address(args.manager), key, rank, peers, args.k, args.m, transport=args.transport
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     train(
         args.steps,

@@ -108,6 +108,7 @@ class PingPongAdamW(torch.optim.Optimizer):
         self.slots = [unpack(b, self.manifest, copy=False) for b in buffers]
         self.live = 0
         self.live_committed = False
+        self._buffers: dict[torch.dtype, torch.Tensor] = {}
         # Fault injection for tests: called after each parameter's update.
         self._after_param: Callable[[int], None] | None = None
         live = self.slots[0]
@@ -168,7 +169,12 @@ class PingPongAdamW(torch.optim.Optimizer):
                 bias_correction1 = 1 - beta1**step
                 bias_correction2 = 1 - beta2**step
                 step_size = lr / bias_correction1
-                denom = (v_dst.sqrt() / bias_correction2**0.5).add_(eps)
+                # torch computes (v.sqrt() / c).add_(eps) in two fresh tensors; the same
+                # operations into one reused buffer give the same bits without
+                # allocating (and page-faulting) two parameter-sized tensors per step.
+                denom = self._scratch(v_dst)
+                torch.sqrt(v_dst, out=denom)
+                denom.div_(bias_correction2**0.5).add_(eps)
                 torch.addcdiv(base, m_dst, denom, value=-step_size, out=p_dst)
             param.data = p_dst
             state["exp_avg"], state["exp_avg_sq"] = m_dst, v_dst
@@ -177,6 +183,14 @@ class PingPongAdamW(torch.optim.Optimizer):
         self.live = target
         self.live_committed = False
         return loss
+
+    def _scratch(self, like: torch.Tensor) -> torch.Tensor:
+        """A reused buffer shaped like ``like`` (one per dtype, as large as needed)."""
+        buffer = self._buffers.get(like.dtype)
+        if buffer is None or buffer.numel() < like.numel():
+            buffer = torch.empty(like.numel(), dtype=like.dtype)
+            self._buffers[like.dtype] = buffer
+        return buffer[: like.numel()].view(like.shape)
 
     # -- snapshots --------------------------------------------------------------------
 

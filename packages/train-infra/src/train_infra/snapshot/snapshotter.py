@@ -71,7 +71,10 @@ class Snapshotter:
         persist_dir: str | None = None,
         persist_every: int = 0,
         encode_every: int = 1,
+        transport: str = "tcp",
     ) -> None:
+        if transport not in ("tcp", "gloo"):
+            raise ValueError(f"transport must be 'tcp' or 'gloo', got {transport!r}")
         if encode_every < 1:
             raise ValueError(f"encode_every must be >= 1 (1 = every snapshot), got {encode_every}")
         if persist_every < 0:
@@ -90,6 +93,10 @@ class Snapshotter:
                 f"k + m = {k + m} fragments need as many ranks, but there are {len(self.peers)}"
             )
         self._peer_clients: dict[int, ManagerClient] = {}
+        self.transport = transport
+        self._group: Any = None
+        if transport == "gloo" and self.code is not None:
+            self._group = self._gloo_group()
         self._thread: threading.Thread | None = None
         self._copied = threading.Event()
         self._copied.set()
@@ -253,6 +260,21 @@ class Snapshotter:
             self._peer_clients[index] = ManagerClient(address, key, timeout_s=2.0)
         return self._peer_clients[index]
 
+    def _gloo_group(self) -> Any:
+        """A gloo group of all ranks, for fragments only (collective: every rank calls it)."""
+        import datetime
+
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            raise ValueError("transport='gloo' needs an initialised torch.distributed job")
+        if dist.get_world_size() != len(self.peers) or dist.get_rank() != self.rank:
+            raise ValueError(
+                f"transport='gloo': rank {self.rank} of {len(self.peers)} peers, but the "
+                f"process group says rank {dist.get_rank()} of {dist.get_world_size()}"
+            )
+        return dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=60))
+
     def _place_fragments(self, memory: Any, header: dict[str, Any]) -> None:
         assert self.code is not None
         data = torch.frombuffer(memory.buf, dtype=torch.uint8, count=header["size"])
@@ -260,6 +282,9 @@ class Snapshotter:
         del data
         world = len(self.peers)
         meta = {"size": header["size"], "header": header, "k": self.code.k, "m": self.code.m}
+        if self._group is not None:
+            self._exchange_fragments(fragments, meta, header["meta"]["step"])
+            return
         for fragment in fragments:
             holder = (self.rank + fragment.index) % world
             self._peer(holder).request(
@@ -269,6 +294,56 @@ class Snapshotter:
                 fragment.index,
                 fragment.payload.numpy().tobytes(),
                 {**meta, "crc": fragment.crc},
+            )
+
+    def _exchange_fragments(
+        self, fragments: list[Fragment], meta: dict[str, Any], step: int
+    ) -> None:
+        """Fragment ``j`` to rank ``(rank + j) mod N`` over gloo; store what arrives here.
+
+        Every rank calls this for the same snapshots in the same order (snapshots in
+        lockstep, the same ``encode_every``): first the ranks swap the fragments'
+        metadata, then one batch of point-to-point sends and receives moves the
+        payloads; each rank puts the fragments it received into its own manager.
+        """
+        import torch.distributed as dist
+
+        world = len(self.peers)
+        mine = {
+            "step": step,
+            "meta": meta,
+            "crcs": [f.crc for f in fragments],
+            "nbytes": fragments[0].payload.numel(),
+        }
+        everyone: list[Any] = [None] * world
+        dist.all_gather_object(everyone, mine, group=self._group)
+        operations = []
+        received: list[tuple[int, int, torch.Tensor]] = []
+        for fragment in fragments:
+            holder = (self.rank + fragment.index) % world
+            if holder == self.rank:
+                received.append((self.rank, fragment.index, fragment.payload))
+            else:
+                operations.append(
+                    dist.P2POp(dist.isend, fragment.payload.contiguous(), holder, self._group)
+                )
+        for index in range(len(fragments)):
+            owner = (self.rank - index) % world
+            if owner != self.rank:
+                buffer = torch.empty(everyone[owner]["nbytes"], dtype=torch.uint8)
+                operations.append(dist.P2POp(dist.irecv, buffer, owner, self._group))
+                received.append((owner, index, buffer))
+        for request in dist.batch_isend_irecv(operations) if operations else []:
+            request.wait()
+        for owner, index, payload in received:
+            theirs = everyone[owner]
+            self.client.request(
+                "put_fragment",
+                owner,
+                theirs["step"],
+                index,
+                payload.numpy().tobytes(),
+                {**theirs["meta"], "crc": theirs["crcs"][index]},
             )
 
     # -- restoring --------------------------------------------------------------------
