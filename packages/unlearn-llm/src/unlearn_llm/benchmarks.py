@@ -486,7 +486,9 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
     def timed(phase: str, start: float) -> None:
         timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
 
-    def model_for(world: FactsWorld, role: Role, model_seed: int, tokenizer: Any) -> Any:
+    def model_for(
+        world: FactsWorld, role: Role, model_seed: int, tokenizer: Any, ratio: str | None
+    ) -> Any:
         # Within a run each model trains once (an original serves every forget ratio;
         # with one shared world, each oracle serves every seed), even without the cache.
         key = cache_key(world, role, model_seed, model_params)
@@ -501,15 +503,15 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
         progress.advance(1, f"{role}-{model_seed} ({'cache' if trained.from_cache else 'trained'})")
         trained_here[key] = trained
         if not trained.from_cache:
+            labels = {"seed": str(model_seed)}
+            if role == "oracle" and ratio is not None:
+                labels["forget_ratio"] = ratio
             name = (
-                "original_training_wall_time"
-                if role == "original"
-                else ("oracle_retrain_wall_time")
+                "original_training_wall_time" if role == "original" else "oracle_retrain_wall_time"
             )
+            metrics.append(_metric(name, trained.log["wall_time_s"], "none", labels, unit="s"))
             metrics.append(
-                _metric(
-                    name, trained.log["wall_time_s"], "none", {"seed": str(model_seed)}, unit="s"
-                )
+                _metric(f"{role}_training_epochs", float(trained.log["epochs"]), "none", labels)
             )
         return trained
 
@@ -528,9 +530,9 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
             tokenizer = tokenizers[world.seed]
             timed("world", start)
             extra_seeds = _extra_oracle_seeds(run, list(spec.seeds), seed)
-            original = model_for(world, "original", seed, tokenizer)
-            oracle = model_for(world, "oracle", seed, tokenizer)
-            extras = [model_for(world, "oracle", s, tokenizer) for s in extra_seeds]
+            original = model_for(world, "original", seed, tokenizer, ratio)
+            oracle = model_for(world, "oracle", seed, tokenizer, ratio)
+            extras = [model_for(world, "oracle", s, tokenizer, ratio) for s in extra_seeds]
             second = extras[0]
             accuracy = float(original.log["exact_answer_accuracy"])
             metrics.append(

@@ -61,7 +61,9 @@ def unlearn_data_from_pairs(
     retain: Sequence[tuple[str, str]],
 ) -> UnlearnData:
     """Encode (question, answer) pairs; refuse an empty forget set or an overlap."""
-    from unlearn_llm.data import IDK_ANSWER, encode, prompt_text
+    import random
+
+    from unlearn_llm.data import IDK_ANSWERS, encode, prompt_text
     from unlearn_llm.methods import UnlearnData
 
     if not forget:
@@ -74,11 +76,15 @@ def unlearn_data_from_pairs(
             f"{len(overlap)} pair(s) are in both the forget and the retain set, e.g. "
             f"{overlap[0]!r}; a pair must be in one of them only"
         )
+    rng = random.Random(0)
     return UnlearnData(
         forget=encode(tokenizer, [prompt_text(q) for q, _ in forget], [a for _, a in forget]),
         retain=encode(tokenizer, [prompt_text(q) for q, _ in retain], [a for _, a in retain]),
+        # IdkPO's preferred answers: refusals drawn from the phrasing set (seeded).
         forget_idk=encode(
-            tokenizer, [prompt_text(q) for q, _ in forget], [IDK_ANSWER] * len(forget)
+            tokenizer,
+            [prompt_text(q) for q, _ in forget],
+            [rng.choice(IDK_ANSWERS) for _ in forget],
         ),
     )
 
