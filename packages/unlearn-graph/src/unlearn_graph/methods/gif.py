@@ -27,7 +27,9 @@ gradient on $H + \\lambda I$ (``solver="cg"``, the default; it stops at negative
 curvature) or by the LiSSA recursion $h_{t+1} = v + (1-d)\\,h_t - (H+\\lambda I) h_t / s$,
 $H^{-1}v \\approx h_T / s$. A non-convex loss makes the solved step overshoot along
 directions of tiny curvature, so the step is halved (up to ``line_search_steps`` times)
-while it raises the retained loss on the Hessian sample.
+while it raises the retained loss on a second, independent sample of retained elements
+by more than ``line_search_tolerance`` (relative; ``model.gif_step_fraction`` records
+the fraction kept).
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ class GIFParams(MethodParams):
     weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0, description="μ")
     line_search_steps: int = Field(
         default=6, ge=0, le=50, description="Step halvings allowed (0 = take the full step)."
+    )
+    line_search_tolerance: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="Relative rise of the retained loss a step may cause before it is halved.",
     )
     hessian_sample: int = Field(
         default=2048, ge=1, le=10_000_000, description="Retained elements for the Hessian."
@@ -217,30 +225,28 @@ def gif(
             ]
         step = [t / params.scale for t in h]
 
-    # Damped Newton: halve the step while it raises the retained objective (on the
-    # Hessian sample) instead of lowering it; a non-convex loss can make the solved
-    # step overshoot along directions of tiny curvature.
+    # Damped Newton: halve the step while it raises the retained objective instead of
+    # lowering it. A non-convex loss can make the solved step overshoot along directions
+    # of tiny curvature, and a step fitted to the Hessian sample can overfit it, so the
+    # check uses a second, independent sample of retained elements.
+    check_elements = _pick(retained, params.hessian_sample, generator)
+    check_negatives = negatives_for(check_elements)
+
     def retained_objective() -> float:
         with torch.no_grad():
             return float(
-                hessian_weight
-                * _summed_loss(
-                    model,
-                    problem.x,
-                    problem.edge_index,
-                    hessian_elements,
-                    labels,
-                    hessian_negatives,
+                _summed_loss(
+                    model, problem.x, problem.edge_index, check_elements, labels, check_negatives
                 )
             )
 
-    reference = float(retained_loss.detach())
+    reference = retained_objective()
     fraction = 1.0
     with torch.no_grad():
         for parameter, delta in zip(weights, step, strict=True):
             parameter.add_(delta.detach())
     for _ in range(params.line_search_steps):
-        if retained_objective() <= reference:
+        if retained_objective() <= reference * (1 + params.line_search_tolerance):
             break
         fraction /= 2
         with torch.no_grad():
