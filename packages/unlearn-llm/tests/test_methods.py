@@ -182,6 +182,33 @@ def test_projected_sgd_update_leaves_retain_loss_unchanged_to_first_order(tiny: 
     assert abs(cosine) < 1e-4
 
 
+def test_projection_basis_batch_defaults_to_half_the_batch_and_is_configurable(
+    tiny: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import unlearn_llm.methods.projection as projection
+
+    rows: list[int] = []
+    original = projection.retain_gradient_basis
+
+    def spy(model: Any, parameters: Any, batches: Any) -> torch.Tensor:
+        rows.extend(len(batch) for batch in batches)
+        return original(model, parameters, batches)
+
+    monkeypatch.setattr(projection, "retain_gradient_basis", spy)
+    base = {"steps": 2, "batch_size": 8}
+    gradient_ascent(tiny.fresh_model(), tiny.data, {**base, "projection": {}})
+    assert rows == [4, 4]  # one basis batch of half the batch size per step
+    rows.clear()
+    npo(
+        tiny.fresh_model(),
+        tiny.data,
+        {**base, "projection": {"retain_batches": 2, "retain_batch_size": 3, "refresh_every": 2}},
+    )
+    assert rows == [3, 3]  # two batches of 3 rows, refreshed at the first of two steps
+    with pytest.raises(SpecError, match="retain_batch_size"):
+        method_params("npo", {"projection": {"retain_batch_size": 0}})
+
+
 def test_bad_method_parameter_is_refused_before_training(tiny: Any) -> None:
     model = tiny.fresh_model()
     before = [p.detach().clone() for p in model.parameters()]
