@@ -489,7 +489,7 @@ DIFFUSION_ERASE_QUICK = Benchmark(
 
 DIFFUSION_ERASE_FULL = Benchmark(
     name="diffusion-erase-full",
-    summary="All methods, all concepts, 3 seeds, multi-concept erasure (nightly).",
+    summary="Nightly (--size full): all methods, all concepts, 2 seeds, 1/3/4 colours at once.",
     default_spec=lambda size: _spec(size, "diffusion-erase-full"),
     run=run_erasure,
     check=_check,
