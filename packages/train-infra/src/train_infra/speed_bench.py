@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     quick = args.quick
     snapshots = bench_snapshots(
-        5.0 if quick else args.params_millions, blocks=2 if quick else 4, block_steps=3
+        5.0 if quick else args.params_millions, blocks=2 if quick else 6, block_steps=3
     )
     erasure = bench_erasure(16 if quick else 256, 4, 2)
     gather = bench_gather(100_000 if quick else 2_000_000, 64, 10 if quick else 40)
