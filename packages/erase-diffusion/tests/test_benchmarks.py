@@ -114,6 +114,12 @@ def test_quick_benchmark_default_spec_end_to_end(tmp_path: Path) -> None:
             assert erasure[(method, task)] < erasure[("original", task)]
 
 
+def test_quick_benchmark_at_full_size_is_the_quick_recipe_over_three_seeds() -> None:
+    quick, full = (DIFFUSION_ERASE_QUICK.default_spec(s) for s in ("quick", "full"))  # type: ignore[arg-type]
+    assert full.params == quick.params and full.methods == quick.methods
+    assert quick.seeds == [0] and full.seeds == [0, 1, 2]
+
+
 def test_full_spec_covers_every_method_concept_and_task_size() -> None:
     spec = DIFFUSION_ERASE_FULL.default_spec("full")
     tasks = spec.params["erase"]

@@ -145,7 +145,9 @@ def _clean_prompts(names: list[str]) -> list[str]:
 
 
 def _spec(size: Size, name: str) -> BenchmarkSpec:
-    if size == "quick":
+    if size == "quick" or name == "diffusion-erase-quick":
+        # The quick recipe; at size "full" the same recipe over 3 seeds (the nightly runs
+        # every benchmark at full size, and diffusion-erase-full already covers the rest).
         run = EraseRun(
             erase=[["circle"], ["red"]], erased_samples=24, preserve_samples=48, steps=12
         )
@@ -154,7 +156,7 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
             MethodConfig(name="rece", params={"rounds": 2}),
             MethodConfig(name="esd-x", params={"iterations": 50, "batch_size": 4, "ddim_steps": 6}),
         ]
-        seeds = [0]
+        seeds = [0] if size == "quick" else [0, 1, 2]
     else:
         # Nightly, calibrated to about 20 minutes on 2 idle cores (per-part timings in the
         # package docs): every single concept, then 3 and all-but-one colours at once
