@@ -59,6 +59,9 @@ def test_membership_attack_spots_overconfident_members() -> None:
     before = attack.member_probability(members[:50])
     after = attack.member_probability(others[:50])
     assert member_probability_ratio(before, after) > 2.0
+    # A saturated attack (member probability ~0 after unlearning) cannot blow the ratio up.
+    saturated = member_probability_ratio(np.full(5, 0.9), np.full(5, 1e-9))
+    assert saturated == pytest.approx(0.9 / 0.01)
 
 
 def test_measure_cost_sees_time_and_memory() -> None:
