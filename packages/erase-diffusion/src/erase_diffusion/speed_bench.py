@@ -125,10 +125,18 @@ def run(
         # One RECE round: UCE, derive the embeddings that still regenerate the concept,
         # UCE again with them added to the erase set; the weights are written once.
         def rece_fast(e: Any = erased, t: Any = targets) -> list[Any]:
-            edit = closed_form_edit(e, t, preserve, lam, gamma)
-            derived = derive_embeddings_shared(weight_gram(weights), edit, e, preserve, rho, mu)
+            prior = preserve.T @ preserve  # PᵀP once, as erase_rece does
+            edit = closed_form_edit(e, t, preserve, lam, gamma, preserve_gram=prior)
+            derived = derive_embeddings_shared(
+                weight_gram(weights), edit, e, preserve, rho, mu, preserve_gram=prior
+            )
             grown = closed_form_edit(
-                torch.cat([e, derived]), torch.cat([t, t]), preserve, lam, gamma
+                torch.cat([e, derived]),
+                torch.cat([t, t]),
+                preserve,
+                lam,
+                gamma,
+                preserve_gram=prior,
             )
             return grown.apply(weights)
 

@@ -120,11 +120,18 @@ def preserve_rows(pipe: TextToImage, prompts: Sequence[str]) -> torch.Tensor:
 
 
 def system_matrix(
-    erased: torch.Tensor, preserve: torch.Tensor, preserve_weight: float, ridge: float
+    erased: torch.Tensor,
+    preserve: torch.Tensor,
+    preserve_weight: float,
+    ridge: float,
+    preserve_gram: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``M = Σ cᵢcᵢᵀ + λ Σ pⱼpⱼᵀ + γI``: shared by every projection of the model."""
+    """``M = Σ cᵢcᵢᵀ + λ Σ pⱼpⱼᵀ + γI``: shared by every projection of the model.
+
+    ``preserve_gram`` is ``PᵀP`` when the caller already has it (RECE reuses it).
+    """
     m = erased.T @ erased
-    m += preserve_weight * (preserve.T @ preserve)
+    m += preserve_weight * (preserve.T @ preserve if preserve_gram is None else preserve_gram)
     m.diagonal().add_(ridge)
     return m
 
@@ -153,17 +160,17 @@ class SharedEdit:
 
         if not weights:
             return []
-        # The products with the (large) weights run in their precision (at least float32)
-        # on all projections stacked into one matrix: one large GEMM beats 32 small ones.
+        # The products with the (large) weights run in their precision (at least float32),
+        # projection by projection: no stacked copy of all weights is made.
         work = torch.promote_types(weights[0].dtype, torch.float32)
-        stacked = torch.cat([w.detach().to(work) for w in weights])
-        if self.right is None:
-            new = torch.addmm(stacked, stacked, self.left.to(work))
-        else:
-            inner = stacked @ self.left.to(work)  # (Σout, n)
-            new = torch.addmm(stacked, inner, self.right.to(work))
-        parts = torch.split(new, [w.shape[0] for w in weights])
-        return [part.to(w.dtype) for part, w in zip(parts, weights, strict=True)]
+        left = self.left.to(work)
+        right = None if self.right is None else self.right.to(work)
+        out = []
+        for weight in weights:
+            w = weight.detach().to(work)
+            new = torch.addmm(w, w, left) if right is None else torch.addmm(w, w @ left, right)
+            out.append(new.to(weight.dtype))
+        return out
 
 
 def closed_form_edit(
@@ -172,6 +179,8 @@ def closed_form_edit(
     preserve: torch.Tensor,
     preserve_weight: float,
     ridge: float,
+    *,
+    preserve_gram: torch.Tensor | None = None,
 ) -> SharedEdit:
     """UCE's minimiser as one transform shared by every projection.
 
@@ -186,7 +195,9 @@ def closed_form_edit(
     if ridge <= 0:
         raise ValueError(f"ridge γ must be > 0, got {ridge}")
     erased, targets = erased.double(), targets.double()
-    factor = torch.linalg.cholesky(system_matrix(erased, preserve.double(), preserve_weight, ridge))
+    factor = torch.linalg.cholesky(
+        system_matrix(erased, preserve.double(), preserve_weight, ridge, preserve_gram)
+    )
     delta = targets - erased  # (n, d)
     n, d = erased.shape
     if 2 * n < d:

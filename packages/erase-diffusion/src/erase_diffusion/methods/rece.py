@@ -72,8 +72,12 @@ def _solve_derived(
     preserve: torch.Tensor,
     derive_ridge: float,
     regularization: float,
+    preserve_gram: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``E' = (gram + ρ s I + μ s' PᵀP)⁻¹ cross Cᵀ``, transposed to rows (n, d)."""
+    """``E' = (gram + ρ s I + μ s' PᵀP)⁻¹ cross Cᵀ``, transposed to rows (n, d).
+
+    ``preserve_gram`` is PᵀP when the caller already has it (float64).
+    """
     import torch
 
     d = erased.shape[1]
@@ -81,7 +85,7 @@ def _solve_derived(
     scale = float(torch.trace(gram)) / d
     gram = gram + derive_ridge * scale * torch.eye(d, dtype=torch.float64)
     if preserve.shape[0] and regularization > 0:
-        prior = preserve.T.double() @ preserve.double()
+        prior = preserve.T.double() @ preserve.double() if preserve_gram is None else preserve_gram
         gram += regularization * scale * d / float(torch.trace(prior)) * prior
     return torch.linalg.solve(gram, cross @ erased.double().T).T
 
@@ -111,16 +115,30 @@ def derive_embeddings(
 def weight_gram(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """``G = Σₗ Wₗᵀ Wₗ`` (d, d), float64: all RECE needs to know of the weights.
 
-    One product of the stacked weights in their own precision (at least float32):
-    the result's rounding (relative 1e-7 for float32) is that of the weights themselves,
-    and the derivation is insensitive to it (checked against the float64 per-projection
-    sums in tests and in ``speed_bench``).
+    Accumulated with BLAS's symmetric rank-k update (``?syrk``, one triangle: half the
+    multiply-adds of a general product) projection by projection in the weights' own
+    precision (at least float32), then mirrored. The result's rounding (relative 1e-7
+    for float32) is that of the weights themselves, and the derivation is insensitive
+    to it (checked against the float64 per-projection sums in tests and in
+    ``speed_bench``).
     """
+    import numpy as np
     import torch
+    from scipy.linalg import blas
 
+    if not weights:
+        raise ValueError("weight_gram needs at least one weight")
     work = torch.promote_types(weights[0].dtype, torch.float32)
-    stacked = torch.cat([w.detach().to(work) for w in weights])
-    return (stacked.T @ stacked).double()
+    syrk = blas.dsyrk if work == torch.float64 else blas.ssyrk
+    np_dtype = np.float64 if work == torch.float64 else np.float32
+    d = weights[0].shape[1]
+    upper = np.zeros((d, d), dtype=np_dtype, order="F")
+    for weight in weights:
+        rows = weight.detach().to(device="cpu", dtype=work).contiguous().numpy()
+        # rows.T is Fortran-contiguous (d, out): no copy; upper += rows.T @ rows.
+        upper = syrk(1.0, rows.T, beta=1.0, c=upper, trans=0, lower=0, overwrite_c=1)
+    full = np.triu(upper) + np.triu(upper, 1).T
+    return torch.from_numpy(full).double().to(weights[0].device)
 
 
 def derive_embeddings_shared(
@@ -130,6 +148,7 @@ def derive_embeddings_shared(
     preserve: torch.Tensor,
     derive_ridge: float,
     regularization: float,
+    preserve_gram: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """:func:`derive_embeddings` when every edited projection is ``Wₗ (I + X)``.
 
@@ -140,12 +159,24 @@ def derive_embeddings_shared(
     if edit.right is None:
         cross = gram + edit.left.T @ gram
         return _solve_derived(
-            cross + cross @ edit.left, cross, erased, preserve, derive_ridge, regularization
+            cross + cross @ edit.left,
+            cross,
+            erased,
+            preserve,
+            derive_ridge,
+            regularization,
+            preserve_gram,
         )
     left, right = edit.left, edit.right  # X = left @ right
     cross = gram + right.T @ (left.T @ gram)
     return _solve_derived(
-        cross + (cross @ left) @ right, cross, erased, preserve, derive_ridge, regularization
+        cross + (cross @ left) @ right,
+        cross,
+        erased,
+        preserve,
+        derive_ridge,
+        regularization,
+        preserve_gram,
     )
 
 
@@ -197,14 +228,17 @@ def erase_rece(
 
     lam, ridge = params.preserve_weight, params.ridge
     gram = weight_gram(originals)
-    edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge)
+    prior = preserve.T.double() @ preserve.double()  # PᵀP, shared by every solve below
+    edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge, preserve_gram=prior)
     for _ in range(params.rounds):
-        derived = derive_embeddings_shared(gram, edit, erased, preserve, rho, mu)
+        derived = derive_embeddings_shared(
+            gram, edit, erased, preserve, rho, mu, preserve_gram=prior
+        )
         if trace is not None:
             trace.derived.append(derived)
         erase_set = torch.cat([erase_set, derived])
         target_set = torch.cat([target_set, targets])
-        edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge)
+        edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge, preserve_gram=prior)
     with torch.no_grad():
         for (_, layer), new in zip(
             cross_attention_projections(edited.unet, params.edit_keys, params.edit_values),
