@@ -470,8 +470,12 @@ def run_hierarchy(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benc
     curves: list[Curve] = []
     heatmaps: list[Heatmap] = []
     notes: list[str] = []
+    boundaries = {
+        level: linkage_gap_boundary(world.cousin_probability, world.community_size, level)
+        for level in range(1, world.depth + 1)
+    }
     for level in range(1, world.depth + 1):
-        boundary = linkage_gap_boundary(world.cousin_probability, world.community_size, level)
+        boundary = boundaries[level]
         for method in methods:
             heatmaps.append(
                 Heatmap(
@@ -555,7 +559,7 @@ def run_hierarchy(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benc
                 + "."
             )
     for level in range(1, world.depth):
-        boundary = linkage_gap_boundary(world.cousin_probability, world.community_size, level)
+        boundary = boundaries[level]
         notes.append(
             f"depth {level}: the linkage step's signal-to-noise reaches one at gap "
             f"{boundary:.4f} (sqrt(2q(1-q))/s; drawn on the phase diagrams)."

@@ -73,13 +73,16 @@ def erase_mace(
     # Every expert is Wᵢ = W (I + Xᵢ) (a shared UCE transform), so the fusion is one too:
     # W* = W (R + Σᵢ Xᵢ EᵢᵀEᵢ) R⁻¹ = W (I + (Σᵢ Xᵢ EᵢᵀEᵢ) R⁻¹) with
     # R = Σᵢ EᵢᵀEᵢ + λ PᵀP + γI; no expert's weights are ever materialised.
+    prior = preserve.T.double() @ preserve.double()  # PᵀP, shared by every solve below
     system = params.ridge * torch.eye(d, dtype=torch.float64)
     if preserve.shape[0]:
-        system += params.fusion_preserve_weight * (preserve.T @ preserve)
+        system += params.fusion_preserve_weight * prior
     pulled = torch.zeros(d, d, dtype=torch.float64)  # Σᵢ EᵢᵀEᵢ Xᵢᵀ
     for concept in checked:
         rows, anchors = concept_rows(edited, [concept], from_concept_token=True)
-        expert = closed_form_edit(rows, anchors, preserve, params.preserve_weight, params.ridge)
+        expert = closed_form_edit(
+            rows, anchors, preserve, params.preserve_weight, params.ridge, preserve_gram=prior
+        )
         gram = rows.T @ rows
         pulled += gram @ expert.dense().T
         system += gram
