@@ -99,3 +99,19 @@ def test_speed_bench_reports_every_goal_with_a_flag() -> None:
         assert entry["update_relative_error"] < 1e-4
         assert entry["met"] == all(entry["flags"].values())
     assert results["cases"][0]["uce_reference_s"] > 0
+
+
+def test_grown_edit_reuses_the_prefix_factor_exactly() -> None:
+    from erase_diffusion.methods.cross_attention import closed_form_edit
+
+    _, erased, targets, preserve = _problem(n=9, m=12)
+    first = closed_form_edit(erased[:3], targets[:3], preserve, 1.0, 0.1)
+    second = closed_form_edit(erased[:6], targets[:6], preserve, 1.0, 0.1, extends=first)
+    third = closed_form_edit(erased, targets, preserve, 1.0, 0.1, extends=second)  # chained
+    for grown, rows in ((second, 6), (third, 9)):
+        direct = closed_form_edit(erased[:rows], targets[:rows], preserve, 1.0, 0.1)
+        assert grown.right is not None and direct.right is not None
+        assert (grown.right - direct.right).norm() / direct.right.norm() < 1e-10
+        assert torch.equal(grown.left, direct.left)
+    with pytest.raises(ValueError, match="proper prefix"):
+        closed_form_edit(erased[:3], targets[:3], preserve, 1.0, 0.1, extends=second)

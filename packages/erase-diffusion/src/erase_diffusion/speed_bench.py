@@ -83,6 +83,7 @@ def run(
         closed_form_edit,
         closed_form_update,
         reference_update,
+        symmetric_gram,
     )
     from erase_diffusion.methods.rece import (
         derive_embeddings,
@@ -125,7 +126,7 @@ def run(
         # One RECE round: UCE, derive the embeddings that still regenerate the concept,
         # UCE again with them added to the erase set; the weights are written once.
         def rece_fast(e: Any = erased, t: Any = targets) -> list[Any]:
-            prior = preserve.T @ preserve  # PᵀP once, as erase_rece does
+            prior = symmetric_gram([preserve])  # PᵀP once, as erase_rece does
             edit = closed_form_edit(e, t, preserve, lam, gamma, preserve_gram=prior)
             derived = derive_embeddings_shared(
                 weight_gram(weights), edit, e, preserve, rho, mu, preserve_gram=prior
@@ -137,6 +138,7 @@ def run(
                 lam,
                 gamma,
                 preserve_gram=prior,
+                extends=edit,
             )
             return grown.apply(weights)
 
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preserve-tokens", type=int, default=13 * TOKENS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--blocks", type=int, default=3, help="alternating timing blocks")
-    parser.add_argument("--fast-repeats", type=int, default=3)
+    parser.add_argument("--fast-repeats", type=int, default=5)
     parser.add_argument("--rece-blocks", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (issue: 2 cores)")
     args = parser.parse_args(argv)

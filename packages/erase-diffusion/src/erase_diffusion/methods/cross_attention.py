@@ -9,8 +9,9 @@ this module is a vector of the text encoder's width ``d``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from unlearn_schema import Concept, SpecError, validate_or_raise
@@ -119,6 +120,40 @@ def preserve_rows(pipe: TextToImage, prompts: Sequence[str]) -> torch.Tensor:
     return pipe.encode(list(prompts)).double().reshape(-1, width)
 
 
+def symmetric_gram(
+    matrices: Sequence[torch.Tensor], dtype: torch.dtype | None = None, blocks: int = 3
+) -> torch.Tensor:
+    """``Σₖ AₖᵀAₖ`` (d, d) in ``dtype`` (default: the first matrix's, at least float32).
+
+    Only the ``blocks·(blocks+1)/2`` column-block pairs on and above the diagonal are
+    multiplied (two thirds of the multiply-adds for 3 blocks), accumulated in place
+    matrix by matrix, then mirrored. Plain torch, so the products run on the same BLAS
+    and thread pool as the rest of the edit: handing them to another BLAS (scipy's
+    ``?syrk``, whose worker threads keep spinning after the call) was faster alone but
+    slowed every torch product that followed on 2 cores.
+    """
+    import torch
+
+    if not matrices:
+        raise ValueError("symmetric_gram needs at least one matrix")
+    first = matrices[0]
+    work = dtype or torch.promote_types(first.dtype, torch.float32)
+    d = first.shape[1]
+    blocks = max(1, min(blocks, d))
+    edges = [round(i * d / blocks) for i in range(blocks + 1)]
+    spans = list(itertools.pairwise(edges))
+    out = torch.zeros(d, d, dtype=work, device=first.device)
+    for matrix in matrices:
+        a = matrix.detach().to(work)
+        for i, (r0, r1) in enumerate(spans):
+            for c0, c1 in spans[i:]:
+                out[r0:r1, c0:c1].addmm_(a[:, r0:r1].T, a[:, c0:c1])
+    for i, (r0, r1) in enumerate(spans):
+        for c0, c1 in spans[i + 1 :]:
+            out[c0:c1, r0:r1] = out[r0:r1, c0:c1].T
+    return out
+
+
 def system_matrix(
     erased: torch.Tensor,
     preserve: torch.Tensor,
@@ -131,7 +166,7 @@ def system_matrix(
     ``preserve_gram`` is ``PᵀP`` when the caller already has it (RECE reuses it).
     """
     m = erased.T @ erased
-    m += preserve_weight * (preserve.T @ preserve if preserve_gram is None else preserve_gram)
+    m += preserve_weight * (symmetric_gram([preserve]) if preserve_gram is None else preserve_gram)
     m.diagonal().add_(ridge)
     return m
 
@@ -149,6 +184,9 @@ class SharedEdit:
 
     left: torch.Tensor
     right: torch.Tensor | None
+    # Z ↦ M⁻¹Z for this edit's system matrix (kept so that a grown edit can reuse it).
+    solve: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
+    rows: int = 0  # erased rows n
 
     def dense(self) -> torch.Tensor:
         """``X`` as a (d, d) float64 matrix."""
@@ -181,12 +219,19 @@ def closed_form_edit(
     ridge: float,
     *,
     preserve_gram: torch.Tensor | None = None,
+    extends: SharedEdit | None = None,
 ) -> SharedEdit:
     """UCE's minimiser as one transform shared by every projection.
 
     ``W' = W (Tᵀ C + λ PᵀP + γI) M⁻¹ = W (I + X)``, ``X = (T − C)ᵀ C M⁻¹``, where
     ``M = CᵀC + λPᵀP + γI``. ``M`` is built and Cholesky-factored once in float64 (it
     can be badly conditioned for real text embeddings); no inverse is formed.
+
+    ``extends`` is the edit of the first rows of ``erased`` (same preserve set, λ and
+    γ), as in RECE's rounds, which only add rows: then ``M = M₀ + UUᵀ`` with ``U`` the
+    k new rows (transposed), and the Woodbury identity
+    ``M⁻¹ = M₀⁻¹ − M₀⁻¹U (I + UᵀM₀⁻¹U)⁻¹ UᵀM₀⁻¹`` reuses ``M₀``'s factor: a k×k
+    factorisation instead of a d×d one.
     """
     import torch
 
@@ -195,17 +240,50 @@ def closed_form_edit(
     if ridge <= 0:
         raise ValueError(f"ridge γ must be > 0, got {ridge}")
     erased, targets = erased.double(), targets.double()
+    delta = targets - erased  # (n, d)
+    n, d = erased.shape
+    if extends is not None and extends.solve is not None and extends.right is not None:
+        if not 0 < extends.rows < n:
+            raise ValueError(
+                f"extends must be the edit of a proper prefix of the erased rows: it has "
+                f"{extends.rows} rows, the new edit {n}"
+            )
+        if 2 * n < d:
+            base_solve = extends.solve
+            added = erased[extends.rows :]  # (k, d)
+            solved_added = base_solve(added.T.contiguous())  # M₀⁻¹U, (d, k)
+            capacitance = torch.linalg.cholesky(added @ solved_added + _eye_like(added))
+
+            def solve(rhs: torch.Tensor) -> torch.Tensor:
+                first = base_solve(rhs)
+                correction = torch.cholesky_solve(solved_added.T @ rhs, capacitance)
+                return first - solved_added @ correction
+
+            # M⁻¹Cᵀ: the prefix's columns M₀⁻¹C₀ᵀ are the base edit's ``right``.
+            base = torch.cat([extends.right.T, solved_added], dim=1)  # M₀⁻¹Cᵀ, (d, n)
+            right = base - solved_added @ torch.cholesky_solve(
+                solved_added.T @ erased.T, capacitance
+            )
+            return SharedEdit(delta.T.contiguous(), right.T.contiguous(), solve, n)
     factor = torch.linalg.cholesky(
         system_matrix(erased, preserve.double(), preserve_weight, ridge, preserve_gram)
     )
-    delta = targets - erased  # (n, d)
-    n, d = erased.shape
+
+    def solve_base(rhs: torch.Tensor) -> torch.Tensor:
+        return torch.cholesky_solve(rhs, factor)
+
     if 2 * n < d:
-        right = torch.cholesky_solve(erased.T.contiguous(), factor).T  # C M⁻¹, (n, d)
-        return SharedEdit(left=delta.T.contiguous(), right=right.contiguous())
+        right = solve_base(erased.T.contiguous()).T  # C M⁻¹, (n, d)
+        return SharedEdit(delta.T.contiguous(), right.contiguous(), solve_base, n)
     # Xᵀ = M⁻¹ (Cᵀ Δ) since M is symmetric: d right-hand sides instead of n.
-    dense = torch.cholesky_solve(erased.T @ delta, factor).T
-    return SharedEdit(left=dense.contiguous(), right=None)
+    dense = solve_base(erased.T @ delta).T
+    return SharedEdit(dense.contiguous(), None, solve_base, n)
+
+
+def _eye_like(rows: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return torch.eye(rows.shape[0], dtype=rows.dtype, device=rows.device)
 
 
 def closed_form_update(

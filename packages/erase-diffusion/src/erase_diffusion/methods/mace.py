@@ -37,6 +37,7 @@ from erase_diffusion.methods.cross_attention import (
     concept_rows,
     cross_attention_projections,
     preserve_rows,
+    symmetric_gram,
     working_copy,
 )
 from erase_diffusion.methods.uce import UCEParams
@@ -73,7 +74,7 @@ def erase_mace(
     # Every expert is Wᵢ = W (I + Xᵢ) (a shared UCE transform), so the fusion is one too:
     # W* = W (R + Σᵢ Xᵢ EᵢᵀEᵢ) R⁻¹ = W (I + (Σᵢ Xᵢ EᵢᵀEᵢ) R⁻¹) with
     # R = Σᵢ EᵢᵀEᵢ + λ PᵀP + γI; no expert's weights are ever materialised.
-    prior = preserve.T.double() @ preserve.double()  # PᵀP, shared by every solve below
+    prior = symmetric_gram([preserve.double()])  # PᵀP, shared by every solve below
     system = params.ridge * torch.eye(d, dtype=torch.float64)
     if preserve.shape[0]:
         system += params.fusion_preserve_weight * prior

@@ -37,6 +37,7 @@ from erase_diffusion.methods.cross_attention import (
     concept_rows,
     cross_attention_projections,
     preserve_rows,
+    symmetric_gram,
     working_copy,
 )
 from erase_diffusion.methods.uce import UCEParams, edit_projections
@@ -83,11 +84,18 @@ def _solve_derived(
     d = erased.shape[1]
     # ρ and μ are relative to the scale of Σ W'ᵀW', so one default fits any model.
     scale = float(torch.trace(gram)) / d
-    gram = gram + derive_ridge * scale * torch.eye(d, dtype=torch.float64)
+    system = gram.clone()
+    system.diagonal().add_(derive_ridge * scale)
     if preserve.shape[0] and regularization > 0:
-        prior = preserve.T.double() @ preserve.double() if preserve_gram is None else preserve_gram
-        gram += regularization * scale * d / float(torch.trace(prior)) * prior
-    return torch.linalg.solve(gram, cross @ erased.double().T).T
+        prior = symmetric_gram([preserve.double()]) if preserve_gram is None else preserve_gram
+        system.add_(prior, alpha=regularization * scale * d / float(torch.trace(prior)))
+    rhs = cross @ erased.double().T
+    # The system is symmetric positive definite (a Gram matrix plus a ridge): Cholesky,
+    # half the work of an LU solve; LU only if rounding made the factorisation fail.
+    factor, info = torch.linalg.cholesky_ex(system)
+    if int(info) == 0:
+        return torch.cholesky_solve(rhs, factor).T
+    return torch.linalg.solve(system, rhs).T
 
 
 def derive_embeddings(
@@ -115,30 +123,15 @@ def derive_embeddings(
 def weight_gram(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """``G = Σₗ Wₗᵀ Wₗ`` (d, d), float64: all RECE needs to know of the weights.
 
-    Accumulated with BLAS's symmetric rank-k update (``?syrk``, one triangle: half the
-    multiply-adds of a general product) projection by projection in the weights' own
-    precision (at least float32), then mirrored. The result's rounding (relative 1e-7
-    for float32) is that of the weights themselves, and the derivation is insensitive
-    to it (checked against the float64 per-projection sums in tests and in
-    ``speed_bench``).
+    Accumulated block-symmetrically (:func:`symmetric_gram`) projection by projection
+    in the weights' own precision (at least float32), then widened. The result's
+    rounding (relative 1e-7 for float32) is that of the weights themselves, and the
+    derivation is insensitive to it (checked against the float64 per-projection sums in
+    tests and in ``speed_bench``).
     """
-    import numpy as np
-    import torch
-    from scipy.linalg import blas
-
     if not weights:
         raise ValueError("weight_gram needs at least one weight")
-    work = torch.promote_types(weights[0].dtype, torch.float32)
-    syrk = blas.dsyrk if work == torch.float64 else blas.ssyrk
-    np_dtype = np.float64 if work == torch.float64 else np.float32
-    d = weights[0].shape[1]
-    upper = np.zeros((d, d), dtype=np_dtype, order="F")
-    for weight in weights:
-        rows = weight.detach().to(device="cpu", dtype=work).contiguous().numpy()
-        # rows.T is Fortran-contiguous (d, out): no copy; upper += rows.T @ rows.
-        upper = syrk(1.0, rows.T, beta=1.0, c=upper, trans=0, lower=0, overwrite_c=1)
-    full = np.triu(upper) + np.triu(upper, 1).T
-    return torch.from_numpy(full).double().to(weights[0].device)
+    return symmetric_gram(weights).double()
 
 
 def derive_embeddings_shared(
@@ -228,7 +221,7 @@ def erase_rece(
 
     lam, ridge = params.preserve_weight, params.ridge
     gram = weight_gram(originals)
-    prior = preserve.T.double() @ preserve.double()  # PᵀP, shared by every solve below
+    prior = symmetric_gram([preserve.double()])  # PᵀP, shared by every solve below
     edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge, preserve_gram=prior)
     for _ in range(params.rounds):
         derived = derive_embeddings_shared(
@@ -238,7 +231,9 @@ def erase_rece(
             trace.derived.append(derived)
         erase_set = torch.cat([erase_set, derived])
         target_set = torch.cat([target_set, targets])
-        edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge, preserve_gram=prior)
+        edit = closed_form_edit(
+            erase_set, target_set, preserve, lam, ridge, preserve_gram=prior, extends=edit
+        )
     with torch.no_grad():
         for (_, layer), new in zip(
             cross_attention_projections(edited.unet, params.edit_keys, params.edit_values),

@@ -40,8 +40,16 @@ def make_graph(
     homophily: float = 0.8,
     noise: float = 3.0,
     seed: int = 0,
+    degree_exponent: float | None = None,
 ) -> DiskGraph:
     """A planted-partition graph: a fraction ``homophily`` of edges join same-class nodes.
+
+    With ``degree_exponent=None`` every endpoint is uniform (Poisson degrees, no hubs).
+    With a value γ > 2 endpoints are drawn Chung–Lu style with weight ``(rank + 1) **
+    (-1 / (γ - 1))``, so degrees follow a power law of exponent γ, as in the web, citation
+    and social graphs that out-of-core training targets (hubs appear in most batches;
+    this is what a RAM cache of hot rows exploits). Hubs get random ids, so the feature
+    file holds them scattered.
 
     Features are the class centroid plus Gaussian noise of scale ``noise`` (large enough
     that neighbours must be aggregated), written to ``directory/features.f32``.
@@ -50,16 +58,33 @@ def make_graph(
         raise ValueError(f"num_nodes must be at least 2 * num_classes, got {num_nodes}")
     if not 0.0 <= homophily <= 1.0:
         raise ValueError(f"homophily must lie in [0, 1], got {homophily}")
+    if degree_exponent is not None and not degree_exponent > 2.0:
+        raise ValueError(
+            f"degree_exponent must be > 2 (a finite mean degree) or None, got {degree_exponent}"
+        )
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, num_classes, num_nodes)
     by_class = [np.flatnonzero(labels == c) for c in range(num_classes)]
     num_edges = num_nodes * avg_degree // 2
-    src = rng.integers(0, num_nodes, num_edges)
+    if degree_exponent is None:
+        weight = np.ones(num_nodes)
+    else:
+        weight = rng.permutation((np.arange(num_nodes) + 1.0) ** (-1.0 / (degree_exponent - 1)))
+
+    def draw(pool: np.ndarray, count: int) -> np.ndarray:
+        if degree_exponent is None:
+            return pool[rng.integers(0, len(pool), count)]
+        cumulative = np.cumsum(weight[pool])
+        picks = np.searchsorted(cumulative, rng.random(count) * cumulative[-1], side="right")
+        return pool[np.minimum(picks, len(pool) - 1)]
+
+    everyone = np.arange(num_nodes)
+    src = draw(everyone, num_edges)
     same = rng.random(num_edges) < homophily
-    dst = rng.integers(0, num_nodes, num_edges)
+    dst = draw(everyone, num_edges)
     for c in range(num_classes):
         pick = same & (labels[src] == c)
-        dst[pick] = by_class[c][rng.integers(0, len(by_class[c]), int(pick.sum()))]
+        dst[pick] = draw(by_class[c], int(pick.sum()))
     keep = src != dst
     src, dst = src[keep], dst[keep]
     both_src = np.concatenate([src, dst])
