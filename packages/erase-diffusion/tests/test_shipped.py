@@ -28,12 +28,15 @@ def test_judge_names_rendered_images(judge: Any) -> None:
         assert accuracy > 0.95, (kind, accuracy)
 
 
-def test_shipped_pipeline_draws_the_prompted_colour(shipped_pipe: Any, judge: Any) -> None:
-    _, captions, attrs = sample(24, ShapesWorld(), seed=5)
-    images = shipped_pipe.generate(captions, steps=15, seed=0)
-    seen = judge.judge(images)
-    colour = np.mean([s == a.colour for s, a in zip(seen.labels["colour"], attrs, strict=True)])
-    assert colour >= 0.7
+def test_shipped_pipeline_draws_the_prompted_shape_colour_and_style(
+    shipped_pipe: Any, judge: Any
+) -> None:
+    _, captions, attrs = sample(48, ShapesWorld(), seed=5)
+    assert shipped_pipe.guidance == 1.0  # the shipped model samples best unguided
+    seen = judge.judge(shipped_pipe.generate(captions, steps=12, seed=0))
+    for kind in ("shape", "colour", "style"):
+        hits = [s == a.get(kind) for s, a in zip(seen.labels[kind], attrs, strict=True)]
+        assert np.mean(hits) >= 0.8, (kind, np.mean(hits))  # chance: 0.25, 0.2, 0.33
 
 
 def test_uce_on_the_shipped_model_erases_red_and_keeps_blue(shipped_pipe: Any, judge: Any) -> None:

@@ -71,7 +71,16 @@ class EraseRun(StrictModel):
     )
     prompts_per_concept: int = Field(default=12, ge=1, le=120)
     steps: int = Field(default=20, ge=2, le=1000, description="DDIM steps.")
-    guidance: float = Field(default=3.0, ge=0.0, le=30.0)
+    guidance: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=30.0,
+        description=(
+            "Classifier-free guidance scale; 1 (no guidance) suits the shipped model best: "
+            "it draws the prompted shape in 97 % of images at 12 steps, and guidance 3 "
+            "over-saturates it (49 %)."
+        ),
+    )
     grid_columns: int = Field(default=8, ge=1, le=64)
 
     @field_validator("erase")
@@ -175,7 +184,10 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
             MethodConfig(name="uce"),
             MethodConfig(name="rece", params={"rounds": 2}),
             MethodConfig(name="esd-x", params=dict(esd)),
-            MethodConfig(name="esd-u", params=dict(esd)),
+            # ESD-u trains every non-cross-attention weight, nearly the whole tiny UNet: at
+            # ESD-x's 3e-4 it wipes out everything (preservation 0.29-0.42 in the quick
+            # setting); 1e-5 (the paper's rate) erases about 40 % at preservation 0.9.
+            MethodConfig(name="esd-u", params={**esd, "learning_rate": 1e-5}),
             MethodConfig(name="mace"),
         ]
         seeds = [0, 1]
