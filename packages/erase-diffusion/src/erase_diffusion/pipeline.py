@@ -261,7 +261,8 @@ def load_pipeline(path: str | Path | None = None) -> TextToImage:
     """Load a local diffusers directory (the shipped tiny model when ``path`` is None).
 
     Works for Stable-Diffusion-style folders (unet/, text_encoder/, tokenizer/,
-    scheduler/, optional vae/); never contacts a hub.
+    scheduler/, optional vae/); never contacts a hub. The pipeline's default guidance
+    is 1 for the shipped model and 7.5 for any other folder (set ``pipe.guidance``).
     """
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import AutoTokenizer, CLIPTextModel
@@ -291,5 +292,6 @@ def load_pipeline(path: str | Path | None = None) -> TextToImage:
         tokenizer=tokenizer,
         scheduler=scheduler,
         vae=vae,
-        guidance=1.0 if path is None else 3.0,
+        # The shipped model samples best unguided; 7.5 is Stable Diffusion's usual scale.
+        guidance=1.0 if path is None else 7.5,
     )
