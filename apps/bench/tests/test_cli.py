@@ -255,3 +255,26 @@ def test_schema_command_writes_every_schema(tmp_path: Path) -> None:
     assert cli.main(["schema", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert "benchmark-spec.schema.json" in names and "run-report.schema.json" in names
+
+
+def test_run_checks_the_spec_once_and_notes_a_blown_quick_budget(
+    fake_plugins: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    calls: list[str] = []
+
+    def counting_check(spec: BenchmarkSpec) -> None:
+        calls.append(spec.benchmark)
+        _toy_check(spec)
+
+    # A budget no run can meet, and one every run meets.
+    for budget, expect_note in ((1e-9, True), (1e9, False)):
+        calls.clear()
+        toy = dataclasses.replace(TOY, check=counting_check, quick_budget_s=budget)
+        monkeypatch.setattr(cli, "load_benchmark", lambda name, toy=toy: (toy, "toy-package"))
+        out = tmp_path / str(budget)
+        assert cli.main(["run", "toy", "--out", str(out), "--quiet"]) == 0
+        assert calls == ["toy"]
+        notes = json.loads(next((out / "toy").glob("*.json")).read_text())["result"]["notes"]
+        assert any("over the benchmark's budget" in n for n in notes) == expect_note

@@ -67,4 +67,5 @@ class Benchmark:
     default_spec: Callable[[Size], BenchmarkSpec]
     run: Callable[[BenchmarkSpec, Progress, str], BenchmarkResult]
     check: Callable[[BenchmarkSpec], None] | None = None
+    # Wall seconds a quick run should take on 2 idle cores; slower runs get a note.
     quick_budget_s: float | None = None

@@ -144,7 +144,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     progress = _TqdmProgress(enabled=not args.quiet)
     print(f"running {spec.benchmark} ({package}, size {spec.size}, seeds {spec.seeds})")
     try:
-        report, path = run_benchmark(benchmark, package, spec, out, store, progress)
+        report, path = run_benchmark(benchmark, package, spec, out, store, progress, checked=True)
     except (SpecError, InputError):
         raise
     except Exception as error:
