@@ -19,6 +19,13 @@ def test_a_saved_diffusers_folder_loads_and_generates_the_same(
     b = loaded.generate(prompts, steps=3, seed=5)
     assert torch.allclose(a, b, atol=1e-5)
     assert not torch.allclose(a, tiny_pipe.generate(prompts, steps=3, seed=6), atol=1e-3)
+    # The default guidance travels with the folder; a folder without it gets SD's 7.5.
+    assert loaded.guidance == tiny_pipe.guidance == 1.0
+    guided = tiny_pipe.generate(prompts, steps=3, seed=5, guidance=3.0)
+    assert not torch.allclose(a, guided, atol=1e-3)
+    index = tmp_path / "pipe" / "model_index.json"
+    index.write_text(index.read_text().replace('"_guidance"', '"_unused"'))
+    assert load_pipeline(tmp_path / "pipe").guidance == 7.5
 
 
 def test_a_folder_that_is_not_a_pipeline_is_named(tmp_path: Path) -> None:

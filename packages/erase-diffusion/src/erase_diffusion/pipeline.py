@@ -102,7 +102,7 @@ def build_tiny_pipeline(config: TinyPipelineConfig, words: list[str], seed: int 
         num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=True
     )
     return TextToImage(
-        unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler
+        unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler, guidance=1.0
     )
 
 
@@ -115,10 +115,11 @@ class TextToImage:
     tokenizer: Any
     scheduler: Any
     vae: Any = None
-    # Classifier-free guidance scale ``generate`` uses unless told otherwise. The shipped
-    # tiny model is loaded with 1 (it draws the prompted shape in 97 % of images without
-    # guidance, 49 % at 3); Stable Diffusion checkpoints are usually sampled at 7.5.
-    guidance: float = 3.0
+    # Classifier-free guidance scale ``generate`` uses unless told otherwise; saved as
+    # ``_guidance`` in model_index.json. Tiny shapes-world pipelines use 1 (the shipped
+    # one draws the prompted shape in 97 % of images unguided, 49 % at 3); other folders
+    # load with 7.5, Stable Diffusion's usual scale.
+    guidance: float = 7.5
 
     @property
     def max_tokens(self) -> int:
@@ -250,6 +251,7 @@ class TextToImage:
             "text_encoder": ["transformers", "CLIPTextModel"],
             "tokenizer": ["transformers", type(self.tokenizer).__name__],
             "scheduler": ["diffusers", "DDIMScheduler"],
+            "_guidance": self.guidance,
         }
         if self.vae is not None:
             self.vae.save_pretrained(path / "vae", safe_serialization=True)
@@ -262,7 +264,8 @@ def load_pipeline(path: str | Path | None = None) -> TextToImage:
 
     Works for Stable-Diffusion-style folders (unet/, text_encoder/, tokenizer/,
     scheduler/, optional vae/); never contacts a hub. The pipeline's default guidance
-    is 1 for the shipped model and 7.5 for any other folder (set ``pipe.guidance``).
+    is the folder's ``_guidance`` (written by :meth:`TextToImage.save_pretrained`; 1 for
+    the shipped model), else 7.5; change it with ``pipe.guidance``.
     """
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import AutoTokenizer, CLIPTextModel
@@ -292,6 +295,14 @@ def load_pipeline(path: str | Path | None = None) -> TextToImage:
         tokenizer=tokenizer,
         scheduler=scheduler,
         vae=vae,
-        # The shipped model samples best unguided; 7.5 is Stable Diffusion's usual scale.
-        guidance=1.0 if path is None else 7.5,
+        guidance=_saved_guidance(folder),
     )
+
+
+def _saved_guidance(folder: Path) -> float:
+    index = folder / "model_index.json"
+    if index.is_file():
+        value = json.loads(index.read_text()).get("_guidance")
+        if isinstance(value, int | float) and value >= 0:
+            return float(value)
+    return 7.5
