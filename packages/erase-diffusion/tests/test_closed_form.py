@@ -115,3 +115,18 @@ def test_grown_edit_reuses_the_prefix_factor_exactly() -> None:
         assert torch.equal(grown.left, direct.left)
     with pytest.raises(ValueError, match="proper prefix"):
         closed_form_edit(erased[:3], targets[:3], preserve, 1.0, 0.1, extends=second)
+
+
+def test_weight_gram_is_reused_until_a_weight_changes() -> None:
+    from erase_diffusion.methods.rece import cached_weight_gram, weight_gram
+
+    weights, *_ = _problem(n=2)
+    first = cached_weight_gram(weights)
+    assert cached_weight_gram(weights) is first  # same tensors, untouched: reused
+    assert torch.equal(first, weight_gram(weights))
+    copies = [w.clone() for w in weights]
+    assert cached_weight_gram(copies) is not first  # other tensors: computed anew
+    with torch.no_grad():
+        weights[0][0, 0] += 1.0  # an in-place edit bumps the version counter
+    changed = cached_weight_gram(weights)
+    assert changed is not first and torch.equal(changed, weight_gram(weights))

@@ -23,6 +23,7 @@ derived rows, all mapped to the concept's anchor rows:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -134,6 +135,33 @@ def weight_gram(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     return symmetric_gram(weights).double()
 
 
+# (weak references to the weights, their data pointers and versions, G) of recent calls.
+_GRAM_CACHE: list[tuple[list[weakref.ref[torch.Tensor]], list[tuple[int, int]], torch.Tensor]] = []
+_GRAM_CACHE_SIZE = 2
+
+
+def cached_weight_gram(weights: Sequence[torch.Tensor]) -> torch.Tensor:
+    """:func:`weight_gram` of these exact tensors, reused while none of them changed.
+
+    ``G`` depends only on the base model, not on the concept, so erasing concept after
+    concept from the same pipeline computes it once. A hit needs the same tensor
+    objects with the same storage and version counter (any in-place write, such as an
+    ``in_place=True`` edit, bumps it), so a changed model is never served a stale ``G``.
+    The two most recent models are kept.
+    """
+    stamps = [(int(w.data_ptr()), int(w._version)) for w in weights]
+    for refs, seen, gram in _GRAM_CACHE:
+        same_objects = len(refs) == len(weights) and all(
+            ref() is w for ref, w in zip(refs, weights, strict=True)
+        )
+        if same_objects and seen == stamps:
+            return gram
+    gram = weight_gram([w.detach() for w in weights])
+    _GRAM_CACHE.insert(0, ([weakref.ref(w) for w in weights], stamps, gram))
+    del _GRAM_CACHE[_GRAM_CACHE_SIZE:]
+    return gram
+
+
 def derive_embeddings_shared(
     gram: torch.Tensor,
     edit: SharedEdit,
@@ -220,7 +248,7 @@ def erase_rece(
         return edited
 
     lam, ridge = params.preserve_weight, params.ridge
-    gram = weight_gram(originals)
+    gram = cached_weight_gram([layer.weight for _, layer in layers])
     prior = symmetric_gram([preserve.double()])  # PᵀP, shared by every solve below
     edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge, preserve_gram=prior)
     for _ in range(params.rounds):
