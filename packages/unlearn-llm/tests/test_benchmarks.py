@@ -47,18 +47,30 @@ def test_own_checkpoint_in_the_benchmark_spec_is_explained() -> None:
         LLM_FACTS_QUICK.check(spec.model_copy(update={"model": model}))
 
 
+MINI_WORLD = {
+    "people": 16,
+    "organisations": 4,
+    "places": 4,
+    "general": 6,
+    "forget_fraction": 0.25,
+    "holdout_fraction": 0.25,
+}
+MINI_MODEL = {
+    "hidden_size": 32,
+    "layers": 1,
+    "heads": 2,
+    "intermediate_size": 64,
+    "vocab_size": 384,
+    "max_epochs": 3,
+    "batch_size": 32,
+}
+
+
 def test_a_miniature_run_reports_every_metric_family(tmp_path: Any) -> None:
     from unlearn_llm.worlds.facts import FactsWorldParams, build_world
     from unlearn_schema import Fact, FactForgetRequest
 
-    mini = FactsWorldParams(
-        people=16,
-        organisations=4,
-        places=4,
-        general=6,
-        forget_fraction=0.25,
-        holdout_fraction=0.25,
-    )
+    mini = FactsWorldParams.model_validate(MINI_WORLD)
     facts = [
         Fact(subject=qa.subject, relation=qa.relation, object=qa.object)
         for qa in build_world(mini, 0).split("retain")[:12]
@@ -66,31 +78,8 @@ def test_a_miniature_run_reports_every_metric_family(tmp_path: Any) -> None:
     spec = LLM_FACTS_QUICK.default_spec("quick")
     spec = spec.model_copy(
         update={
-            "world": spec.world.model_copy(
-                update={
-                    "params": {
-                        "people": 16,
-                        "organisations": 4,
-                        "places": 4,
-                        "general": 6,
-                        "forget_fraction": 0.25,
-                        "holdout_fraction": 0.25,
-                    }
-                }
-            ),
-            "model": spec.model.model_copy(
-                update={
-                    "params": {
-                        "hidden_size": 32,
-                        "layers": 1,
-                        "heads": 2,
-                        "intermediate_size": 64,
-                        "vocab_size": 384,
-                        "max_epochs": 3,
-                        "batch_size": 32,
-                    }
-                }
-            ),
+            "world": spec.world.model_copy(update={"params": MINI_WORLD}),
+            "model": spec.model.model_copy(update={"params": MINI_MODEL}),
             "methods": [
                 MethodConfig(name="gradient-ascent", params={"steps": 4, "eval_every": 2}),
                 MethodConfig(name="npo", params={"steps": 4, "eval_every": 2, "projection": {}}),
@@ -124,25 +113,6 @@ def test_a_miniature_run_reports_every_metric_family(tmp_path: Any) -> None:
     assert any("validity gate" in note for note in result.notes)
     assert any("the 12 facts named in the spec's requests" in note for note in result.notes)
     json.loads(result.model_dump_json())  # serialisable, finite
-
-
-MINI_WORLD = {
-    "people": 16,
-    "organisations": 4,
-    "places": 4,
-    "general": 6,
-    "forget_fraction": 0.25,
-    "holdout_fraction": 0.25,
-}
-MINI_MODEL = {
-    "hidden_size": 32,
-    "layers": 1,
-    "heads": 2,
-    "intermediate_size": 64,
-    "vocab_size": 384,
-    "max_epochs": 3,
-    "batch_size": 32,
-}
 
 
 def test_full_code_path_aggregates_seeds_and_forget_ratios(tmp_path: Any) -> None:
