@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 import torch
@@ -56,6 +57,8 @@ def _launch(
     """Run the demo loop on ``world`` ranks; return their exit codes (killed: -9)."""
     port = _free_port()
     processes = []
+    logs: list[IO[str]] = []
+    out.mkdir(parents=True, exist_ok=True)
     try:
         for rank in range(world):
             args = [sys.executable, "-m", "train_infra.snapshot.demo"]
@@ -79,9 +82,13 @@ def _launch(
                 "MASTER_ADDR": "127.0.0.1",
                 "MASTER_PORT": str(port),
             }
-            processes.append(
-                subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            )
+            # stderr to a file (a pipe nobody reads can fill up and stall the rank); a rank
+            # that fails has its last lines printed, which pytest shows with the failure.
+            log = open(out / f"stderr-{rank}.txt", "a")  # noqa: SIM115 (closed below)
+            log.write(f"--- launch {' '.join(args[3:])}\n")
+            log.flush()
+            logs.append(log)
+            processes.append(subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=log))
         deadline = time.monotonic() + TIMEOUT_S
         while any(p.poll() is None for p in processes):
             if kill_at is not None and any(p.returncode == -signal.SIGKILL for p in processes):
@@ -96,9 +103,19 @@ def _launch(
             if process.poll() is None:
                 process.kill()
             process.wait(30)
-            if process.stderr is not None:
-                process.stderr.close()
-    return [p.returncode for p in processes]
+        for handle in logs:
+            handle.close()
+    codes = [p.returncode for p in processes]
+    for rank, code in enumerate(codes):
+        if code not in (0, -signal.SIGKILL):
+            tail = (out / f"stderr-{rank}.txt").read_text().splitlines()[-20:]
+            print(
+                f"rank {rank} exited with {code}; its stderr ends:",
+                *tail,
+                sep="\n",
+                file=sys.stderr,
+            )
+    return codes
 
 
 def _assert_same_run(reference: Path, run: Path, world: int) -> None:
