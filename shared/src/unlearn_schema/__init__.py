@@ -17,13 +17,27 @@ from unlearn_schema.configs import (
 from unlearn_schema.errors import SpecError, describe_validation_error, validate_or_raise
 from unlearn_schema.jsonschema import atomic_write_text, json_schemas, write_json_schemas
 from unlearn_schema.plugins import (
+    ATTACKS_GROUP,
     BENCHMARKS_GROUP,
     ENTRY_POINT_GROUPS,
     METHODS_GROUP,
     METRICS_GROUP,
     Benchmark,
+    BenchmarkKind,
+    NoParams,
     NullProgress,
+    ParsedMethod,
+    ParsedSpec,
     Progress,
+)
+from unlearn_schema.registry import (
+    AttackSpec,
+    MethodSpec,
+    MetricSpec,
+    Registry,
+    RegistryKind,
+    UnknownNameError,
+    resolve_reference,
 )
 from unlearn_schema.requests import (
     Concept,
@@ -52,12 +66,15 @@ from unlearn_schema.results import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ATTACKS_GROUP",
     "BENCHMARKS_GROUP",
     "ENTRY_POINT_GROUPS",
     "METHODS_GROUP",
     "METRICS_GROUP",
     "SIZES",
+    "AttackSpec",
     "Benchmark",
+    "BenchmarkKind",
     "BenchmarkResult",
     "BenchmarkSpec",
     "Concept",
@@ -73,12 +90,19 @@ __all__ = [
     "Heatmap",
     "MethodConfig",
     "MethodParams",
+    "MethodSpec",
+    "MetricSpec",
     "MetricValue",
     "ModelSpec",
+    "NoParams",
     "NodeDeletionRequest",
     "NodeFeatureDeletionRequest",
     "NullProgress",
+    "ParsedMethod",
+    "ParsedSpec",
     "Progress",
+    "Registry",
+    "RegistryKind",
     "RunReport",
     "Series",
     "Size",
@@ -86,10 +110,12 @@ __all__ = [
     "StrictModel",
     "TextForgetRequest",
     "TextSample",
+    "UnknownNameError",
     "WorldSpec",
     "atomic_write_text",
     "describe_validation_error",
     "json_schemas",
+    "resolve_reference",
     "validate_or_raise",
     "write_json_schemas",
 ]

@@ -15,7 +15,9 @@ from typing import Any
 
 from unlearn_schema import (
     SIZES,
+    Benchmark,
     BenchmarkSpec,
+    ParsedSpec,
     Size,
     SpecError,
     atomic_write_text,
@@ -52,8 +54,10 @@ def _looks_like_file(target: str) -> bool:
     return target.endswith((".yaml", ".yml", ".json")) or "/" in target
 
 
-def _resolve(target: str, size: Size | None, seed: int | None) -> tuple[Any, str, BenchmarkSpec]:
-    """The benchmark, its package and the spec that ``run``/``validate`` act on."""
+def _resolve(
+    target: str, size: Size | None, seed: int | None
+) -> tuple[Benchmark[Any, Any, Any], str, ParsedSpec[Any, Any, Any]]:
+    """The benchmark, its package and the parsed spec that ``run``/``validate`` act on."""
     if _looks_like_file(target):
         spec = _load_spec_file(Path(target))
         benchmark, package = load_benchmark(spec.benchmark)
@@ -67,15 +71,11 @@ def _resolve(target: str, size: Size | None, seed: int | None) -> tuple[Any, str
     if seed is not None:
         updates["seeds"] = [seed]
     if updates:
-        spec = validate_or_raise(BenchmarkSpec, {**spec.model_dump(), **updates})
-    if benchmark.check is not None:
-        try:
-            benchmark.check(spec)
-        except SpecError:
-            raise
-        except ValueError as error:
-            raise InputError(f"invalid spec for {spec.benchmark}: {error}") from None
-    return benchmark, package, spec
+        # model_copy keeps which fields the file gave, so left-out parts still take the
+        # benchmark's defaults for the (new) size.
+        data = spec.model_dump(include=spec.model_fields_set | set(updates))
+        spec = validate_or_raise(BenchmarkSpec, {**data, **updates})
+    return benchmark, package, benchmark.parse(spec)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -88,17 +88,24 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     for part in parts:
         print(f"{part.package} {part.version}")
-        for kind in ("benchmarks", "methods", "metrics"):
-            names = getattr(part, kind)
-            print(f"  {kind + ':':12} {', '.join(names) if names else '-'}")
+        for kind in ("benchmarks", "methods", "attacks", "metrics"):
+            records = getattr(part, kind)
+            if not records:
+                continue
+            print(f"  {kind}:")
+            width = max(len(r["name"]) for r in records)
+            for record in records:
+                paper = f" [{record['paper']}]" if record.get("paper") else ""
+                speed = " (speed)" if record.get("kind") == "speed" else ""
+                print(f"    {record['name']:{width}}  {record['summary']}{speed}{paper}")
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     if not _looks_like_file(args.spec):
         raise InputError(f"validate takes a spec file (.yaml/.yml/.json), got {args.spec!r}")
-    _, package, spec = _resolve(args.spec, None, None)
-    print(f"ok: {args.spec} is a valid spec for benchmark {spec.benchmark} ({package})")
+    _, package, parsed = _resolve(args.spec, None, None)
+    print(f"ok: {args.spec} is a valid spec for benchmark {parsed.benchmark} ({package})")
     return 0
 
 
@@ -138,13 +145,14 @@ class _TqdmProgress:
 def _cmd_run(args: argparse.Namespace) -> int:
     from unlearn_bench.runner import run_benchmark
 
-    benchmark, package, spec = _resolve(args.target, args.size, args.seed)
+    benchmark, package, parsed = _resolve(args.target, args.size, args.seed)
+    spec = parsed.spec
     out = Path(args.out)
     store = ResultsStore(Path(args.store) if args.store else out / STORE_NAME)
     progress = _TqdmProgress(enabled=not args.quiet)
     print(f"running {spec.benchmark} ({package}, size {spec.size}, seeds {spec.seeds})")
     try:
-        report, path = run_benchmark(benchmark, package, spec, out, store, progress, checked=True)
+        report, path = run_benchmark(benchmark, package, parsed, out, store, progress)
     except (SpecError, InputError):
         raise
     except Exception as error:

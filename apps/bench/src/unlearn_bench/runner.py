@@ -12,12 +12,14 @@ import uuid
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, distribution, version
 from pathlib import Path
+from typing import Any
 
 from unlearn_schema import (
     Benchmark,
     BenchmarkSpec,
     Hardware,
     NullProgress,
+    ParsedSpec,
     Progress,
     RunReport,
     atomic_write_text,
@@ -83,25 +85,24 @@ def hardware() -> Hardware:
 
 
 def run_benchmark(
-    benchmark: Benchmark,
+    benchmark: Benchmark[Any, Any, Any],
     package: str,
-    spec: BenchmarkSpec,
+    spec: BenchmarkSpec | ParsedSpec[Any, Any, Any],
     out_dir: str | Path,
     store: ResultsStore | None = None,
     progress: Progress | None = None,
-    *,
-    checked: bool = False,
 ) -> tuple[RunReport, Path]:
     """Run ``benchmark`` on ``spec``; write ``<out>/<benchmark>/<run_id>.json`` and store it.
 
-    Artifacts go to ``<out>/<benchmark>/<run_id>/``. The folder is filled under a
-    temporary name and renamed only when the run succeeds, so a failed run leaves
-    neither a report nor half an artifact folder behind. ``checked`` says the caller
-    already ran ``benchmark.check(spec)``. A quick run slower than the benchmark's
-    ``quick_budget_s`` gets a note saying so.
+    ``spec`` is parsed against the benchmark's declaration unless it already is a
+    :class:`ParsedSpec` (the CLI parses once, before anything is written). Artifacts go
+    to ``<out>/<benchmark>/<run_id>/``. The folder is filled under a temporary name and
+    renamed only when the run succeeds, so a failed run leaves neither a report nor half
+    an artifact folder behind. Only the metrics the spec selects are kept. A quick run
+    slower than the benchmark's ``quick_budget_s`` gets a note saying so.
     """
-    if benchmark.check is not None and not checked:
-        benchmark.check(spec)
+    parsed = spec if isinstance(spec, ParsedSpec) else benchmark.parse(spec)
+    spec = parsed.spec
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     bench_dir = Path(out_dir) / spec.benchmark
     staging = bench_dir / f".staging-{run_id}"
@@ -110,7 +111,9 @@ def run_benchmark(
     started_at = datetime.now(UTC)
     start = time.perf_counter()
     try:
-        result = benchmark.run(spec, progress or NullProgress(), str(staging))
+        result = benchmark.select_metrics(
+            parsed, benchmark.run(parsed, progress or NullProgress(), str(staging))
+        )
         wall = time.perf_counter() - start
         if any(staging.iterdir()):
             staging.rename(final_artifacts)
