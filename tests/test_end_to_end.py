@@ -62,8 +62,8 @@ def test_every_registered_benchmark_has_valid_default_specs() -> None:
         for size in ("quick", "full"):
             spec = benchmark.default_spec(size)
             assert spec.benchmark == name and spec.size == size
-            if benchmark.check is not None:
-                benchmark.check(spec)
+            parsed = benchmark.parse(spec)
+            assert parsed.spec is spec
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv to build a fresh environment")

@@ -19,10 +19,16 @@ from unlearn_schema import (
     BenchmarkSpec,
     Curve,
     Heatmap,
+    MethodConfig,
+    MethodParams,
+    MethodSpec,
     MetricValue,
+    ParsedSpec,
     Progress,
+    Registry,
     Series,
     Size,
+    StrictModel,
     WorldSpec,
 )
 
@@ -48,18 +54,61 @@ class FakeEntryPoint:
         return self.obj
 
 
+class ToyWorld(StrictModel):
+    n: int = 3
+
+
+class AscentParams(MethodParams):
+    steps: int = 1
+
+
+def ascent(model: object, data: object, params: AscentParams) -> float:
+    """A toy method: the registry resolves it by reference."""
+    del model, data
+    return 0.5 + params.steps
+
+
+TOY_METHODS = Registry(
+    "method",
+    [
+        MethodSpec(
+            name="ascent",
+            params=f"{__name__}:AscentParams",
+            entry=f"{__name__}:ascent",
+            summary="Toy gradient ascent.",
+            paper="arXiv:0000.00000",
+        )
+    ],
+)
+OTHER_METHODS = Registry(
+    "method",
+    [
+        MethodSpec(
+            name="other", params=f"{__name__}:AscentParams", entry=f"{__name__}:ascent", summary="x"
+        )
+    ],
+)
+
+
 def _toy_spec(size: Size) -> BenchmarkSpec:
-    return BenchmarkSpec(benchmark="toy", size=size, world=WorldSpec(name="toy", params={"n": 3}))
+    return BenchmarkSpec(
+        benchmark="toy",
+        size=size,
+        world=WorldSpec(name="toy", params={"n": 3}),
+        methods=[MethodConfig(name="ascent")],
+    )
 
 
-def _toy_check(spec: BenchmarkSpec) -> None:
-    assert spec.world is not None
-    n = spec.world.params.get("n")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"world.params.n must be a positive integer, got {n!r}")
+def _toy_check(parsed: ParsedSpec[ToyWorld, None, object]) -> None:
+    if parsed.world.n < 1:
+        raise ValueError(f"world.params.n must be a positive integer, got {parsed.world.n!r}")
 
 
-def _toy_run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
+def _toy_run(
+    parsed: ParsedSpec[ToyWorld, None, object], progress: Progress, out_dir: str
+) -> BenchmarkResult:
+    spec = parsed.spec
+    method_values = [m.spec.function(None, None, m.params) for m in parsed.methods]
     progress.start(2, "toy")
     progress.advance(2)
     artifact = Path(out_dir) / "grid.txt"
@@ -101,17 +150,36 @@ def _toy_run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmark
             )
         ],
         artifacts={"grid": str(artifact)},
-        notes=[f"seed {spec.seeds[0]}"],
+        notes=[f"seed {spec.seeds[0]}", f"method values {method_values}"],
     )
 
 
-def _failing_run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
+def _failing_run(
+    parsed: ParsedSpec[ToyWorld, None, object], progress: Progress, out_dir: str
+) -> BenchmarkResult:
     (Path(out_dir) / "partial.bin").write_bytes(b"half")
     raise RuntimeError("diverged")
 
 
-TOY = Benchmark(name="toy", summary="toy", default_spec=_toy_spec, run=_toy_run, check=_toy_check)
-BROKEN = Benchmark(name="broken", summary="fails", default_spec=_toy_spec, run=_failing_run)
+TOY = Benchmark(
+    name="toy",
+    summary="toy",
+    default_spec=_toy_spec,
+    run=_toy_run,
+    check=_toy_check,
+    worlds={"toy": ToyWorld},
+    methods=TOY_METHODS,
+    metric_names=frozenset({"accuracy", "loss"}),
+    max_seeds=1,
+)
+BROKEN = Benchmark(
+    name="broken",
+    summary="fails",
+    default_spec=lambda size: _toy_spec(size).model_copy(update={"benchmark": "broken"}),
+    run=_failing_run,
+    worlds={"toy": ToyWorld},
+    methods=TOY_METHODS,
+)
 
 
 @pytest.fixture
@@ -119,8 +187,8 @@ def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     points = [
         FakeEntryPoint("toy", BENCHMARKS_GROUP, TOY, FakeDist("toy-package")),
         FakeEntryPoint("broken", BENCHMARKS_GROUP, BROKEN, FakeDist("toy-package")),
-        FakeEntryPoint("ascent", METHODS_GROUP, object(), FakeDist("toy-package")),
-        FakeEntryPoint("other", METHODS_GROUP, object(), FakeDist("other-package")),
+        FakeEntryPoint("toy-package", METHODS_GROUP, TOY_METHODS, FakeDist("toy-package")),
+        FakeEntryPoint("other-package", METHODS_GROUP, OTHER_METHODS, FakeDist("other-package")),
     ]
 
     def fake_entry_points(group: str) -> list[FakeEntryPoint]:
@@ -140,8 +208,35 @@ def test_list_shows_each_package_with_its_parts(
     listing = json.loads(capsys.readouterr().out)
     assert [p["package"] for p in listing] == ["other-package", "toy-package"]
     toy = listing[1]
-    assert toy["benchmarks"] == ["broken", "toy"] and toy["methods"] == ["ascent"]
-    assert listing[0]["benchmarks"] == []
+    assert [b["name"] for b in toy["benchmarks"]] == ["broken", "toy"]
+    assert toy["methods"] == [
+        {
+            "name": "ascent",
+            "kind": "method",
+            "summary": "Toy gradient ascent.",
+            "paper": "arXiv:0000.00000",
+        }
+    ]
+    assert listing[0]["benchmarks"] == [] and listing[0]["methods"][0]["name"] == "other"
+
+
+def test_list_prints_summaries_and_papers(
+    fake_plugins: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "ascent  Toy gradient ascent. [arXiv:0000.00000]" in out
+
+
+def test_list_refuses_an_entry_point_that_is_not_a_registry(
+    fake_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = FakeEntryPoint("bad", METHODS_GROUP, {"ascent": ascent}, FakeDist("bad"))
+    monkeypatch.setattr(
+        discovery, "entry_points", lambda group: [bad] if group == METHODS_GROUP else []
+    )
+    with pytest.raises(TypeError, match=r"not an unlearn_schema\.Registry"):
+        discovery.installed_parts()
 
 
 def test_run_writes_report_and_store(fake_plugins: None, tmp_path: Path) -> None:
@@ -264,9 +359,9 @@ def test_run_checks_the_spec_once_and_notes_a_blown_quick_budget(
 
     calls: list[str] = []
 
-    def counting_check(spec: BenchmarkSpec) -> None:
-        calls.append(spec.benchmark)
-        _toy_check(spec)
+    def counting_check(parsed: ParsedSpec[ToyWorld, None, object]) -> None:
+        calls.append(parsed.benchmark)
+        _toy_check(parsed)
 
     # A budget no run can meet, and one every run meets.
     for budget, expect_note in ((1e-9, True), (1e9, False)):
@@ -278,3 +373,48 @@ def test_run_checks_the_spec_once_and_notes_a_blown_quick_budget(
         assert calls == ["toy"]
         notes = json.loads(next((out / "toy").glob("*.json")).read_text())["result"]["notes"]
         assert any("over the benchmark's budget" in n for n in notes) == expect_note
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            {"methods": [{"name": "no-such-method"}]},
+            "methods[0].name: unknown method 'no-such-method'",
+        ),
+        ({"methods": [{"name": "ascent", "params": {"stepz": 2}}]}, "methods[0].params.stepz"),
+        ({"metrics": ["no-such-metric"]}, "metrics: unknown metric 'no-such-metric'"),
+        ({"world": {"name": "toy", "params": {"width": -5}}}, "world.params.width"),
+        ({"world": {"name": "elsewhere"}}, "world.name: unknown world 'elsewhere'"),
+        ({"model": {"name": "tiny", "params": {"width": -5}}}, "model: toy takes no model"),
+        ({"params": {"knob": 1}}, "params.knob"),
+        ({"seeds": [0, 1]}, "seeds: toy takes at most 1 seed"),
+        ({"requests": [{"kind": "text", "samples": [{"text": "x"}]}]}, "requests[0].kind"),
+    ],
+)
+def test_validate_exits_2_naming_each_field_the_benchmark_does_not_read(
+    fake_plugins: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, Any],
+    field: str,
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"benchmark": "toy", **change}))
+    assert cli.main(["validate", str(spec)]) == 2
+    assert field in capsys.readouterr().err
+
+
+def test_left_out_parts_take_the_default_and_metrics_select(
+    fake_plugins: None, tmp_path: Path
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "benchmark: toy\nmetrics: [loss]\nmethods: [{name: ascent, params: {steps: 2}}]\n"
+    )
+    assert cli.main(["run", str(spec), "--out", str(tmp_path), "--quiet"]) == 0
+    data = json.loads(next((tmp_path / "toy").glob("*.json")).read_text())
+    # The toy reports only "accuracy": selecting "loss" keeps nothing, and the
+    # method's typed params reached the recipe through the registry.
+    assert data["result"]["metrics"] == []
+    assert "method values [2.5]" in data["result"]["notes"]
