@@ -418,3 +418,293 @@ def test_left_out_parts_take_the_default_and_metrics_select(
     # method's typed params reached the recipe through the registry.
     assert data["result"]["metrics"] == []
     assert "method values [2.5]" in data["result"]["notes"]
+
+
+# --- show, --set, --dry-run, validate NAME -------------------------------------------
+
+
+def test_show_prints_a_spec_that_validate_accepts(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["show", "toy", "--size", "full"]) == 0
+    text = capsys.readouterr().out
+    data = yaml.safe_load(text)
+    assert data["benchmark"] == "toy" and data["size"] == "full"
+    spec = tmp_path / "shown.yaml"
+    spec.write_text(text)
+    assert cli.main(["validate", str(spec)]) == 0
+
+
+def test_validate_takes_a_benchmark_name(
+    fake_plugins: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["validate", "toy"]) == 0
+    assert "default quick spec is a valid spec for benchmark toy" in capsys.readouterr().out
+
+
+def test_set_overrides_are_validated_like_a_file(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["run", "toy", "--out", str(tmp_path), "--quiet"]
+    assert cli.main([*args, "--set", "world.params.n=5", "--set", "methods=ascent"]) == 0
+    data = json.loads(next((tmp_path / "toy").glob("*.json")).read_text())
+    assert data["spec"]["world"]["params"] == {"n": 5}
+    assert data["spec"]["methods"] == [{"name": "ascent", "params": {}}]
+    assert cli.main([*args, "--set", "world.params.n=-2"]) == 2
+    assert "world.params.n must be a positive integer, got -2" in capsys.readouterr().err
+    assert cli.main([*args, "--set", "methods=ascent,nope"]) == 2
+    assert "methods[1].name: unknown method 'nope'" in capsys.readouterr().err
+    assert cli.main([*args, "--set", "world.params"]) == 2
+    assert "expected path=value" in capsys.readouterr().err
+    assert cli.main([*args, "--set", "methods[0].params.steps=4"]) == 0
+    assert cli.main([*args, "--set", "methods[3].params.steps=4"]) == 2
+    assert "no item [3]" in capsys.readouterr().err
+
+
+def test_set_fills_a_part_a_file_left_out_from_the_default(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("benchmark: toy\n")
+    assert cli.main(["run", str(spec), "--set", "world.params.n=9", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    resolved = yaml.safe_load(out.split("---")[0])
+    assert resolved["world"] == {"name": "toy", "params": {"n": 9}}
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = cli.main(
+        ["run", "toy", "--out", str(out), "--dry-run", "--set", "methods[0].params.steps=3"]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "benchmark: toy (toy-package), size quick, seeds [0]" in text
+    assert '  - ascent {"steps": 3}' in text and "would write" in text
+    assert not out.exists()
+
+
+# --- bad input: one line, exit 2, nothing written -------------------------------------
+
+
+def test_spec_file_errors_name_the_file(
+    fake_plugins: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    assert cli.main(["validate", str(folder)]) == 2
+    assert "is a folder, not a spec file" in capsys.readouterr().err
+    binary = tmp_path / "spec.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert cli.main(["validate", str(binary)]) == 2
+    assert "is not a UTF-8 text file" in capsys.readouterr().err
+    plain = tmp_path / "myspec"  # no suffix, but an existing file: read as a spec
+    plain.write_text("benchmark: toy\nseeds: [-1]\n")
+    assert cli.main(["validate", str(plain)]) == 2
+    assert "seeds[0]" in capsys.readouterr().err
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    assert cli.main(["validate", str(plain)]) == 2
+    assert f"cannot read the spec file {plain}: permission denied" in capsys.readouterr().err
+
+
+def test_negative_seed_is_refused_before_anything_is_written(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert cli.main(["run", "toy", "--seed", "-1", "--out", str(out)]) == 2
+    assert "seeds[0]: Input should be greater than or equal to 0" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_corrupt_store_is_refused_before_the_run_and_in_report(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "results.sqlite"
+    store.write_bytes(b"this is not a database" * 100)
+    assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"the results store {store} is not a usable SQLite store" in err
+    assert not (tmp_path / "toy").exists()
+    assert cli.main(["report", "--store", str(store)]) == 2
+    assert "not a usable SQLite store" in capsys.readouterr().err
+
+
+def test_a_store_that_fails_after_the_run_is_reported_as_a_store_failure(
+    fake_plugins: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from unlearn_bench.store import StoreError
+
+    def refuse(self: ResultsStore, report: object) -> None:
+        raise StoreError(f"cannot write to the results store {self.path}: disk I/O error")
+
+    monkeypatch.setattr(ResultsStore, "append", refuse)
+    assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "the run finished and its report is at" in err and "disk I/O error" in err
+    assert "benchmark toy failed" not in err
+
+
+@pytest.mark.parametrize(
+    ("signal_error", "code"), [(KeyboardInterrupt, 130), (cli.Terminated, 143)]
+)
+def test_interrupts_remove_the_staging_folder(
+    fake_plugins: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    signal_error: type[BaseException],
+    code: int,
+) -> None:
+    import dataclasses
+
+    def interrupted(parsed: object, progress: object, out_dir: str) -> BenchmarkResult:
+        (Path(out_dir) / "half.bin").write_bytes(b"x")
+        raise signal_error
+
+    toy = dataclasses.replace(TOY, run=interrupted)
+    monkeypatch.setattr(cli, "load_benchmark", lambda name: (toy, "toy-package"))
+    assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == code
+    assert "nothing half-written is left behind" in capsys.readouterr().err
+    assert [p for p in _files(tmp_path) if p.is_file()] == []
+
+
+def test_sigterm_becomes_terminated_inside_a_run() -> None:
+    import os
+    import signal
+
+    with pytest.raises(cli.Terminated), cli._terminate_as_exception():
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.sigtimedwait([], 1)  # let the handler run
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_stale_staging_folders_of_dead_runs_are_removed(fake_plugins: None, tmp_path: Path) -> None:
+    import os
+
+    from unlearn_bench.runner import remove_stale_staging
+
+    bench = tmp_path / "toy"
+    dead = bench / ".staging-20260101T000000-abcd-pid999999999"
+    alive = bench / f".staging-20260101T000000-ef01-pid{os.getpid()}"
+    for folder in (dead, alive):
+        folder.mkdir(parents=True)
+        (folder / "part").write_text("x")
+    assert remove_stale_staging(bench) == [dead]
+    assert alive.exists() and not dead.exists()
+    assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == 0
+    assert alive.exists()
+
+
+def test_reports_are_written_with_the_users_umask(fake_plugins: None, tmp_path: Path) -> None:
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == 0
+        assert cli.main(["report", "--store", str(tmp_path / "results.sqlite")]) == 0
+    finally:
+        os.umask(previous)
+    report = next((tmp_path / "toy").glob("*.json"))
+    assert report.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o644
+
+
+def test_help_shows_an_example_per_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    for verb in ("list", "show", "validate", "run", "report", "schema"):
+        with pytest.raises(SystemExit):
+            cli.main([verb, "--help"])
+        assert f"examples:\n  unlearn-bench {verb}" in capsys.readouterr().out
+
+
+# --- fuzz: random specs and arguments end in exit 0 or 2, never a traceback ------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 10**12),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_SPEC_KEYS = st.sampled_from(
+    [
+        "benchmark",
+        "size",
+        "seeds",
+        "world",
+        "model",
+        "methods",
+        "metrics",
+        "params",
+        "requests",
+        "x",
+    ]
+)
+_SPECS = st.dictionaries(_SPEC_KEYS, _VALUES, max_size=6).map(
+    lambda d: {"benchmark": "toy", **d} if "benchmark" not in d else d
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=_SPECS, as_json=st.booleans())
+def test_fuzzed_spec_files_exit_0_or_2(
+    fake_plugins: None, tmp_path: Path, data: dict[str, Any], as_json: bool
+) -> None:
+    path = tmp_path / ("spec.json" if as_json else "spec.yaml")
+    try:
+        path.write_text(json.dumps(data) if as_json else yaml.safe_dump(data))
+    except ValueError:  # NaN in strict JSON: write it the way YAML would
+        path.write_text(yaml.safe_dump(data))
+    assert cli.main(["validate", str(path)]) in (0, 2)
+    assert cli.main(["run", str(path), "--dry-run", "--out", str(tmp_path / "o")]) in (0, 2)
+    assert not (tmp_path / "o").exists()
+
+
+_ARGS = st.lists(
+    st.one_of(
+        st.sampled_from(["--set", "--seed", "--size", "toy", "quick", "full", "methods=ascent"]),
+        st.text(alphabet="abcdeimnorstwx.[]=,-0123456789{}: ", max_size=24),
+    ),
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(verb=st.sampled_from(["validate", "run"]), extra=_ARGS)
+def test_fuzzed_arguments_exit_0_or_2(
+    fake_plugins: None, tmp_path: Path, verb: str, extra: list[str]
+) -> None:
+    argv = [verb, "toy", *extra] + (
+        ["--dry-run", "--out", str(tmp_path / "o")] if verb == "run" else []
+    )
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:  # argparse's own usage errors exit 2
+        code = int(exit_.code or 0)
+    assert code in (0, 2)
+    assert not (tmp_path / "o").exists()

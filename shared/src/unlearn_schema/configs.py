@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar
 
-from pydantic import Field, JsonValue, field_validator
+from pydantic import Field, JsonValue, NonNegativeInt, field_validator
 
 from unlearn_schema.base import StrictModel
 from unlearn_schema.requests import ForgetRequest
@@ -60,7 +60,7 @@ class BenchmarkSpec(StrictModel):
 
     benchmark: str = Field(min_length=1, description="Registered benchmark name.")
     size: Size = "quick"
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[NonNegativeInt] = Field(default_factory=lambda: [0], min_length=1)
     world: WorldSpec | None = None
     model: ModelSpec | None = None
     requests: list[ForgetRequest] = Field(default_factory=list)

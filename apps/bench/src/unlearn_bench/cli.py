@@ -1,15 +1,18 @@
-"""``unlearn-bench``: list, validate, run and report benchmarks; export JSON Schemas.
+"""``unlearn-bench``: list, show, validate, run and report benchmarks; export JSON Schemas.
 
-Exit codes: 0 success, 1 a benchmark failed while running, 2 bad input (unknown
-benchmark, invalid spec, missing file). Bad input is rejected before anything is written.
+Exit codes: 0 success, 1 a benchmark (or the results store) failed while running,
+2 bad input (unknown benchmark, invalid spec, unreadable file or store), 130/143 when
+interrupted by SIGINT/SIGTERM. Bad input is rejected before anything is written.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,56 +29,96 @@ from unlearn_schema import (
 
 from unlearn_bench import __version__
 from unlearn_bench.discovery import UnknownBenchmarkError, installed_parts, load_benchmark
-from unlearn_bench.store import ResultsStore
+from unlearn_bench.overrides import OverrideError, apply_overrides
+from unlearn_bench.store import ResultsStore, StoreError
 
 DEFAULT_OUT = "runs"
 STORE_NAME = "results.sqlite"
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 class InputError(Exception):
     """Bad input from the user: reported on stderr with exit status 2."""
 
 
-def _load_spec_file(path: Path) -> BenchmarkSpec:
+class Terminated(BaseException):
+    """SIGTERM arrived; raised in the main thread so that clean-up runs."""
+
+
+def _read_spec_data(path: Path) -> dict[str, Any]:
     import yaml
 
-    if not path.is_file():
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a spec file (.yaml, .yml or .json)")
+    if not path.exists():
         raise InputError(f"spec file not found: {path}")
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except PermissionError:
+        raise InputError(f"cannot read the spec file {path}: permission denied") from None
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path} is not a UTF-8 text file (byte {error.start}); a spec is YAML or JSON"
+        ) from None
+    except OSError as error:
+        raise InputError(f"cannot read the spec file {path}: {error.strerror}") from None
+    try:
+        data: Any = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise InputError(f"{path} is not valid YAML/JSON: {error}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path} must hold a mapping of spec fields, got {type(data).__name__}")
-    return validate_or_raise(BenchmarkSpec, data, str(path))
+    return data
 
 
-def _looks_like_file(target: str) -> bool:
-    return target.endswith((".yaml", ".yml", ".json")) or "/" in target
+def _is_spec_file(target: str) -> bool:
+    return target.endswith(SPEC_SUFFIXES) or "/" in target or Path(target).exists()
 
 
 def _resolve(
-    target: str, size: Size | None, seed: int | None
+    target: str,
+    size: Size | None,
+    seed: int | None,
+    overrides: Sequence[str] = (),
 ) -> tuple[Benchmark[Any, Any, Any], str, ParsedSpec[Any, Any, Any]]:
-    """The benchmark, its package and the parsed spec that ``run``/``validate`` act on."""
-    if _looks_like_file(target):
-        spec = _load_spec_file(Path(target))
-        benchmark, package = load_benchmark(spec.benchmark)
-        updates: dict[str, Any] = {}
-        if size is not None:
-            updates["size"] = size
+    """The benchmark, its package and the parsed spec that ``run``/``validate`` act on.
+
+    ``target`` is a benchmark name (its default spec) or a spec file; ``size``, ``seed``
+    and the ``--set`` overrides are applied to the spec's data, which is then checked
+    once against the benchmark's declaration.
+    """
+    source: str | None = None
+    if _is_spec_file(target):
+        source = target
+        data = _read_spec_data(Path(target))
+        first = validate_or_raise(BenchmarkSpec, data, source)
+        benchmark, package = load_benchmark(first.benchmark)
     else:
         benchmark, package = load_benchmark(target)
-        spec = benchmark.default_spec(size or "quick")
-        updates = {}
+        data = benchmark.default_spec(size or "quick").model_dump(mode="json")
+    if size is not None:
+        data["size"] = size
     if seed is not None:
-        updates["seeds"] = [seed]
-    if updates:
-        # model_copy keeps which fields the file gave, so left-out parts still take the
-        # benchmark's defaults for the (new) size.
-        data = spec.model_dump(include=spec.model_fields_set | set(updates))
-        spec = validate_or_raise(BenchmarkSpec, {**data, **updates})
-    return benchmark, package, benchmark.parse(spec)
+        data["seeds"] = [seed]
+    if overrides:
+        default = benchmark.default_spec(data.get("size", "quick")).model_dump(mode="json")
+        try:
+            data = apply_overrides(data, list(overrides), default)
+        except OverrideError as error:
+            raise InputError(str(error)) from None
+    spec = validate_or_raise(BenchmarkSpec, data, source)
+    try:
+        parsed = benchmark.parse(spec)
+    except SpecError as error:
+        raise SpecError(error.problems, source or f"the spec of {spec.benchmark}") from None
+    return benchmark, package, parsed
+
+
+def _spec_yaml(spec: BenchmarkSpec) -> str:
+    import yaml
+
+    text: str = yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+    return text
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -101,11 +144,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_show(args: argparse.Namespace) -> int:
+    _, _, parsed = _resolve(args.name, args.size, None, args.set or ())
+    sys.stdout.write(_spec_yaml(parsed.spec))
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
-    if not _looks_like_file(args.spec):
-        raise InputError(f"validate takes a spec file (.yaml/.yml/.json), got {args.spec!r}")
-    _, package, parsed = _resolve(args.spec, None, None)
-    print(f"ok: {args.spec} is a valid spec for benchmark {parsed.benchmark} ({package})")
+    _, package, parsed = _resolve(args.target, args.size, args.seed, args.set or ())
+    what = args.target if _is_spec_file(args.target) else f"the default {parsed.size} spec"
+    print(f"ok: {what} is a valid spec for benchmark {parsed.benchmark} ({package})")
     return 0
 
 
@@ -142,24 +190,91 @@ class _TqdmProgress:
             self.bar = None
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from unlearn_bench.runner import run_benchmark
+def _plan(parsed: ParsedSpec[Any, Any, Any], package: str, out: Path, store: Path) -> str:
+    lines = [
+        f"benchmark: {parsed.benchmark} ({package}), size {parsed.size}, seeds {parsed.seeds}",
+        f"world:     {parsed.world_name or '-'}",
+        f"model:     {parsed.model_name or '-'}"
+        + (f" from {parsed.checkpoint}" if parsed.checkpoint else ""),
+    ]
+    if parsed.methods:
+        lines.append(f"methods:   {len(parsed.methods)} per seed")
+        for method in parsed.methods:
+            changed = method.params.model_dump(exclude_defaults=True, mode="json")
+            lines.append(f"  - {method.name} {json.dumps(changed) if changed else '(defaults)'}")
+    if parsed.metrics is not None:
+        lines.append(f"metrics:   only {', '.join(sorted(parsed.metrics))}")
+    lines.append(f"would write {out / parsed.benchmark}/<run id>.json and append to {store}")
+    return "\n".join(lines)
 
-    benchmark, package, parsed = _resolve(args.target, args.size, args.seed)
+
+def _check_writable(out: Path, store: ResultsStore) -> None:
+    """Open the output folder and the store before any work, so bad paths fail at once."""
+    import tempfile
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise InputError(f"cannot write to the output folder {out}: {error.strerror}") from None
+    try:
+        store.check()
+    except StoreError as error:
+        raise InputError(str(error)) from None
+
+
+@contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` so that the staging folder is removed."""
+
+    def handler(signum: int, frame: object) -> None:
+        del signum, frame
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from unlearn_bench.runner import StoreWriteError, run_benchmark
+
+    benchmark, package, parsed = _resolve(args.target, args.size, args.seed, args.set or ())
     spec = parsed.spec
     out = Path(args.out)
     store = ResultsStore(Path(args.store) if args.store else out / STORE_NAME)
+    if args.dry_run:
+        print(_spec_yaml(spec), end="")
+        print("---")
+        print(_plan(parsed, package, out, store.path))
+        return 0
+    _check_writable(out, store)
     progress = _TqdmProgress(enabled=not args.quiet)
     print(f"running {spec.benchmark} ({package}, size {spec.size}, seeds {spec.seeds})")
     try:
-        report, path = run_benchmark(benchmark, package, parsed, out, store, progress)
+        with _terminate_as_exception():
+            report, path = run_benchmark(benchmark, package, parsed, out, store, progress)
+    except StoreWriteError as error:
+        progress.close()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except (SpecError, InputError):
         raise
     except Exception as error:
         progress.close()
         print(f"error: benchmark {spec.benchmark} failed: {error!r}", file=sys.stderr)
         return 1
-    progress.close()
+    finally:
+        progress.close()
     for note in report.result.notes:
         print(f"  * {note}")
     print(f"wrote {path} ({report.wall_time_s:.1f} s); stored in {store.path}")
@@ -170,9 +285,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from unlearn_bench.report import render_report
 
     store_path = Path(args.store) if args.store else Path(DEFAULT_OUT) / STORE_NAME
-    if not store_path.exists():
+    if not store_path.is_file():
         raise InputError(f"no results store at {store_path}; run a benchmark first")
-    reports = ResultsStore(store_path).reports(args.benchmark)
+    try:
+        reports = ResultsStore(store_path).reports(args.benchmark)
+    except StoreError as error:
+        raise InputError(str(error)) from None
     if args.benchmark and not reports:
         raise InputError(f"the store {store_path} holds no runs of {args.benchmark!r}")
     out = Path(args.out) if args.out else store_path.parent / f"report.{args.format}"
@@ -191,40 +309,109 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_spec_options(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    if seed:
+        parser.add_argument("--seed", type=int, help="run this single seed instead of the spec's")
+    parser.add_argument("--size", choices=SIZES, help="quick (default) or full (nightly)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="override one spec field, e.g. world.params.people=40 or methods=npo,rmu "
+        "(repeatable; checked like a spec file)",
+    )
+
+
+def _parser(sub: Any, name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="examples:\n" + "\n".join(f"  unlearn-bench {e}" for e in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     parser = argparse.ArgumentParser(
         prog="unlearn-bench",
-        description="List, validate, run and report the benchmarks of installed packages.",
+        description="List, show, validate, run and report the benchmarks of installed packages.",
+        epilog="examples:\n  unlearn-bench list\n  unlearn-bench run planted-quickstart\n"
+        "  unlearn-bench show llm-facts-quick > my.yaml && unlearn-bench run my.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_list = sub.add_parser("list", help="installed packages and their benchmarks/methods/metrics")
+    p_list = _parser(
+        sub,
+        "list",
+        "installed packages with their benchmarks, methods, attacks and metrics",
+        ["list", "list --json"],
+    )
     p_list.add_argument("--json", action="store_true", help="machine-readable output")
     p_list.set_defaults(func=_cmd_list)
 
-    p_validate = sub.add_parser("validate", help="check a spec file; exit 2 naming bad fields")
-    p_validate.add_argument("spec", help="spec file (.yaml, .yml or .json)")
+    p_show = _parser(
+        sub,
+        "show",
+        "print a benchmark's default spec as YAML (a file validate and run accept)",
+        ["show llm-facts-quick", "show graph-unlearn-quick --size full > spec.yaml"],
+    )
+    p_show.add_argument("name", help="benchmark name")
+    _add_spec_options(p_show, seed=False)
+    p_show.set_defaults(func=_cmd_show)
+
+    p_validate = _parser(
+        sub,
+        "validate",
+        "check a spec file or a benchmark's default spec; exit 2 naming bad fields",
+        ["validate my-spec.yaml", "validate llm-facts-quick --set methods=npo,rmu"],
+    )
+    p_validate.add_argument("target", help="spec file (.yaml, .yml or .json) or benchmark name")
+    _add_spec_options(p_validate)
     p_validate.set_defaults(func=_cmd_validate)
 
-    p_run = sub.add_parser("run", help="run a benchmark by name or from a spec file")
+    p_run = _parser(
+        sub,
+        "run",
+        "run a benchmark by name or from a spec file",
+        [
+            "run planted-quickstart",
+            "run llm-facts-quick --set methods=npo,rmu --seed 3",
+            "run my-spec.yaml --size full --dry-run",
+        ],
+    )
     p_run.add_argument("target", help="benchmark name or spec file")
-    p_run.add_argument("--seed", type=int, help="run this single seed instead of the spec's")
-    p_run.add_argument("--size", choices=SIZES, help="quick (default) or full (nightly)")
+    _add_spec_options(p_run)
     p_run.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: runs)")
     p_run.add_argument("--store", help="results store (default: OUT/results.sqlite)")
     p_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_run.add_argument(
+        "--dry-run", action="store_true", help="print the resolved spec and the plan; run nothing"
+    )
     p_run.set_defaults(func=_cmd_run)
 
-    p_report = sub.add_parser("report", help="tables and plots from the results store")
+    p_report = _parser(
+        sub,
+        "report",
+        "tables and plots from the results store",
+        ["report", "report --format html --benchmark llm-facts-quick"],
+    )
     p_report.add_argument("--format", choices=("md", "html"), default="md")
     p_report.add_argument("--store", help="results store (default: runs/results.sqlite)")
     p_report.add_argument("--out", help="report file (default: beside the store)")
     p_report.add_argument("--benchmark", help="only this benchmark")
     p_report.set_defaults(func=_cmd_report)
 
-    p_schema = sub.add_parser("schema", help="write the JSON Schemas of the spec and reports")
+    p_schema = _parser(
+        sub,
+        "schema",
+        "write the JSON Schemas of the spec and reports",
+        ["schema --out schemas"],
+    )
     p_schema.add_argument("--out", default="schemas", help="folder (default: schemas)")
     p_schema.set_defaults(func=_cmd_schema)
     return parser
@@ -239,6 +426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SpecError, InputError, UnknownBenchmarkError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted (SIGINT): nothing half-written is left behind", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("terminated (SIGTERM): nothing half-written is left behind", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

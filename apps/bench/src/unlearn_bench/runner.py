@@ -25,7 +25,41 @@ from unlearn_schema import (
     atomic_write_text,
 )
 
-from unlearn_bench.store import ResultsStore
+from unlearn_bench.store import ResultsStore, StoreError
+
+
+class StoreWriteError(RuntimeError):
+    """The run finished and its report was written, but the results store refused it."""
+
+
+_STAGING = re.compile(r"^\.staging-.+?(?:-pid(?P<pid>\d+))?$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(bench_dir: Path) -> list[Path]:
+    """Remove staging folders left by killed runs (their process is gone); return them."""
+    removed: list[Path] = []
+    if not bench_dir.is_dir():
+        return removed
+    for folder in bench_dir.iterdir():
+        match = _STAGING.match(folder.name)
+        if match is None or not folder.is_dir():
+            continue
+        pid = match.group("pid")
+        if pid is None or not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
 
 _ALWAYS_RECORDED = ("unlearn-schema", "unlearn-bench", "numpy", "scipy", "torch", "pydantic")
 
@@ -105,7 +139,8 @@ def run_benchmark(
     spec = parsed.spec
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     bench_dir = Path(out_dir) / spec.benchmark
-    staging = bench_dir / f".staging-{run_id}"
+    remove_stale_staging(bench_dir)
+    staging = bench_dir / f".staging-{run_id}-pid{os.getpid()}"
     final_artifacts = bench_dir / run_id
     staging.mkdir(parents=True)
     started_at = datetime.now(UTC)
@@ -154,5 +189,10 @@ def run_benchmark(
     report_path = bench_dir / f"{run_id}.json"
     atomic_write_text(report_path, report.model_dump_json(indent=2) + "\n")
     if store is not None:
-        store.append(report)
+        try:
+            store.append(report)
+        except StoreError as error:
+            raise StoreWriteError(
+                f"the run finished and its report is at {report_path}, but {error}"
+            ) from None
     return report, report_path

@@ -33,6 +33,10 @@ CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id);
 """
 
 
+class StoreError(Exception):
+    """The results store cannot be opened, read or written; the message names the file."""
+
+
 class ResultsStore:
     """Append-only store of :class:`RunReport` objects in a SQLite file.
 
@@ -44,13 +48,59 @@ class ResultsStore:
         self.path = Path(path)
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path)
-        connection.executescript(_SCHEMA)
+        if self.path.is_dir():
+            raise StoreError(f"the results store {self.path} is a folder, not a SQLite file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"cannot open the results store {self.path}: {error}") from None
+        try:
+            connection.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            connection.close()
+            raise StoreError(
+                f"the results store {self.path} is not a usable SQLite store ({error}); "
+                "move it aside or give another with --store"
+            ) from None
         return connection
+
+    def check(self) -> None:
+        """Verify that the store can take a report; :class:`StoreError` if not.
+
+        An existing store is opened and checked; for a new one only its folder is
+        checked, so that a run which fails leaves no empty store behind.
+        """
+        if not self.path.exists():
+            import tempfile
+
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryFile(dir=self.path.parent):
+                    pass
+            except OSError as error:
+                raise StoreError(
+                    f"cannot create the results store {self.path}: {error.strerror}"
+                ) from None
+            return
+        with closing(self._connect()) as connection:
+            try:
+                connection.execute("SELECT COUNT(*) FROM runs").fetchone()
+                connection.execute("BEGIN IMMEDIATE")  # proves the file is writable
+                connection.rollback()
+            except sqlite3.Error as error:
+                raise StoreError(
+                    f"the results store {self.path} is not writable: {error}"
+                ) from None
 
     def append(self, report: RunReport) -> None:
         """Store one report; all of it or nothing (one transaction)."""
+        try:
+            self._append(report)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write to the results store {self.path}: {error}") from None
+
+    def _append(self, report: RunReport) -> None:
         with closing(self._connect()) as connection, connection:
             connection.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -90,9 +140,21 @@ class ResultsStore:
             query += " WHERE benchmark = ?"
             args = (benchmark,)
         query += " ORDER BY started_at, run_id"
-        with closing(self._connect()) as connection:
-            rows = connection.execute(query, args).fetchall()
-        return [RunReport.model_validate_json(row[0]) for row in rows]
+        try:
+            with closing(self._connect()) as connection:
+                rows = connection.execute(query, args).fetchall()
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot read the results store {self.path}: {error}") from None
+        reports = []
+        for (text,) in rows:
+            try:
+                reports.append(RunReport.model_validate_json(text))
+            except ValueError as error:
+                first = str(error).splitlines()[0]
+                raise StoreError(
+                    f"the results store {self.path} holds a report that does not parse: {first}"
+                ) from None
+        return reports
 
     def latest(self) -> dict[str, RunReport]:
         """The most recent report of each benchmark."""
