@@ -101,17 +101,26 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """Build the docs site with --strict; the benchmarks page comes from a fresh run."""
+    """Build the docs site with --strict (the benchmarks page comes from a fresh run),
+    then check the built pages in headless chromium."""
     _sync(session, "--all-packages")
     out = ROOT / "runs" / "docs"
     store = out / "results.sqlite"
     store.unlink(missing_ok=True)
     session.run("unlearn-bench", "run", "planted-quickstart", "--out", str(out), "--quiet")
+    site = ROOT / "site"
     session.run(
         "mkdocs",
         "build",
         "--strict",
+        "--site-dir",
+        str(site),
         env={"UNLEARN_RESULTS": str(store), "NO_MKDOCS_2_WARNING": "1"},
+    )
+    # The built pages in headless chromium (Debian's; .ci/run installs it): maths
+    # rendered, images loaded, no console errors.
+    session.run(
+        "pytest", "-m", "browser", "tests/browser", "--site", str(site), "-p", "no:cacheprovider"
     )
 
 
