@@ -3,56 +3,159 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from erase_diffusion.benchmarks import (
+from erase_diffusion.benchmarks.erase import (
     DIFFUSION_ERASE_FULL,
     DIFFUSION_ERASE_QUICK,
     METHOD_NAMES,
+    METRIC_NAMES,
     task_concepts,
 )
+from erase_diffusion.benchmarks.speed import ERASE_DIFFUSION_SPEED
 from erase_diffusion.worlds.shapes import all_concept_names, values_of
-from unlearn_schema import MethodConfig, NullProgress, SpecError
+from unlearn_schema import BenchmarkResult, BenchmarkSpec, NullProgress, SpecError
+
+ERASE = (DIFFUSION_ERASE_QUICK, DIFFUSION_ERASE_FULL)
+ALL = (*ERASE, ERASE_DIFFUSION_SPEED)
 
 
-def test_default_specs_are_valid_and_cheap_to_check() -> None:
-    for benchmark in (DIFFUSION_ERASE_QUICK, DIFFUSION_ERASE_FULL):
-        for size in ("quick", "full"):
-            spec = benchmark.default_spec(size)  # type: ignore[arg-type]
-            assert spec.benchmark == benchmark.name and spec.size == size
-            assert benchmark.check is not None
-            benchmark.check(spec)
+def _spec(benchmark: Any, size: str = "quick", **changes: Any) -> BenchmarkSpec:
+    """The default spec with some top-level fields replaced (validated like a file)."""
+    data = benchmark.default_spec(size).model_dump(mode="json")
+    return BenchmarkSpec.model_validate({**data, **changes})
 
 
-def test_benchmarks_module_does_not_import_torch() -> None:
+def _problems(benchmark: Any, spec: BenchmarkSpec) -> str:
+    with pytest.raises(SpecError) as caught:
+        benchmark.parse(spec)
+    return "\n".join(caught.value.problems)
+
+
+@pytest.mark.parametrize("benchmark", ALL, ids=lambda b: b.name)
+def test_default_specs_parse_at_both_sizes(benchmark: Any) -> None:
+    for size in ("quick", "full"):
+        parsed = benchmark.parse(benchmark.default_spec(size))
+        assert parsed.benchmark == benchmark.name and parsed.size == size
+
+
+def test_parsing_every_default_spec_imports_no_torch() -> None:
     code = (
-        "import sys, erase_diffusion.benchmarks as b; "
-        "b.DIFFUSION_ERASE_QUICK.check(b.DIFFUSION_ERASE_QUICK.default_spec('full')); "
-        "print('torch' in sys.modules)"
+        "import sys\n"
+        "from erase_diffusion.benchmarks import erase, speed\n"
+        "for b in (erase.DIFFUSION_ERASE_QUICK, erase.DIFFUSION_ERASE_FULL,"
+        " speed.ERASE_DIFFUSION_SPEED):\n"
+        "    for size in ('quick', 'full'):\n"
+        "        b.parse(b.default_spec(size))\n"
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
 
 
-def test_bad_specs_name_the_bad_value() -> None:
-    spec = DIFFUSION_ERASE_QUICK.default_spec("quick")
-    assert DIFFUSION_ERASE_QUICK.check is not None
-    bad = spec.model_copy(update={"methods": [MethodConfig(name="sld")]})
-    with pytest.raises(ValueError, match=r"'sld'.*accepted: uce, rece, esd-x, esd-u, mace"):
-        DIFFUSION_ERASE_QUICK.check(bad)
-    bad = spec.model_copy(
-        update={"methods": [MethodConfig(name="uce", params={"preserve_weight": 0})]}
+# The contract, for every benchmark of the package: each field a benchmark does not read
+# is an error naming the field.
+
+
+@pytest.mark.parametrize("benchmark", ALL, ids=lambda b: b.name)
+def test_an_unknown_method_is_an_error_naming_the_field(benchmark: Any) -> None:
+    problems = _problems(benchmark, _spec(benchmark, methods=[{"name": "sld"}]))
+    if benchmark.methods is None:
+        assert f"methods: {benchmark.name} takes no methods, got ['sld']" in problems
+    else:
+        assert "methods[0].name: unknown method 'sld'" in problems
+        assert "accepted: uce, rece, esd-x, esd-u, mace" in problems
+
+
+@pytest.mark.parametrize("benchmark", ALL, ids=lambda b: b.name)
+def test_an_unknown_metric_is_an_error_naming_the_field(benchmark: Any) -> None:
+    problems = _problems(benchmark, _spec(benchmark, metrics=["erasure-rate", "fid"]))
+    assert f"metrics: unknown metric 'fid' for {benchmark.name}" in problems
+    # The registry's function names are not the reported names.
+    assert "unknown metric 'erasure-rate'" in problems
+
+
+@pytest.mark.parametrize("benchmark", ERASE, ids=lambda b: b.name)
+def test_world_and_model_fields_the_erase_benchmarks_do_not_read_are_errors(
+    benchmark: Any,
+) -> None:
+    # The pipeline draws the images: the world's renderer knobs are not read.
+    world = {"name": "shapes", "params": {"image_size": 16, "jitter": 2}}
+    problems = _problems(benchmark, _spec(benchmark, world=world))
+    assert "world.params.image_size" in problems and "world.params.jitter" in problems
+    model = {"name": "tiny-shapes", "params": {"width": 64}}
+    assert "model.params.width" in _problems(benchmark, _spec(benchmark, model=model))
+    problems = _problems(benchmark, _spec(benchmark, model={"name": "sd-1.5"}))
+    assert "model.name: unknown model 'sd-1.5'; accepted: tiny-shapes" in problems
+    problems = _problems(benchmark, _spec(benchmark, world={"name": "faces"}))
+    assert "world.name: unknown world 'faces'; accepted: shapes" in problems
+    request = {"kind": "concepts", "concepts": [{"name": "red", "prompts": ["a red cross"]}]}
+    problems = _problems(benchmark, _spec(benchmark, requests=[request]))
+    assert "requests[0].kind: 'concepts' is not read" in problems
+
+
+def test_the_speed_benchmark_takes_no_world_model_or_second_seed() -> None:
+    speed = ERASE_DIFFUSION_SPEED
+    problems = _problems(speed, _spec(speed, world={"name": "shapes"}))
+    assert "world: erase-diffusion-speed takes no world, got 'shapes'" in problems
+    problems = _problems(speed, _spec(speed, model={"name": "tiny-shapes"}))
+    assert "model: erase-diffusion-speed takes no model, got 'tiny-shapes'" in problems
+    problems = _problems(speed, _spec(speed, seeds=[0, 1]))
+    assert "seeds: erase-diffusion-speed takes at most 1 seed(s)" in problems
+    problems = _problems(speed, _spec(speed, params={"concepts": [0]}))
+    assert "params.concepts" in problems
+
+
+@pytest.mark.parametrize("benchmark", ERASE, ids=lambda b: b.name)
+def test_the_erase_benchmarks_take_any_seeds_and_a_checkpoint(benchmark: Any) -> None:
+    assert benchmark.max_seeds is None and benchmark.accepts_checkpoint
+    model = {"name": "tiny-shapes", "checkpoint": "/models/my-shapes"}
+    parsed = benchmark.parse(_spec(benchmark, seeds=[3, 4, 5], model=model))
+    assert parsed.seeds == [3, 4, 5] and parsed.checkpoint == "/models/my-shapes"
+
+
+def test_bad_method_and_run_params_name_the_field_and_value() -> None:
+    quick = DIFFUSION_ERASE_QUICK
+    spec = quick.default_spec("quick")
+    problems = _problems(
+        quick, _spec(quick, methods=[{"name": "uce", "params": {"preserve_weight": 0}}])
     )
-    with pytest.raises(SpecError, match="preserve_weight"):
-        DIFFUSION_ERASE_QUICK.check(bad)
-    bad = spec.model_copy(update={"params": {**spec.params, "erase": [["hexagon"]]}})
-    with pytest.raises(SpecError, match="hexagon"):
-        DIFFUSION_ERASE_QUICK.check(bad)
-    bad = spec.model_copy(
-        update={"params": {**spec.params, "erase": [["circle", "square", "triangle", "cross"]]}}
+    assert "methods[0].params.preserve_weight" in problems and "(got 0)" in problems
+    # esd-u's variant is fixed by its name.
+    problems = _problems(
+        quick, _spec(quick, methods=[{"name": "esd-u", "params": {"variant": "x"}}])
     )
-    with pytest.raises(SpecError, match="erases every shape"):
-        DIFFUSION_ERASE_QUICK.check(bad)
+    assert "methods[0].params.variant" in problems
+    problems = _problems(quick, _spec(quick, params={**spec.params, "erase": [["hexagon"]]}))
+    assert "hexagon" in problems
+    every_shape = [["circle", "square", "triangle", "cross"]]
+    problems = _problems(quick, _spec(quick, params={**spec.params, "erase": every_shape}))
+    assert "erases every shape" in problems
+
+
+def test_a_method_given_twice_is_an_error() -> None:
+    methods = [
+        {"name": "esd-x"},
+        {"name": "uce"},
+        {"name": "esd-x", "params": {"learning_rate": 1e-5}},
+    ]
+    problems = _problems(DIFFUSION_ERASE_QUICK, _spec(DIFFUSION_ERASE_QUICK, methods=methods))
+    assert "methods[2].name: 'esd-x' is already methods[0]" in problems
+
+
+def test_parsed_methods_carry_their_registered_params_type() -> None:
+    parsed = DIFFUSION_ERASE_FULL.parse(DIFFUSION_ERASE_FULL.default_spec("full"))
+    types = {m.name: type(m.params).__name__ for m in parsed.methods}
+    assert types == {
+        "uce": "UCEParams",
+        "rece": "RECEParams",
+        "esd-x": "ESDXParams",
+        "esd-u": "ESDUParams",
+        "mace": "MACEParams",
+    }
+    variants = {m.name: getattr(m.params, "variant", None) for m in parsed.methods}
+    assert variants["esd-x"] == "x" and variants["esd-u"] == "u"
 
 
 def test_anchors_are_never_erased_in_the_same_task() -> None:
@@ -60,31 +163,38 @@ def test_anchors_are_never_erased_in_the_same_task() -> None:
     assert {c.anchor for c in concepts} == {"purple"}
 
 
-def test_a_small_run_reports_every_method_and_writes_grids(tmp_path: Path) -> None:
+SMALL_TASKS = [["red"], ["green", "yellow"]]
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, BenchmarkResult, Path]:
     spec = DIFFUSION_ERASE_QUICK.default_spec("quick")
-    spec = spec.model_copy(
-        update={
-            "methods": [
-                MethodConfig(name="uce"),
-                MethodConfig(name="rece", params={"rounds": 1}),
-                MethodConfig(name="mace"),
-            ],
-            "params": {
-                **spec.params,
-                "erase": [["red"], ["green", "yellow"]],
-                "erased_samples": 6,
-                "preserve_samples": 6,
-                "steps": 6,
-                "grid_columns": 4,
-            },
-        }
+    small = _spec(
+        DIFFUSION_ERASE_QUICK,
+        methods=[{"name": "uce"}, {"name": "rece", "params": {"rounds": 1}}, {"name": "mace"}],
+        params={
+            **spec.params,
+            "erase": SMALL_TASKS,
+            "erased_samples": 6,
+            "preserve_samples": 6,
+            "steps": 6,
+            "grid_columns": 4,
+        },
     )
-    result = DIFFUSION_ERASE_QUICK.run(spec, NullProgress(), str(tmp_path))
+    parsed = DIFFUSION_ERASE_QUICK.parse(small)
+    out = tmp_path_factory.mktemp("small-run")
+    return parsed, DIFFUSION_ERASE_QUICK.run(parsed, NullProgress(), str(out)), out
+
+
+def test_a_small_run_reports_every_method_and_writes_grids(small_run: Any) -> None:
+    _, result, _ = small_run
     names = {(m.name, m.labels["method"], m.labels["erased"]) for m in result.metrics}
     for method in ("uce", "rece", "mace"):
         for task in ("red", "green+yellow"):
             for metric in ("erasure_rate", "preservation_accuracy", "frechet_distance"):
                 assert (metric, method, task) in names
+    # Every reported name is declared, and every declared name is reported.
+    assert {m.name for m in result.metrics} == METRIC_NAMES == DIFFUSION_ERASE_QUICK.metric_names
     erasure = {
         m.labels["method"]: m.value
         for m in result.metrics
@@ -100,10 +210,21 @@ def test_a_small_run_reports_every_method_and_writes_grids(tmp_path: Path) -> No
     result.model_dump_json()
 
 
+def test_metrics_selection_keeps_only_the_selected_metric(small_run: Any) -> None:
+    parsed, result, _ = small_run
+    selecting = DIFFUSION_ERASE_QUICK.parse(
+        parsed.spec.model_copy(update={"metrics": ["frechet_distance"]})
+    )
+    kept = DIFFUSION_ERASE_QUICK.select_metrics(selecting, result)
+    assert kept.metrics and {m.name for m in kept.metrics} == {"frechet_distance"}
+    assert len(kept.metrics) == 3 * len(SMALL_TASKS)  # one per method and task
+    assert DIFFUSION_ERASE_QUICK.select_metrics(parsed, result) == result
+
+
 @pytest.mark.slow
 def test_quick_benchmark_default_spec_end_to_end(tmp_path: Path) -> None:
-    spec = DIFFUSION_ERASE_QUICK.default_spec("quick")
-    result = DIFFUSION_ERASE_QUICK.run(spec, NullProgress(), str(tmp_path))
+    parsed = DIFFUSION_ERASE_QUICK.parse(DIFFUSION_ERASE_QUICK.default_spec("quick"))
+    result = DIFFUSION_ERASE_QUICK.run(parsed, NullProgress(), str(tmp_path))
     erasure = {
         (m.labels["method"], m.labels["erased"]): m.value
         for m in result.metrics
@@ -123,9 +244,14 @@ def test_quick_benchmark_at_full_size_is_the_quick_recipe_over_three_seeds() -> 
 def test_full_spec_covers_every_method_concept_and_task_size() -> None:
     spec = DIFFUSION_ERASE_FULL.default_spec("full")
     tasks = spec.params["erase"]
-    singles = {t[0] for t in tasks if len(t) == 1}
+    assert isinstance(tasks, list)
+    singles = {t[0] for t in tasks if isinstance(t, list) and len(t) == 1}
     assert singles == set(all_concept_names())
-    assert sorted({len(t) for t in tasks}) == [1, 3, len(values_of("colour")) - 1]
+    assert sorted({len(t) for t in tasks if isinstance(t, list)}) == [
+        1,
+        3,
+        len(values_of("colour")) - 1,
+    ]
     assert {m.name for m in spec.methods} == set(METHOD_NAMES)
     assert len(spec.seeds) >= 2
 
@@ -158,20 +284,15 @@ def test_full_benchmark_code_path_on_a_shrunken_spec(tmp_path: Path) -> None:
             },
         }
     )
-    DIFFUSION_ERASE_FULL.check(small)  # type: ignore[misc]
-    result = DIFFUSION_ERASE_FULL.run(small, NullProgress(), str(tmp_path))
+    parsed = DIFFUSION_ERASE_FULL.parse(small)
+    result = DIFFUSION_ERASE_FULL.run(parsed, NullProgress(), str(tmp_path))
     labels = {"+".join(t) for t in tasks}
     for method in METHOD_NAMES:
         for task in labels:
             for seed in small.seeds:
                 assert f"edit {method} {task} seed {seed}" in result.timings
             got = {m.name for m in result.metrics if m.labels == {"method": method, "erased": task}}
-            assert got == {
-                "erasure_rate",
-                "preservation_accuracy",
-                "prompt_alignment",
-                "frechet_distance",
-            }
+            assert got == METRIC_NAMES
     for task in labels:
         assert Path(result.artifacts[f"grid-{task}"]).stat().st_size > 0
     by_size = {c.name: c for c in result.curves}["erasure-rate-vs-concepts"]

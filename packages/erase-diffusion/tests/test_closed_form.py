@@ -88,17 +88,36 @@ def test_shared_edit_is_low_rank_only_when_few_rows_are_erased(n: int) -> None:
     assert torch.linalg.matrix_rank(edit.dense()) <= min(n, erased.shape[1])
 
 
-def test_speed_bench_reports_every_goal_with_a_flag() -> None:
-    from erase_diffusion.speed_bench import goals, run
+def test_speed_benchmark_quick_run_reports_every_goal_with_a_flag() -> None:
+    from erase_diffusion.benchmarks.speed import ERASE_DIFFUSION_SPEED, METRIC_NAMES
+    from unlearn_schema import NullProgress
 
-    # The bench's own code on small shapes: both paths (few rows: low-rank; many: dense).
-    results = run([1, 4], 40, 0, 1, 1, 1, widths=[16, 24], text_dim=32, tokens=5)
-    report = goals(results)
-    assert set(report) == {"uce 1 concepts", "rece 1 concepts", "uce 4 concepts", "rece 4 concepts"}
-    for entry in report.values():
-        assert entry["update_relative_error"] < 1e-4
-        assert entry["met"] == all(entry["flags"].values())
-    assert results["cases"][0]["uce_reference_s"] > 0
+    # The benchmark's own code on tiny shapes (its quick size): both paths (few rows:
+    # low-rank; many: dense), through parse and run as the CLI does.
+    parsed = ERASE_DIFFUSION_SPEED.parse(ERASE_DIFFUSION_SPEED.default_spec("quick"))
+    result = ERASE_DIFFUSION_SPEED.run(parsed, NullProgress(), "unused")
+    cases = {(m.labels["method"], m.labels["concepts"]) for m in result.metrics}
+    assert cases == {("uce", "1"), ("rece", "1"), ("uce", "4"), ("rece", "4")}
+    assert {m.name for m in result.metrics} <= METRIC_NAMES
+    by = {(m.name, m.labels["method"], m.labels["concepts"]): m for m in result.metrics}
+    for method, count in cases:
+        assert by[("update_relative_error", method, count)].value < 1e-4
+        assert by[("error_met", method, count)].value == 1.0
+        flags = [
+            by[(name, method, count)].value
+            for name in ("time_met", "speedup_met", "error_met")
+            if (name, method, count) in by
+        ]
+        assert set(flags) <= {0.0, 1.0}
+        assert by[("goals_met", method, count)].value == float(all(flags))
+        assert by[("baseline_s", method, count)].unit == "s"
+        assert by[("baseline_s", method, count)].value > 0
+        assert all(m.direction == "higher" for m in result.metrics if m.name.endswith("_met"))
+    # Only 1 and 100 concepts have a time goal.
+    assert ("time_met", "uce", "1") in by and ("time_met", "uce", "4") not in by
+    assert ("warm_fast_s", "rece", "1") in by and ("warm_fast_s", "uce", "1") not in by
+    assert any("load" in note for note in result.notes)
+    assert any(note.startswith("baseline: straightforward") for note in result.notes)
 
 
 def test_grown_edit_reuses_the_prefix_factor_exactly() -> None:

@@ -12,9 +12,10 @@ from erase_diffusion.methods.cross_attention import (
     preserve_rows,
     reference_update,
 )
-from erase_diffusion.methods.esd import erase_esd
+from erase_diffusion.methods.esd import ESDUParams, erase_esd, erase_esd_u, erase_esd_x
 from erase_diffusion.methods.mace import erase_mace
 from erase_diffusion.methods.rece import RECETrace, erase_rece
+from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.methods.uce import erase_uce
 from erase_diffusion.worlds.shapes import make_concept, prompts_for
 from unlearn_schema import Concept, SpecError
@@ -33,7 +34,9 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_uce_maps_erased_rows_to_the_anchor_image_and_keeps_preserved(tiny_pipe: Any) -> None:
     concept = make_concept("circle", prompts_per_concept=2)
     before = _weights(tiny_pipe)
-    edited = erase_uce(tiny_pipe, [concept], PRESERVE, {"preserve_weight": 1.0, "ridge": 1e-3})
+    edited = erase_uce(
+        tiny_pipe, EraseRequest([concept], PRESERVE), {"preserve_weight": 1.0, "ridge": 1e-3}
+    )
     after = _weights(edited)
     erased, anchors = concept_rows(tiny_pipe, [concept])
     kept = preserve_rows(tiny_pipe, PRESERVE)
@@ -53,15 +56,19 @@ def test_uce_maps_erased_rows_to_the_anchor_image_and_keeps_preserved(tiny_pipe:
 def test_in_place_edit_changes_the_given_model(tiny_pipe: Any) -> None:
     copy = tiny_pipe.copy()
     before = _weights(copy)
-    returned = erase_uce(copy, [make_concept("red", prompts_per_concept=2)], in_place=True)
+    returned = erase_uce(
+        copy, EraseRequest([make_concept("red", prompts_per_concept=2)]), in_place=True
+    )
     assert returned is copy
     assert any(not torch.equal(a, b) for a, b in zip(before, _weights(copy), strict=True))
 
 
 def test_reference_and_fast_uce_agree(tiny_pipe: Any) -> None:
     concept = make_concept("square", prompts_per_concept=3)
-    fast = _weights(erase_uce(tiny_pipe, [concept], PRESERVE))
-    ref = _weights(erase_uce(tiny_pipe, [concept], PRESERVE, {"implementation": "reference"}))
+    fast = _weights(erase_uce(tiny_pipe, EraseRequest([concept], PRESERVE)))
+    ref = _weights(
+        erase_uce(tiny_pipe, EraseRequest([concept], PRESERVE), {"implementation": "reference"})
+    )
     for a, b in zip(fast, ref, strict=True):
         assert _relative(a, b) < 1e-5
 
@@ -70,15 +77,15 @@ def test_rece_derived_embedding_regenerates_until_its_own_erasure(tiny_pipe: Any
     concept = make_concept("circle", prompts_per_concept=2)
     trace = RECETrace()
     params = {"rounds": 2, "ridge": 1e-3}
-    erase_rece(tiny_pipe, [concept], PRESERVE, params, trace=trace)
+    erase_rece(tiny_pipe, EraseRequest([concept], PRESERVE), params, trace=trace)
     original = _weights(tiny_pipe)
     erased, _ = concept_rows(tiny_pipe, [concept])
     # Round 1's derived rows E'₁ were found on the UCE-edited model (rounds=1 stops there);
     # round 2's model is the one that also erased E'₁.
     before_its_erasure = _weights(
-        erase_rece(tiny_pipe, [concept], PRESERVE, {**params, "rounds": 1})
+        erase_rece(tiny_pipe, EraseRequest([concept], PRESERVE), {**params, "rounds": 1})
     )
-    uce_only = _weights(erase_uce(tiny_pipe, [concept], PRESERVE, {"ridge": 1e-3}))
+    uce_only = _weights(erase_uce(tiny_pipe, EraseRequest([concept], PRESERVE), {"ridge": 1e-3}))
     derived = trace.derived[0]
 
     def gap(rows: torch.Tensor, weights: list[torch.Tensor]) -> float:
@@ -92,7 +99,7 @@ def test_rece_derived_embedding_regenerates_until_its_own_erasure(tiny_pipe: Any
 def test_mace_erases_several_concepts_at_once(tiny_pipe: Any) -> None:
     concepts = [make_concept(n, prompts_per_concept=2) for n in ("circle", "red", "striped")]
     before = _weights(tiny_pipe)
-    after = _weights(erase_mace(tiny_pipe, concepts, PRESERVE, {"ridge": 1e-3}))
+    after = _weights(erase_mace(tiny_pipe, EraseRequest(concepts, PRESERVE), {"ridge": 1e-3}))
     for concept in concepts:
         rows, anchors = concept_rows(tiny_pipe, [concept], from_concept_token=True)
         for w, w_new in zip(before, after, strict=True):
@@ -104,7 +111,7 @@ def test_mace_shared_fusion_equals_fusing_materialised_experts(tiny_pipe: Any) -
     concepts = [make_concept(n, prompts_per_concept=2) for n in ("circle", "red")]
     params = {"ridge": 1e-2, "fusion_preserve_weight": 0.5}
     before = _weights(tiny_pipe)
-    fused = _weights(erase_mace(tiny_pipe, concepts, PRESERVE, params))
+    fused = _weights(erase_mace(tiny_pipe, EraseRequest(concepts, PRESERVE), params))
     # MACE's fusion written out: one expert per concept (the straightforward UCE solve
     # on its rows), then W* = (Σ Wᵢ EᵢᵀEᵢ + λ W PᵀP + γ W)(Σ EᵢᵀEᵢ + λ PᵀP + γ I)⁻¹.
     kept = preserve_rows(tiny_pipe, PRESERVE)
@@ -126,12 +133,13 @@ def test_rece_fast_and_reference_implementations_agree(tiny_pipe: Any) -> None:
     concept = make_concept("circle", prompts_per_concept=2)
     params = {"rounds": 2, "ridge": 1e-2}
     fast_trace, ref_trace = RECETrace(), RECETrace()
-    fast = _weights(erase_rece(tiny_pipe, [concept], PRESERVE, params, trace=fast_trace))
+    fast = _weights(
+        erase_rece(tiny_pipe, EraseRequest([concept], PRESERVE), params, trace=fast_trace)
+    )
     ref = _weights(
         erase_rece(
             tiny_pipe,
-            [concept],
-            PRESERVE,
+            EraseRequest([concept], PRESERVE),
             {**params, "implementation": "reference"},
             trace=ref_trace,
         )
@@ -148,8 +156,8 @@ def test_esd_trains_only_its_layers_towards_negative_guidance(tiny_pipe: Any, va
     concept = make_concept("circle", prompts_per_concept=2)
     edited = erase_esd(
         tiny_pipe,
-        [concept],
-        params={
+        EraseRequest([concept]),
+        {
             "variant": variant,
             "iterations": 6,
             "batch_size": 2,
@@ -183,19 +191,23 @@ def test_esd_trains_only_its_layers_towards_negative_guidance(tiny_pipe: Any, va
 
 def test_a_concept_without_prompts_is_an_error(tiny_pipe: Any) -> None:
     with pytest.raises(SpecError, match=r"'circle'.*at least one prompt"):
-        erase_uce(tiny_pipe, [{"name": "circle", "prompts": [], "anchor": "square"}])
+        EraseRequest([{"name": "circle", "prompts": [], "anchor": "square"}])
+    with pytest.raises(SpecError, match=r"'circle'.*empty prompt"):
+        EraseRequest([{"name": "circle", "prompts": ["a red circle", " "]}])
     with pytest.raises(ValueError, match="at least one concept"):
-        erase_rece(tiny_pipe, [])
+        EraseRequest([])
+    with pytest.raises(TypeError, match="sequence of prompts"):
+        EraseRequest([make_concept("circle")], "a blue square")
 
 
 def test_non_positive_lambda_is_an_error_naming_the_field(tiny_pipe: Any) -> None:
     concept = make_concept("circle", prompts_per_concept=1)
     with pytest.raises(SpecError, match="preserve_weight"):
-        erase_uce(tiny_pipe, [concept], PRESERVE, {"preserve_weight": 0.0})
+        erase_uce(tiny_pipe, EraseRequest([concept], PRESERVE), {"preserve_weight": 0.0})
     with pytest.raises(SpecError, match="preserve_weight"):
-        erase_rece(tiny_pipe, [concept], PRESERVE, {"preserve_weight": -1.0})
+        erase_rece(tiny_pipe, EraseRequest([concept], PRESERVE), {"preserve_weight": -1.0})
     with pytest.raises(SpecError, match="did you mean 'ridge'"):
-        erase_mace(tiny_pipe, [concept], PRESERVE, {"ridg": 1.0})
+        erase_mace(tiny_pipe, EraseRequest([concept], PRESERVE), {"ridg": 1.0})
 
 
 def test_a_model_without_cross_attention_is_an_error(tiny_pipe: Any) -> None:
@@ -213,6 +225,24 @@ def test_a_model_without_cross_attention_is_an_error(tiny_pipe: Any) -> None:
     )
     pipe = type(tiny_pipe)(unet, tiny_pipe.text_encoder, tiny_pipe.tokenizer, tiny_pipe.scheduler)
     concept = Concept(name="circle", prompts=["a red circle"], anchor="square")
-    for erase in (erase_uce, erase_rece, erase_mace, erase_esd):
+    for erase in (erase_uce, erase_rece, erase_mace, erase_esd, erase_esd_x, erase_esd_u):
         with pytest.raises(ValueError, match="no cross-attention layers"):
-            erase(pipe, [concept])
+            erase(pipe, EraseRequest([concept]))
+
+
+def test_registered_esd_variants_fix_their_variant(tiny_pipe: Any) -> None:
+    request = EraseRequest([make_concept("circle", prompts_per_concept=1)])
+    tiny = {"iterations": 1, "batch_size": 1, "ddim_steps": 2}
+    with pytest.raises(SpecError, match="variant"):
+        erase_esd_u(tiny_pipe, request, {**tiny, "variant": "x"})
+    # esd-u's dict params default to variant "u" (plain erase_esd's to "x").
+    assert ESDUParams.model_validate(tiny).variant == "u"
+    edited = erase_esd_u(tiny_pipe, request, tiny)
+    changed = [
+        name
+        for (name, a), (_, b) in zip(
+            tiny_pipe.unet.named_parameters(), edited.unet.named_parameters(), strict=True
+        )
+        if not torch.equal(a, b)
+    ]
+    assert changed and not any(".attn2." in name for name in changed)

@@ -45,6 +45,7 @@ def test_a_latent_pipeline_with_a_vae_round_trips_and_can_be_edited(
 ) -> None:
     # A Stable-Diffusion-shaped folder: 4-channel latents decoded by a VAE.
     from diffusers import AutoencoderKL, UNet2DConditionModel
+    from erase_diffusion.methods.request import EraseRequest
     from erase_diffusion.methods.uce import erase_uce
     from erase_diffusion.worlds.shapes import make_concept
 
@@ -80,7 +81,7 @@ def test_a_latent_pipeline_with_a_vae_round_trips_and_can_be_edited(
     assert images.shape == (1, 3, 16, 16)
     with pytest.raises(ValueError, match="multiple of 4"):
         loaded.generate(["a red circle"], steps=2, height=18)
-    edited = erase_uce(loaded, [make_concept("red", prompts_per_concept=2)])
+    edited = erase_uce(loaded, EraseRequest([make_concept("red", prompts_per_concept=2)]))
     assert not torch.equal(
         edited.unet.down_blocks[1].attentions[0].transformer_blocks[0].attn2.to_k.weight,
         loaded.unet.down_blocks[1].attentions[0].transformer_blocks[0].attn2.to_k.weight,

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.methods.uce import erase_uce
 from erase_diffusion.pipeline import shipped_path
 from erase_diffusion.worlds.shapes import ShapesWorld, make_concept, prompts_for, sample
@@ -42,7 +43,7 @@ def test_shipped_pipeline_draws_the_prompted_shape_colour_and_style(
 def test_uce_on_the_shipped_model_erases_red_and_keeps_blue(shipped_pipe: Any, judge: Any) -> None:
     red = make_concept("red", anchor="green")
     preserve = prompts_for("blue", 12) + prompts_for("yellow", 12)
-    edited = erase_uce(shipped_pipe, [red], preserve)
+    edited = erase_uce(shipped_pipe, EraseRequest([red], preserve))
     red_prompts = prompts_for("red", 12, seed=1)
     blue_prompts = prompts_for("blue", 8, seed=1)
     before = judge.judge(shipped_pipe.generate(red_prompts + blue_prompts, steps=15, seed=0))
@@ -60,9 +61,11 @@ def test_rece_derived_embedding_draws_red_until_rece_erases_it(
 
     red = make_concept("red", anchor="green", prompts_per_concept=12)
     preserve = prompts_for("blue", 12) + prompts_for("yellow", 12)
-    uce_only = erase_uce(shipped_pipe, [red], preserve)
+    uce_only = erase_uce(shipped_pipe, EraseRequest([red], preserve))
     trace = RECETrace()
-    after_round = erase_rece(shipped_pipe, [red], preserve, {"rounds": 1}, trace=trace)
+    after_round = erase_rece(
+        shipped_pipe, EraseRequest([red], preserve), {"rounds": 1}, trace=trace
+    )
     width = trace.derived[0].shape[1]
     derived = trace.derived[0].reshape(len(red.prompts), shipped_pipe.max_tokens, width).float()
 

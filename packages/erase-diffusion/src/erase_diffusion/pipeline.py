@@ -1,9 +1,9 @@
 """A small text-to-image pipeline assembled from diffusers and transformers parts.
 
-:class:`TextToImage` holds a ``UNet2DConditionModel`` (with cross-attention), a
+`TextToImage` holds a ``UNet2DConditionModel`` (with cross-attention), a
 ``CLIPTextModel``, a tokenizer, a DDIM scheduler and, for latent models such as Stable
 Diffusion, a VAE. The shipped tiny model works in pixel space (no VAE) at 16×16; a local
-diffusers Stable Diffusion directory loads through :func:`load_pipeline` and runs through
+diffusers Stable Diffusion directory loads through `load_pipeline` and runs through
 the same code. torch, diffusers and transformers are imported inside functions only.
 """
 
@@ -264,7 +264,7 @@ def load_pipeline(path: str | Path | None = None) -> TextToImage:
 
     Works for Stable-Diffusion-style folders (unet/, text_encoder/, tokenizer/,
     scheduler/, optional vae/); never contacts a hub. The pipeline's default guidance
-    is the folder's ``_guidance`` (written by :meth:`TextToImage.save_pretrained`; 1 for
+    is the folder's ``_guidance`` (written by `TextToImage.save_pretrained`; 1 for
     the shipped model), else 7.5; change it with ``pipe.guidance``.
     """
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel

@@ -1,6 +1,64 @@
-"""Erasure methods, one module each: ``uce``, ``rece``, ``esd``, ``mace``.
+"""Erasure methods, one module each (``uce``, ``rece``, ``mace``, ``esd``), and their registry.
 
-Each module holds its typed config (a :class:`unlearn_schema.MethodParams`), a docstring
-with the paper and the equation, and one entry function. They import torch, so this
-package imports none of them eagerly.
+Every entry function has one shape: the pipeline, one `EraseRequest` (what to erase,
+what to preserve; `erase_diffusion.methods.request`), the typed params (a dict is
+validated), then keyword-only options::
+
+    erase_uce(pipe, EraseRequest(concepts, preserve_prompts), UCEParams(), in_place=False)
+
+Where params classes live: next to their method, in the method's own module
+(`UCEParams` in `uce.py`). The method modules import torch only inside their functions
+and define no `nn.Module` classes, so resolving a params type to validate a spec imports
+no torch (a test checks it). This registry module imports only the schema.
 """
+
+from unlearn_schema import MethodSpec, Registry
+
+METHODS = Registry(
+    "method",
+    [
+        MethodSpec(
+            name="uce",
+            params="erase_diffusion.methods.uce:UCEParams",
+            entry="erase_diffusion.methods.uce:erase_uce",
+            summary="Unified Concept Editing: closed-form edit of cross-attention keys and values.",
+            paper="arXiv:2308.14761",
+        ),
+        MethodSpec(
+            name="rece",
+            params="erase_diffusion.methods.rece:RECEParams",
+            entry="erase_diffusion.methods.rece:erase_rece",
+            summary=(
+                "RECE: UCE, then erase the embeddings that still regenerate the concept "
+                "(derived in closed form), for a few rounds."
+            ),
+            paper="arXiv:2407.12383",
+        ),
+        MethodSpec(
+            name="esd-x",
+            params="erase_diffusion.methods.esd:ESDXParams",
+            entry="erase_diffusion.methods.esd:erase_esd_x",
+            summary="ESD-x: negative-guidance fine-tuning of the cross-attention layers.",
+            paper="arXiv:2303.07345",
+        ),
+        MethodSpec(
+            name="esd-u",
+            params="erase_diffusion.methods.esd:ESDUParams",
+            entry="erase_diffusion.methods.esd:erase_esd_u",
+            summary="ESD-u: negative-guidance fine-tuning of every layer outside cross-attention.",
+            paper="arXiv:2303.07345",
+        ),
+        MethodSpec(
+            name="mace",
+            params="erase_diffusion.methods.mace:MACEParams",
+            entry="erase_diffusion.methods.mace:erase_mace",
+            summary=(
+                "MACE-style mass erasure: per-concept closed-form experts fused in closed "
+                "form (no LoRA training)."
+            ),
+            paper="arXiv:2403.06135",
+        ),
+    ],
+)
+
+__all__ = ["METHODS"]

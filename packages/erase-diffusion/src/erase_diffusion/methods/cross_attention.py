@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from unlearn_schema import Concept, SpecError, validate_or_raise
+from unlearn_schema import Concept
 
 from erase_diffusion.pipeline import TextToImage
 
@@ -44,28 +44,6 @@ def cross_attention_projections(
             "as UNet2DConditionModel with CrossAttn blocks"
         )
     return found
-
-
-def check_concepts(concepts: Sequence[Concept | dict[str, Any]]) -> list[Concept]:
-    """Validate concepts (a concept with no prompts is an error naming the concept)."""
-    if not concepts:
-        raise ValueError("give at least one concept to erase, got an empty list")
-    checked = []
-    for i, concept in enumerate(concepts):
-        data = concept.model_dump() if isinstance(concept, Concept) else concept
-        name = data.get("name", f"#{i}") if isinstance(data, dict) else f"#{i}"
-        if isinstance(data, dict) and not data.get("prompts"):
-            raise SpecError(
-                [
-                    f"concepts[{i}] ({name!r}).prompts: a concept needs at least one prompt that "
-                    "expresses it, got none"
-                ]
-            )
-        checked.append(validate_or_raise(Concept, data, f"concepts[{i}]"))
-        bad = [p for p in checked[-1].prompts if not p.strip()]
-        if bad:
-            raise SpecError([f"concepts[{i}] ({name!r}).prompts: empty prompt {bad[0]!r}"])
-    return checked
 
 
 def anchor_prompt(prompt: str, concept: Concept) -> str:
@@ -294,7 +272,7 @@ def closed_form_update(
     preserve_weight: float,
     ridge: float,
 ) -> list[torch.Tensor]:
-    """UCE's minimiser for every projection at once (:func:`closed_form_edit`, applied).
+    """UCE's minimiser for every projection at once (`closed_form_edit`, applied).
 
     Returned in each weight's dtype.
     """
@@ -313,7 +291,7 @@ def reference_update(
     """The straightforward UCE update of one projection: build both sums, invert.
 
     ``W' = (Σ W c*ᵢ cᵢᵀ + λ Σ W pⱼ pⱼᵀ + γ W)(Σ cᵢ cᵢᵀ + λ Σ pⱼ pⱼᵀ + γ I)⁻¹``, as in the
-    authors' code; kept as the oracle of :func:`closed_form_update`.
+    authors' code; kept as the oracle of `closed_form_update`.
     """
     import torch
 

@@ -1,30 +1,30 @@
-"""ESD: Erasing Concepts from Diffusion Models (Gandikota et al., arXiv:2303.07345).
+r"""ESD: Erasing Concepts from Diffusion Models (Gandikota et al., arXiv:2303.07345).
 
-Fine-tunes the UNet ``θ`` against a frozen copy ``θ*`` so that, conditioned on the
-erased concept ``c``, it predicts the noise of *negative* guidance away from ``c``:
+Fine-tunes the UNet $\theta$ against a frozen copy $\theta^*$ so that, conditioned on the
+erased concept $c$, it predicts the noise of *negative* guidance away from $c$:
 
-    L(θ) = E ‖ε_θ(x_t, c, t) − [ε_θ*(x_t, ∅, t) − η (ε_θ*(x_t, c, t) − ε_θ*(x_t, ∅, t))]‖²
+$$L(\theta) = \mathbb{E} \big\|\epsilon_\theta(x_t, c, t)
+- \big[\epsilon_{\theta^*}(x_t, \varnothing, t)
+- \eta \big(\epsilon_{\theta^*}(x_t, c, t) - \epsilon_{\theta^*}(x_t, \varnothing, t)\big)\big]
+\big\|^2$$
 
-with ``x_t`` drawn by partially denoising from pure noise with the model being trained,
-conditioned on ``c`` (as in the paper). ESD-x trains only the cross-attention layers
-(``attn2``), so the change stays tied to the prompt; ESD-u trains every other layer
-(unconditional weights), which erases more broadly.
+with $x_t$ drawn by partially denoising from pure noise with the model being trained,
+conditioned on $c$ (as in the paper). ESD-x (registered as ``esd-x``) trains only the
+cross-attention layers (``attn2``), so the change stays tied to the prompt; ESD-u
+(``esd-u``) trains every other layer (unconditional weights), which erases more broadly.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
-from unlearn_schema import Concept, MethodParams, validate_or_raise
+from unlearn_schema import MethodParams, validate_or_raise
 
-from erase_diffusion.methods.cross_attention import (
-    check_concepts,
-    cross_attention_projections,
-    working_copy,
-)
+from erase_diffusion.methods.cross_attention import cross_attention_projections, working_copy
+from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.pipeline import TextToImage
 
 if TYPE_CHECKING:
@@ -42,7 +42,19 @@ class ESDParams(MethodParams):
     learning_rate: float = Field(default=3e-4, gt=0.0, le=1.0)
     batch_size: int = Field(default=8, ge=1, le=256)
     ddim_steps: int = Field(default=10, ge=2, le=1000, description="Steps of the x_t sampler.")
-    seed: int = 0
+    seed: int = Field(default=0, description="Seed of the prompt, timestep and noise draws.")
+
+
+class ESDXParams(ESDParams):
+    """Parameters of ESD-x (the registered ``esd-x``): ``variant`` is always ``"x"``."""
+
+    variant: Literal["x"] = Field(default="x", description="Fixed: cross-attention only.")
+
+
+class ESDUParams(ESDParams):
+    """Parameters of ESD-u (the registered ``esd-u``): ``variant`` is always ``"u"``."""
+
+    variant: Literal["u"] = Field(default="u", description="Fixed: all but cross-attention.")
 
 
 def trainable_parameters(unet: Any, variant: Literal["x", "u"]) -> list[torch.nn.Parameter]:
@@ -57,22 +69,20 @@ def trainable_parameters(unet: Any, variant: Literal["x", "u"]) -> list[torch.nn
 
 def erase_esd(
     pipe: TextToImage,
-    concepts: Sequence[Concept | dict[str, Any]],
-    preserve_prompts: Sequence[str] = (),
-    params: ESDParams | dict[str, Any] | None = None,
+    request: EraseRequest,
+    params: ESDParams | Mapping[str, Any] | None = None,
     *,
     in_place: bool = False,
 ) -> TextToImage:
-    """Erase ``concepts`` by negative-guidance fine-tuning; returns a copy unless ``in_place``.
+    """Erase ``request.concepts`` by negative-guidance fine-tuning of the layers that
+    ``params.variant`` names; returns a copy unless ``in_place``.
 
-    ``preserve_prompts`` is accepted for a uniform signature; ESD has no preservation term.
+    ``request.preserve_prompts`` is not read: ESD has no preservation term.
     """
     import torch
 
-    del preserve_prompts
-    checked = check_concepts(concepts)
     if not isinstance(params, ESDParams):
-        params = validate_or_raise(ESDParams, params or {}, "esd params")
+        params = validate_or_raise(ESDParams, dict(params or {}), "esd params")
     cross_attention_projections(pipe.unet)
     edited = working_copy(pipe, in_place)
     frozen = copy.deepcopy(edited.unet).eval().requires_grad_(False)
@@ -85,7 +95,7 @@ def erase_esd(
     scheduler = copy.deepcopy(edited.scheduler)
     scheduler.set_timesteps(params.ddim_steps)
     generator = torch.Generator().manual_seed(params.seed)
-    prompts = [p for c in checked for p in c.prompts]
+    prompts = [p for c in request.concepts for p in c.prompts]
     empty = edited.encode([""])
     sample_size = int(unet.config.sample_size)
     channels = int(unet.config.in_channels)
@@ -114,3 +124,29 @@ def erase_esd(
     unet.eval()
     unet.requires_grad_(False)
     return edited
+
+
+def erase_esd_x(
+    pipe: TextToImage,
+    request: EraseRequest,
+    params: ESDXParams | Mapping[str, Any] | None = None,
+    *,
+    in_place: bool = False,
+) -> TextToImage:
+    """ESD-x: `erase_esd` training the cross-attention layers only."""
+    if not isinstance(params, ESDXParams):
+        params = validate_or_raise(ESDXParams, dict(params or {}), "esd-x params")
+    return erase_esd(pipe, request, params, in_place=in_place)
+
+
+def erase_esd_u(
+    pipe: TextToImage,
+    request: EraseRequest,
+    params: ESDUParams | Mapping[str, Any] | None = None,
+    *,
+    in_place: bool = False,
+) -> TextToImage:
+    """ESD-u: `erase_esd` training every layer outside cross-attention."""
+    if not isinstance(params, ESDUParams):
+        params = validate_or_raise(ESDUParams, dict(params or {}), "esd-u params")
+    return erase_esd(pipe, request, params, in_place=in_place)

@@ -1,39 +1,39 @@
-"""RECE: Reliable and Efficient Concept Erasure of text-to-image diffusion models
+r"""RECE: Reliable and Efficient Concept Erasure of text-to-image diffusion models
 (Gong et al., ECCV 2024, arXiv:2407.12383).
 
 UCE erases the concept's own embeddings, but other embeddings can still make the edited
-model draw it. RECE finds such an embedding in closed form: for an erased row ``c`` and
-the edited projections ``W'ₗ`` (original ``Wₗ``), the derived embedding is
+model draw it. RECE finds such an embedding in closed form: for an erased row $c$ and
+the edited projections $W'_l$ (original $W_l$), the derived embedding is
 
-    e' = argmin_e Σₗ ‖W'ₗ e − Wₗ c‖² + ρ ‖e‖² + μ Σⱼ (pⱼᵀ e)²
-       = (Σₗ W'ₗᵀ W'ₗ + ρ I + μ PᵀP)⁻¹ Σₗ W'ₗᵀ Wₗ c,
+$$e' = \arg\min_e \sum_l \|W'_l e - W_l c\|^2 + \rho \|e\|^2 + \mu \sum_j (p_j^\top e)^2
+= \Big(\sum_l W_l'^\top W'_l + \rho I + \mu P^\top P\Big)^{-1} \sum_l W_l'^\top W_l c$$
 
-(ρ and μ are given relative to the mean eigenvalue of Σₗ W'ₗᵀ W'ₗ, and μ also relative to
-that of PᵀP, so the defaults fit any model's scale),
+($\rho$ and $\mu$ are given relative to the mean eigenvalue of $\sum_l W_l'^\top W'_l$, and
+$\mu$ also relative to that of $P^\top P$, so the defaults fit any model's scale),
 
 i.e. the input whose keys and values in the edited model are closest to the concept's in
-the original. The term ``μ Σⱼ (pⱼᵀe)²`` is the regularisation that protects unrelated
-concepts: it keeps ``e'`` away from the preserved embeddings, so erasing it next moves
-them little (our reading of the paper's regulariser; the authors weight a similar term).
-Each round then reruns UCE from the original weights with the erase set grown by the
-derived rows, all mapped to the concept's anchor rows:
+the original. The term $\mu \sum_j (p_j^\top e)^2$ is the regularisation that protects
+unrelated concepts: it keeps $e'$ away from the preserved embeddings, so erasing it next
+moves them little (our reading of the paper's regulariser; the authors weight a similar
+term). Each round then reruns UCE from the original weights with the erase set grown by
+the derived rows, all mapped to the concept's anchor rows:
 
-    W⁽ᵏ⁾ = UCE(W, erase = [C; E'₁; …; E'ₖ] → [T; T; …; T], preserve = P).
+$$W^{(k)} = \mathrm{UCE}\big(W,\ \text{erase } [C; E'_1; \dots; E'_k] \to [T; T; \dots; T],\
+\text{preserve } P\big).$$
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from unlearn_schema import Concept, validate_or_raise
+from unlearn_schema import validate_or_raise
 
 from erase_diffusion.methods.cross_attention import (
     SharedEdit,
-    check_concepts,
     closed_form_edit,
     concept_rows,
     cross_attention_projections,
@@ -41,6 +41,7 @@ from erase_diffusion.methods.cross_attention import (
     symmetric_gram,
     working_copy,
 )
+from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.methods.uce import UCEParams, edit_projections
 from erase_diffusion.pipeline import TextToImage
 
@@ -124,7 +125,7 @@ def derive_embeddings(
 def weight_gram(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """``G = Σₗ Wₗᵀ Wₗ`` (d, d), float64: all RECE needs to know of the weights.
 
-    Accumulated block-symmetrically (:func:`symmetric_gram`) projection by projection
+    Accumulated block-symmetrically (`symmetric_gram`) projection by projection
     in the weights' own precision (at least float32), then widened. The result's
     rounding (relative 1e-7 for float32) is that of the weights themselves, and the
     derivation is insensitive to it (checked against the float64 per-projection sums in
@@ -141,7 +142,7 @@ _GRAM_CACHE_SIZE = 2
 
 
 def cached_weight_gram(weights: Sequence[torch.Tensor]) -> torch.Tensor:
-    """:func:`weight_gram` of these exact tensors, reused while none of them changed.
+    """`weight_gram` of these exact tensors, reused while none of them changed.
 
     ``G`` depends only on the base model, not on the concept, so erasing concept after
     concept from the same pipeline computes it once. A hit needs the same tensor
@@ -171,10 +172,10 @@ def derive_embeddings_shared(
     regularization: float,
     preserve_gram: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """:func:`derive_embeddings` when every edited projection is ``Wₗ (I + X)``.
+    """`derive_embeddings` when every edited projection is ``Wₗ (I + X)``.
 
     Then ``Σ W'ᵀW' = (I + X)ᵀ G (I + X)`` and ``Σ W'ᵀW = (I + X)ᵀ G`` with
-    ``G = Σ WᵀW`` (:func:`weight_gram`, computed once): each round costs a few d×d
+    ``G = Σ WᵀW`` (`weight_gram`, computed once): each round costs a few d×d
     products (thin ones when ``X`` is low-rank) instead of a pass over every weight.
     """
     if edit.right is None:
@@ -203,31 +204,29 @@ def derive_embeddings_shared(
 
 def erase_rece(
     pipe: TextToImage,
-    concepts: Sequence[Concept | dict[str, Any]],
-    preserve_prompts: Sequence[str] = (),
-    params: RECEParams | dict[str, Any] | None = None,
+    request: EraseRequest,
+    params: RECEParams | Mapping[str, Any] | None = None,
     *,
     in_place: bool = False,
     trace: RECETrace | None = None,
 ) -> TextToImage:
-    """Erase ``concepts`` with RECE; returns a copy unless ``in_place``.
+    """Erase ``request.concepts`` with RECE; returns a copy unless ``in_place``.
 
-    Pass a :class:`RECETrace` to receive the derived embeddings of each round. Every
-    round's UCE is a shared transform of the original weights (:class:`SharedEdit`), so
+    Pass a `RECETrace` to receive the derived embeddings of each round. Every
+    round's UCE is a shared transform of the original weights (`SharedEdit`), so
     the rounds run on d×d matrices and the weights are written once, at the end
     (``implementation="reference"`` instead edits and re-reads every projection per
     round, the straightforward way).
     """
     import torch
 
-    checked = check_concepts(concepts)
     if not isinstance(params, RECEParams):
-        params = validate_or_raise(RECEParams, params or {}, "rece params")
+        params = validate_or_raise(RECEParams, dict(params or {}), "rece params")
     layers = cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
     originals = [layer.weight.detach().clone() for _, layer in layers]
     edited = working_copy(pipe, in_place)
-    erased, targets = concept_rows(edited, checked)
-    preserve = preserve_rows(edited, preserve_prompts)
+    erased, targets = concept_rows(edited, request.concepts)
+    preserve = preserve_rows(edited, request.preserve_prompts)
     erase_set, target_set = erased, targets
     rho, mu = params.derive_ridge, params.regularization
     if params.implementation == "reference":

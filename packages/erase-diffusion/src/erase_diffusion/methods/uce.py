@@ -1,31 +1,31 @@
-"""UCE: Unified Concept Editing in diffusion models (Gandikota et al., arXiv:2308.14761).
+r"""UCE: Unified Concept Editing in diffusion models (Gandikota et al., arXiv:2308.14761).
 
-Closed-form edit of every cross-attention key and value projection ``W`` (``to_k``,
-``to_v``). With erased text-embedding rows ``cᵢ`` (every token of every prompt of the
-erased concepts), their anchor rows ``c*ᵢ`` (the same prompts with the anchor word) and
-preserved rows ``pⱼ``, the edited ``W'`` minimises
+Closed-form edit of every cross-attention key and value projection $W$ (``to_k``,
+``to_v``). With erased text-embedding rows $c_i$ (every token of every prompt of the
+erased concepts), their anchor rows $c^*_i$ (the same prompts with the anchor word) and
+preserved rows $p_j$, the edited $W'$ minimises
 
-    Σᵢ ‖W' cᵢ − W c*ᵢ‖² + λ Σⱼ ‖W' pⱼ − W pⱼ‖² + γ ‖W' − W‖²_F
+$$\sum_i \|W' c_i - W c^*_i\|^2 + \lambda \sum_j \|W' p_j - W p_j\|^2 + \gamma \|W' - W\|_F^2,$$
 
 whose minimiser is
 
-    W' = (Σᵢ W c*ᵢ cᵢᵀ + λ Σⱼ W pⱼ pⱼᵀ + γ W) (Σᵢ cᵢ cᵢᵀ + λ Σⱼ pⱼ pⱼᵀ + γ I)⁻¹.
+$$W' = \Big(\sum_i W c^*_i c_i^\top + \lambda \sum_j W p_j p_j^\top + \gamma W\Big)
+\Big(\sum_i c_i c_i^\top + \lambda \sum_j p_j p_j^\top + \gamma I\Big)^{-1}.$$
 
-The second factor does not depend on ``W``: it is solved once for all projections, and
-the update ``W' − W = W (T − C)ᵀ C M⁻¹`` has rank at most the number of erased rows (see
-:func:`erase_diffusion.methods.cross_attention.closed_form_update`).
+The second factor $M$ does not depend on $W$: it is solved once for all projections, and
+the update $W' - W = W (T - C)^\top C M^{-1}$ has rank at most the number of erased rows
+(see `erase_diffusion.methods.cross_attention.closed_form_update`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
-from unlearn_schema import Concept, MethodParams, validate_or_raise
+from unlearn_schema import MethodParams, validate_or_raise
 
 from erase_diffusion.methods.cross_attention import (
-    check_concepts,
     closed_form_update,
     concept_rows,
     cross_attention_projections,
@@ -33,6 +33,7 @@ from erase_diffusion.methods.cross_attention import (
     reference_update,
     working_copy,
 )
+from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.pipeline import TextToImage
 
 if TYPE_CHECKING:
@@ -85,22 +86,21 @@ def edit_projections(
 
 def erase_uce(
     pipe: TextToImage,
-    concepts: Sequence[Concept | dict[str, Any]],
-    preserve_prompts: Sequence[str] = (),
-    params: UCEParams | dict[str, Any] | None = None,
+    request: EraseRequest,
+    params: UCEParams | Mapping[str, Any] | None = None,
     *,
     in_place: bool = False,
 ) -> TextToImage:
-    """Erase ``concepts`` (each mapped to its anchor) while preserving ``preserve_prompts``.
+    """Erase ``request.concepts`` (each mapped to its anchor) while preserving
+    ``request.preserve_prompts``.
 
     Returns the edited pipeline: a copy unless ``in_place`` is True.
     """
-    checked = check_concepts(concepts)
     if not isinstance(params, UCEParams):
-        params = validate_or_raise(UCEParams, params or {}, "uce params")
+        params = validate_or_raise(UCEParams, dict(params or {}), "uce params")
     cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
     edited = working_copy(pipe, in_place)
-    erased, targets = concept_rows(edited, checked)
-    preserve = preserve_rows(edited, preserve_prompts)
+    erased, targets = concept_rows(edited, request.concepts)
+    preserve = preserve_rows(edited, request.preserve_prompts)
     edit_projections(edited, erased, targets, preserve, params)
     return edited

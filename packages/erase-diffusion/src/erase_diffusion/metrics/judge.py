@@ -66,7 +66,7 @@ class Judgement:
 
 
 class Judge:
-    """A trained :class:`JudgeNet` with helpers returning names instead of logits."""
+    """A trained `JudgeNet` with helpers returning names instead of logits."""
 
     def __init__(self, net: JudgeNet) -> None:
         self.net = net.eval()
@@ -99,7 +99,7 @@ def judge_path() -> Path:
 
 
 def load_judge(path: str | Path | None = None) -> Judge:
-    """Load the shipped judge (or one saved with :meth:`Judge.save`)."""
+    """Load the shipped judge (or one saved with `Judge.save`)."""
     from safetensors.torch import load_file
 
     state = load_file(str(judge_path() if path is None else path))

@@ -3,7 +3,7 @@
 Every image shows one shape (circle, square, triangle, cross) in one colour on a dark or
 light background drawn in one texture style (plain, striped, checkered). Its caption
 names all four attributes, for example ``"a red circle on a dark striped background"``.
-A :class:`~unlearn_schema.Concept` is one attribute value (a shape, a colour or a style)
+A `unlearn_schema.Concept` is one attribute value (a shape, a colour or a style)
 with the prompts that express it and an anchor concept of the same kind to map it to.
 
 numpy only: rendering and concept building import no torch.
@@ -196,7 +196,7 @@ def swap_concept(prompt: str, name: str, anchor: str) -> str:
 def make_concept(
     name: str, anchor: str | None = None, prompts_per_concept: int = 12, seed: int = 0
 ) -> Concept:
-    """A schema :class:`Concept` for a shapes-world attribute value."""
+    """A schema `Concept` for a shapes-world attribute value."""
     kind = kind_of(name)
     anchor = DEFAULT_ANCHORS[name] if anchor is None else anchor
     if kind_of(anchor) != kind or anchor == name:

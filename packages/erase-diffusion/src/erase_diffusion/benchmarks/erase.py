@@ -1,10 +1,16 @@
-"""Benchmark recipes of erase-diffusion, registered under the ``unlearn.benchmarks`` group.
+"""The erasure benchmarks: ``diffusion-erase-quick`` and ``diffusion-erase-full``.
 
 ``diffusion-erase-quick`` erases one shape and one colour from the shipped tiny shapes
 pipeline with UCE, RECE and a short ESD-x run; ``diffusion-erase-full`` (nightly) runs
 every method on every concept, several seeds, and multi-concept erasure of 1, 3 and
 all-but-one colours. Both judge the images with the shipped judge and write before/after
-image grids. torch is imported only inside :func:`run_erasure`.
+image grids. torch is imported only inside `run_erasure`.
+
+What a spec gives: ``world: {name: shapes}`` (no knobs: the pipeline draws the images,
+the world supplies captions and concepts), ``model: {name: tiny-shapes}`` with an
+optional ``checkpoint`` (a local diffusers folder trained on the shapes world, read
+instead of the shipped weights), ``methods:`` from `erase_diffusion.methods.METHODS`,
+any number of ``seeds`` and the run knobs of `EraseRun` in ``params``.
 """
 
 from __future__ import annotations
@@ -23,24 +29,26 @@ from unlearn_schema import (
     BenchmarkSpec,
     Concept,
     Curve,
+    Direction,
     MethodConfig,
-    MethodParams,
     MetricValue,
     ModelSpec,
+    NoParams,
+    ParsedSpec,
     Progress,
     Series,
     Size,
     SpecError,
     StrictModel,
     WorldSpec,
-    validate_or_raise,
 )
 
+from erase_diffusion.methods import METHODS
+from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.worlds.shapes import (
     DEFAULT_ANCHORS,
     KINDS,
     ConceptKind,
-    ShapesWorld,
     all_attributes,
     all_concept_names,
     caption,
@@ -53,7 +61,14 @@ if TYPE_CHECKING:
     from erase_diffusion.metrics.judge import Judge
     from erase_diffusion.pipeline import TextToImage
 
-METHOD_NAMES: tuple[str, ...] = ("uce", "rece", "esd-x", "esd-u", "mace")
+METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
+"""Every registered method; both benchmarks run any of them."""
+
+METRIC_NAMES = frozenset(
+    {"erasure_rate", "preservation_accuracy", "prompt_alignment", "frechet_distance"}
+)
+"""The metric names the recipe reports (the original model reports all but the
+Fréchet distance, each edited pipeline all four)."""
 
 
 class EraseRun(StrictModel):
@@ -98,40 +113,6 @@ class EraseRun(StrictModel):
                         "keep at least one as the anchor"
                     )
         return tasks
-
-
-def _method_table() -> dict[str, tuple[type[MethodParams], dict[str, Any]]]:
-    # Params classes import no torch; the method functions are imported in run_erasure.
-    from erase_diffusion.methods.esd import ESDParams
-    from erase_diffusion.methods.mace import MACEParams
-    from erase_diffusion.methods.rece import RECEParams
-    from erase_diffusion.methods.uce import UCEParams
-
-    return {
-        "uce": (UCEParams, {}),
-        "rece": (RECEParams, {}),
-        "esd-x": (ESDParams, {"variant": "x"}),
-        "esd-u": (ESDParams, {"variant": "u"}),
-        "mace": (MACEParams, {}),
-    }
-
-
-def _method_function(name: str) -> Callable[..., TextToImage]:
-    if name == "uce":
-        from erase_diffusion.methods.uce import erase_uce
-
-        return erase_uce
-    if name == "rece":
-        from erase_diffusion.methods.rece import erase_rece
-
-        return erase_rece
-    if name == "mace":
-        from erase_diffusion.methods.mace import erase_mace
-
-        return erase_mace
-    from erase_diffusion.methods.esd import erase_esd
-
-    return erase_esd
 
 
 def task_concepts(names: list[str], prompts_per_concept: int, seed: int) -> list[Concept]:
@@ -195,52 +176,27 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
         benchmark=name,
         size=size,
         seeds=seeds,
-        world=WorldSpec(name="shapes", params=ShapesWorld().model_dump()),
+        world=WorldSpec(name="shapes"),
         model=ModelSpec(name="tiny-shapes"),
         methods=methods,
-        metrics=["erasure-rate", "preservation-accuracy", "frechet-distance", "prompt-alignment"],
         params=run.model_dump(),
     )
 
 
-def _parse(spec: BenchmarkSpec) -> tuple[ShapesWorld, EraseRun, list[tuple[str, MethodParams]]]:
-    if spec.world is not None and spec.world.name != "shapes":
-        raise ValueError(f"{spec.benchmark} needs world.name = 'shapes', got {spec.world.name!r}")
-    world = validate_or_raise(ShapesWorld, spec.world.params if spec.world else {}, "world.params")
-    if world.image_size != 16:
-        raise ValueError(
-            f"world.params.image_size={world.image_size}: the shipped pipeline and judge "
-            "draw and read 16×16 images only"
-        )
-    if (
-        spec.model is not None
-        and spec.model.checkpoint is None
-        and spec.model.name != "tiny-shapes"
-    ):
-        raise ValueError(
-            f"model.name={spec.model.name!r}: use 'tiny-shapes' (the shipped model) or give "
-            "model.checkpoint, a local diffusers folder trained on the shapes world"
-        )
-    run = validate_or_raise(EraseRun, spec.params, "params")
-    table = _method_table()
-    chosen: list[tuple[str, MethodParams]] = []
-    for i, method in enumerate(spec.methods or [MethodConfig(name="uce")]):
-        if method.name not in table:
-            raise ValueError(
-                f"methods[{i}].name={method.name!r} is not a method of {spec.benchmark}; "
-                f"accepted: {', '.join(METHOD_NAMES)}"
+def _check(parsed: ParsedSpec[NoParams, NoParams, EraseRun]) -> None:
+    """Each method name at most once: results are labelled by method name, so a second
+    ``esd-x`` (another learning rate, say) would be averaged into the first's rows."""
+    seen: dict[str, int] = {}
+    for index, method in enumerate(parsed.methods):
+        if method.name in seen:
+            first = seen[method.name]
+            raise SpecError(
+                [
+                    f"methods[{index}].name: {method.name!r} is already methods[{first}]; "
+                    "run one spec per setting of the same method"
+                ]
             )
-        params_type, fixed = table[method.name]
-        clash = {k for k in fixed if k in method.params and method.params[k] != fixed[k]}
-        if clash:
-            raise SpecError([f"methods[{i}].params: {sorted(clash)} is fixed by {method.name!r}"])
-        params = validate_or_raise(params_type, {**method.params, **fixed}, f"methods[{i}].params")
-        chosen.append((method.name, params))
-    return world, run, chosen
-
-
-def _check(spec: BenchmarkSpec) -> None:
-    _parse(spec)
+        seen[method.name] = index
 
 
 def _save_grid(rows: list[np.ndarray], path: Path, scale: int = 4) -> None:
@@ -317,15 +273,16 @@ def _evaluate(
     return images.numpy(), seen.features[offset:]
 
 
-def run_erasure(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
+def run_erasure(
+    parsed: ParsedSpec[NoParams, NoParams, EraseRun], progress: Progress, out_dir: str
+) -> BenchmarkResult:
     """Erase each task's concepts with each method; judge before and after.
 
     Per seed and task, the original and every edited pipeline generate the same prompts
     from the same noise: ``erased_samples`` prompts per erased concept and
     ``preserve_samples`` prompts mentioning no erased concept.
     """
-    world, run, methods = _parse(spec)
-    del world
+    run, methods, seeds = parsed.params, parsed.methods, parsed.seeds
     import torch
 
     from erase_diffusion.metrics.erasure import frechet_distance
@@ -334,11 +291,10 @@ def run_erasure(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchm
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    checkpoint = spec.model.checkpoint if spec.model else None
-    pipe = load_pipeline(checkpoint)
+    pipe = load_pipeline(parsed.checkpoint)
     judge = load_judge()
     timings["load"] = time.perf_counter() - start
-    progress.start(len(spec.seeds) * len(run.erase) * (1 + len(methods)), "pipelines judged")
+    progress.start(len(seeds) * len(run.erase) * (1 + len(methods)), "pipelines judged")
 
     rows: dict[tuple[str, str, str], list[float]] = {}  # (metric, method, task) -> per seed
     grids: dict[str, str] = {}
@@ -346,12 +302,11 @@ def run_erasure(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchm
     def record(metric: str, method: str, task: str, value: float) -> None:
         rows.setdefault((metric, method, task), []).append(value)
 
-    for seed in spec.seeds:
+    for seed in seeds:
         torch.manual_seed(seed)
         for names in run.erase:
             task = "+".join(names)
             rng = np.random.default_rng(seed)
-            concepts = task_concepts(names, run.prompts_per_concept, seed)
             erased_prompts = {
                 n: [prompts_for(n, seed=seed + 1)[i % 24] for i in range(run.erased_samples)]
                 for n in names
@@ -361,6 +316,9 @@ def run_erasure(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchm
             preserve_eval = [clean[i] for i in picks[: run.preserve_samples]]
             preserve_train = [clean[i] for i in picks[::-1][: run.preserve_prompts]]
             eval_prompts = [p for n in names for p in erased_prompts[n]] + preserve_eval
+            request = EraseRequest(
+                task_concepts(names, run.prompts_per_concept, seed), preserve_train
+            )
             prompted: dict[ConceptKind, list[str]] = {
                 kind: [
                     p.split(" ")[{"colour": 1, "shape": 2, "style": 6}[kind]] for p in eval_prompts
@@ -375,11 +333,11 @@ def run_erasure(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchm
             progress.advance(1, f"original, {task}, seed {seed}")
             grid_rows = [original_images[: run.grid_columns]]
             grid_rows_keep = [original_images[-run.grid_columns :]]
-            for method_name, params in methods:
+            for method in methods:
+                method_name = method.name
                 t0 = time.perf_counter()
-                edited = _method_function(method_name)(
-                    pipe, concepts, preserve_train, params.model_copy()
-                )
+                # A copy of the params: a method may not change the spec's.
+                edited = method.spec.function(pipe, request, method.params.model_copy())
                 timings[f"edit {method_name} {task} seed {seed}"] = time.perf_counter() - t0
                 images, features = _evaluate(
                     edited, method_name, evaluation, run, judge, record, timings
@@ -393,33 +351,34 @@ def run_erasure(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchm
                 grid_rows.append(images[: run.grid_columns])
                 grid_rows_keep.append(images[-run.grid_columns :])
                 progress.advance(1, f"{method_name}, {task}, seed {seed}")
-            if seed == spec.seeds[0]:
+            if seed == seeds[0]:
                 path = Path(out_dir) / f"grid-{task}.png"
                 _save_grid(grid_rows + grid_rows_keep, path)
                 grids[f"grid-{task}"] = str(path)
 
     metrics: list[MetricValue] = []
-    directions = {
+    directions: dict[str, Direction] = {
         "erasure_rate": "lower",
         "preservation_accuracy": "higher",
         "prompt_alignment": "higher",
         "frechet_distance": "lower",
     }
-    for (metric, method, task), values in rows.items():
+    for (metric, label, task), values in rows.items():
         reference = rows.get((metric, "original", task))
+        compared = bool(reference) and label != "original"
         metrics.append(
             MetricValue(
                 name=metric,
                 value=float(np.mean(values)),
-                direction=directions[metric],  # type: ignore[arg-type]
-                reference=float(np.mean(reference)) if reference and method != "original" else None,
-                reference_name="original model" if reference and method != "original" else None,
-                labels={"method": method, "erased": task},
+                direction=directions[metric],
+                reference=float(np.mean(reference)) if reference and compared else None,
+                reference_name="original model" if compared else None,
+                labels={"method": label, "erased": task},
             )
         )
 
     tasks = ["+".join(t) for t in run.erase]
-    labels = ["original"] + [m for m, _ in methods]
+    labels = ["original"] + [m.name for m in methods]
     series = [
         Series(
             label=label,
@@ -475,7 +434,7 @@ def run_erasure(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchm
     for t in tasks:
         base = np.mean(rows[("erasure_rate", "original", t)])
         parts = []
-        for m, _ in methods:
+        for m in (method.name for method in methods):
             parts.append(
                 f"{m} {np.mean(rows[('erasure_rate', m, t)]):.2f} "
                 f"(preservation {np.mean(rows[('preservation_accuracy', m, t)]):.2f}, "
@@ -492,19 +451,31 @@ def run_erasure(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchm
     )
 
 
-DIFFUSION_ERASE_QUICK = Benchmark(
-    name="diffusion-erase-quick",
-    summary="Erase a shape and a colour from the tiny shapes pipeline with UCE, RECE and ESD-x.",
-    default_spec=lambda size: _spec(size, "diffusion-erase-quick"),
-    run=run_erasure,
-    check=_check,
+def _declared(name: str, summary: str, **options: Any) -> Benchmark[NoParams, NoParams, EraseRun]:
+    """Both benchmarks share the recipe and its declaration; only the default spec differs."""
+    return Benchmark(
+        name=name,
+        summary=summary,
+        default_spec=lambda size: _spec(size, name),
+        run=run_erasure,
+        params_type=EraseRun,
+        worlds={"shapes": NoParams},
+        models={"tiny-shapes": NoParams},
+        methods=METHODS,
+        metric_names=METRIC_NAMES,
+        accepts_checkpoint=True,
+        check=_check,
+        **options,
+    )
+
+
+DIFFUSION_ERASE_QUICK = _declared(
+    "diffusion-erase-quick",
+    "Erase a shape and a colour from the tiny shapes pipeline with UCE, RECE and ESD-x.",
     quick_budget_s=300.0,
 )
 
-DIFFUSION_ERASE_FULL = Benchmark(
-    name="diffusion-erase-full",
-    summary="Nightly (--size full): all methods, all concepts, 2 seeds, 1/3/4 colours at once.",
-    default_spec=lambda size: _spec(size, "diffusion-erase-full"),
-    run=run_erasure,
-    check=_check,
+DIFFUSION_ERASE_FULL = _declared(
+    "diffusion-erase-full",
+    "Nightly (--size full): all methods, all concepts, 2 seeds, 1/3/4 colours at once.",
 )

@@ -1,0 +1,11 @@
+"""Benchmark recipes of erase-diffusion, one module per family, registered under the
+``unlearn.benchmarks`` entry-point group:
+
+- `erase_diffusion.benchmarks.erase`: ``diffusion-erase-quick`` and
+  ``diffusion-erase-full`` (erase concepts from the shipped tiny pipeline, judge the
+  images before and after).
+- `erase_diffusion.benchmarks.speed`: ``erase-diffusion-speed`` (closed-form UCE and
+  RECE against the straightforward solver on Stable-Diffusion-1.5-shaped projections).
+
+The modules import torch only inside their ``run`` functions.
+"""

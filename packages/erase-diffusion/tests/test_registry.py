@@ -1,0 +1,92 @@
+"""The method and metric registries: records, lookups and the entry points that name them."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import pytest
+from erase_diffusion.methods import METHODS
+from erase_diffusion.metrics import METRICS
+from unlearn_schema import MethodParams, UnknownNameError
+
+PAPERS = {
+    "uce": "arXiv:2308.14761",
+    "rece": "arXiv:2407.12383",
+    "mace": "arXiv:2403.06135",
+    "esd-x": "arXiv:2303.07345",
+    "esd-u": "arXiv:2303.07345",
+}
+
+
+def test_every_method_has_a_summary_a_paper_and_typed_params() -> None:
+    assert list(METHODS) == ["uce", "rece", "esd-x", "esd-u", "mace"]
+    for name, record in METHODS.items():
+        assert record.summary.strip() and len(record.summary) < 120, name
+        assert record.paper == PAPERS[name]
+        assert issubclass(record.params_type, MethodParams), name
+
+
+def test_every_method_entry_has_the_one_shape() -> None:
+    # (pipeline, request, params, *, in_place=...): positional in that order, options keyword-only.
+    for name, record in METHODS.items():
+        parameters = list(inspect.signature(record.function).parameters.values())
+        positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+        assert positional == ["pipe", "request", "params"], name
+        keyword = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
+        assert "in_place" in keyword, name
+
+
+def test_every_metric_is_registered_with_a_summary() -> None:
+    assert set(METRICS) == {
+        "erasure-rate",
+        "preservation-accuracy",
+        "frechet-distance",
+        "prompt-alignment",
+    }
+    for name, record in METRICS.items():
+        assert record.summary.strip(), name
+        assert callable(record.function), name
+        assert record.params_type.model_fields == {}, name
+    assert METRICS["frechet-distance"].paper == "arXiv:1706.08500"
+
+
+def test_unknown_names_are_errors_never_a_default_method() -> None:
+    with pytest.raises(UnknownNameError, match=r"unknown method 'esd'.*accepted: esd-u, esd-x"):
+        METHODS["esd"]
+    with pytest.raises(UnknownNameError, match=r"methods\[1\]: unknown method 'sld'"):
+        METHODS.lookup("sld", "methods[1]")
+    with pytest.raises(UnknownNameError, match="unknown metric 'fid'"):
+        METRICS.lookup("fid")
+
+
+def test_entry_points_name_the_registries() -> None:
+    for group, registry in (("unlearn.methods", METHODS), ("unlearn.metrics", METRICS)):
+        found = [ep for ep in entry_points(group=group) if ep.name == "erase-diffusion"]
+        assert len(found) == 1, group
+        assert found[0].load() is registry
+    benchmarks = {
+        ep.name: ep.value
+        for ep in entry_points(group="unlearn.benchmarks")
+        if ep.value.startswith("erase_diffusion.")
+    }
+    assert set(benchmarks) == {
+        "diffusion-erase-quick",
+        "diffusion-erase-full",
+        "erase-diffusion-speed",
+    }
+
+
+def test_registries_and_params_types_import_no_torch() -> None:
+    code = (
+        "import sys\n"
+        "from erase_diffusion.methods import METHODS\n"
+        "from erase_diffusion.metrics import METRICS\n"
+        "for record in [*METHODS.values(), *METRICS.values()]:\n"
+        "    record.params_type\n"
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
