@@ -21,6 +21,6 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
 
     store = Path(os.environ.get("UNLEARN_RESULTS", "runs/results.sqlite"))
     reports = ResultsStore(store).reports()
-    rendered = render_report(reports, "md", embed_images=True, heading_level=2)
+    rendered = render_report(reports, "md", embed_images=True, heading_level=2, style=True)
     source = f"*Generated from `{store}` when this site was built.*\n\n"
     return markdown.replace(MARKER, source + rendered)

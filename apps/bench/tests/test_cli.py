@@ -325,10 +325,8 @@ def test_report_renders_tables_and_plots(fake_plugins: None, tmp_path: Path) -> 
     store = str(tmp_path / "results.sqlite")
     assert cli.main(["report", "--store", store]) == 0
     markdown = (tmp_path / "report.md").read_text()
-    assert (
-        "## toy" in markdown
-        and "| accuracy | b | 0.7 | 0.8 (retrain oracle) | higher |" in markdown
-    )
+    assert "## toy" in markdown and "### Leaderboard" in markdown
+    assert "<td>accuracy</td><td>b</td><td>0.7</td><td>0.8 (retrain oracle)</td>" in markdown
     plot = tmp_path / "report-plots" / "toy-c.png"
     assert plot.read_bytes().startswith(b"\x89PNG")
     heatmap = tmp_path / "report-plots" / "toy-phase.png"

@@ -11,8 +11,15 @@ from pydantic import Field, field_validator, model_validator
 from unlearn_schema.base import StrictModel
 from unlearn_schema.configs import BenchmarkSpec
 
-Direction = Literal["higher", "lower", "none"]
-"""Whether a higher or a lower value is better; ``none`` for descriptive numbers."""
+Direction = Literal["higher", "lower", "target", "none"]
+"""Whether a higher or a lower value is better; ``target``: the closer to ``reference``
+(the retrain oracle's value) the better, as for deletion metrics where doing more than
+the oracle is as wrong as doing less; ``none`` for descriptive numbers."""
+
+Flag = Literal["clipped", "degenerate"]
+"""``clipped``: the value hit a bound the metric imposes (e.g. a ratio's probabilities
+clipped to [0.01, 0.99]); ``degenerate``: the metric is defined but uninformative here
+(e.g. an AUC over one class)."""
 
 
 class MetricValue(StrictModel):
@@ -30,6 +37,7 @@ class MetricValue(StrictModel):
     reference_name: str | None = Field(default=None, description="e.g. 'retrain oracle'.")
     unit: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    flag: Flag | None = Field(default=None, description="Marks a clipped or degenerate value.")
 
     @field_validator("value", "reference")
     @classmethod

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 from unlearn_schema import Curve, Heatmap, MetricValue, RunReport
 
+from unlearn_bench.leaderboard import CSS, build_leaderboards, render_leaderboard
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -42,6 +44,16 @@ def plot_curve(curve: Curve) -> bytes:
                 ax.errorbar(series.x, series.y, yerr=series.y_err, marker="o", label=series.label)
             else:
                 ax.plot(series.x, series.y, marker="o", label=series.label)
+            if len(series.x) <= 3 and len(curve.series) > 1:
+                # Scatter-like series (one point per method): name the point itself.
+                for x, y in zip(series.x, series.y, strict=True):
+                    ax.annotate(
+                        series.label,
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(4, 4),
+                        fontsize=7,
+                    )
         for index, (label, value) in enumerate(curve.hlines.items()):
             ax.axhline(value, linestyle="--", color=f"C{index + 5}", label=label)
         for index, (label, value) in enumerate(curve.vlines.items()):
@@ -146,7 +158,7 @@ def _metric_rows(metrics: list[MetricValue]) -> tuple[list[str], list[list[str]]
             (_fmt(m.reference) + (f" ({m.reference_name})" if m.reference_name else ""))
             if m.reference is not None
             else "",
-            m.direction if m.direction != "none" else "",
+            (m.direction if m.direction != "none" else "") + (f" ({m.flag})" if m.flag else ""),
         ]
         for m in metrics
     ]
@@ -179,6 +191,17 @@ class _Writer:
                 "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
             )
 
+    def raw(self, markup: str) -> None:
+        """HTML that both formats hold as is (Markdown passes block HTML through)."""
+        self.parts.append(f"\n{markup}\n" if self.fmt == "md" else markup)
+
+    def html_table(self, header: list[str], rows: list[list[str]], css: str = "long") -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        )
+        return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
     def table(self, header: list[str], rows: list[list[str]]) -> None:
         if self.fmt == "md":
             escape = [[cell.replace("|", "\\|") for cell in row] for row in [header, *rows]]
@@ -206,19 +229,20 @@ class _Writer:
         else:
             self.parts.append(f'<img alt="{html.escape(alt)}" src="{source}">')
 
-    def text(self) -> str:
+    def text(self, style: bool = False) -> str:
         body = "\n".join(self.parts)
         if self.fmt == "html":
-            style = (
-                "body{font-family:sans-serif;max-width:60em;margin:auto}"
-                "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
-            )
             return (
                 "<!doctype html><html><head><meta charset='utf-8'>"
-                f"<title>Benchmark report</title><style>{style}</style></head>"
-                f"<body>{body}</body></html>\n"
+                "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                f"<title>Benchmark report</title><style>{CSS}</style></head>"
+                f"<body class='unlearn-report'>{body}</body></html>\n"
             )
-        return body
+        return (f"\n<style>{CSS}</style>\n\n" if style else "") + body
+
+
+MAX_OPEN_SCENARIOS = 6
+MAX_OPEN_NOTES = 8
 
 
 def render_report(
@@ -227,11 +251,15 @@ def render_report(
     image_dir: Path | None = None,
     embed_images: bool = False,
     heading_level: int = 1,
+    style: bool = False,
 ) -> str:
-    """Render the latest run of each benchmark (tables, notes, plots) and the run history.
+    """Render the latest run of each benchmark and the run history.
 
-    Markdown writes plot PNGs into ``image_dir`` unless ``embed_images``; HTML always
-    embeds them, so the HTML file stands alone.
+    Per benchmark: the run's facts, a leaderboard per scenario (method x metric, oracle
+    first, shaded), the findings, the plots, then the long tables folded away. Markdown
+    writes plot PNGs into ``image_dir`` unless ``embed_images``; HTML always embeds them,
+    so the HTML file stands alone. ``style`` puts the stylesheet into Markdown output
+    (the docs site); HTML always carries it.
     """
     writer = _Writer(fmt, image_dir, embed_images)
     writer.heading(heading_level, "Benchmark results")
@@ -240,7 +268,7 @@ def render_report(
             "The results store holds no runs yet. Run a benchmark first, for example "
             "`unlearn-bench run planted-quickstart`."
         )
-        return writer.text()
+        return writer.text(style)
     by_benchmark: dict[str, list[RunReport]] = defaultdict(list)
     for report in reports:
         by_benchmark[report.benchmark].append(report)
@@ -257,9 +285,30 @@ def render_report(
             + (f", {hw.accelerator}" if hw.accelerator else "")
             + ")."
         )
-        if latest.result.notes:
+        boards = build_leaderboards(latest.result.metrics)
+        if boards:
+            writer.heading(heading_level + 2, "Leaderboard")
+            writer.paragraph(
+                "Rows are methods, the retrain oracle first; green is closest to the oracle "
+                "(◎) or best (↑/↓), red farthest or worst."
+            )
+            for index, board in enumerate(boards):
+                table = render_leaderboard(board)
+                title = html.escape(board.title)
+                if index < MAX_OPEN_SCENARIOS:
+                    writer.raw(f"<p><strong>{title}</strong></p>{table}")
+                else:
+                    writer.raw(f"<details><summary>{title}</summary>{table}</details>")
+        notes = latest.result.notes
+        if notes:
             writer.heading(heading_level + 2, "Findings")
-            writer.bullets(latest.result.notes)
+            writer.bullets(notes[:MAX_OPEN_NOTES])
+            if len(notes) > MAX_OPEN_NOTES:
+                items = "".join(f"<li>{html.escape(n)}</li>" for n in notes[MAX_OPEN_NOTES:])
+                writer.raw(
+                    f"<details><summary>{len(notes) - MAX_OPEN_NOTES} more findings</summary>"
+                    f"<ul>{items}</ul></details>"
+                )
         for curve in latest.result.curves:
             writer.image(f"{benchmark}-{curve.name}", plot_curve(curve), curve.title)
         for heatmap in latest.result.heatmaps:
@@ -271,20 +320,22 @@ def render_report(
             for name, metrics in grouped.items():
                 if 1 < len(metrics) <= 40:
                     writer.image(f"{benchmark}-{name}", plot_metric_bars(name, metrics), name)
-        writer.heading(heading_level + 2, "Metrics")
-        for metrics in grouped.values():
-            header, rows = _metric_rows(metrics)
-            writer.table(header, rows)
+        tables = "".join(writer.html_table(*_metric_rows(metrics)) for metrics in grouped.values())
+        count = len(latest.result.metrics)
+        if boards:
+            writer.raw(f"<details><summary>All {count} metric values</summary>{tables}</details>")
+        else:
+            writer.heading(heading_level + 2, "Metrics")
+            writer.raw(tables)
         if latest.result.timings:
-            writer.heading(heading_level + 2, "Timings")
-            writer.table(
+            timings = writer.html_table(
                 ["phase", "seconds"], [[k, f"{v:.3f}"] for k, v in latest.result.timings.items()]
             )
+            writer.raw(f"<details><summary>Timings</summary>{timings}</details>")
         if latest.result.artifacts:
             writer.heading(heading_level + 2, "Artifacts")
             writer.bullets([f"{k}: {v}" for k, v in latest.result.artifacts.items()])
-        writer.heading(heading_level + 2, "Run history")
-        writer.table(
+        history = writer.html_table(
             ["run", "started (UTC)", "size", "seeds", "wall time (s)"],
             [
                 [
@@ -297,4 +348,5 @@ def render_report(
                 for r in reversed(runs)
             ],
         )
-    return writer.text()
+        writer.raw(f"<details><summary>Run history ({len(runs)} runs)</summary>{history}</details>")
+    return writer.text(style)
