@@ -548,7 +548,7 @@ def test_a_store_that_fails_after_the_run_is_reported_as_a_store_failure(
         raise StoreError(f"cannot write to the results store {self.path}: disk I/O error")
 
     monkeypatch.setattr(ResultsStore, "append", refuse)
-    assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == 1
+    assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "the run finished and its report is at" in err and "disk I/O error" in err
     assert "benchmark toy failed" not in err
@@ -706,3 +706,37 @@ def test_fuzzed_arguments_exit_0_or_2(
         code = int(exit_.code or 0)
     assert code in (0, 2)
     assert not (tmp_path / "o").exists()
+
+
+def test_reconcile_adopts_orphan_reports_and_removes_leftovers(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import time
+
+    assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == 0
+    store = ResultsStore(tmp_path / "results.sqlite")
+    (first,) = store.reports()
+    # What kills leave: a report whose row never made it, a half-renamed artifacts
+    # folder without its report, a dead process's temp file and staging folder.
+    orphan = first.model_copy(update={"run_id": "20260101T000000-deadbeef"})
+    (tmp_path / "toy" / f"{orphan.run_id}.json").write_text(orphan.model_dump_json())
+    stray = tmp_path / "toy" / "20260101T000001-0badf00d"
+    stray.mkdir()
+    old = time.time() - 3600
+    os.utime(stray, (old, old))
+    temp = tmp_path / "toy" / ".x.json.pid999999999.abc.tmp"
+    temp.write_text("half")
+    (tmp_path / "toy" / ".staging-x-pid999999999").mkdir()
+    (tmp_path / "toy" / "broken.json").write_text("{not json")
+    assert cli.main(["run", "toy", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "stored 1 report(s) a killed run had left unstored" in out
+    assert "removed 3 leftover(s)" in out and "set aside 1 unreadable" in out
+    ids = store.run_ids()
+    assert orphan.run_id in ids and len(ids) == 3
+    assert not stray.exists() and not temp.exists()
+    assert (tmp_path / "toy" / "broken.json.unreadable").exists()
+    # appending a stored report again changes nothing
+    store.append(orphan)
+    assert len(store.run_ids()) == 3

@@ -15,7 +15,12 @@ from unlearn_schema.configs import (
     WorldSpec,
 )
 from unlearn_schema.errors import SpecError, describe_validation_error, validate_or_raise
-from unlearn_schema.jsonschema import atomic_write_text, json_schemas, write_json_schemas
+from unlearn_schema.jsonschema import (
+    atomic_write_bytes,
+    atomic_write_text,
+    json_schemas,
+    write_json_schemas,
+)
 from unlearn_schema.plugins import (
     ATTACKS_GROUP,
     BENCHMARKS_GROUP,
@@ -114,6 +119,7 @@ __all__ = [
     "TextSample",
     "UnknownNameError",
     "WorldSpec",
+    "atomic_write_bytes",
     "atomic_write_text",
     "describe_validation_error",
     "json_schemas",

@@ -1,8 +1,9 @@
 """``unlearn-bench``: list, show, validate, run and report benchmarks; export JSON Schemas.
 
-Exit codes: 0 success, 1 a benchmark (or the results store) failed while running,
-2 bad input (unknown benchmark, invalid spec, unreadable file or store), 130/143 when
-interrupted by SIGINT/SIGTERM. Bad input is rejected before anything is written.
+Exit codes: 0 success, 1 a benchmark failed while running, 2 bad input or an unusable
+place to write (unknown benchmark, invalid spec, unreadable file, a store or folder
+that is corrupt, read-only or full), 130/143 when interrupted by SIGINT/SIGTERM. Bad
+input is rejected before anything is written.
 """
 
 from __future__ import annotations
@@ -266,7 +267,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except StoreWriteError as error:
         progress.close()
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2
     except (SpecError, InputError):
         raise
     except Exception as error:
@@ -295,8 +296,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise InputError(f"the store {store_path} holds no runs of {args.benchmark!r}")
     out = Path(args.out) if args.out else store_path.parent / f"report.{args.format}"
     image_dir = out.parent / f"{out.stem}-plots"
-    text = render_report(reports, args.format, image_dir=image_dir)
-    atomic_write_text(out, text)
+    try:
+        text = render_report(reports, args.format, image_dir=image_dir)
+        atomic_write_text(out, text)
+    except OSError as error:
+        where = error.filename or out
+        raise InputError(f"cannot write the report to {where}: {error.strerror}") from None
     print(f"wrote {out}")
     return 0
 

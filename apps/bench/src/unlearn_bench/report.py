@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from unlearn_schema import Curve, Heatmap, MetricValue, RunReport
+from unlearn_schema import Curve, Heatmap, MetricValue, RunReport, atomic_write_bytes
 
 from unlearn_bench.leaderboard import CSS, build_leaderboards, render_leaderboard
 
@@ -222,7 +222,7 @@ class _Writer:
         else:
             assert self.image_dir is not None
             self.image_dir.mkdir(parents=True, exist_ok=True)
-            (self.image_dir / f"{name}.png").write_bytes(png)
+            atomic_write_bytes(self.image_dir / f"{name}.png", png)
             source = f"{self.image_dir.name}/{name}.png"
         if self.fmt == "md":
             self.parts.append(f"![{alt}]({source})\n")

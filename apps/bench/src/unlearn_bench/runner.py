@@ -9,6 +9,7 @@ import shutil
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, distribution, version
 from pathlib import Path
@@ -118,6 +119,78 @@ def hardware() -> Hardware:
     )
 
 
+_TEMP = re.compile(r"^\..+\.pid(?P<pid>\d+)\..*\.tmp$")
+_ORPHAN_GRACE_S = 60.0
+
+
+@dataclass
+class Reconciliation:
+    """What :func:`reconcile` found and mended in an output folder."""
+
+    adopted: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    unreadable: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str | None:
+        parts = []
+        if self.adopted:
+            parts.append(f"stored {len(self.adopted)} report(s) a killed run had left unstored")
+        if self.removed:
+            parts.append(f"removed {len(self.removed)} leftover(s) of killed runs")
+        if self.unreadable:
+            names = ", ".join(str(p) for p in self.unreadable)
+            parts.append(f"set aside {len(self.unreadable)} unreadable report(s): {names}")
+        return "; ".join(parts) or None
+
+
+def reconcile(out_dir: str | Path, store: ResultsStore | None) -> Reconciliation:
+    """Mend what killed runs left in ``out_dir``, before a new run writes there.
+
+    A run writes its artifacts folder, then its report JSON (atomically), then its
+    store row; a kill can stop it between any two. So: a report without a store row is
+    adopted into ``store``; an artifacts folder without a report, a staging folder or a
+    temporary file whose process is gone is removed. Folders younger than a minute are
+    left alone, since a run in another process may be between two steps.
+    """
+    found = Reconciliation()
+    root = Path(out_dir)
+    if not root.is_dir():
+        return found
+    stored = store.run_ids() if store is not None else set()
+    now = time.time()
+    for bench_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        found.removed.extend(remove_stale_staging(bench_dir))
+        for path in sorted(bench_dir.iterdir()):
+            temp = _TEMP.match(path.name)
+            if temp is not None and path.is_file() and not _alive(int(temp.group("pid"))):
+                path.unlink(missing_ok=True)
+                found.removed.append(path)
+            elif path.suffix == ".json" and path.is_file() and store is not None:
+                if path.stem in stored:
+                    continue
+                try:
+                    report = RunReport.model_validate_json(path.read_text(encoding="utf-8"))
+                except (ValueError, OSError):
+                    aside = path.with_suffix(".json.unreadable")
+                    path.rename(aside)
+                    found.unreadable.append(aside)
+                    continue
+                store.append(report)
+                stored.add(report.run_id)
+                found.adopted.append(path)
+            elif (
+                path.is_dir()
+                and not path.name.startswith(".")
+                and path.name not in stored
+                and not path.with_suffix(".json").exists()
+                and not (bench_dir / f"{path.name}.json").exists()
+                and now - path.stat().st_mtime > _ORPHAN_GRACE_S
+            ):
+                shutil.rmtree(path, ignore_errors=True)
+                found.removed.append(path)
+    return found
+
+
 def run_benchmark(
     benchmark: Benchmark[Any, Any, Any],
     package: str,
@@ -139,7 +212,7 @@ def run_benchmark(
     spec = parsed.spec
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     bench_dir = Path(out_dir) / spec.benchmark
-    remove_stale_staging(bench_dir)
+    mended = reconcile(out_dir, store)
     staging = bench_dir / f".staging-{run_id}-pid{os.getpid()}"
     final_artifacts = bench_dir / run_id
     staging.mkdir(parents=True)
@@ -167,6 +240,10 @@ def run_benchmark(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if mended.summary() is not None:
+        result = result.model_copy(
+            update={"notes": [*result.notes, f"before this run: {mended.summary()}"]}
+        )
     budget = benchmark.quick_budget_s
     if spec.size == "quick" and budget is not None and wall > budget:
         note = (

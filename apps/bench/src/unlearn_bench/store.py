@@ -102,6 +102,11 @@ class ResultsStore:
 
     def _append(self, report: RunReport) -> None:
         with closing(self._connect()) as connection, connection:
+            known = connection.execute(
+                "SELECT 1 FROM runs WHERE run_id = ?", (report.run_id,)
+            ).fetchone()
+            if known is not None:
+                return  # already stored (adopted by a reconciliation): appending is idempotent
             connection.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -129,6 +134,16 @@ class ResultsStore:
                     for metric in report.result.metrics
                 ],
             )
+
+    def run_ids(self) -> set[str]:
+        """Every stored run id (empty for a store that does not exist yet)."""
+        if not self.path.exists():
+            return set()
+        try:
+            with closing(self._connect()) as connection:
+                return {row[0] for row in connection.execute("SELECT run_id FROM runs")}
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot read the results store {self.path}: {error}") from None
 
     def reports(self, benchmark: str | None = None) -> list[RunReport]:
         """Stored reports, oldest first, optionally of one benchmark only."""
