@@ -79,13 +79,20 @@ def test_entry_points_name_the_registries() -> None:
     }
 
 
-def test_registries_and_params_types_import_no_torch() -> None:
+def test_registries_params_types_and_default_specs_import_no_torch() -> None:
+    # What `unlearn-bench list` and `validate` do: read the registries, resolve every
+    # params type, parse every default spec of every benchmark.
     code = (
         "import sys\n"
+        "from erase_diffusion.benchmarks import erase, speed\n"
         "from erase_diffusion.methods import METHODS\n"
         "from erase_diffusion.metrics import METRICS\n"
         "for record in [*METHODS.values(), *METRICS.values()]:\n"
         "    record.params_type\n"
+        "for b in (erase.DIFFUSION_ERASE_QUICK, erase.DIFFUSION_ERASE_FULL,"
+        " speed.ERASE_DIFFUSION_SPEED):\n"
+        "    for size in ('quick', 'full'):\n"
+        "        b.parse(b.default_spec(size))\n"
         "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

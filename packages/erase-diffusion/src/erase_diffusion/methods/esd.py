@@ -3,9 +3,9 @@ r"""ESD: Erasing Concepts from Diffusion Models (Gandikota et al., arXiv:2303.07
 Fine-tunes the UNet $\theta$ against a frozen copy $\theta^*$ so that, conditioned on the
 erased concept $c$, it predicts the noise of *negative* guidance away from $c$:
 
-$$L(\theta) = \mathbb{E} \big\|\epsilon_\theta(x_t, c, t)
-- \big[\epsilon_{\theta^*}(x_t, \varnothing, t)
-- \eta \big(\epsilon_{\theta^*}(x_t, c, t) - \epsilon_{\theta^*}(x_t, \varnothing, t)\big)\big]
+$$L(\theta) = \mathbb{E} \big\|\epsilon_\theta(x_t, c, t) -
+\big[\epsilon_{\theta^*}(x_t, \varnothing, t) -
+\eta \big(\epsilon_{\theta^*}(x_t, c, t) - \epsilon_{\theta^*}(x_t, \varnothing, t)\big)\big]
 \big\|^2$$
 
 with $x_t$ drawn by partially denoising from pure noise with the model being trained,

@@ -6,14 +6,14 @@ Two closed-form stages, for many concepts at once:
 1. *Refinement per concept* $i$: as in MACE's cross-attention refinement, only the
    concept's word and the tokens after it are edited (in a causal text encoder the later
    words absorb the concept), mapped to the anchor prompt's rows at the same positions:
-   $W_i = \arg\min_{W'} \sum_{e \in E_i} \|W' e - W e^*\|^2 + \lambda \sum_j \|W' p_j - W p_j\|^2
-   + \gamma \|W' - W\|^2$.
+   $W_i = \arg\min_{W'} \sum_{e \in E_i} \|W' e - W e^*\|^2 +
+   \lambda \sum_j \|W' p_j - W p_j\|^2 + \gamma \|W' - W\|^2$.
 2. *Fusion*: one projection that reproduces every expert on its own concept and the
    original on the preserved rows (MACE's closed-form fusion of per-concept modules):
 
-$$W^* = \arg\min_{W^*} \sum_i \sum_{e \in E_i} \|W^* e - W_i e\|^2
-+ \lambda \sum_j \|W^* p_j - W p_j\|^2 + \gamma \|W^* - W\|^2
-= \Big(\sum_i W_i E_i^\top E_i + \lambda W P^\top P + \gamma W\Big)
+$$W^* = \arg\min_{W'} \sum_i \sum_{e \in E_i} \|W' e - W_i e\|^2 +
+\lambda \sum_j \|W' p_j - W p_j\|^2 + \gamma \|W' - W\|^2 =
+\Big(\sum_i W_i E_i^\top E_i + \lambda W P^\top P + \gamma W\Big)
 \Big(\sum_i E_i^\top E_i + \lambda P^\top P + \gamma I\Big)^{-1}.$$
 
 Each expert is a shared UCE transform of the original weights, $W_i = W (I + X_i)$, so

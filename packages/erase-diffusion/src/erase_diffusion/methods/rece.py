@@ -180,25 +180,13 @@ def derive_embeddings_shared(
     """
     if edit.right is None:
         cross = gram + edit.left.T @ gram
-        return _solve_derived(
-            cross + cross @ edit.left,
-            cross,
-            erased,
-            preserve,
-            derive_ridge,
-            regularization,
-            preserve_gram,
-        )
-    left, right = edit.left, edit.right  # X = left @ right
-    cross = gram + right.T @ (left.T @ gram)
+        edited_gram = cross + cross @ edit.left
+    else:
+        left, right = edit.left, edit.right  # X = left @ right
+        cross = gram + right.T @ (left.T @ gram)
+        edited_gram = cross + (cross @ left) @ right
     return _solve_derived(
-        cross + (cross @ left) @ right,
-        cross,
-        erased,
-        preserve,
-        derive_ridge,
-        regularization,
-        preserve_gram,
+        edited_gram, cross, erased, preserve, derive_ridge, regularization, preserve_gram
     )
 
 
