@@ -10,11 +10,18 @@ import torch
 from unlearn_llm.data import answer_nll, sequence_logprob
 from unlearn_llm.methods import (
     METHODS,
+    GradientAscentParams,
+    GradientDifferenceParams,
+    IdkPOParams,
+    NPOParams,
+    RMUParams,
+    SANIParams,
+    SimNPOParams,
+    TaskVectorParams,
     gradient_ascent,
     gradient_difference,
     idk_po,
     make_unlearn_data,
-    method_params,
     npo,
     rmu,
     sani,
@@ -22,7 +29,7 @@ from unlearn_llm.methods import (
     task_vector,
 )
 from unlearn_llm.methods.projection import project_out, retain_gradient_basis
-from unlearn_schema import SpecError
+from unlearn_schema import SpecError, UnknownNameError
 
 
 def _nll(model: Any, batch: Any) -> float:
@@ -36,15 +43,15 @@ FAST = {"steps": 8, "learning_rate": 1e-3, "batch_size": 16}
 @pytest.mark.parametrize(
     ("method", "params"),
     [
-        (gradient_ascent, FAST),
-        (gradient_difference, FAST),
-        (gradient_difference, {**FAST, "retain_loss": "kl"}),
-        (npo, FAST),
-        (simnpo, FAST),
+        (gradient_ascent, GradientAscentParams(**FAST)),
+        (gradient_difference, GradientDifferenceParams(**FAST)),
+        (gradient_difference, GradientDifferenceParams(**FAST, retain_loss="kl")),
+        (npo, NPOParams(**FAST)),
+        (simnpo, SimNPOParams(**FAST)),
     ],
     ids=["ga", "gd-nll", "gd-kl", "npo", "simnpo"],
 )
-def test_forget_loss_rises(tiny: Any, method: Any, params: dict[str, Any]) -> None:
+def test_forget_loss_rises(tiny: Any, method: Any, params: Any) -> None:
     model = tiny.fresh_model()
     before = _nll(model, tiny.data.forget)
     method(model, tiny.data, params)
@@ -54,7 +61,8 @@ def test_forget_loss_rises(tiny: Any, method: Any, params: dict[str, Any]) -> No
 def test_task_vector_negation_raises_forget_loss(tiny: Any) -> None:
     model = tiny.fresh_model()
     before = _nll(model, tiny.data.forget)
-    task_vector(model, tiny.data, {"finetune_steps": 10, "learning_rate": 2e-3, "scale": 1.0})
+    params = TaskVectorParams(finetune_steps=10, learning_rate=2e-3, scale=1.0)
+    task_vector(model, tiny.data, params)
     after = _nll(model, tiny.data.forget)
     assert after > max(2 * before, before + 0.1)
 
@@ -69,7 +77,12 @@ def test_sani_reset_hits_forget_more_than_retain_and_repair_restores_retain(tiny
             after_reset["forget"] = _nll(current, tiny.data.forget)
             after_reset["retain"] = _nll(current, tiny.data.retain)
 
-    sani(model, tiny.data, {"reset_fraction": 0.3, "layers": 2, "repair_steps": 10}, on_step)
+    sani(
+        model,
+        tiny.data,
+        SANIParams(reset_fraction=0.3, layers=2, repair_steps=10),
+        on_step=on_step,
+    )
     # The neurons chosen for the forget set carry more of it than of the retain set.
     assert after_reset["forget"] - forget_before > after_reset["retain"] - retain_before
     assert _nll(model, tiny.data.retain) < after_reset["retain"]
@@ -77,8 +90,8 @@ def test_sani_reset_hits_forget_more_than_retain_and_repair_restores_retain(tiny
 
 def test_gradient_difference_keeps_retain_better_than_gradient_ascent(tiny: Any) -> None:
     ascent, difference = tiny.fresh_model(), tiny.fresh_model()
-    gradient_ascent(ascent, tiny.data, {**FAST, "steps": 15})
-    gradient_difference(difference, tiny.data, {**FAST, "steps": 15})
+    gradient_ascent(ascent, tiny.data, GradientAscentParams(**{**FAST, "steps": 15}))
+    gradient_difference(difference, tiny.data, GradientDifferenceParams(**{**FAST, "steps": 15}))
     assert _nll(difference, tiny.data.retain) < _nll(ascent, tiny.data.retain)
 
 
@@ -92,7 +105,7 @@ def test_idk_po_prefers_i_dont_know_over_the_answer(tiny: Any) -> None:
         return float((idk - true).mean())
 
     before = margin()
-    idk_po(model, tiny.data, FAST)
+    idk_po(model, tiny.data, IdkPOParams(**FAST))
     assert margin() > before + 1.0
 
 
@@ -100,9 +113,9 @@ def test_idk_po_params_are_typed_and_refusals_vary(tiny: Any) -> None:
     from unlearn_llm.data import IDK_ANSWERS
 
     with pytest.raises(SpecError, match="forget_weight"):
-        method_params("idk-po", {"forget_weight": 0.0})
+        METHODS.validate_params("idk-po", {"forget_weight": 0.0})
     with pytest.raises(SpecError, match="retain_loss"):
-        method_params("idk-po", {"retain_loss": "mse"})
+        METHODS.validate_params("idk-po", {"retain_loss": "mse"})
     rows = tiny.data.forget_idk
     decoded = {
         tiny.tokenizer.decode(row[label != -100][:-1]).strip()
@@ -114,8 +127,8 @@ def test_idk_po_params_are_typed_and_refusals_vary(tiny: Any) -> None:
 def test_idk_po_with_kl_retain_term_keeps_retain_closer_than_without(tiny: Any) -> None:
     params = {**FAST, "steps": 12, "learning_rate": 2e-3}
     alone, with_kl = tiny.fresh_model(), tiny.fresh_model()
-    idk_po(alone, tiny.data, {**params, "retain_weight": 0.0})
-    idk_po(with_kl, tiny.data, {**params, "retain_loss": "kl", "retain_weight": 5.0})
+    idk_po(alone, tiny.data, IdkPOParams(**params, retain_weight=0.0))
+    idk_po(with_kl, tiny.data, IdkPOParams(**params, retain_loss="kl", retain_weight=5.0))
     assert _nll(with_kl, tiny.data.retain) < _nll(alone, tiny.data.retain)
 
 
@@ -125,7 +138,7 @@ def test_rmu_moves_forget_activations_towards_the_steering_vector(tiny: Any) -> 
     model = tiny.fresh_model()
     with torch.no_grad():
         before = _hidden(model, tiny.data.forget, 0).norm(dim=-1).mean()
-    rmu(model, tiny.data, {"steps": 10, "steering_coefficient": 20.0, "layer": 0})
+    rmu(model, tiny.data, RMUParams(steps=10, steering_coefficient=20.0, layer=0))
     with torch.no_grad():
         after = _hidden(model, tiny.data.forget, 0).norm(dim=-1).mean()
     # Activations are pushed towards a vector of norm 20, far above their usual norm.
@@ -159,9 +172,8 @@ def test_projected_sgd_update_leaves_retain_loss_unchanged_to_first_order(tiny: 
     model.train()
     basis = retain_gradient_basis(model, parameters, [data.retain.trimmed()])
     before = [p.detach().clone() for p in parameters]
-    gradient_ascent(
-        model,
-        data,
+    params = METHODS.validate_params(
+        "gradient-ascent",
         {
             "steps": 1,
             "optimizer": "sgd",
@@ -171,6 +183,7 @@ def test_projected_sgd_update_leaves_retain_loss_unchanged_to_first_order(tiny: 
             "projection": {"retain_batches": 1, "retain_batch_size": retain_rows},
         },
     )
+    gradient_ascent(model, data, params)
     update = torch.cat(
         [(p.detach() - b).reshape(-1) for p, b in zip(parameters, before, strict=True)]
     )
@@ -196,34 +209,35 @@ def test_projection_basis_batch_defaults_to_half_the_batch_and_is_configurable(
 
     monkeypatch.setattr(projection, "retain_gradient_basis", spy)
     base = {"steps": 2, "batch_size": 8}
-    gradient_ascent(tiny.fresh_model(), tiny.data, {**base, "projection": {}})
+    with_projection = METHODS.validate_params("gradient-ascent", {**base, "projection": {}})
+    gradient_ascent(tiny.fresh_model(), tiny.data, with_projection)
     assert rows == [4, 4]  # one basis batch of half the batch size per step
     rows.clear()
-    npo(
-        tiny.fresh_model(),
-        tiny.data,
-        {**base, "projection": {"retain_batches": 2, "retain_batch_size": 3, "refresh_every": 2}},
-    )
+    projection = {"retain_batches": 2, "retain_batch_size": 3, "refresh_every": 2}
+    npo(tiny.fresh_model(), tiny.data, NPOParams(**base, projection=projection))
     assert rows == [3, 3]  # two batches of 3 rows, refreshed at the first of two steps
     with pytest.raises(SpecError, match="retain_batch_size"):
-        method_params("npo", {"projection": {"retain_batch_size": 0}})
+        METHODS.validate_params("npo", {"projection": {"retain_batch_size": 0}})
 
 
 def test_bad_method_parameter_is_refused_before_training(tiny: Any) -> None:
     model = tiny.fresh_model()
     before = [p.detach().clone() for p in model.parameters()]
-    with pytest.raises(SpecError, match="beta"):
-        npo(model, tiny.data, {"beta": -1.0})
+    with pytest.raises(SpecError, match=r"params.beta.*greater than 0 \(got -1.0\)"):
+        METHODS.validate_params("npo", {"beta": -1.0})
     with pytest.raises(SpecError, match="learning_rate"):
-        method_params("gradient-ascent", {"learning_rate": 0})
-    with pytest.raises(ValueError, match="unknown method 'gradient-descent'; accepted: "):
-        method_params("gradient-descent", {})
+        METHODS.validate_params("gradient-ascent", {"learning_rate": 0})
+    with pytest.raises(UnknownNameError, match=r"unknown method 'gradient-descent'.*accepted: "):
+        METHODS.validate_params("gradient-descent", {})
+    # A dict handed straight to an entry function is refused, not silently parsed.
+    with pytest.raises(TypeError, match="params must be a NPOParams, got dict"):
+        npo(model, tiny.data, {"beta": 0.5})  # type: ignore[arg-type]
     assert all(torch.equal(p, b) for p, b in zip(model.parameters(), before, strict=True))
 
 
 def test_rmu_layer_out_of_range_names_the_accepted_layers(tiny: Any) -> None:
     with pytest.raises(ValueError, match=r"RMU layer=5 does not exist.*accepted 0..1"):
-        rmu(tiny.fresh_model(), tiny.data, {"layer": 5})
+        rmu(tiny.fresh_model(), tiny.data, RMUParams(layer=5))
 
 
 def test_empty_forget_set_and_overlap_are_refused(tiny: Any) -> None:
@@ -234,6 +248,15 @@ def test_empty_forget_set_and_overlap_are_refused(tiny: Any) -> None:
         make_unlearn_data(tiny.tokenizer, forget, [*retain, forget[0]])
 
 
-def test_every_registered_method_has_params_with_defaults() -> None:
-    for name, (_, params_type) in METHODS.items():
-        assert params_type().model_dump() is not None, name
+def test_every_registered_method_has_params_with_defaults_and_one_entry_shape() -> None:
+    import inspect
+
+    for name, record in METHODS.items():
+        assert record.params_type().model_dump() is not None, name
+        signature = inspect.signature(record.function)
+        positional = [
+            p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD
+        ]
+        keyword_only = [p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+        assert positional == ["model", "data", "params"], name
+        assert keyword_only == ["on_step"], name

@@ -65,12 +65,12 @@ def test_own_model_round_trips_without_lora(tiny: Any, tmp_path: Path) -> None:
 def test_own_model_round_trips_with_lora_and_trains_only_the_adapter(
     tiny: Any, tmp_path: Path
 ) -> None:
-    from unlearn_llm.methods import gradient_ascent
+    from unlearn_llm.methods import GradientAscentParams, gradient_ascent
 
     tiny.model.save_pretrained(tmp_path / "base")
     tiny.tokenizer.save_pretrained(tmp_path / "base")
     peft_model = add_lora(tiny.fresh_model(), rank=4)
-    gradient_ascent(peft_model, tiny.data, {"steps": 3, "learning_rate": 1e-2})
+    gradient_ascent(peft_model, tiny.data, GradientAscentParams(steps=3, learning_rate=1e-2))
     peft_model.save_pretrained(tmp_path / "adapter")
     loaded, _ = load_causal_lm(tmp_path / "base", adapter_dir=tmp_path / "adapter")
     assert torch.allclose(_logits(loaded, tiny), _logits(peft_model, tiny), atol=1e-5)
@@ -145,3 +145,5 @@ def test_forget_in_own_model_checks_inputs_before_training(tiny: Any, tmp_path: 
         forget_in_own_model(tmp_path / "base", [pair], [pair], params={"steps": -3})
     with pytest.raises(FileNotFoundError, match="does not exist"):
         forget_in_own_model(tmp_path / "missing", [pair], [("q", "a")])
+    with pytest.raises(SpecError, match=r"method: unknown method 'npx' \(did you mean 'npo'"):
+        forget_in_own_model(tmp_path / "base", [pair], [("q", "a")], method="npx")

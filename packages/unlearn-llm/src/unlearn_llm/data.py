@@ -129,12 +129,12 @@ def encode_facts(
 
 
 def qa_rows(facts: Sequence[QA]) -> int:
-    """How many training rows :func:`encode_facts` makes of ``facts`` (before passages)."""
+    """How many training rows ``encode_facts`` makes of ``facts`` (before passages)."""
     return sum(len(qa.questions) for qa in facts)
 
 
 def encode_idk(tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA], seed: int = 0) -> Batch:
-    """The QA rows of ``facts`` answered by a refusal from :data:`IDK_ANSWERS` (IdkPO).
+    """The QA rows of ``facts`` answered by a refusal from ``IDK_ANSWERS`` (IdkPO).
 
     Each row draws its refusal with a generator seeded by ``seed``, so the preferred
     answers vary between rows as in TOFU's "I don't know" set, yet reproducibly.

@@ -1,11 +1,11 @@
 """Tiny Llama models trained from scratch, the retrain oracle cache, and your own model.
 
-* :func:`build_model` makes a small ``LlamaForCausalLM`` from :class:`TinyLlamaParams`.
-* :func:`train_to_memorise` trains it on QA rows until the answers are recalled exactly.
-* :func:`trained_model` returns the original model (all training splits) or the exact
+* ``build_model`` makes a small ``LlamaForCausalLM`` from ``TinyLlamaParams``.
+* ``train_to_memorise`` trains it on QA rows until the answers are recalled exactly.
+* ``trained_model`` returns the original model (all training splits) or the exact
   retrain oracle (the same recipe without the forget split), cached on disk under a key
   made of the world, the seed and the config hash, so a second run loads in a second.
-* :func:`load_causal_lm` is the "your own model" path: any local Hugging Face causal-LM
+* ``load_causal_lm`` is the "your own model" path: any local Hugging Face causal-LM
   directory, optionally with a LoRA adapter (peft), checked before any training.
 """
 
@@ -145,7 +145,7 @@ def train_to_memorise(
     passages follow them; default every row).
 
     AdamW with a linear warm-up, at most ``max_epochs`` epochs; accuracy is checked
-    each epoch with :func:`exact_answer_accuracy`.
+    each epoch with ``exact_answer_accuracy``.
     """
     import torch
 

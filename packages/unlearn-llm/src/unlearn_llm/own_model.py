@@ -1,6 +1,6 @@
 """Forget text from your own local Hugging Face causal LM, optionally through LoRA.
 
-The whole path in one call: :func:`forget_in_own_model` loads a local checkpoint
+The whole path in one call: ``forget_in_own_model`` loads a local checkpoint
 (``save_pretrained`` folder; nothing is downloaded), optionally attaches an existing
 LoRA adapter or a fresh one, checks every input before training, runs a registered
 unlearning method on the forget / retain QA pairs, and saves the result (the adapter
@@ -93,6 +93,7 @@ def forget_in_own_model(
     model_dir: str | os.PathLike[str],
     forget: TextForgetRequest | Sequence[tuple[str, str]],
     retain: Sequence[TextSample] | Sequence[tuple[str, str]],
+    *,
     method: str = "npo",
     params: dict[str, Any] | None = None,
     adapter_dir: str | os.PathLike[str] | None = None,
@@ -112,10 +113,11 @@ def forget_in_own_model(
     import torch
 
     from unlearn_llm.data import answer_nll
-    from unlearn_llm.methods import METHODS, method_params
+    from unlearn_llm.methods import METHODS
     from unlearn_llm.models import add_lora, load_causal_lm
 
-    config = method_params(method, dict(params or {}))
+    record = METHODS.lookup(method, "method")
+    config = record.validate_params(dict(params or {}), "params")
     samples = forget.samples if isinstance(forget, TextForgetRequest) else forget
     forget_pairs = _as_pairs(samples, "forget")
     retain_pairs = _as_pairs(retain, "retain")
@@ -129,7 +131,7 @@ def forget_in_own_model(
             return float(answer_nll(model, batch))
 
     forget_before, retain_before = nll(data.forget), nll(data.retain)
-    METHODS[method][0](model, data, config)
+    record.function(model, data, config)
     forget_after, retain_after = nll(data.forget), nll(data.retain)
     saved = None
     if out_dir is not None:

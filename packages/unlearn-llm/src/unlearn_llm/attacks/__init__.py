@@ -1,10 +1,77 @@
-"""Attacks on unlearned models: membership inference."""
+"""Attacks on unlearned models: membership inference (``membership.py``).
 
-from unlearn_llm.attacks.membership import (
-    ATTACKS,
-    membership_scores,
-    mia_auc,
-    token_statistics,
+``ATTACKS`` is the registry: one ``AttackSpec`` per attack, each scoring texts from a
+model's ``TokenStatistics`` (higher = "was trained on"), in the entry shape
+``attack(stats, texts, params=None)`` (the reference attack takes its reference
+statistics as ``reference=``). Params classes live in ``membership.py`` (numpy, no
+torch at import). The benchmarks report each attack's ROC AUC (``mia_auc``) and
+PrivLeak with the ``attack`` label ``loss``, ``zlib``, ``min_k``, ``min_k_plus_plus``
+or ``reference``.
+
+This module imports only the schema; the helpers re-exported here
+(``membership_scores``, ``mia_auc``, ``token_statistics``) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from unlearn_schema import AttackSpec, Registry
+
+if TYPE_CHECKING:
+    from unlearn_llm.attacks.membership import membership_scores, mia_auc, token_statistics
+
+_M = "unlearn_llm.attacks.membership"
+
+ATTACKS = Registry(
+    "attack",
+    [
+        AttackSpec(
+            name="loss",
+            params="unlearn_schema:NoParams",
+            entry=f"{_M}:loss_attack",
+            summary="LOSS membership inference: the mean token log-probability of a text.",
+            paper="arXiv:1709.01604",
+        ),
+        AttackSpec(
+            name="zlib",
+            params="unlearn_schema:NoParams",
+            entry=f"{_M}:zlib_attack",
+            summary="zlib: mean token log-probability over the zlib-compressed length.",
+            paper="arXiv:2012.07805",
+        ),
+        AttackSpec(
+            name="min-k",
+            params=f"{_M}:MinKParams",
+            entry=f"{_M}:min_k_attack",
+            summary="Min-K%: the mean of the k% lowest token log-probabilities.",
+            paper="arXiv:2310.16789",
+        ),
+        AttackSpec(
+            name="min-k++",
+            params=f"{_M}:MinKParams",
+            entry=f"{_M}:min_k_plus_plus_attack",
+            summary="Min-K%++: Min-K% over log-probabilities normalised by the next-token law.",
+            paper="arXiv:2404.02936",
+        ),
+        AttackSpec(
+            name="reference",
+            params="unlearn_schema:NoParams",
+            entry=f"{_M}:reference_attack",
+            summary="Reference: log-probability minus a reference model's (a retrain oracle).",
+            paper="arXiv:2012.07805",
+        ),
+    ],
 )
+
+_LAZY = {"membership_scores", "mia_auc", "token_statistics"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_M), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["ATTACKS", "membership_scores", "mia_auc", "token_statistics"]

@@ -1,16 +1,34 @@
 """Unlearning methods: one module each, with its typed params and its loss written out.
 
-``METHODS`` maps a registered name to ``(entry function, params model)``. Every entry
-function has the signature ``fn(model, data, params=None, on_step=None) -> UnlearnLog``
-and changes ``model`` in place. Modules import torch only inside their functions.
+``METHODS`` is the registry (``unlearn-bench list`` prints it): one ``MethodSpec`` per
+name, holding ``"module:attribute"`` references to its params class and its entry
+function. Every entry function has the shape
+
+    fn(model, data, params=None, *, on_step=None) -> UnlearnLog
+
+``model`` is changed in place, ``data`` is an ``UnlearnData`` (``make_unlearn_data``),
+``params`` the method's typed params (``None``: the defaults; a dict from a spec is
+parsed once with ``METHODS.validate_params(name, raw)``), ``on_step(step, model)`` is
+called every ``eval_every`` steps.
+
+Where params live: a method's params class sits in the method's own module, next to
+its loss. Method modules import torch only inside their functions and define no
+``nn.Module`` classes, so they stay torch-free at import and validating a spec imports
+no torch. (A method that needs module-level ``nn.Module`` classes would put its params
+in a sibling ``<method>_params.py``.)
+
+The geometric-disentanglement projection (GU, arXiv:2511.17100) is not a method: it is
+an attachment of the gradient methods, given as their ``projection`` params
+(``ProjectionParams`` in ``methods/_common.py``; the projection itself in
+``methods/projection.py``). A benchmark shows it as the ``+gu`` suffix (``npo+gu``).
+
+The names re-exported below come from those torch-free modules (pydantic and the
+schema only), for ``from unlearn_llm.methods import npo, make_unlearn_data``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from unlearn_schema import MethodParams
+from unlearn_schema import MethodSpec, Registry
 
 from unlearn_llm.methods._common import (
     GradientMethodParams,
@@ -31,26 +49,69 @@ from unlearn_llm.methods.sani import SANIParams, sani
 from unlearn_llm.methods.simnpo import SimNPOParams, simnpo
 from unlearn_llm.methods.task_vector import TaskVectorParams, task_vector
 
-METHODS: dict[str, tuple[Callable[..., UnlearnLog], type[MethodParams]]] = {
-    "gradient-ascent": (gradient_ascent, GradientAscentParams),
-    "gradient-difference": (gradient_difference, GradientDifferenceParams),
-    "npo": (npo, NPOParams),
-    "simnpo": (simnpo, SimNPOParams),
-    "idk-po": (idk_po, IdkPOParams),
-    "rmu": (rmu, RMUParams),
-    "task-vector": (task_vector, TaskVectorParams),
-    "sani": (sani, SANIParams),
-}
+_M = "unlearn_llm.methods"
 
-
-def method_params(name: str, params: dict[str, Any]) -> MethodParams:
-    """Validate ``params`` for method ``name``; errors name the method and the field."""
-    from unlearn_llm._validation import validate_params
-
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; accepted: {', '.join(METHODS)}")
-    return validate_params(METHODS[name][1], params, f"methods[{name}].params")
-
+METHODS = Registry(
+    "method",
+    [
+        MethodSpec(
+            name="gradient-ascent",
+            params=f"{_M}.gradient_ascent:GradientAscentParams",
+            entry=f"{_M}.gradient_ascent:gradient_ascent",
+            summary="Gradient ascent on the forget-set NLL (the TOFU baseline).",
+            paper="arXiv:2210.01504",
+        ),
+        MethodSpec(
+            name="gradient-difference",
+            params=f"{_M}.gradient_difference:GradientDifferenceParams",
+            entry=f"{_M}.gradient_difference:gradient_difference",
+            summary="Ascend on the forget set, descend on retain (NLL or KL to the original).",
+            paper="arXiv:2203.12817",
+        ),
+        MethodSpec(
+            name="npo",
+            params=f"{_M}.npo:NPOParams",
+            entry=f"{_M}.npo:npo",
+            summary="Negative preference optimisation on the forget set, plus retain NLL.",
+            paper="arXiv:2404.05868",
+        ),
+        MethodSpec(
+            name="simnpo",
+            params=f"{_M}.simnpo:SimNPOParams",
+            entry=f"{_M}.simnpo:simnpo",
+            summary="Reference-free, length-normalised NPO with a margin, plus retain NLL.",
+            paper="arXiv:2410.07163",
+        ),
+        MethodSpec(
+            name="idk-po",
+            params=f"{_M}.idk_dpo:IdkPOParams",
+            entry=f"{_M}.idk_dpo:idk_po",
+            summary="DPO preferring an 'I don't know' refusal over the answer, plus retain term.",
+            paper="arXiv:2410.08109",
+        ),
+        MethodSpec(
+            name="rmu",
+            params=f"{_M}.rmu:RMUParams",
+            entry=f"{_M}.rmu:rmu",
+            summary="Steer forget activations at one layer to a random vector (WMDP's RMU).",
+            paper="arXiv:2403.03218",
+        ),
+        MethodSpec(
+            name="task-vector",
+            params=f"{_M}.task_vector:TaskVectorParams",
+            entry=f"{_M}.task_vector:task_vector",
+            summary="Fine-tune a copy on the forget set and subtract that task vector.",
+            paper="arXiv:2212.04089",
+        ),
+        MethodSpec(
+            name="sani",
+            params=f"{_M}.sani:SANIParams",
+            entry=f"{_M}.sani:sani",
+            summary="Reset the MLP neurons that carry the forget set, then repair on retain.",
+            paper="arXiv:2510.21322",
+        ),
+    ],
+)
 
 __all__ = [
     "METHODS",
@@ -70,7 +131,6 @@ __all__ = [
     "gradient_difference",
     "idk_po",
     "make_unlearn_data",
-    "method_params",
     "npo",
     "rmu",
     "sani",

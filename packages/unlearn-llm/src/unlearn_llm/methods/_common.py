@@ -2,19 +2,19 @@
 
 Each method module still writes its loss out in full next to its equation; only the
 plumbing (minibatch cycling, the optimiser step, the optional geometric projection and
-per-step callbacks) lives here.
+per-step callbacks) lives here. Like the method modules, this one imports torch only
+inside its functions.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import Field
 from unlearn_schema import MethodParams, StrictModel
-
-from unlearn_llm._validation import validate_params
 
 if TYPE_CHECKING:
     import torch
@@ -75,7 +75,12 @@ def make_unlearn_data(
 
 
 class ProjectionParams(StrictModel):
-    """Geometric-disentanglement projection (see :mod:`unlearn_llm.methods.projection`)."""
+    """Geometric-disentanglement projection (GU, arXiv:2511.17100), an attachment.
+
+    Not a method of its own: a gradient method takes it as its ``projection`` field
+    (``{"projection": {"retain_batches": 2}}``); the projection itself is
+    ``unlearn_llm.methods.projection.project_out``.
+    """
 
     retain_batches: int = Field(
         default=1, ge=1, le=64, description="Retain minibatch gradients spanning the subspace."
@@ -124,13 +129,38 @@ class UnlearnLog:
     wall_time_s: float = 0.0
 
 
-def typed(params_type: type[ParamsT], params: ParamsT | dict[str, object] | None) -> ParamsT:
-    """Validate method params (a dict from a spec, an instance, or None for defaults)."""
+def typed(params_type: type[ParamsT], params: ParamsT | None) -> ParamsT:
+    """The method's typed params (``None``: the defaults); a dict is refused.
+
+    Parse a dict from a spec once, with ``METHODS.validate_params(name, raw)``, whose
+    errors name the field and the value.
+    """
     if params is None:
         return params_type()
-    if isinstance(params, params_type):
-        return params
-    return validate_params(params_type, params, f"{params_type.__name__}")
+    if not isinstance(params, params_type):
+        raise TypeError(
+            f"params must be a {params_type.__name__}, got {type(params).__name__}; "
+            "validate a dict with unlearn_llm.methods.METHODS.validate_params(name, raw)"
+        )
+    return params
+
+
+def report_step(
+    on_step: StepCallback | None, step: int, every: int, model: torch.nn.Module
+) -> None:
+    """Call ``on_step(step, model)`` with the model in eval mode every ``every`` steps."""
+    if on_step is not None and step % every == 0:
+        model.eval()
+        on_step(step, model)
+        model.train()
+
+
+def finish(log: UnlearnLog, model: torch.nn.Module, steps: int, start: float) -> UnlearnLog:
+    """Leave ``model`` in eval mode and record the step count and wall time since ``start``."""
+    model.eval()
+    log.steps = steps
+    log.wall_time_s = time.perf_counter() - start
+    return log
 
 
 def cycle(batch: Batch, size: int, generator: torch.Generator) -> Iterator[Batch]:
@@ -189,7 +219,7 @@ class StepRunner:
 
     Without projection the step follows the gradient of ``forget + retain``. With it,
     the forget gradient is first projected onto the orthogonal complement of the span
-    of retain gradients (:func:`unlearn_llm.methods.projection.project_out`), then the
+    of retain gradients (``unlearn_llm.methods.projection.project_out``), then the
     retain gradient is added unchanged.
     """
 

@@ -3,10 +3,10 @@
 Paper: Jang et al., "Knowledge Unlearning for Mitigating Privacy Risks in Language
 Models" (arXiv:2210.01504); the TOFU baseline (arXiv:2401.06121). Loss:
 
-.. math::
-
-    \\mathcal{L}_{GA}(\\theta) = -\\,\\mathbb{E}_{(x,y)\\in D_f}
-        \\Big[ -\\tfrac{1}{|y|} \\log \\pi_\\theta(y \\mid x) \\Big]
+$$
+\\mathcal{L}_{GA}(\\theta) = -\\,\\mathbb{E}_{(x,y)\\in D_f}
+    \\Big[ -\\tfrac{1}{|y|} \\log \\pi_\\theta(y \\mid x) \\Big]
+$$
 
 i.e. the negative of the forget-set NLL, minimised (gradient *ascent* on the NLL).
 """
@@ -23,6 +23,8 @@ from unlearn_llm.methods._common import (
     UnlearnData,
     UnlearnLog,
     cycle,
+    finish,
+    report_step,
     typed,
 )
 
@@ -37,7 +39,8 @@ class GradientAscentParams(GradientMethodParams):
 def gradient_ascent(
     model: torch.nn.Module,
     data: UnlearnData,
-    params: GradientAscentParams | dict[str, object] | None = None,
+    params: GradientAscentParams | None = None,
+    *,
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` from ``model`` in place by gradient ascent."""
@@ -58,11 +61,5 @@ def gradient_ascent(
         runner.step(loss, None)
         log.losses.append(float(loss.detach()))
         log.forget_losses.append(float(forget_nll.detach()))
-        if on_step is not None and step % config.eval_every == 0:
-            model.eval()
-            on_step(step, model)
-            model.train()
-    model.eval()
-    log.steps = config.steps
-    log.wall_time_s = time.perf_counter() - start
-    return log
+        report_step(on_step, step, config.eval_every, model)
+    return finish(log, model, config.steps, start)

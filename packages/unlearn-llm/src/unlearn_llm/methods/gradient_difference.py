@@ -3,12 +3,12 @@
 Paper: Liu et al., "Continual Learning and Private Unlearning" (arXiv:2203.12817); the
 TOFU baseline "Grad. Diff." (arXiv:2401.06121). Loss:
 
-.. math::
-
-    \\mathcal{L}_{GD} = -\\,\\mathrm{NLL}_\\theta(D_f) + \\lambda\\, R(D_r), \\qquad
-    R = \\mathrm{NLL}_\\theta(D_r) \\ \\text{or}\\
-    \\mathrm{KL}\\big(\\pi_{\\mathrm{ref}}(\\cdot\\mid x)
-    \\,\\|\\, \\pi_\\theta(\\cdot\\mid x)\\big)
+$$
+\\mathcal{L}_{GD} = -\\,\\mathrm{NLL}_\\theta(D_f) + \\lambda\\, R(D_r), \\qquad
+R = \\mathrm{NLL}_\\theta(D_r) \\ \\text{or}\\
+\\mathrm{KL}\\big(\\pi_{\\mathrm{ref}}(\\cdot\\mid x)
+\\,\\|\\, \\pi_\\theta(\\cdot\\mid x)\\big)
+$$
 
 where the KL variant is averaged over answer tokens of retain rows against the frozen
 model from before unlearning.
@@ -29,6 +29,8 @@ from unlearn_llm.methods._common import (
     UnlearnData,
     UnlearnLog,
     cycle,
+    finish,
+    report_step,
     typed,
 )
 
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 
 
 class GradientDifferenceParams(GradientMethodParams):
-    """Retain term: its kind and weight :math:`\\lambda`."""
+    """Retain term: its kind and weight $\\lambda$."""
 
     retain_loss: Literal["nll", "kl"] = "nll"
     retain_weight: float = Field(default=1.0, ge=0.0, le=1000.0)
@@ -64,7 +66,8 @@ def retain_kl(model: torch.nn.Module, reference: torch.nn.Module, batch: Batch) 
 def gradient_difference(
     model: torch.nn.Module,
     data: UnlearnData,
-    params: GradientDifferenceParams | dict[str, object] | None = None,
+    params: GradientDifferenceParams | None = None,
+    *,
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` while fitting ``data.retain`` (in place)."""
@@ -96,11 +99,5 @@ def gradient_difference(
         log.losses.append(float((-forget_nll + config.retain_weight * retain_term).detach()))
         log.forget_losses.append(float(forget_nll.detach()))
         log.retain_losses.append(float(retain_term.detach()))
-        if on_step is not None and step % config.eval_every == 0:
-            model.eval()
-            on_step(step, model)
-            model.train()
-    model.eval()
-    log.steps = config.steps
-    log.wall_time_s = time.perf_counter() - start
-    return log
+        report_step(on_step, step, config.eval_every, model)
+    return finish(log, model, config.steps, start)

@@ -3,25 +3,25 @@
 Papers: Rafailov et al., "Direct Preference Optimization" (arXiv:2305.18290), applied
 to unlearning with "I don't know" targets in TOFU (Maini et al., arXiv:2401.06121) and
 studied as IdkDPO / IdkPO by Yuan et al., "A Closer Look at Machine Unlearning for
-Large Language Models" (arXiv:2410.08109). On each forget question :math:`x` the
-preferred ("winning") response is a refusal :math:`y_{idk}` drawn from a set of
-phrasings, the rejected one is the true answer :math:`y`, and :math:`\\pi_{ref}` is the
+Large Language Models" (arXiv:2410.08109). On each forget question $x$ the
+preferred ("winning") response is a refusal $y_{idk}$ drawn from a set of
+phrasings, the rejected one is the true answer $y$, and $\\pi_{ref}$ is the
 frozen model from before unlearning. With
-:math:`h_\\theta(x, y) = \\log \\pi_\\theta(y\\mid x) - \\log \\pi_{ref}(y\\mid x)`
+$h_\\theta(x, y) = \\log \\pi_\\theta(y\\mid x) - \\log \\pi_{ref}(y\\mid x)$
 (sums over answer tokens):
 
-.. math::
+$$
+\\mathcal{L}_{IdkPO} = \\gamma \\cdot \\Big(-\\frac{2}{\\beta}\\Big)\\,
+    \\mathbb{E}_{x\\in D_f} \\log \\sigma\\big(\\beta\\, h_\\theta(x, y_{idk})
+    - \\beta\\, h_\\theta(x, y)\\big)
+    \\; + \\; \\alpha\\, R(D_r),\\qquad
+R = \\mathrm{NLL}_\\theta(D_r) \\ \\text{or}\\
+    \\mathrm{KL}\\big(\\pi_{ref}(\\cdot\\mid x) \\,\\|\\, \\pi_\\theta(\\cdot\\mid x)\\big)
+$$
 
-    \\mathcal{L}_{IdkPO} = \\gamma \\cdot \\Big(-\\frac{2}{\\beta}\\Big)\\,
-        \\mathbb{E}_{x\\in D_f} \\log \\sigma\\big(\\beta\\, h_\\theta(x, y_{idk})
-        - \\beta\\, h_\\theta(x, y)\\big)
-        \\; + \\; \\alpha\\, R(D_r),\\qquad
-    R = \\mathrm{NLL}_\\theta(D_r) \\ \\text{or}\\
-        \\mathrm{KL}\\big(\\pi_{ref}(\\cdot\\mid x) \\,\\|\\, \\pi_\\theta(\\cdot\\mid x)\\big)
-
-The :math:`2/\\beta` factor makes the forget term tend to the gradient of
-:math:`\\gamma \\cdot 2\\,(h(x, y) - h(x, y_{idk}))` as :math:`\\beta \\to 0` (as in the
-NPO and open-unlearning formulations); :math:`\\gamma` and :math:`\\alpha` weigh the
+The $2/\\beta$ factor makes the forget term tend to the gradient of
+$\\gamma \\cdot 2\\,(h(x, y) - h(x, y_{idk}))$ as $\\beta \\to 0$ (as in the
+NPO and open-unlearning formulations); $\\gamma$ and $\\alpha$ weigh the
 forget and retain terms, and the retain term is the NLL or the token-level KL to the
 reference model on retain rows (the gradient-difference regularisers). The preference
 is defined on questions only: passage rows of the forget set are not used by IdkPO.
@@ -43,7 +43,9 @@ from unlearn_llm.methods._common import (
     UnlearnLog,
     cycle,
     cycle_indices,
+    finish,
     reference_logprob,
+    report_step,
     typed,
 )
 
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 
 
 class IdkPOParams(GradientMethodParams):
-    """:math:`\\beta`, the forget weight :math:`\\gamma`, the retain weight :math:`\\alpha`
+    """$\\beta$, the forget weight $\\gamma$, the retain weight $\\alpha$
     and the retain term's kind."""
 
     beta: float = Field(default=0.1, gt=0.0, le=100.0, description="DPO inverse temperature.")
@@ -70,7 +72,8 @@ class IdkPOParams(GradientMethodParams):
 def idk_po(
     model: torch.nn.Module,
     data: UnlearnData,
-    params: IdkPOParams | dict[str, object] | None = None,
+    params: IdkPOParams | None = None,
+    *,
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Teach ``model`` to prefer a refusal over the answer on ``data.forget`` questions."""
@@ -125,11 +128,5 @@ def idk_po(
         log.forget_losses.append(float(-rejected_logp.detach().mean()))
         if retain_loss is not None:
             log.retain_losses.append(float(retain_loss.detach()))
-        if on_step is not None and step % config.eval_every == 0:
-            model.eval()
-            on_step(step, model)
-            model.train()
-    model.eval()
-    log.steps = config.steps
-    log.wall_time_s = time.perf_counter() - start
-    return log
+        report_step(on_step, step, config.eval_every, model)
+    return finish(log, model, config.steps, start)

@@ -1,17 +1,17 @@
 """Negative Preference Optimisation (NPO), with an optional retain NLL term.
 
 Paper: Zhang, Lin, Bai, Mei, "Negative Preference Optimization: From Catastrophic
-Collapse to Effective Unlearning" (arXiv:2404.05868). Loss, with :math:`\\pi_{ref}` the
+Collapse to Effective Unlearning" (arXiv:2404.05868). Loss, with $\\pi_{ref}$ the
 frozen model before unlearning:
 
-.. math::
+$$
+\\mathcal{L}_{NPO} = -\\frac{2}{\\beta}\\, \\mathbb{E}_{(x,y)\\in D_f}
+    \\log \\sigma\\!\\Big(-\\beta
+    \\log \\frac{\\pi_\\theta(y\\mid x)}{\\pi_{ref}(y\\mid x)}\\Big)
+    \\; + \\; \\lambda\\, \\mathrm{NLL}_\\theta(D_r)
+$$
 
-    \\mathcal{L}_{NPO} = -\\frac{2}{\\beta}\\, \\mathbb{E}_{(x,y)\\in D_f}
-        \\log \\sigma\\!\\Big(-\\beta
-        \\log \\frac{\\pi_\\theta(y\\mid x)}{\\pi_{ref}(y\\mid x)}\\Big)
-        \\; + \\; \\lambda\\, \\mathrm{NLL}_\\theta(D_r)
-
-As :math:`\\beta \\to 0` it reduces to gradient ascent; the sigmoid bounds the loss, so
+As $\\beta \\to 0$ it reduces to gradient ascent; the sigmoid bounds the loss, so
 it slows down instead of diverging once the forget answers are unlikely.
 """
 
@@ -30,7 +30,9 @@ from unlearn_llm.methods._common import (
     UnlearnLog,
     cycle,
     cycle_indices,
+    finish,
     reference_logprob,
+    report_step,
     typed,
 )
 
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 
 
 class NPOParams(GradientMethodParams):
-    """Inverse temperature :math:`\\beta` and retain weight :math:`\\lambda` (0: pure NPO)."""
+    """Inverse temperature $\\beta$ and retain weight $\\lambda$ (0: pure NPO)."""
 
     beta: float = Field(default=0.1, gt=0.0, le=100.0)
     retain_weight: float = Field(default=1.0, ge=0.0, le=1000.0)
@@ -48,7 +50,8 @@ class NPOParams(GradientMethodParams):
 def npo(
     model: torch.nn.Module,
     data: UnlearnData,
-    params: NPOParams | dict[str, object] | None = None,
+    params: NPOParams | None = None,
+    *,
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` with NPO (+ retain NLL) in place."""
@@ -80,11 +83,5 @@ def npo(
         log.forget_losses.append(float(-logp.detach().mean()))
         if retain_loss is not None:
             log.retain_losses.append(float(retain_loss.detach()))
-        if on_step is not None and step % config.eval_every == 0:
-            model.eval()
-            on_step(step, model)
-            model.train()
-    model.eval()
-    log.steps = config.steps
-    log.wall_time_s = time.perf_counter() - start
-    return log
+        report_step(on_step, step, config.eval_every, model)
+    return finish(log, model, config.steps, start)

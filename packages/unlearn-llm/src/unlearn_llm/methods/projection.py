@@ -1,20 +1,23 @@
 """Geometric-disentanglement projection, a plug-in for any gradient method.
 
-Paper: "Geometric-Disentanglement Unlearning" (GU). To first order the retain loss is
-unchanged by an update :math:`\\Delta` iff :math:`\\Delta` is orthogonal to the span of
-the retain gradients :math:`G = [g_{r,1}, \\dots, g_{r,k}]^\\top` (``k x P``). GU keeps
-only the normal component of the forget update:
+Paper: Zhou et al., "Geometric-Disentanglement Unlearning" (GU, arXiv:2511.17100). To
+first order the retain loss is unchanged by an update $\\Delta$ iff $\\Delta$ is
+orthogonal to the span of the retain gradients $G = [g_{r,1}, \\dots, g_{r,k}]^\\top$
+(``k x P``). GU keeps only the normal component of the forget update:
 
-.. math::
+$$
+g_\\perp = g_f - G^\\top (G G^\\top + \\lambda I)^{-1} G\\, g_f
+$$
 
-    g_\\perp = g_f - G^\\top (G G^\\top + \\lambda I)^{-1} G\\, g_f
-
-so that :math:`G g_\\perp = 0` (up to the ridge :math:`\\lambda`). With plain SGD the
-parameter update :math:`-\\eta g_\\perp` is then exactly retain-invariant to first
+so that $G g_\\perp = 0$ (up to the ridge $\\lambda$). With plain SGD the
+parameter update $-\\eta g_\\perp$ is then exactly retain-invariant to first
 order; AdamW rescales coordinates, which keeps most but not all of that property.
 
-Attach it to a method through its ``projection`` parameter
-(``{"projection": {"retain_batches": 2}}``), or call :func:`project_out` directly.
+It is an attachment, not a registered method: a gradient method (gradient ascent,
+gradient difference, NPO, SimNPO, IdkPO) takes it through its ``projection``
+parameter (``{"projection": {"retain_batches": 2}}``, typed by ``ProjectionParams``
+in ``methods/_common.py``), and ``StepRunner`` there applies it every step; or call
+``project_out`` directly.
 """
 
 from __future__ import annotations

@@ -2,19 +2,19 @@
 
 Paper: Li et al., "The WMDP Benchmark: Measuring and Reducing Malicious Use with
 Unlearning" (arXiv:2403.03218), Representation Misdirection for Unlearning. With
-:math:`h_\\theta^{(\\ell)}` the output of decoder layer :math:`\\ell`, :math:`u` a fixed
-random unit vector, :math:`c` the steering coefficient and :math:`\\theta_0` the frozen
+$h_\\theta^{(\\ell)}$ the output of decoder layer $\\ell$, $u$ a fixed
+random unit vector, $c$ the steering coefficient and $\\theta_0$ the frozen
 model before unlearning:
 
-.. math::
-
-    \\mathcal{L}_{RMU} = \\mathbb{E}_{x\\in D_f}
-        \\big\\| h_\\theta^{(\\ell)}(x) - c\\,u \\big\\|_2^2
-        + \\alpha\\, \\mathbb{E}_{x\\in D_r}
-          \\big\\| h_\\theta^{(\\ell)}(x) - h_{\\theta_0}^{(\\ell)}(x) \\big\\|_2^2
+$$
+\\mathcal{L}_{RMU} = \\mathbb{E}_{x\\in D_f}
+    \\big\\| h_\\theta^{(\\ell)}(x) - c\\,u \\big\\|_2^2
+    + \\alpha\\, \\mathbb{E}_{x\\in D_r}
+      \\big\\| h_\\theta^{(\\ell)}(x) - h_{\\theta_0}^{(\\ell)}(x) \\big\\|_2^2
+$$
 
 averaged over tokens (mean squared error per hidden unit). Only layers
-:math:`\\ell-2, \\dots, \\ell` are updated, as in the paper.
+$\\ell-2, \\dots, \\ell$ are updated, as in the paper.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from unlearn_llm.methods._common import (
     UnlearnData,
     UnlearnLog,
     cycle,
+    finish,
+    report_step,
     typed,
 )
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 
 
 class RMUParams(MethodParams):
-    """Layer :math:`\\ell`, steering coefficient :math:`c`, retain weight :math:`\\alpha`."""
+    """Layer $\\ell$, steering coefficient $c$, retain weight $\\alpha$."""
 
     layer: int = Field(
         default=0, ge=0, le=200, description="Decoder layer whose output is steered."
@@ -75,7 +77,8 @@ def _hidden(model: torch.nn.Module, batch: Batch, layer: int) -> torch.Tensor:
 def rmu(
     model: torch.nn.Module,
     data: UnlearnData,
-    params: RMUParams | dict[str, object] | None = None,
+    params: RMUParams | None = None,
+    *,
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` by representation misdirection (in place)."""
@@ -128,14 +131,8 @@ def rmu(
             log.losses.append(float(loss.detach()))
             log.forget_losses.append(float(forget_loss.detach()))
             log.retain_losses.append(float(retain_loss.detach()))
-            if on_step is not None and step % config.eval_every == 0:
-                model.eval()
-                on_step(step, model)
-                model.train()
+            report_step(on_step, step, config.eval_every, model)
     finally:
         for parameter in model.parameters():
             parameter.requires_grad_(True)
-    model.eval()
-    log.steps = config.steps
-    log.wall_time_s = time.perf_counter() - start
-    return log
+    return finish(log, model, config.steps, start)

@@ -1,17 +1,18 @@
 """SANI: reset the neurons that carry the forget set, then repair on retain data.
 
-Paper: "Leverage Unlearning to Sanitize LLMs" (SANI). Two phases:
+Paper: Boutet and Magnana, "Leverage Unlearning to Sanitize LLMs" (SANI,
+arXiv:2510.21322). Two phases:
 
-1. *Erasure*: in the last ``layers`` decoder layers, score every MLP neuron :math:`j`
+1. *Erasure*: in the last ``layers`` decoder layers, score every MLP neuron $j$
    by how much more it fires on forget answers than on retain answers,
 
-   .. math::
-
-       s_j = \\mathbb{E}_{t\\in D_f} |a_j(t)| - \\mathbb{E}_{t\\in D_r} |a_j(t)|,
-       \\qquad a(t) = \\mathrm{act}(W_{gate} h_t) \\odot (W_{up} h_t)
+   $$
+   s_j = \\mathbb{E}_{t\\in D_f} |a_j(t)| - \\mathbb{E}_{t\\in D_r} |a_j(t)|,
+   \\qquad a(t) = \\mathrm{act}(W_{gate} h_t) \\odot (W_{up} h_t)
+   $$
 
    and re-initialise the top ``reset_fraction`` of them (their rows of
-   :math:`W_{gate}, W_{up}` and column of :math:`W_{down}`) from the model's init.
+   $W_{gate}, W_{up}$ and column of $W_{down}$) from the model's init.
 2. *Repair*: fine-tune on retain data only (NLL), so utility comes back without
    re-memorising the forget set; an optional ascent weight on forget rows keeps it out.
 """
@@ -24,7 +25,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 from unlearn_schema import MethodParams
 
-from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog, cycle, typed
+from unlearn_llm.methods._common import (
+    StepCallback,
+    UnlearnData,
+    UnlearnLog,
+    cycle,
+    finish,
+    report_step,
+    typed,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -70,7 +79,8 @@ def _mean_abs_activation(model: torch.nn.Module, layer: Any, batch: Batch) -> to
 def sani(
     model: torch.nn.Module,
     data: UnlearnData,
-    params: SANIParams | dict[str, object] | None = None,
+    params: SANIParams | None = None,
+    *,
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Reset forget-specific neurons in the last layers, then repair (in place)."""
@@ -125,11 +135,5 @@ def sani(
         loss.backward()
         optimizer.step()
         log.losses.append(float(loss.detach()))
-        if on_step is not None and step % config.eval_every == 0:
-            model.eval()
-            on_step(step, model)
-            model.train()
-    model.eval()
-    log.steps = config.repair_steps
-    log.wall_time_s = time.perf_counter() - start
-    return log
+        report_step(on_step, step, config.eval_every, model)
+    return finish(log, model, config.repair_steps, start)

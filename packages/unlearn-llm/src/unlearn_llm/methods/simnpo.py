@@ -3,11 +3,12 @@
 Paper: Fan et al., "Simplicity Prevails: Rethinking Negative Preference Optimization
 for LLM Unlearning" (arXiv:2410.07163). Loss:
 
-.. math::
+$$
+\\mathcal{L}_{SimNPO} = -\\frac{2}{\\beta}\\, \\mathbb{E}_{(x,y)\\in D_f}
+    \\log \\sigma\\!\\Big(-\\frac{\\beta}{|y|} \\log \\pi_\\theta(y\\mid x) - \\gamma\\Big)
+    \\; + \\; \\lambda\\, \\mathrm{NLL}_\\theta(D_r)
+$$
 
-    \\mathcal{L}_{SimNPO} = -\\frac{2}{\\beta}\\, \\mathbb{E}_{(x,y)\\in D_f}
-        \\log \\sigma\\!\\Big(-\\frac{\\beta}{|y|} \\log \\pi_\\theta(y\\mid x) - \\gamma\\Big)
-        \\; + \\; \\lambda\\, \\mathrm{NLL}_\\theta(D_r)
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from unlearn_llm.methods._common import (
     UnlearnData,
     UnlearnLog,
     cycle,
+    finish,
+    report_step,
     typed,
 )
 
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 
 
 class SimNPOParams(GradientMethodParams):
-    """:math:`\\beta` (inverse temperature), :math:`\\gamma` (margin), :math:`\\lambda`."""
+    """$\\beta$ (inverse temperature), $\\gamma$ (margin), $\\lambda$."""
 
     beta: float = Field(default=2.5, gt=0.0, le=100.0)
     gamma: float = Field(default=0.0, ge=0.0, le=100.0)
@@ -42,7 +45,8 @@ class SimNPOParams(GradientMethodParams):
 def simnpo(
     model: torch.nn.Module,
     data: UnlearnData,
-    params: SimNPOParams | dict[str, object] | None = None,
+    params: SimNPOParams | None = None,
+    *,
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` with SimNPO (+ retain NLL) in place."""
@@ -72,11 +76,5 @@ def simnpo(
         log.forget_losses.append(float(-normalised.detach().mean()))
         if retain_loss is not None:
             log.retain_losses.append(float(retain_loss.detach()))
-        if on_step is not None and step % config.eval_every == 0:
-            model.eval()
-            on_step(step, model)
-            model.train()
-    model.eval()
-    log.steps = config.steps
-    log.wall_time_s = time.perf_counter() - start
-    return log
+        report_step(on_step, step, config.eval_every, model)
+    return finish(log, model, config.steps, start)

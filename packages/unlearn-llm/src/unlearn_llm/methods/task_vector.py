@@ -1,12 +1,13 @@
 """Task-vector negation: fine-tune on the forget set, then subtract that change.
 
 Paper: Ilharco et al., "Editing Models with Task Arithmetic" (arXiv:2212.04089). With
-:math:`\\theta_0` the model before unlearning and :math:`\\theta_{ft}` a copy fine-tuned
-further on :math:`D_f` (NLL):
+$\\theta_0$ the model before unlearning and $\\theta_{ft}$ a copy fine-tuned
+further on $D_f$ (NLL):
 
-.. math::
+$$
+\\tau = \\theta_{ft} - \\theta_0, \\qquad \\theta_{new} = \\theta_0 - \\alpha\\, \\tau
+$$
 
-    \\tau = \\theta_{ft} - \\theta_0, \\qquad \\theta_{new} = \\theta_0 - \\alpha\\, \\tau
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class TaskVectorParams(MethodParams):
-    """Fine-tuning budget of the forget copy and the negation scale :math:`\\alpha`."""
+    """Fine-tuning budget of the forget copy and the negation scale $\\alpha$."""
 
     finetune_steps: int = Field(default=30, ge=1, le=100_000)
     learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
@@ -37,7 +38,8 @@ class TaskVectorParams(MethodParams):
 def task_vector(
     model: torch.nn.Module,
     data: UnlearnData,
-    params: TaskVectorParams | dict[str, object] | None = None,
+    params: TaskVectorParams | None = None,
+    *,
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Negate the forget-set task vector of ``model`` (in place)."""

@@ -1,4 +1,8 @@
-"""Score one model on a world: every per-fact number the metrics are built from."""
+"""Score one model on a world: every per-fact number the metrics are built from.
+
+Imports flow one way: this module uses ``tofu``, ``muse``, ``memorisation``,
+``generation`` and the membership attacks; none of them imports it.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from unlearn_llm.attacks.membership import (
     mia_auc,
     token_statistics,
 )
+from unlearn_llm.metrics.generation import greedy_answers, greedy_continuations
 from unlearn_llm.metrics.memorisation import exact_memorisation, extraction_strength
 from unlearn_llm.metrics.muse import rouge_l_f1, verbatim_memorisation
 from unlearn_llm.metrics.tofu import (
@@ -42,55 +47,6 @@ class FactScores:
     extraction_strength: np.ndarray
     rouge_l_recall: np.ndarray | None = None
     knowledge_f1: np.ndarray | None = None
-
-
-def greedy_answers(
-    model: torch.nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str],
-    max_new_tokens: int = 16,
-) -> list[str]:
-    """Greedy completions of ``prompts`` (left-padded batch, stops at end of sequence)."""
-    rows = [
-        [tokenizer.bos_token_id, *tokenizer.encode(p, add_special_tokens=False)] for p in prompts
-    ]
-    return greedy_continuations(model, tokenizer, rows, max_new_tokens)
-
-
-def greedy_continuations(
-    model: torch.nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
-    rows: Sequence[Sequence[int]],
-    max_new_tokens: int = 16,
-) -> list[str]:
-    """Greedy decoded continuations of token-id prefixes (stops at end of sequence)."""
-    import torch
-
-    width = max(len(r) for r in rows)
-    pad = tokenizer.pad_token_id or 0
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row) :] = torch.tensor(list(row))
-        mask[i, width - len(row) :] = 1
-    done = torch.zeros(len(rows), dtype=torch.bool)
-    generated: list[list[int]] = [[] for _ in rows]
-    with torch.no_grad():
-        for _ in range(max_new_tokens):
-            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
-            next_ids = logits[:, -1].argmax(dim=-1)
-            for i, token in enumerate(next_ids.tolist()):
-                if not done[i]:
-                    if token == tokenizer.eos_token_id:
-                        done[i] = True
-                    else:
-                        generated[i].append(token)
-            if bool(done.all()):
-                break
-            ids = torch.cat([ids, next_ids.unsqueeze(1)], dim=1)
-            mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=1)
-    return [str(tokenizer.decode(g, skip_special_tokens=True)).strip() for g in generated]
 
 
 def score_facts(
@@ -227,8 +183,23 @@ def evaluate_model(
     evaluation.mia = {name: mia_auc(member[name], nonmember[name]) for name in member}
     if forget_passages:
         texts = [p.text for p in forget_passages]
-        evaluation.forget_verbatim = verbatim_memorisation(model, tokenizer, texts, prefix_tokens)
+        evaluation.forget_verbatim = verbatim_memorisation(
+            model, tokenizer, texts, prefix_tokens=prefix_tokens
+        )
     if retain_passages:
         texts = [p.text for p in retain_passages]
-        evaluation.retain_verbatim = verbatim_memorisation(model, tokenizer, texts, prefix_tokens)
+        evaluation.retain_verbatim = verbatim_memorisation(
+            model, tokenizer, texts, prefix_tokens=prefix_tokens
+        )
     return evaluation
+
+
+__all__ = [
+    "FactScores",
+    "ModelEvaluation",
+    "evaluate_model",
+    "greedy_answers",
+    "greedy_continuations",
+    "membership_texts",
+    "score_facts",
+]

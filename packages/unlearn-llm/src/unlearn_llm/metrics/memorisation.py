@@ -1,14 +1,14 @@
 """Exact memorisation and extraction strength of answers, from one teacher-forced pass.
 
-With :math:`m_t = 1` when the argmax next-token prediction at answer position :math:`t`
-(given the true prefix) equals the true token, over an answer of :math:`|y|` tokens:
+With $m_t = 1$ when the argmax next-token prediction at answer position $t$
+(given the true prefix) equals the true token, over an answer of $|y|$ tokens:
 
 * exact memorisation (Tirumala et al., arXiv:2205.10770):
-  :math:`\\mathrm{EM} = \\frac{1}{|y|}\\sum_t m_t`;
+  $\\mathrm{EM} = \\frac{1}{|y|}\\sum_t m_t$;
 * extraction strength (Carlini et al., arXiv:2202.07646, as used by OpenUnlearning):
-  :math:`\\mathrm{ES} = 1 - \\frac{k^*}{|y|}` with :math:`k^*` the shortest answer prefix
-  after which greedy decoding reproduces the rest exactly, i.e. the smallest :math:`k`
-  with :math:`m_t = 1` for all :math:`t \\ge k` (1: the question alone extracts the answer).
+  $\\mathrm{ES} = 1 - \\frac{k^*}{|y|}$ with $k^*$ the shortest answer prefix
+  after which greedy decoding reproduces the rest exactly, i.e. the smallest $k$
+  with $m_t = 1$ for all $t \\ge k$ (1: the question alone extracts the answer).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def exact_memorisation(matches: list[np.ndarray]) -> np.ndarray:
 
 
 def extraction_strength(matches: list[np.ndarray]) -> np.ndarray:
-    """:math:`1 - k^*/|y|` per item (see module docstring)."""
+    """$1 - k^*/|y|$ per item (see module docstring)."""
     values = []
     for m in matches:
         n = len(m)

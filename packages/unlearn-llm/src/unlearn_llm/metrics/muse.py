@@ -1,16 +1,16 @@
 """MUSE metrics (Shi et al., "MUSE: Machine Unlearning Six-Way Evaluation", arXiv:2407.06460).
 
 * verbatim memorisation: ROUGE-L F1 between the model's greedy continuation of the
-  first :math:`k` tokens of each forget passage (a biography text trained on) and the
+  first $k$ tokens of each forget passage (a biography text trained on) and the
   passage's true continuation,
-  :math:`\\mathrm{VerbMem} = \\frac{1}{|P|}\\sum_{p\\in P}
-  \\mathrm{ROUGE\\text{-}L}_{F1}\\big(\\mathrm{greedy}(p_{1..k}),\\, p_{k+1..}\\big)`;
+  $\\mathrm{VerbMem} = \\frac{1}{|P|}\\sum_{p\\in P}
+  \\mathrm{ROUGE\\text{-}L}_{F1}\\big(\\mathrm{greedy}(p_{1..k}),\\, p_{k+1..}\\big)$;
   measured on forget passages and on retain passages;
 * knowledge memorisation: ROUGE-L F1 of answers to questions phrased in a way never
   trained on (the held-out paraphrase), on the forget set and on the retain set;
 * PrivLeak, against the oracle's own membership AUC (not a constant 0.5):
-  :math:`\\mathrm{PrivLeak} = 100 \\cdot (\\mathrm{AUC}_{unl} - \\mathrm{AUC}_{oracle})
-  / \\mathrm{AUC}_{oracle}`; near 0 is good, strongly positive means the forget set is
+  $\\mathrm{PrivLeak} = 100 \\cdot (\\mathrm{AUC}_{unl} - \\mathrm{AUC}_{oracle})
+  / \\mathrm{AUC}_{oracle}$; near 0 is good, strongly positive means the forget set is
   still recognisably trained on (under-unlearning), strongly negative over-unlearning.
 """
 
@@ -20,6 +20,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
+from unlearn_schema import MethodParams
+
+from unlearn_llm.metrics.generation import greedy_continuations
 
 if TYPE_CHECKING:
     import torch
@@ -46,10 +50,18 @@ def privleak(unlearned_auc: float, oracle_auc: float) -> float:
     return 100.0 * (unlearned_auc - oracle_auc) / oracle_auc
 
 
+class VerbatimMemorisationParams(MethodParams):
+    """The keyword options of ``verbatim_memorisation``."""
+
+    prefix_tokens: int = Field(default=8, ge=1, le=1024, description="Passage tokens given.")
+    max_new_tokens: int = Field(default=48, ge=1, le=4096, description="Greedy tokens decoded.")
+
+
 def verbatim_memorisation(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     passages: Sequence[str],
+    *,
     prefix_tokens: int = 8,
     max_new_tokens: int = 48,
 ) -> np.ndarray:
@@ -58,8 +70,6 @@ def verbatim_memorisation(
     Passages are tokenised as in training (start token, then the text with a leading
     space); the reference is the decoded rest of the passage.
     """
-    from unlearn_llm.metrics.evaluate import greedy_continuations
-
     if prefix_tokens < 1:
         raise ValueError(f"prefix_tokens must be >= 1, got {prefix_tokens}")
     prompts: list[list[int]] = []

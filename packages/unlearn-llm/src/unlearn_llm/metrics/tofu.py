@@ -1,18 +1,18 @@
 """TOFU metrics (Maini et al., "TOFU: A Task of Fictitious Unlearning", arXiv:2401.06121).
 
-For a question :math:`q` with answer :math:`a`, paraphrased answer :math:`\\tilde a` and
-perturbed (wrong) answers :math:`\\hat a_1, \\dots, \\hat a_m`, with the length-normalised
-probability :math:`P(y\\mid q) = \\pi(y\\mid q)^{1/|y|}`:
+For a question $q$ with answer $a$, paraphrased answer $\\tilde a$ and
+perturbed (wrong) answers $\\hat a_1, \\dots, \\hat a_m$, with the length-normalised
+probability $P(y\\mid q) = \\pi(y\\mid q)^{1/|y|}$:
 
-* answer probability: :math:`P(a\\mid q)`;
-* ROUGE-L recall of the greedy answer against :math:`a` (``rouge-score``);
-* truth ratio: :math:`R = \\frac{1}{m}\\sum_i P(\\hat a_i\\mid q) \\,/\\, P(\\tilde a\\mid q)`;
-  utility uses :math:`\\max(0, 1 - R)`;
+* answer probability: $P(a\\mid q)$;
+* ROUGE-L recall of the greedy answer against $a$ (``rouge-score``);
+* truth ratio: $R = \\frac{1}{m}\\sum_i P(\\hat a_i\\mid q) \\,/\\, P(\\tilde a\\mid q)$;
+  utility uses $\\max(0, 1 - R)$;
 * forget quality: the two-sample Kolmogorov-Smirnov p-value between the truth ratios
   of the unlearned model and of the retrain oracle on the forget set (high = the two
   are indistinguishable);
 * model utility: the harmonic mean of answer probability, ROUGE-L recall and
-  :math:`\\max(0, 1-R)` on the retain and general sets (six numbers here).
+  $\\max(0, 1-R)$ on the retain and general sets (six numbers here).
 """
 
 from __future__ import annotations
@@ -23,21 +23,21 @@ import numpy as np
 
 
 def answer_probability(answer_log_prob: np.ndarray, answer_tokens: np.ndarray) -> np.ndarray:
-    """:math:`P(a\\mid q) = \\exp(\\log\\pi(a\\mid q)/|a|)` per item."""
+    """$P(a\\mid q) = \\exp(\\log\\pi(a\\mid q)/|a|)$ per item."""
     return np.exp(np.asarray(answer_log_prob) / np.maximum(np.asarray(answer_tokens), 1))
 
 
 def truth_ratio(
     perturbed_probability: np.ndarray, paraphrased_probability: np.ndarray
 ) -> np.ndarray:
-    """:math:`R` per item; ``perturbed_probability`` is ``[items, m]`` of normalised probs."""
+    """$R$ per item; ``perturbed_probability`` is ``[items, m]`` of normalised probs."""
     perturbed = np.asarray(perturbed_probability, dtype=np.float64)
     paraphrased = np.asarray(paraphrased_probability, dtype=np.float64)
     return perturbed.mean(axis=1) / np.maximum(paraphrased, 1e-300)
 
 
 def truth_ratio_score(ratios: np.ndarray) -> float:
-    """Utility form of the truth ratio: mean of :math:`\\max(0, 1 - R)`."""
+    """Utility form of the truth ratio: mean of $\\max(0, 1 - R)$."""
     return float(np.mean(np.maximum(0.0, 1.0 - np.asarray(ratios))))
 
 

@@ -1,8 +1,8 @@
 """The validity gate: is the world able to tell a model that knows from one that never did?
 
 Reported in every run. It passes when the original model *fails* forget quality
-(:math:`p < 0.01`: its forget-set truth ratios are clearly unlike the oracle's) and
-retrain oracles trained with other seeds *pass* it (median :math:`p > 0.1` over the
+($p < 0.01$: its forget-set truth ratios are clearly unlike the oracle's) and
+retrain oracles trained with other seeds *pass* it (median $p > 0.1$ over the
 extra oracles: models that never saw the forget set are indistinguishable). The
 median, not the minimum, decides because under the null hypothesis each p-value is
 uniform on [0, 1], so with two or more extra oracles one of them falls under 0.1 by

@@ -229,7 +229,7 @@ class FactsWorld:
     seed: int
     facts: dict[Split, list[QA]] = field(default_factory=dict)
     forget_keys: tuple[tuple[str, str, str], ...] | None = None
-    """Set by :meth:`forgetting`: the facts chosen to forget instead of whole people."""
+    """Set by ``forgetting``: the facts chosen to forget instead of whole people."""
     passages: dict[Split, list[Passage]] = field(default_factory=dict)
     """Biography passages of people, by split (no ``general`` passages)."""
 

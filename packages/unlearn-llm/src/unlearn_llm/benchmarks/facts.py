@@ -1,21 +1,22 @@
-"""Benchmark recipes of unlearn-llm, registered under the ``unlearn.benchmarks`` group.
+"""The facts benchmarks: ``llm-facts-quick`` and ``llm-facts-full``, one recipe.
 
-``llm-facts-quick`` / ``llm-facts-full``: build the fictitious-facts world, train (or
-load from the cache) the original model, the exact retrain oracle and extra-seed
-oracles for the validity gate, run each unlearning method on a copy of the original,
-and score everything against the oracle (TOFU forget quality and model utility, MUSE
-memorisation and PrivLeak, membership-inference AUCs, exact memorisation). The full
-benchmark repeats this for three seeds and three forget ratios (1 %, 5 %, 10 % of the
-people); one original serves every ratio of a seed, because it trains on the same
-facts whichever of them are later forgotten.
+Build the fictitious-facts world, train (or load from the cache) the original model,
+the exact retrain oracle and extra-seed oracles for the validity gate, run each
+unlearning method on a copy of the original, and score everything against the oracle
+(TOFU forget quality and model utility, MUSE memorisation and PrivLeak,
+membership-inference AUCs, exact memorisation). The full benchmark repeats this for
+three seeds and three forget ratios (1 %, 5 %, 10 % of the people); one original
+serves every ratio of a seed, because it trains on the same facts whichever of them
+are later forgotten. Every seed of the spec is run.
 
-Importing this module does not import torch; the run function does.
+The per-model metrics, curves and seed means are built in ``_facts_report.py``.
+Importing this module does not import torch; ``run_facts`` does.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -23,10 +24,12 @@ from unlearn_schema import (
     Benchmark,
     BenchmarkResult,
     BenchmarkSpec,
-    Curve,
+    ForgetRequest,
     MethodConfig,
     MetricValue,
     ModelSpec,
+    ParsedMethod,
+    ParsedSpec,
     Progress,
     Series,
     Size,
@@ -34,13 +37,19 @@ from unlearn_schema import (
     WorldSpec,
 )
 
-from unlearn_llm._validation import validate_params
-from unlearn_llm.methods import METHODS, method_params
+from unlearn_llm.benchmarks._common import metric
+from unlearn_llm.benchmarks._facts_report import (
+    FACTS_METRIC_NAMES,
+    aggregate_seeds,
+    curve_recorder,
+    model_metrics,
+    result_curves,
+)
+from unlearn_llm.methods import METHODS
 from unlearn_llm.models import TinyLlamaParams, model_params_for
 from unlearn_llm.worlds.facts import FactsWorld, FactsWorldParams, build_world, world_params_for
 
 if TYPE_CHECKING:
-    from unlearn_llm.metrics.evaluate import ModelEvaluation
     from unlearn_llm.models import Role
 
 WORLD_NAME = "fictitious-facts"
@@ -83,6 +92,9 @@ class FactsRunParams(StrictModel):
     retain_eval_passages: int = Field(
         default=24, ge=1, le=100_000, description="Retain passages scored (a fixed sample)."
     )
+
+
+FactsSpec = ParsedSpec[FactsWorldParams, TinyLlamaParams, FactsRunParams]
 
 
 def _methods_for(size: Size) -> list[MethodConfig]:
@@ -135,61 +147,10 @@ def _spec(name: str, size: Size) -> BenchmarkSpec:
     )
 
 
-def method_label(method: MethodConfig) -> str:
+def method_label(method: ParsedMethod) -> str:
     """``npo``, or ``npo+gu`` when the geometric projection is attached."""
-    return method.name + ("+gu" if method.params.get("projection") is not None else "")
-
-
-def _parse(
-    spec: BenchmarkSpec,
-) -> tuple[FactsWorldParams, TinyLlamaParams, FactsRunParams, list[MethodConfig]]:
-    if spec.world is None or spec.world.name != WORLD_NAME:
-        got = spec.world.name if spec.world else None
-        raise ValueError(f"{spec.benchmark} needs world.name = {WORLD_NAME!r}, got {got!r}")
-    world = validate_params(FactsWorldParams, spec.world.params, "world.params")
-    model_spec = spec.model or ModelSpec(name=MODEL_NAME)
-    if model_spec.name != MODEL_NAME:
-        raise ValueError(f"model.name must be {MODEL_NAME!r}, got {model_spec.name!r}")
-    if model_spec.checkpoint is not None:
-        raise ValueError(
-            f"model.checkpoint={model_spec.checkpoint!r}: this benchmark trains its own tiny "
-            "model from scratch; unlearn your own checkpoint with unlearn_llm.models."
-            "load_causal_lm (see the recipe 'forget facts from your own model')"
-        )
-    model = validate_params(TinyLlamaParams, model_spec.params, "model.params")
-    run = validate_params(FactsRunParams, spec.params, "params")
-    methods = spec.methods or _methods_for(spec.size)
-    for method in methods:
-        method_params(method.name, dict(method.params))
-    for index, request in enumerate(spec.requests):
-        if request.kind != "facts":
-            raise ValueError(
-                f"requests[{index}].kind={request.kind!r} is not supported by {spec.benchmark}; "
-                "accepted: 'facts' (subject, relation, object of the world), or no requests "
-                "to forget world.params.forget_fraction of the people"
-            )
-    if spec.requests and run.forget_fractions is not None:
-        raise ValueError(
-            "params.forget_fractions and requests cannot be combined: the requests name the "
-            "facts to forget; drop one of them"
-        )
-    for fraction in run.forget_fractions or []:
-        count = round(fraction * world.people)
-        available = round(world.forget_fraction * world.people)
-        if not 0.0 < fraction <= world.forget_fraction or not 1 <= count <= available:
-            raise ValueError(
-                f"params.forget_fractions has {fraction}: accepted are shares in "
-                f"(0, {world.forget_fraction}] (world forget_fraction) that select at least "
-                f"one of people={world.people}"
-            )
-    if spec.requests:
-        for seed in spec.seeds:
-            _world_for(spec, world, _world_seed(run, seed))  # milliseconds: names unknown facts
-    labels = [method_label(m) for m in methods]
-    duplicates = sorted({x for x in labels if labels.count(x) > 1})
-    if duplicates:
-        raise ValueError(f"methods appear twice with the same label: {duplicates}")
-    return world, model, run, methods
+    attached = getattr(method.params, "projection", None) is not None
+    return method.name + ("+gu" if attached else "")
 
 
 def _world_seed(run: FactsRunParams, seed: int) -> int:
@@ -212,231 +173,53 @@ def _extra_oracle_seeds(run: FactsRunParams, seeds: list[int], seed: int) -> lis
     return extra[: run.extra_oracles]
 
 
-def _world_for(spec: BenchmarkSpec, params: FactsWorldParams, seed: int) -> FactsWorld:
-    """The world of ``seed``, with the facts of ``spec.requests`` as the forget set."""
+def _world_for(
+    params: FactsWorldParams, requests: Sequence[ForgetRequest], seed: int
+) -> FactsWorld:
+    """The world of ``seed``, with the facts of ``requests`` as the forget set."""
     from unlearn_schema import FactForgetRequest
 
     world = build_world(params, seed)
     keys = [
         (fact.subject, fact.relation, fact.object)
-        for request in spec.requests
+        for request in requests
         if isinstance(request, FactForgetRequest)
         for fact in request.facts
     ]
     return world.forgetting(keys) if keys else world
 
 
-def _check(spec: BenchmarkSpec) -> None:
-    _parse(spec)
-
-
-def _metric(
-    name: str,
-    value: float,
-    direction: str,
-    labels: dict[str, str],
-    reference: float | None = None,
-    unit: str | None = None,
-) -> MetricValue:
-    return MetricValue(
-        name=name,
-        value=float(value),
-        direction=direction,  # type: ignore[arg-type]
-        reference=reference,
-        reference_name="retrain oracle" if reference is not None else None,
-        unit=unit,
-        labels=labels,
-    )
-
-
-def _model_metrics(
-    evaluation: ModelEvaluation,
-    oracle: ModelEvaluation,
-    forget_quality_p: float,
-    labels: dict[str, str],
-) -> list[MetricValue]:
-    from unlearn_llm.metrics.muse import privleak
-
-    forget = evaluation.forget
-    metrics = [
-        _metric("forget_quality", forget_quality_p, "higher", labels),
-        _metric(
-            "model_utility", evaluation.model_utility(), "higher", labels, oracle.model_utility()
-        ),
-        _metric(
-            "forget_answer_probability",
-            forget.answer_probability.mean(),
-            "none",
-            labels,
-            float(oracle.forget.answer_probability.mean()),
-        ),
-        _metric(
-            "forget_truth_ratio",
-            forget.truth_ratio.mean(),
-            "none",
-            labels,
-            float(oracle.forget.truth_ratio.mean()),
-        ),
-        _metric(
-            "forget_exact_answer_accuracy",
-            forget.exact_match.mean(),
-            "lower",
-            labels,
-            float(oracle.forget.exact_match.mean()),
-        ),
-        _metric(
-            "forget_exact_memorisation",
-            forget.exact_memorisation.mean(),
-            "lower",
-            labels,
-            float(oracle.forget.exact_memorisation.mean()),
-        ),
-        _metric(
-            "forget_extraction_strength",
-            forget.extraction_strength.mean(),
-            "lower",
-            labels,
-            float(oracle.forget.extraction_strength.mean()),
-        ),
-        _metric(
-            "retain_exact_answer_accuracy",
-            evaluation.retain.exact_match.mean(),
-            "higher",
-            labels,
-            float(oracle.retain.exact_match.mean()),
-        ),
-    ]
-    for split, values, reference, direction in (
-        ("forget", evaluation.forget_verbatim, oracle.forget_verbatim, "lower"),
-        ("retain", evaluation.retain_verbatim, oracle.retain_verbatim, "higher"),
-    ):
-        if values is not None and reference is not None:
-            metrics.append(
-                _metric(
-                    f"verbatim_memorisation_{split}",
-                    float(values.mean()),
-                    direction,
-                    labels,
-                    float(reference.mean()),
-                )
+def _check(parsed: FactsSpec) -> None:
+    """Cross-field checks: forget ratios against the world, requests against its facts."""
+    world, run = parsed.world, parsed.params
+    if parsed.requests and run.forget_fractions is not None:
+        raise ValueError(
+            "params.forget_fractions and requests cannot be combined: the requests name the "
+            "facts to forget; drop one of them"
+        )
+    for fraction in run.forget_fractions or []:
+        count = round(fraction * world.people)
+        available = round(world.forget_fraction * world.people)
+        if not 0.0 < fraction <= world.forget_fraction or not 1 <= count <= available:
+            raise ValueError(
+                f"params.forget_fractions has {fraction}: accepted are shares in "
+                f"(0, {world.forget_fraction}] (world forget_fraction) that select at least "
+                f"one of people={world.people}"
             )
-    if forget.knowledge_f1 is not None and oracle.forget.knowledge_f1 is not None:
-        metrics.append(
-            _metric(
-                "knowledge_memorisation_forget",
-                forget.knowledge_f1.mean(),
-                "lower",
-                labels,
-                float(oracle.forget.knowledge_f1.mean()),
-            )
-        )
-    retain = evaluation.retain.knowledge_f1
-    if retain is not None and oracle.retain.knowledge_f1 is not None:
-        metrics.append(
-            _metric(
-                "knowledge_memorisation_retain",
-                retain.mean(),
-                "higher",
-                labels,
-                float(oracle.retain.knowledge_f1.mean()),
-            )
-        )
-    for name, value in evaluation.utility_components().items():
-        metrics.append(
-            _metric(f"utility_{name}", value, "higher", labels, oracle.utility_components()[name])
-        )
-    for attack, auc in evaluation.mia.items():
-        metrics.append(
-            _metric("mia_auc", auc, "none", {**labels, "attack": attack}, oracle.mia[attack])
-        )
-        metrics.append(
-            _metric(
-                "privleak",
-                privleak(auc, oracle.mia[attack]),
-                "none",
-                {**labels, "attack": attack},
-                0.0,
-                unit="%",
-            )
-        )
-    return metrics
+    if parsed.requests:
+        for seed in parsed.seeds:
+            # milliseconds: names facts the world does not have
+            _world_for(world, parsed.requests, _world_seed(run, seed))
+    labels = [method_label(m) for m in parsed.methods]
+    duplicates = sorted({x for x in labels if labels.count(x) > 1})
+    if duplicates:
+        raise ValueError(f"methods: methods appear twice with the same label: {duplicates}")
 
 
-def _curve_recorder(
-    tokenizer: Any,
-    forget_facts: list[Any],
-    retain_eval: list[Any],
-    oracle_ratios: Any,
-    points: dict[str, list[float]],
-) -> Callable[[int, Any], None]:
-    """An ``on_step`` callback that appends per-step forget quality and probabilities."""
-    from unlearn_llm.metrics.evaluate import score_facts
-    from unlearn_llm.metrics.tofu import forget_quality
-
-    def on_step(step: int, current: Any) -> None:
-        forget_scores = score_facts(current, tokenizer, forget_facts, generate=False)
-        retain_scores = score_facts(current, tokenizer, retain_eval, generate=False)
-        points["step"].append(float(step))
-        points["fq"].append(forget_quality(forget_scores.truth_ratio, oracle_ratios))
-        points["fp"].append(float(forget_scores.answer_probability.mean()))
-        points["rp"].append(float(retain_scores.answer_probability.mean()))
-
-    return on_step
-
-
-def _aggregate(metrics: list[MetricValue], notes: list[str]) -> None:
-    """Per method and forget ratio, the mean over seeds of forget quality and utility.
-
-    Adds ``*_seed_mean`` metrics (with the seed count and standard deviation in the
-    labels) and the share of seeds whose forget quality passes p > 0.1.
-    """
-    import numpy as np
-
-    groups: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for metric in metrics:
-        if metric.name not in ("forget_quality", "model_utility") or "attack" in metric.labels:
-            continue
-        key = (metric.labels.get("method", ""), metric.labels.get("forget_ratio", ""))
-        groups.setdefault(key, {}).setdefault(metric.name, []).append(metric.value)
-    for (method, ratio), values in groups.items():
-        labels = {"method": method, **({"forget_ratio": ratio} if ratio else {})}
-        fq = np.array(values.get("forget_quality", []))
-        mu = np.array(values.get("model_utility", []))
-        if not len(fq) or not len(mu):
-            continue
-        n = str(len(fq))
-        metrics.append(
-            _metric(
-                "forget_quality_seed_mean",
-                float(fq.mean()),
-                "higher",
-                {**labels, "seeds": n, "std": f"{fq.std():.3g}"},
-            )
-        )
-        metrics.append(
-            _metric("forget_quality_pass_share", float((fq > 0.1).mean()), "higher", labels)
-        )
-        metrics.append(
-            _metric(
-                "model_utility_seed_mean",
-                float(mu.mean()),
-                "higher",
-                {**labels, "seeds": n, "std": f"{mu.std():.3g}"},
-            )
-        )
-        where = f"{method}" + (f" @ forget ratio {ratio}" if ratio else "")
-        notes.append(
-            f"mean over {n} seeds, {where}: forget quality {fq.mean():.2g} (std {fq.std():.2g}, "
-            f"{int((fq > 0.1).sum())}/{n} pass p > 0.1), model utility {mu.mean():.3f} "
-            f"(std {mu.std():.3f})."
-        )
-
-
-def _cases(
-    spec: BenchmarkSpec, world_params: FactsWorldParams, run: FactsRunParams, seed: int
-) -> list[tuple[str | None, FactsWorld]]:
+def _cases(parsed: FactsSpec, seed: int) -> list[tuple[str | None, FactsWorld]]:
     """``(forget ratio label or None, world)`` for every forget ratio of one seed."""
-    world = _world_for(spec, world_params, _world_seed(run, seed))
+    world_params, run = parsed.world, parsed.params
+    world = _world_for(world_params, parsed.requests, _world_seed(run, seed))
     if run.forget_fractions is None:
         return [(None, world)]
     return [
@@ -445,7 +228,7 @@ def _cases(
     ]
 
 
-def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
+def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
     """Train original and oracles, run every method, evaluate against the oracle."""
     import copy
     import functools
@@ -463,14 +246,13 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
     from unlearn_llm.worlds.tokenizer import train_tokenizer
 
     del out_dir  # checkpoints live in the cache; plots are returned as curves
-    world_params, model_params, run, methods = _parse(spec)
+    model_params, run, methods, seeds = parsed.model, parsed.params, parsed.methods, parsed.seeds
     torch.set_num_threads(model_params.threads)
     ratios = len(run.forget_fractions or [None])
     # per seed and ratio: original, oracle, extra oracles, 3 evaluations, 2 per method
     per_case = 2 + run.extra_oracles + 3 + 2 * len(methods)
-    progress.start(len(spec.seeds) * ratios * per_case, "phases")
+    progress.start(len(seeds) * ratios * per_case, "phases")
     metrics: list[MetricValue] = []
-    curves: list[Curve] = []
     notes: list[str] = []
     timings: dict[str, float] = {}
     scatter: dict[str, tuple[list[float], list[float]]] = {}
@@ -509,34 +291,34 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
             name = (
                 "original_training_wall_time" if role == "original" else "oracle_retrain_wall_time"
             )
-            metrics.append(_metric(name, trained.log["wall_time_s"], "none", labels, unit="s"))
+            metrics.append(metric(name, trained.log["wall_time_s"], "none", labels, unit="s"))
             metrics.append(
-                _metric(f"{role}_training_epochs", float(trained.log["epochs"]), "none", labels)
+                metric(f"{role}_training_epochs", float(trained.log["epochs"]), "none", labels)
             )
         return trained
 
-    for seed in spec.seeds:
-        for ratio, world in _cases(spec, world_params, run, seed):
+    for seed in seeds:
+        for ratio, world in _cases(parsed, seed):
             base = (
                 {"seed": str(seed)} if ratio is None else {"seed": str(seed), "forget_ratio": ratio}
             )
             where = f"seed {seed}" + ("" if ratio is None else f", forget ratio {ratio}")
             suffix = ("" if ratio is None else f" @{ratio}") + (
-                f" (seed {seed})" if len(spec.seeds) > 1 else ""
+                f" (seed {seed})" if len(seeds) > 1 else ""
             )
             start = time.perf_counter()
             if world.seed not in tokenizers:
                 tokenizers[world.seed] = train_tokenizer(world, vocab_size=model_params.vocab_size)
             tokenizer = tokenizers[world.seed]
             timed("world", start)
-            extra_seeds = _extra_oracle_seeds(run, list(spec.seeds), seed)
+            extra_seeds = _extra_oracle_seeds(run, seeds, seed)
             original = model_for(world, "original", seed, tokenizer, ratio)
             oracle = model_for(world, "oracle", seed, tokenizer, ratio)
             extras = [model_for(world, "oracle", s, tokenizer, ratio) for s in extra_seeds]
             second = extras[0]
             accuracy = float(original.log["exact_answer_accuracy"])
             metrics.append(
-                _metric("original_training_exact_answer_accuracy", accuracy, "higher", base)
+                metric("original_training_exact_answer_accuracy", accuracy, "higher", base)
             )
 
             forget_facts = world.split("forget")
@@ -585,12 +367,12 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
                 forget_quality(original_eval.forget.truth_ratio, oracle_ratios), extra_ps
             )
             gate_ps.extend(extra_ps)
-            metrics.append(_metric("validity_gate_passed", float(gate.passed), "higher", base))
+            metrics.append(metric("validity_gate_passed", float(gate.passed), "higher", base))
             metrics.append(
-                _metric("validity_original_forget_quality", gate.original_p, "lower", base)
+                metric("validity_original_forget_quality", gate.original_p, "lower", base)
             )
             metrics.append(
-                _metric(
+                metric(
                     "validity_other_oracles_median_forget_quality",
                     gate.second_oracle_p,
                     "higher",
@@ -598,7 +380,7 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
                 )
             )
             metrics.append(
-                _metric(
+                metric(
                     "validity_other_oracles_min_forget_quality", gate.oracle_min_p, "higher", base
                 )
             )
@@ -615,9 +397,7 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
                 ("original", original_eval, gate.original_p),
                 ("oracle (other seed)", second_eval, extra_ps[0]),
             ):
-                metrics.extend(
-                    _model_metrics(evaluation, oracle_eval, p, {**base, "method": label})
-                )
+                metrics.extend(model_metrics(evaluation, oracle_eval, p, {**base, "method": label}))
                 key = label + ("" if ratio is None else f" @{ratio}")
                 scatter.setdefault(key, ([], []))
                 scatter[key][0].append(evaluation.model_utility())
@@ -628,18 +408,17 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
             )
             for method in methods:
                 label = method_label(method)
-                function, params_type = METHODS[method.name]
-                raw = dict(method.params)
-                if "seed" in params_type.model_fields and "seed" not in raw:
-                    raw["seed"] = seed  # each run seed also reseeds the method's batches
-                params = method_params(method.name, raw)
+                params = method.params
+                if "seed" in type(params).model_fields and "seed" not in method.config.params:
+                    # each run seed also reseeds the method's batches
+                    params = params.model_copy(update={"seed": seed})
                 model = copy.deepcopy(original.model)
                 points: dict[str, list[float]] = {"step": [], "fq": [], "fp": [], "rp": []}
-                on_step = _curve_recorder(
+                on_step = curve_recorder(
                     tokenizer, forget_facts, retain_eval, oracle_ratios, points
                 )
                 start = time.perf_counter()
-                log = function(model, data, params, on_step)
+                log = method.spec.function(model, data, params, on_step=on_step)
                 timed(f"unlearn:{label}", start)
                 progress.advance(1, f"{label} unlearned")
                 start = time.perf_counter()
@@ -648,9 +427,9 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
                 progress.advance(1, f"{label} evaluated")
                 p = forget_quality(evaluation.forget.truth_ratio, oracle_ratios)
                 labels = {**base, "method": label}
-                metrics.extend(_model_metrics(evaluation, oracle_eval, p, labels))
+                metrics.extend(model_metrics(evaluation, oracle_eval, p, labels))
                 metrics.append(
-                    _metric("unlearning_wall_time", log.wall_time_s, "lower", labels, unit="s")
+                    metric("unlearning_wall_time", log.wall_time_s, "lower", labels, unit="s")
                 )
                 key = label + ("" if ratio is None else f" @{ratio}")
                 scatter.setdefault(key, ([], []))
@@ -676,7 +455,7 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
                     f"AUC {evaluation.mia['loss']:.2f} (oracle {oracle_eval.mia['loss']:.2f})."
                 )
             metrics.append(
-                _metric("oracle_model_utility", oracle_eval.model_utility(), "none", base)
+                metric("oracle_model_utility", oracle_eval.model_utility(), "none", base)
             )
 
     if len(gate_ps) > 1:
@@ -685,59 +464,37 @@ def run_facts(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> Benchmar
             f"p={min(gate_ps):.2g}, median p={statistics.median(gate_ps):.2g} "
             f"({len(gate_ps)} oracle comparisons)."
         )
-    if len(spec.seeds) > 1 or ratios > 1:
-        _aggregate(metrics, notes)
+    if len(seeds) > 1 or ratios > 1:
+        aggregate_seeds(metrics, notes)
 
-    curves.append(
-        Curve(
-            name="forget-quality-vs-utility",
-            title="Forget quality (KS p-value vs oracle) against model utility",
-            x_label="model utility",
-            y_label="forget quality (p-value)",
-            series=[Series(label=label, x=xs, y=ys) for label, (xs, ys) in scatter.items()],
-            hlines={"p = 0.1": 0.1, "p = 0.01": 0.01},
-        )
-    )
-    titles = {
-        "forget_quality": ("forget quality (KS p-value)", "Forget quality per unlearning step"),
-        "forget_probability": (
-            "forget answer probability",
-            "Forget-set answer probability per step",
-        ),
-        "retain_probability": (
-            "retain answer probability",
-            "Retain-set answer probability per step",
-        ),
-    }
-    for key, series in step_curves.items():
-        if series:
-            y_label, title = titles[key]
-            curves.append(
-                Curve(
-                    name=f"steps-{key.replace('_', '-')}",
-                    title=title,
-                    x_label="unlearning step",
-                    y_label=y_label,
-                    series=series,
-                )
-            )
+    curves = result_curves(scatter, step_curves)
     return BenchmarkResult(metrics=metrics, curves=curves, timings=timings, notes=notes)
 
 
-LLM_FACTS_QUICK = Benchmark(
-    name="llm-facts-quick",
-    summary="Forget fictitious people from a tiny Llama: 5 methods vs the exact retrain oracle.",
-    default_spec=lambda size: _spec("llm-facts-quick", size),
-    run=run_facts,
-    check=_check,
-    quick_budget_s=300.0,
-)
+def _declare(name: str, summary: str, quick_budget_s: float | None) -> Benchmark[Any, Any, Any]:
+    return Benchmark(
+        name=name,
+        summary=summary,
+        default_spec=lambda size: _spec(name, size),
+        run=run_facts,
+        params_type=FactsRunParams,
+        worlds={WORLD_NAME: FactsWorldParams},
+        models={MODEL_NAME: TinyLlamaParams},
+        methods=METHODS,
+        metric_names=FACTS_METRIC_NAMES,
+        request_kinds=frozenset({"facts"}),
+        check=_check,
+        quick_budget_s=quick_budget_s,
+    )
 
-LLM_FACTS_FULL = Benchmark(
-    name="llm-facts-full",
-    summary="Nightly: larger world and model, every method, three seeds, vs the retrain oracle.",
-    default_spec=lambda size: _spec("llm-facts-full", size),
-    run=run_facts,
-    check=_check,
-    quick_budget_s=None,
+
+LLM_FACTS_QUICK = _declare(
+    "llm-facts-quick",
+    "Forget fictitious people from a tiny Llama: 5 methods vs the exact retrain oracle.",
+    300.0,
+)
+LLM_FACTS_FULL = _declare(
+    "llm-facts-full",
+    "Nightly: larger world and model, every method, three seeds, vs the retrain oracle.",
+    None,
 )

@@ -1,0 +1,12 @@
+"""Benchmark recipes of unlearn-llm, registered under the ``unlearn.benchmarks`` group.
+
+- ``facts.py``: ``llm-facts-quick`` and ``llm-facts-full``, one recipe (world, original,
+  exact retrain oracle, every method, scored against the oracle); its reporting helpers
+  are in ``_facts_report.py``.
+- ``speed.py``: ``unlearn-llm-speed``, time per unlearning step against a plain
+  training step, peak memory, and time to forget vs the oracle's retrain.
+- ``_common.py``: the one ``metric(...)`` helper both build their MetricValues with.
+
+Benchmark modules import no torch at module level (``unlearn-bench list`` and
+``validate`` load them); their ``run`` functions do.
+"""
