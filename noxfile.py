@@ -167,8 +167,31 @@ for _name in SPEED_SESSIONS:
     _speed_session(_name.removeprefix("bench-"))
 
 
+@nox.session(python=PYTHON)
+def chaos(session: nox.Session) -> None:
+    """Crash consistency: SIGKILL benchmark runs at random (20 in CI, 120 with
+    ``-- full``) and fail unless the store and output folder mend with no violation."""
+    _sync(session, "--all-packages")
+    size = "full" if "full" in session.posargs else "quick"
+    out = ROOT / "runs" / "chaos"
+    session.run("unlearn-bench", "run", "store-chaos", "--size", size, "--out", str(out), "--quiet")
+    latest = max((out / "store-chaos").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    metrics = json.loads(latest.read_text())["result"]["metrics"]
+    counts = {m["name"]: m["value"] for m in metrics}
+    session.log(f"store-chaos: {counts}")
+    if counts["violations"] or counts["integrity_failures"]:
+        session.error(f"store-chaos found violations: {latest}")
+
+
 @nox.session(venv_backend="none")
 def ci(session: nox.Session) -> None:
-    """What CI runs: lint, typecheck, every package alone, cross tests, docs."""
-    for name in ["lint", "typecheck", *(f"tests-{d}" for d in PACKAGES), "tests-cross", "docs"]:
+    """What CI runs: lint, typecheck, every package alone, cross tests, chaos, docs."""
+    for name in [
+        "lint",
+        "typecheck",
+        *(f"tests-{d}" for d in PACKAGES),
+        "tests-cross",
+        "chaos",
+        "docs",
+    ]:
         session.notify(name)

@@ -105,4 +105,4 @@ def test_graph_algos_installs_alone_without_torch(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert [p["package"] for p in json.loads(parts.stdout)] == ["graph-algos"]
+    assert [p["package"] for p in json.loads(parts.stdout)] == ["graph-algos", "unlearn-bench"]
