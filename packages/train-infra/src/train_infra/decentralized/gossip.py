@@ -77,7 +77,7 @@ def components(adjacency: list[set[int]], alive: np.ndarray) -> int:
 
 
 def check_topology(adjacency: list[set[int]]) -> None:
-    """Raise :class:`TopologyError` naming isolated nodes or the number of components."""
+    """Raise `TopologyError` naming isolated nodes or the number of components."""
     isolated = [i for i, neighbours in enumerate(adjacency) if not neighbours]
     if isolated:
         raise TopologyError(
@@ -262,7 +262,7 @@ def run_gossip_distributed(config: GossipConfig, seed: int = 0) -> GossipResult 
     CPU). Each round a live node exchanges its parameters with its live neighbours only,
     by point-to-point ``isend``/``irecv``; every node knows the drop schedule, so nobody
     waits for a dropped peer. Rank 0 returns the result (the accuracies are gathered),
-    the other ranks return None. Bit-identical to :func:`run_gossip` for the same seed.
+    the other ranks return None. Bit-identical to `run_gossip` for the same seed.
     """
     import torch
     import torch.distributed as dist

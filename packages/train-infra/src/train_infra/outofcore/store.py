@@ -1,7 +1,7 @@
 """Per-batch packed feature file, RAM cache tier, prefetching loader, read accounting.
 
 After offline sampling the loader knows, for every batch of the epoch, which feature
-rows it needs. :func:`pack_epoch` writes, batch after batch, the rows that are not in
+rows it needs. `pack_epoch` writes, batch after batch, the rows that are not in
 the RAM cache contiguously into ``packed.f32``, so reading a batch is one sequential
 read instead of one scattered read per node (read amplification: a 4 KiB page read for
 a 256-byte row). The cache holds the rows accessed most often over the epoch.
@@ -11,7 +11,7 @@ hop-1 nodes, hop-2 nodes), so that packed rows come first and cached rows last, 
 relabels the batch's edges to match (``PackedEpoch.batches`` are these batches). A
 batch's feature matrix is then three packed runs, read straight into place by one
 ``preadv`` with three buffers, and three cached runs, gathered straight into place: no
-scatter. :func:`iter_packed` reads ``window`` consecutive batches with one ``preadv``,
+scatter. `iter_packed` reads ``window`` consecutive batches with one ``preadv``,
 which runs the storage at its sequential bandwidth rather than its per-request latency.
 
 Bytes read per useful byte counts whole 4 KiB pages, as a disk serves them:
@@ -54,7 +54,7 @@ class PackedEpoch:
     stats: dict[str, float] = field(default_factory=dict)
 
     def packed(self) -> np.ndarray:
-        """The packed file as a read-only memory map (see :meth:`open` for the fast path)."""
+        """The packed file as a read-only memory map (see `open` for the fast path)."""
         rows = int(self.offsets[-1])
         return np.memmap(
             self.path, dtype=np.float32, mode="r", shape=(max(rows, 1), self.num_features)
@@ -266,8 +266,8 @@ def _packed_runs(epoch: PackedEpoch, index: int, out: np.ndarray) -> list[np.nda
 def gather_packed(epoch: PackedEpoch, index: int, packed: np.ndarray | PackedFile) -> np.ndarray:
     """The feature matrix of ``epoch.batches[index]``: one read plus cache rows.
 
-    ``packed`` is :meth:`PackedEpoch.open` (one ``preadv`` per batch) or
-    :meth:`PackedEpoch.packed` (a memory map). Rows follow the node order of
+    ``packed`` is `PackedEpoch.open` (one ``preadv`` per batch) or
+    `PackedEpoch.packed` (a memory map). Rows follow the node order of
     ``epoch.batches[index]``.
     """
     batch = epoch.batches[index]
@@ -330,7 +330,7 @@ def gather_naive(batch: SampledBatch, raw: np.ndarray) -> np.ndarray:
 class PrefetchLoader:
     """Iterates an epoch's batches; a thread reads up to ``depth`` batches ahead.
 
-    The thread reads ``window`` batches per system call (:func:`iter_packed`).
+    The thread reads ``window`` batches per system call (`iter_packed`).
     ``before_read(index)`` runs on the reading thread before each read, with the index
     of its first batch (the speed benchmark drops the file's cached pages there, to
     keep reads cold).

@@ -7,7 +7,7 @@ snapshot-manager process, double-buffered; across ranks each rank's copy is spli
 ``k`` data and ``m`` parity fragments placed on other ranks' managers; a lower-frequency
 atomic persistence writes safetensors files.
 
-Importing this package imports no torch: :mod:`train_infra.snapshot.manager` runs
+Importing this package imports no torch: `train_infra.snapshot.manager` runs
 without it, and the modules that need torch import it themselves.
 """
 

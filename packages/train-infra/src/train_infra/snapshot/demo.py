@@ -8,7 +8,7 @@ Run alone or as one rank of a ``torch.distributed`` gloo job::
         --manager 127.0.0.1:PORT --key HEX [--peers JSON --k 2 --m 1] [--kill-at 7] \
         [--pingpong] [--kill-phase update] [--transport gloo]
 
-``--pingpong`` trains with :class:`~train_infra.snapshot.pingpong.PingPongAdamW`
+``--pingpong`` trains with `PingPongAdamW`
 (``weight_decay=0``: the same arithmetic as ``torch.optim.Adam``, so its losses equal
 the default run's bit for bit); ``--kill-phase update`` kills the rank halfway through
 the optimizer update instead of before it.

@@ -203,7 +203,7 @@ class ErasureCode:
         """The original ``nbytes`` bytes from any ``k`` intact fragments.
 
         Fragments failing their CRC are ignored; with fewer than ``k`` intact ones left,
-        raises :class:`NotEnoughFragmentsError` naming how many survived.
+        raises `NotEnoughFragmentsError` naming how many survived.
         """
         intact = {f.index: f for f in fragments if f.intact()}
         if len(intact) < self.k:

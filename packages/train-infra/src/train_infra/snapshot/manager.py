@@ -12,7 +12,7 @@ What it holds:
   the previous latest becomes the spare. A snapshot that was never committed is never
   returned.
 * a pinned pair of segments for a ping-pong optimizer
-  (:class:`train_infra.snapshot.pingpong.PingPongAdamW`): the trainer keeps its live
+  (`train_infra.snapshot.pingpong.PingPongAdamW`): the trainer keeps its live
   parameters and optimizer state in them and commits them in turn, so a snapshot needs
   no copy; ``reopen`` marks a committed one as being written again.
 * erasure-coded fragments that other ranks placed here, keyed by
@@ -306,7 +306,7 @@ def start_manager(authkey: bytes | None = None, timeout_s: float = 30.0) -> Mana
     """Start a manager process on a free 127.0.0.1 port and wait until it listens.
 
     It runs in its own session so a signal to the trainer's process group does not
-    reach it; stop it with :meth:`ManagerProcess.stop`.
+    reach it; stop it with `ManagerProcess.stop`.
     """
     key = authkey if authkey is not None else secrets.token_bytes(16)
     read_fd, write_fd = os.pipe()

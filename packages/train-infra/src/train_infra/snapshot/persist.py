@@ -96,8 +96,8 @@ def persist(
 def load_persisted(directory: str | Path, step: int | None = None) -> TrainingState:
     """The newest complete snapshot under ``directory`` (or the one at ``step``).
 
-    Raises :class:`FileNotFoundError` when there is none and
-    :class:`TruncatedSnapshotError` when the files are shorter than recorded or fail
+    Raises `FileNotFoundError` when there is none and
+    `TruncatedSnapshotError` when the files are shorter than recorded or fail
     their checksum.
     """
     from safetensors.torch import load

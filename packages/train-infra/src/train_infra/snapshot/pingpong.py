@@ -1,21 +1,23 @@
 r"""Ping-pong AdamW: every-step snapshots without a copy.
 
-The copy path (:meth:`Snapshotter.snapshot` with any optimizer) copies parameters and
+The copy path (`Snapshotter.snapshot` with any optimizer) copies parameters and
 optimizer state into the manager's memory every snapshot: for AdamW that is three
 bytes of state per byte of parameters, which competes with the training step for the
-CPU cores and memory bandwidth. :class:`PingPongAdamW` keeps *two* copies of the
+CPU cores and memory bandwidth. `PingPongAdamW` keeps *two* copies of the
 parameters and of the AdamW moments, in a pair of shared-memory segments that the
 snapshot-manager process already maps, and computes the update of step ``t + 1``
 out of place, from segment ``A`` (the state after step ``t``) into segment ``B``:
 
-.. math::
+$$
+m_B = \beta_1 m_A + (1 - \beta_1) g, \qquad v_B = \beta_2 v_A + (1 - \beta_2) g^2,
+$$
 
-    m_B = \beta_1 m_A + (1 - \beta_1) g, \qquad v_B = \beta_2 v_A + (1 - \beta_2) g^2,
-
-    \theta_B = \theta_A (1 - \eta\lambda) - \eta\,\hat m_B / (\sqrt{\hat v_B} + \epsilon)
+$$
+\theta_B = \theta_A (1 - \eta\lambda) - \eta\,\hat m_B / (\sqrt{\hat v_B} + \epsilon)
+$$
 
 (decoupled weight decay, Loshchilov & Hutter, arXiv:1711.05101; Adam, Kingma & Ba,
-arXiv:1412.6980), with ``\hat m = m / (1 - \beta_1^t)``, ``\hat v = v / (1 - \beta_2^t)``.
+arXiv:1412.6980), with $\hat m = m / (1 - \beta_1^t)$, $\hat v = v / (1 - \beta_2^t)$.
 An out-of-place update writes as many bytes as the in-place one. The parameters are then
 re-pointed to ``B``, and ``A``, untouched, *is* the consistent snapshot of step ``t``:
 committing it to the manager sends only a header (RNG states, buffers, step counters,
@@ -35,15 +37,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
 from train_infra.snapshot.errors import IncompatibleSnapshotError, SnapshotError
+from train_infra.snapshot.manager import ManagerClient
 from train_infra.snapshot.state import FORMAT_VERSION, encode_inline, layout, unpack
 
-if TYPE_CHECKING:
-    from train_infra.snapshot.snapshotter import Snapshotter
+
+class SlotHost(Protocol):
+    """What `PingPongAdamW` needs of the snapshotter that holds its two slots.
+
+    `train_infra.snapshot.snapshotter.Snapshotter` is one; naming the interface here
+    keeps the imports one-way (the snapshotter imports this module, not the reverse).
+    """
+
+    client: ManagerClient
+
+    def before_overwrite(self, name: str) -> None:
+        """Called before an update writes into the committed slot ``name``."""
 
 
 class PingPongAdamW(torch.optim.Optimizer):
@@ -58,7 +71,7 @@ class PingPongAdamW(torch.optim.Optimizer):
     def __init__(
         self,
         model: torch.nn.Module,
-        snapshotter: Snapshotter | None = None,
+        snapshotter: SlotHost | None = None,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -249,7 +262,7 @@ class PingPongAdamW(torch.optim.Optimizer):
         return name, header
 
     def state_dict_groups(self) -> list[dict[str, Any]]:
-        """``param_groups`` as :meth:`state_dict` gives them (parameters as indices)."""
+        """``param_groups`` as `state_dict` gives them (parameters as indices)."""
         group = self.param_groups[0]
         out = {k: v for k, v in group.items() if k != "params"}
         out["betas"] = list(out["betas"])

@@ -9,13 +9,13 @@ Usage (the five lines of the recipe)::
     ...  # after each optimizer.step():
     snapshots.snapshot(model, optimizer, step=step + 1, loader_position=position)
 
-:meth:`Snapshotter.snapshot` takes RNG states, metadata and buffers now and copies the
+`Snapshotter.snapshot` takes RNG states, metadata and buffers now and copies the
 parameters and optimizer state into the manager's spare shared-memory segment on a
 background thread, while the next forward and backward run (they do not change
-parameters). ``optimizer.step()`` waits (through the hook installed by :meth:`protect`)
+parameters). ``optimizer.step()`` waits (through the hook installed by `protect`)
 only until that copy is done; the commit to the manager, the checksum, erasure coding
 and, every ``persist_every`` snapshots, atomic persistence run after it on the same
-thread. The next :meth:`snapshot` waits for all of it: at most one snapshot is in
+thread. The next `snapshot` waits for all of it: at most one snapshot is in
 flight, so the manager's latest committed snapshot is never the one being written.
 
 With ``peers`` (the managers of other ranks) and ``k``/``m``, the same thread then
@@ -23,8 +23,8 @@ erasure-codes the packed snapshot and places fragment ``j`` on peer ``(rank + j)
 so the state of a rank survives the loss of any ``m`` nodes; ``encode_every`` spaces
 these out to every n-th snapshot.
 
-The fast path: with a :class:`~train_infra.snapshot.pingpong.PingPongAdamW` optimizer,
-:meth:`Snapshotter.snapshot` copies nothing. The optimizer already computed the step
+The fast path: with a `PingPongAdamW` optimizer,
+`Snapshotter.snapshot` copies nothing. The optimizer already computed the step
 out of place into the second of two shared-memory slots held by the manager, so the
 live slot is the snapshot: it is committed with a small header (RNG states, buffers,
 step counters). Erasure coding and persistence of that slot then run on a background
@@ -144,7 +144,7 @@ class Snapshotter:
     ) -> None:
         """Snapshot the state after ``step`` steps; copies in the background.
 
-        With a :class:`PingPongAdamW` there is nothing to copy: the live slot is
+        With a `PingPongAdamW` there is nothing to copy: the live slot is
         committed as it is (see the module docstring).
         """
         if isinstance(optimizer, PingPongAdamW):
@@ -211,7 +211,7 @@ class Snapshotter:
             self._error = error
 
     def before_overwrite(self, name: str) -> None:
-        """Called by :class:`PingPongAdamW` before it writes into the committed slot ``name``.
+        """Called by `PingPongAdamW` before it writes into the committed slot ``name``.
 
         Waits for a background job still reading it, then has the manager forget that
         snapshot, so a crash during the write cannot leave a torn one looking intact.
@@ -375,7 +375,7 @@ class Snapshotter:
         """The state at ``step`` (default: the newest), from memory or fragments.
 
         With ``copy=False`` model tensors may be views of the manager's memory, valid
-        until the next snapshot: enough for :meth:`restore`, which copies them.
+        until the next snapshot: enough for `restore`, which copies them.
         """
         self.wait()
         for name, header in self.client.request("snapshots"):
@@ -438,9 +438,9 @@ class Snapshotter:
     ) -> tuple[int, Any] | None:
         """Restore the newest step that every rank of the default process group can restore.
 
-        Ranks gather their :meth:`available_steps` (from memory or fragments) and all
+        Ranks gather their `available_steps` (from memory or fragments) and all
         restore the largest common one, so they continue from the same step; without an
-        initialised ``torch.distributed`` group this is :meth:`restore`. Returns None on a
+        initialised ``torch.distributed`` group this is `restore`. Returns None on a
         fresh start (no common step).
         """
         import torch.distributed as dist

@@ -2,8 +2,8 @@
 
 A training state is everything a loop needs to continue exactly as if it had never
 stopped: model and optimizer state dicts, the RNG states of python, numpy and torch,
-the data-loader position and the step. :func:`capture_state` flattens it into named
-tensors (RNG states become uint8 tensors) and JSON metadata; :func:`pack_into` lays the
+the data-loader position and the step. `capture_state` flattens it into named
+tensors (RNG states become uint8 tensors) and JSON metadata; `pack_into` lays the
 tensors out in one flat uint8 buffer (64-byte aligned) described by a manifest, so a
 snapshot is one contiguous copy and restore is a view plus a clone.
 """
@@ -99,7 +99,7 @@ def restore_state(
 ) -> TrainingState:
     """Load ``state`` into ``model``, ``optimizer`` and the global RNGs; return it.
 
-    Raises :class:`IncompatibleSnapshotError` naming the first mismatching tensor when
+    Raises `IncompatibleSnapshotError` naming the first mismatching tensor when
     the snapshot was taken from a different model or optimizer.
     """
     if state.meta.get("format") != FORMAT_VERSION:
@@ -234,7 +234,7 @@ def encode_inline(tensors: dict[str, torch.Tensor]) -> dict[str, dict[str, Any]]
 
 
 def decode_inline(entries: dict[str, dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """Inverse of :func:`encode_inline` (fresh tensors, owned by the caller)."""
+    """Inverse of `encode_inline` (fresh tensors, owned by the caller)."""
     out = {}
     for name, entry in entries.items():
         raw = torch.frombuffer(bytearray(entry["data"]), dtype=torch.uint8)
@@ -243,7 +243,7 @@ def decode_inline(entries: dict[str, dict[str, Any]]) -> dict[str, torch.Tensor]
 
 
 def unpack_state(buffer: torch.Tensor, header: dict[str, Any], copy: bool = True) -> TrainingState:
-    """Inverse of :func:`pack`, verifying size and checksum first.
+    """Inverse of `pack`, verifying size and checksum first.
 
     With ``copy=False`` the model tensors are views of ``buffer`` (``load_state_dict``
     copies them anyway); optimizer and RNG tensors are always cloned, because an

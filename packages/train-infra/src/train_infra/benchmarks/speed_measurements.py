@@ -1,69 +1,27 @@
-"""Speed and overhead of train-infra against named baselines measured in the same run.
+"""The measurements of ``train-infra-speed``, each against a baseline timed in the same run.
 
-``python -m train_infra.speed_bench --out speed.json [--params-millions 100] [--quick]``
+- `bench_snapshots`: step times of four modes (``torch.optim.AdamW`` with and without a
+  copy-path snapshot after every step, `PingPongAdamW` with and without), alternated in
+  blocks so that machine load hits all alike; blocking snapshot and restore against
+  ``torch.save``/``torch.load`` and ``torch.distributed.checkpoint``; safetensors
+  persistence;
+- `bench_erasure`: our erasure-coding throughput against zfec on the same blocks;
+- `bench_gather`: cold feature reads on a power-law graph (pages dropped from the page
+  cache before every read): per-row, packed, packed with a RAM cache, a gather from RAM,
+  the storage's sequential floor, and a GraphSAGE epoch fed by the prefetch thread.
 
-Ratios written (each with its goal from issue 7):
-
-* ``snapshot_step_overhead``: median training-step time with every-step snapshots by
-  the ping-pong fast path (:class:`PingPongAdamW`) over the faster of the two steps
-  without snapshots (``torch.optim.AdamW``, or ``PingPongAdamW`` never snapshotted),
-  minus one (goal ≤ 0.03), on an MLP of about
-  ``--params-millions`` M parameters at batch 32; modes alternate in blocks so machine
-  load hits all alike. ``snapshot_step_overhead_batch256`` is the same at batch 256.
-  ``copy_snapshot_step_overhead`` is the same for the generic copy path (any optimizer),
-  ``pingpong_no_snapshot_step_overhead`` the ping-pong optimizer
-  alone, and ``memcpy_state_vs_step`` what one plain copy of parameters and moments
-  costs relative to a step;
-* ``snapshot_vs_torch_save`` and ``restore_vs_torch_load``: in-memory snapshot (the
-  trainer-visible wait) and restore time over ``torch.save``/``torch.load`` of the same
-  state to a file; the same against ``torch.distributed.checkpoint`` save/load;
-* ``encode_vs_zfec``: our erasure-coding throughput (parity plus a CRC-32 of every
-  fragment) over zfec called directly on the same ``k`` blocks (goal ≥ 1);
-  ``parity_only_vs_zfec`` leaves our checksums out (the same work as zfec); null when
-  zfec (the ``zfec`` extra) is not installed;
-The feature benchmark runs on a power-law graph (degree exponent 2.5, 2 M nodes,
-64 float32 features) with the files' pages dropped from the page cache before every
-batch (``posix_fadvise(DONTNEED)``), so every read hits the storage:
-
-* ``gather_speedup_vs_naive``: per-batch packed reads (no cache) over per-row reads of
-  the same memory-mapped file (goal ≥ 5);
-* ``gather_time_vs_in_memory``: the out-of-core gather as built (an epoch's batches in
-  order, packed rows read 8 batches per ``preadv`` straight into place, plus a RAM
-  cache tier of the 20 % most-accessed rows) over fancy-index gathers of the same rows
-  from RAM (goal ≤ 1.5), median of three passes;
-  ``gather_cold_time_vs_in_memory`` is the same without the cache, and
-  ``gather_per_batch_cold_time_vs_in_memory`` without the cache, one read per batch;
-* ``storage_floor_vs_in_memory`` (and ``_cached``): the batch's cold bytes divided by
-  the storage's sequential bandwidth, measured in the same run, over the RAM gather:
-  the least time any reader of that storage needs, whatever its layout;
-* ``train_epoch_prefetched_vs_in_memory``: a GraphSAGE training epoch fed by the
-  prefetch thread (cold reads, overlapped with compute) over the same epoch fed from RAM.
+torch is imported inside the functions. `train_infra.benchmarks.speed` turns the
+numbers into ratios, goals and metrics.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-
-def _hardware() -> dict[str, Any]:
-    import torch
-
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
 
 
 def _drop_cache(path: Path) -> None:
@@ -76,13 +34,13 @@ def _drop_cache(path: Path) -> None:
 
 
 def bench_snapshots(
-    params_millions: float, blocks: int, block_steps: int, batch: int = 32
+    params_millions: float, blocks: int, block_steps: int, batch: int = 32, *, seed: int = 0
 ) -> dict[str, Any]:
     """Step times of four modes, alternated in blocks so machine load hits all alike.
 
     ``plain``: ``torch.optim.AdamW`` without snapshots (the baseline); ``copy``: the
     same with a copy-path snapshot after every step; ``pingpong_plain``:
-    :class:`PingPongAdamW` without snapshots; ``pingpong``: with a snapshot after every
+    `PingPongAdamW` without snapshots; ``pingpong``: with a snapshot after every
     step (each flips slots). Two models with the same weights, one per optimizer.
     """
     import torch
@@ -95,7 +53,7 @@ def bench_snapshots(
     width = int((params_millions * 1e6 / 4) ** 0.5)
 
     def make() -> torch.nn.Module:
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         return torch.nn.Sequential(*[torch.nn.Linear(width, width) for _ in range(4)])
 
     model = make()
@@ -215,13 +173,16 @@ def bench_snapshots(
     return out
 
 
-def bench_erasure(megabytes: int, k: int, m: int, rounds: int = 3) -> dict[str, Any]:
+def bench_erasure(
+    megabytes: int, k: int, m: int, rounds: int = 3, *, seed: int = 0
+) -> dict[str, Any]:
     """Encode throughput, ours and zfec's, alternated for ``rounds``; medians in MB/s."""
     import torch
 
     from train_infra.snapshot.erasure import ErasureCode, _combine
 
-    data = torch.randint(0, 256, (megabytes << 20,), dtype=torch.uint8)
+    generator = torch.Generator().manual_seed(seed)
+    data = torch.randint(0, 256, (megabytes << 20,), dtype=torch.uint8, generator=generator)
     code = ErasureCode(k, m)
     code.encode(data[: 1 << 20])
     size = code.fragment_size(data.numel())
@@ -262,6 +223,8 @@ def bench_gather(
     degree_exponent: float = 2.5,
     cache_fraction: float = 0.2,
     window: int = 8,
+    *,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Cold feature reads on a power-law graph: naive, packed, packed with a RAM cache.
 
@@ -284,9 +247,9 @@ def bench_gather(
 
     with tempfile.TemporaryDirectory(dir=os.environ.get("TRAIN_INFRA_BENCH_DIR")) as tmp:
         graph = make_graph(
-            tmp, num_nodes, num_features=num_features, seed=0, degree_exponent=degree_exponent
+            tmp, num_nodes, num_features=num_features, seed=seed, degree_exponent=degree_exponent
         )
-        whole_epoch = sample_epoch(graph, graph.train_nodes, 1024, seed=0)
+        whole_epoch = sample_epoch(graph, graph.train_nodes, 1024, seed=seed)
         counts = np.zeros(graph.num_nodes, dtype=np.int64)
         for batch in whole_epoch:
             counts[batch.nodes] += 1
@@ -361,7 +324,7 @@ def bench_gather(
         train_s: dict[str, float] = {}
         cached = epochs["cached"]
         for mode in ("in_memory", "prefetched", "in_memory", "prefetched"):
-            torch.manual_seed(0)
+            torch.manual_seed(seed)
             model = SAGE(num_features, 128, int(graph.labels.max()) + 1)
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
             feed: Any = (
@@ -404,106 +367,3 @@ def bench_gather(
             "train_epoch_prefetched_s": train_s["prefetched"],
             "directory": tmp,
         }
-
-
-def main(argv: list[str] | None = None) -> None:
-    import warnings
-
-    # torch.distributed.checkpoint warns that it runs without a process group: intended.
-    warnings.filterwarnings("ignore", message="torch.distributed is disabled")
-    parser = argparse.ArgumentParser(description="train-infra speed and overhead benchmark")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--params-millions", type=float, default=100.0)
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    args = parser.parse_args(argv)
-    quick = args.quick
-    snapshots = bench_snapshots(
-        5.0 if quick else args.params_millions, blocks=2 if quick else 10, block_steps=3
-    )
-    # The same at batch 256: the snapshot's cost per step is fixed (memory traffic of the
-    # out-of-place update), so its share depends on how much compute a step holds.
-    large_batch = bench_snapshots(
-        5.0 if quick else args.params_millions,
-        blocks=1 if quick else 4,
-        block_steps=3,
-        batch=256,
-    )
-    erasure = bench_erasure(16 if quick else 256, 4, 2)
-    gather = bench_gather(100_000 if quick else 2_000_000, 64, 10 if quick else 40)
-    ratios = {
-        # Against the faster of the two snapshot-free steps, so a faster optimizer
-        # cannot hide the cost of the snapshots themselves.
-        "snapshot_step_overhead": snapshots["step_s_pingpong"]
-        / min(snapshots["step_s_plain"], snapshots["step_s_pingpong_plain"])
-        - 1,
-        "snapshot_step_overhead_batch256": large_batch["step_s_pingpong"]
-        / min(large_batch["step_s_plain"], large_batch["step_s_pingpong_plain"])
-        - 1,
-        "copy_snapshot_step_overhead": snapshots["step_s_copy"] / snapshots["step_s_plain"] - 1,
-        "pingpong_no_snapshot_step_overhead": (
-            snapshots["step_s_pingpong_plain"] / snapshots["step_s_plain"] - 1
-        ),
-        "memcpy_state_vs_step": snapshots["memcpy_state_s"] / snapshots["step_s_plain"],
-        "snapshot_vs_torch_save": snapshots["snapshot_blocking_s"] / snapshots["torch_save_s"],
-        "restore_vs_torch_load": snapshots["restore_s"] / snapshots["torch_load_s"],
-        "encode_vs_zfec": (
-            erasure["ours_mb_s"] / erasure["zfec_mb_s"] if erasure["zfec_mb_s"] else None
-        ),
-        "parity_only_vs_zfec": (
-            erasure["ours_parity_only_mb_s"] / erasure["zfec_mb_s"]
-            if erasure["zfec_mb_s"]
-            else None
-        ),
-        "gather_speedup_vs_naive": gather["naive_s"] / gather["packed_s"],
-        "gather_time_vs_in_memory": gather["packed_cached_window_s"] / gather["in_memory_s"],
-        "gather_cold_time_vs_in_memory": gather["packed_window_s"] / gather["in_memory_s"],
-        "gather_per_batch_cold_time_vs_in_memory": gather["packed_s"] / gather["in_memory_s"],
-        "storage_floor_vs_in_memory": gather["storage_floor_s"] / gather["in_memory_s"],
-        "storage_floor_cached_vs_in_memory": (
-            gather["storage_floor_cached_s"] / gather["in_memory_s"]
-        ),
-        "train_epoch_prefetched_vs_in_memory": (
-            gather["train_epoch_prefetched_s"] / gather["train_epoch_in_memory_s"]
-        ),
-    }
-    if "dcp_save_model_only_s" in snapshots:
-        ratios["snapshot_vs_dcp_save_model_only"] = (
-            snapshots["snapshot_blocking_s"] / snapshots["dcp_save_model_only_s"]
-        )
-        ratios["restore_vs_dcp_load_model_only"] = (
-            snapshots["restore_s"] / snapshots["dcp_load_model_only_s"]
-        )
-    targets = {
-        "snapshot_step_overhead": ("<=", 0.03),
-        "snapshot_step_overhead_batch256": ("<=", 0.03),
-        "encode_vs_zfec": (">=", 1.0),
-        "gather_speedup_vs_naive": (">=", 5.0),
-        "gather_time_vs_in_memory": ("<=", 1.5),
-    }
-    goals: dict[str, dict[str, Any]] = {}
-    for name, (sign, bound) in targets.items():
-        value = ratios.get(name)
-        met = None if value is None else (value <= bound if sign == "<=" else value >= bound)
-        goals[name] = {"goal": f"{sign} {bound}", "value": value, "met": met}
-    report = {
-        "hardware": _hardware(),
-        "quick": quick,
-        "ratios": ratios,
-        "goals": goals,
-        "measurements": {
-            "snapshots": snapshots,
-            "snapshots_batch256": large_batch,
-            "erasure": erasure,
-            "gather": gather,
-        },
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(ratios, indent=2))
-    for name, goal in goals.items():
-        flag = {True: "met", False: "NOT met", None: "not measured"}[goal["met"]]
-        print(f"{name}: {goal['value']} (goal {goal['goal']}): {flag}")
-
-
-if __name__ == "__main__":
-    main()
