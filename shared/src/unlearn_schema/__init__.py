@@ -67,6 +67,7 @@ from unlearn_schema.results import (
     MetricValue,
     RunReport,
     Series,
+    Table,
 )
 
 __version__ = "0.1.0"
@@ -115,6 +116,7 @@ __all__ = [
     "Size",
     "SpecError",
     "StrictModel",
+    "Table",
     "TextForgetRequest",
     "TextSample",
     "UnknownNameError",

@@ -113,6 +113,23 @@ class Heatmap(StrictModel):
         return self
 
 
+class Table(StrictModel):
+    """A short table a reader should see first (the CLI prints it after a run)."""
+
+    title: str
+    header: list[str] = Field(min_length=1)
+    rows: list[list[str]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rectangular(self) -> Table:
+        for index, row in enumerate(self.rows):
+            if len(row) != len(self.header):
+                raise ValueError(
+                    f"row {index} has {len(row)} cells but the header has {len(self.header)}"
+                )
+        return self
+
+
 class BenchmarkResult(StrictModel):
     """What a benchmark recipe returns; the runner wraps it into a :class:`RunReport`."""
 
@@ -122,6 +139,7 @@ class BenchmarkResult(StrictModel):
     timings: dict[str, float] = Field(default_factory=dict, description="Phase -> seconds.")
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> file path.")
     notes: list[str] = Field(default_factory=list, description="Plain findings for the reader.")
+    summary: Table | None = Field(default=None, description="The one table to read first.")
 
 
 class Hardware(StrictModel):

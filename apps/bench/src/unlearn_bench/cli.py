@@ -24,6 +24,7 @@ from unlearn_schema import (
     ParsedSpec,
     Size,
     SpecError,
+    Table,
     atomic_write_text,
     validate_or_raise,
 )
@@ -278,8 +279,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress.close()
     for note in report.result.notes:
         print(f"  * {note}")
+    if report.result.summary is not None:
+        print()
+        print(format_table(report.result.summary))
+        print()
     print(f"wrote {path} ({report.wall_time_s:.1f} s); stored in {store.path}")
+    print(f"see it with: unlearn-bench report --store {store.path} --format html")
     return 0
+
+
+def format_table(table: Table) -> str:
+    """A summary table as aligned plain text."""
+    rows = [table.header, *table.rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(table.header))]
+    lines = [table.title]
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

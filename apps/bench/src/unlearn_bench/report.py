@@ -285,6 +285,10 @@ def render_report(
             + (f", {hw.accelerator}" if hw.accelerator else "")
             + ")."
         )
+        summary = latest.result.summary
+        if summary is not None:
+            writer.heading(heading_level + 2, summary.title)
+            writer.raw(writer.html_table(summary.header, summary.rows, css="leaderboard"))
         boards = build_leaderboards(latest.result.metrics)
         if boards:
             writer.heading(heading_level + 2, "Leaderboard")
