@@ -5,14 +5,13 @@ import subprocess
 import sys
 
 import pytest
-from graph_algos.benchmarks import (
-    CRITICAL_NODES,
-    HIERARCHY_PHASE,
-    NOISY_LABEL_LOCAL,
-    PLANTED_POWER,
-)
+from graph_algos.benchmarks.critical_nodes import CRITICAL_NODES
+from graph_algos.benchmarks.hierarchy_phase import HIERARCHY_PHASE
+from graph_algos.benchmarks.noisy_label_local import NOISY_LABEL_LOCAL
+from graph_algos.benchmarks.planted_power import PLANTED_POWER
 from unlearn_schema import (
     Benchmark,
+    BenchmarkResult,
     BenchmarkSpec,
     MethodConfig,
     NullProgress,
@@ -28,7 +27,14 @@ def test_default_specs_are_valid(benchmark: Benchmark) -> None:
     for size in ("quick", "full"):
         spec = benchmark.default_spec(size)
         assert spec.benchmark == benchmark.name and spec.size == size
-        benchmark.check(spec)  # type: ignore[misc]
+        benchmark.parse(spec)
+
+
+def _run(benchmark: Benchmark, spec: BenchmarkSpec, out: object) -> BenchmarkResult:
+    """Parse and run; every metric the run reports must be one the benchmark declares."""
+    result = benchmark.run(benchmark.parse(spec), NullProgress(), str(out))
+    assert {m.name for m in result.metrics} <= benchmark.metric_names
+    return result
 
 
 def _with(spec: BenchmarkSpec, world: dict, params: dict | None = None) -> BenchmarkSpec:
@@ -58,7 +64,7 @@ def test_hierarchy_benchmark_shows_bottom_up_recovering_first(tmp_path: object) 
         },
         {"trials": 4},
     )
-    result = HIERARCHY_PHASE.run(spec, NullProgress(), str(tmp_path))
+    result = _run(HIERARCHY_PHASE, spec, tmp_path)
     small = ("0.005", "0.0075")
     bottom = [
         _metric(result, "exact_recovery", method="bottom-up", gap=g, level="1") for g in small
@@ -82,7 +88,7 @@ def test_noisy_label_benchmark_weighted_flow_wins_at_moderate_noise(tmp_path: ob
         {"noise_levels": [0.0, 0.1]},
         {"trials": 3},
     )
-    result = NOISY_LABEL_LOCAL.run(spec, NullProgress(), str(tmp_path))
+    result = _run(NOISY_LABEL_LOCAL, spec, tmp_path)
     weighted = _metric(result, "f1", method="weighted-flow", noise="0.1")
     assert weighted > _metric(result, "f1", method="unweighted-flow", noise="0.1") + 0.2
     assert weighted > _metric(result, "f1", method="labels-only", noise="0.1")
@@ -96,7 +102,7 @@ def test_planted_power_benchmark_has_thresholds_and_scan(tmp_path: object) -> No
         {"ns": [200], "qs": [0.05], "subgraphs": ["star"], "sizes": [5, 100], "scan_sizes": [4]},
         {"trials": 20, "null_trials": 40},
     )
-    result = PLANTED_POWER.run(spec, NullProgress(), str(tmp_path))
+    result = _run(PLANTED_POWER, spec, tmp_path)
     assert _metric(result, "detection_power", test="degree-test", subgraph="star", k="100") > 0.9
     assert _metric(result, "detection_power", test="count-test", subgraph="star", k="100") < 0.5
     curve = next(c for c in result.curves if c.name == "power-star-n200-q0.05")
@@ -107,10 +113,16 @@ def test_planted_power_benchmark_has_thresholds_and_scan(tmp_path: object) -> No
 
 def test_critical_benchmark_targets_beat_random(tmp_path: object) -> None:
     spec = _with(CRITICAL_NODES.default_spec("quick"), {"n": 200, "ilp_n": 10})
+    methods = [
+        MethodConfig(
+            name=m.name, params={"sets": 2000} if m.name == "reverse-reachable-sets" else {}
+        )
+        for m in spec.methods
+    ]
     spec = spec.model_copy(
-        update={"params": {"budgets": [10], "spread_samples": 50, "rr_sets": 2000}}
+        update={"params": {"budgets": [10], "spread_samples": 50}, "methods": methods}
     )
-    result = CRITICAL_NODES.run(spec, NullProgress(), str(tmp_path))
+    result = _run(CRITICAL_NODES, spec, tmp_path)
     random_lcc = _metric(result, "largest_component_after_removal", method="random", k="10")
     for method in ("degree", "collective-influence", "greedy-cnd"):
         assert (
@@ -137,30 +149,48 @@ def test_critical_benchmark_targets_beat_random(tmp_path: object) -> None:
 def test_bad_specs_are_rejected_before_running(
     benchmark: Benchmark, world: dict, expected: str
 ) -> None:
-    with pytest.raises((SpecError, ValueError)) as info:
-        benchmark.check(_with(benchmark.default_spec("quick"), world))  # type: ignore[misc]
+    with pytest.raises(SpecError) as info:
+        benchmark.parse(_with(benchmark.default_spec("quick"), world))
     assert expected in str(info.value)
 
 
 def test_unknown_method_and_bad_method_params_are_named() -> None:
     spec = NOISY_LABEL_LOCAL.default_spec("quick")
     bad = spec.model_copy(update={"methods": [MethodConfig(name="magic")]})
-    with pytest.raises(ValueError, match="unknown method 'magic' for noisy-label-local"):
-        NOISY_LABEL_LOCAL.check(bad)  # type: ignore[misc]
+    with pytest.raises(SpecError, match=r"methods\[0\].name: unknown method 'magic'"):
+        NOISY_LABEL_LOCAL.parse(bad)
     weighted = MethodConfig(name="weighted-flow", params={"epsilon": 2})
     bad = spec.model_copy(update={"methods": [weighted]})
-    with pytest.raises(SpecError, match="epsilon"):
-        NOISY_LABEL_LOCAL.check(bad)  # type: ignore[misc]
+    with pytest.raises(SpecError, match=r"methods\[0\].params.epsilon"):
+        NOISY_LABEL_LOCAL.parse(bad)
+    # A field of another method's params is an error, not silently ignored.
+    labels_only = MethodConfig(name="labels-only", params={"epsilon": 0.1})
+    with pytest.raises(SpecError, match=r"methods\[0\].params"):
+        NOISY_LABEL_LOCAL.parse(spec.model_copy(update={"methods": [labels_only]}))
+    twice = [MethodConfig(name="labels-only"), MethodConfig(name="labels-only")]
+    with pytest.raises(SpecError, match=r"methods\[1\].name: 'labels-only' is given twice"):
+        NOISY_LABEL_LOCAL.parse(spec.model_copy(update={"methods": twice}))
+    with pytest.raises(SpecError, match="needs at least one method"):
+        NOISY_LABEL_LOCAL.parse(spec.model_copy(update={"methods": []}))
     bad = CRITICAL_NODES.default_spec("quick")
     bad = bad.model_copy(update={"params": {**bad.params, "budgets": [0]}})
-    with pytest.raises(ValueError, match=r"budgets must lie in \[1, n=500\), got \[0\]"):
-        CRITICAL_NODES.check(bad)  # type: ignore[misc]
+    with pytest.raises(
+        SpecError, match=r"params.budgets: must lie in \[1, world.params.n=500\), got \[0\]"
+    ):
+        CRITICAL_NODES.parse(bad)
+    many = MethodConfig(name="betweenness", params={"samples": 900})
+    with pytest.raises(SpecError, match=r"methods\[0\].params.samples: 900 sources exceed"):
+        CRITICAL_NODES.parse(
+            CRITICAL_NODES.default_spec("quick").model_copy(update={"methods": [many]})
+        )
 
 
 def test_new_modules_are_torch_free() -> None:
     code = (
-        "import sys, graph_algos.benchmarks, graph_algos.kernels, graph_algos.hierarchy, "
-        "graph_algos.local, graph_algos.critical, graph_algos.robustness; "
+        "import sys, graph_algos.kernels, graph_algos.worlds, graph_algos.methods.hierarchy, "
+        "graph_algos.methods.local, graph_algos.methods.critical, graph_algos.methods.influence, "
+        "graph_algos.methods.robustness, graph_algos.metrics.critical, "
+        "graph_algos.benchmarks.critical_nodes, graph_algos.benchmarks.speed; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -172,27 +202,36 @@ def test_hierarchy_method_params_are_validated_and_used(tmp_path: object) -> Non
     bad = spec.model_copy(
         update={"methods": [MethodConfig(name="top-down", params={"min_size": 0})]}
     )
-    with pytest.raises(SpecError, match=r"methods\[top-down\].params"):
-        HIERARCHY_PHASE.check(bad)  # type: ignore[misc]
+    with pytest.raises(SpecError, match=r"methods\[0\].params.min_size"):
+        HIERARCHY_PHASE.parse(bad)
     forced = _with(
         spec,
         {"community_size": 60, "depth": 2, "gaps": [0.0, 0.1], "leaf_probabilities": [0.4]},
         {"trials": 1},
     ).model_copy(update={"methods": [MethodConfig(name="bottom-up", params={"communities": 2})]})
-    result = HIERARCHY_PHASE.run(forced, NullProgress(), str(tmp_path))
+    result = _run(HIERARCHY_PHASE, forced, tmp_path)
     # Two forced communities: the finest level (four leaves) cannot be recovered.
     assert _metric(result, "exact_recovery", method="bottom-up", gap="0.1", level="2") == 0.0
 
 
 @pytest.mark.parametrize("family", ["erdos-renyi", "sbm"])
 def test_critical_benchmark_runs_on_other_families(family: str, tmp_path: object) -> None:
-    spec = _with(CRITICAL_NODES.default_spec("quick"), {"family": family, "n": 150, "ilp_n": 8})
+    # n = 152: the SBM's five blocks hold 150 nodes; selectors and metrics use the graph's n.
+    spec = _with(CRITICAL_NODES.default_spec("quick"), {"family": family, "n": 152, "ilp_n": 8})
+    methods = [MethodConfig(name="degree"), MethodConfig(name="random"), MethodConfig(name="celf")]
     spec = spec.model_copy(
-        update={
-            "params": {"budgets": [10], "spread_samples": 20, "rr_sets": 500},
-            "methods": [MethodConfig(name="degree"), MethodConfig(name="random")],
-        }
+        update={"params": {"budgets": [10], "spread_samples": 20}, "methods": methods}
     )
-    result = CRITICAL_NODES.run(spec, NullProgress(), str(tmp_path))
+    result = _run(CRITICAL_NODES, spec, tmp_path)
     degree = _metric(result, "largest_component_after_removal", method="degree", k="10")
     assert degree <= _metric(result, "largest_component_after_removal", method="random", k="10")
+
+
+def test_moved_critical_knobs_are_named_when_given_the_old_way() -> None:
+    spec = CRITICAL_NODES.default_spec("quick")
+    old = spec.model_copy(update={"params": {**spec.params, "rr_sets": 500}})
+    with pytest.raises(SpecError, match=r"params.rr_sets"):
+        CRITICAL_NODES.parse(old)
+    rr = MethodConfig(name="reverse-reachable-sets", params={"sets": 500})
+    parsed = CRITICAL_NODES.parse(spec.model_copy(update={"methods": [rr]}))
+    assert parsed.methods[0].params.sets == 500  # type: ignore[attr-defined]

@@ -6,23 +6,24 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from graph_algos.critical import (
+from graph_algos.methods.critical import (
     CENTRALITIES,
-    SpreadEstimator,
-    celf,
     centrality,
     collective_influence,
     connectivity_after_removal,
     driver_nodes,
     exact_critical_nodes,
     greedy_critical_nodes,
-    largest_component_after_removal,
-    pairwise_connectivity,
-    reverse_reachable_seeds,
     top_k,
 )
-from graph_algos.generators import barabasi_albert, erdos_renyi
-from graph_algos.robustness import covered_targets, gc_rwcs, rwcs, rwcs_scores
+from graph_algos.methods.influence import SpreadEstimator, celf, reverse_reachable_seeds
+from graph_algos.methods.robustness import gc_rwcs, rwcs, rwcs_scores
+from graph_algos.metrics.critical import (
+    covered_targets,
+    largest_component_after_removal,
+    pairwise_connectivity,
+)
+from graph_algos.worlds.generators import barabasi_albert, erdos_renyi
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_driver_nodes_count_matches_networkx_matching() -> None:
 
 
 def test_gc_rwcs_spreads_out_where_rwcs_piles_up() -> None:
-    from graph_algos.generators import stochastic_block_model
+    from graph_algos.worlds.generators import stochastic_block_model
 
     # One dense hub block and a sparse rest: RWCS takes hub nodes that all reach the
     # same targets, GC-RWCS moves on once those targets are covered.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
-from graph_algos.generators import (
+from graph_algos.worlds.generators import (
     _pairs_to_edges,
     clique,
     cycle,

@@ -2,20 +2,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from graph_algos.generators import erdos_renyi, hierarchical_sbm
-from graph_algos.hierarchy import (
+from graph_algos.methods.hierarchy import (
+    BottomUpParams,
     Dendrogram,
+    TopDownParams,
     bottom_up,
     chernoff_hellinger,
     count_communities,
-    exact_recovery_by_depth,
     leaf_divergence_ratio,
     linkage_gap_boundary,
-    same_partition,
     spectral_clustering,
     top_down,
-    tree_recovered,
 )
+from graph_algos.metrics.hierarchy import exact_recovery_by_depth, same_partition, tree_recovered
+from graph_algos.worlds.generators import erdos_renyi, hierarchical_sbm
 
 
 def test_bethe_hessian_counts_the_leaf_communities() -> None:
@@ -104,3 +104,11 @@ def test_linkage_boundary_shrinks_with_community_size() -> None:
     assert large == pytest.approx(small / 4)
     with pytest.raises(ValueError, match="level must be at least 1"):
         linkage_gap_boundary(0.02, 50, 0)
+
+
+def test_method_params_reach_the_algorithms() -> None:
+    adjacency, _ = hierarchical_sbm(60, [0.01, 0.05, 0.4], seed=3)
+    forced = bottom_up(adjacency, BottomUpParams(communities=2), seed=0)
+    assert len(forced.leaves()) == 2
+    shallow = top_down(adjacency, TopDownParams(max_depth=1), seed=0)
+    assert len(shallow.leaves()) <= 2

@@ -4,13 +4,6 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from graph_algos.generators import (
-    barabasi_albert,
-    erdos_renyi,
-    hierarchical_probabilities,
-    hierarchical_sbm,
-    stochastic_block_model,
-)
 from graph_algos.kernels import (
     acl_push,
     betweenness,
@@ -22,6 +15,13 @@ from graph_algos.kernels import (
     pagerank,
     require_connected,
     sweep_cut,
+)
+from graph_algos.worlds.generators import (
+    barabasi_albert,
+    erdos_renyi,
+    hierarchical_probabilities,
+    hierarchical_sbm,
+    stochastic_block_model,
 )
 from scipy.sparse import csgraph
 

@@ -3,13 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from graph_algos.kernels import degrees
-from graph_algos.local import (
-    f1_score,
-    label_weighted_graph,
-    local_cluster,
-    noisy_label_world,
-    noisy_labels,
-)
+from graph_algos.methods.local import label_weighted_graph, local_cluster
+from graph_algos.metrics.local import f1_score
+from graph_algos.worlds.noisy_labels import noisy_label_world, noisy_labels
 
 
 def test_label_weighted_graph_keeps_positive_edges_only() -> None:

@@ -5,9 +5,8 @@ import sys
 
 import numpy as np
 import pytest
-from graph_algos.benchmarks import PLANTED_QUICKSTART, run_planted
-from graph_algos.generators import clique, erdos_renyi, planted_subgraph, star
-from graph_algos.planted import (
+from graph_algos.benchmarks.planted_quickstart import PLANTED_QUICKSTART
+from graph_algos.methods.planted import (
     calibrate_threshold,
     count_test,
     count_threshold,
@@ -15,8 +14,16 @@ from graph_algos.planted import (
     edge_count,
     max_degree,
 )
+from graph_algos.worlds.generators import clique, erdos_renyi, planted_subgraph, star
 from scipy import stats
-from unlearn_schema import NullProgress, SpecError, WorldSpec
+from unlearn_schema import (
+    BenchmarkResult,
+    BenchmarkSpec,
+    MethodConfig,
+    NullProgress,
+    SpecError,
+    WorldSpec,
+)
 
 
 def test_count_threshold_has_the_stated_level() -> None:
@@ -52,7 +59,7 @@ def test_statistics_and_calibration() -> None:
     assert 0.1 * 80 * 79 / 2 < cut < 0.1 * 80 * 79 / 2 + 4 * np.sqrt(316 * 0.9)
 
 
-def _tiny_spec() -> object:
+def _tiny_spec() -> BenchmarkSpec:
     spec = PLANTED_QUICKSTART.default_spec("quick")
     world = {"n": 200, "q": 0.05, "p": 0.6, "subgraphs": ["star", "clique"], "sizes": [5, 100]}
     return spec.model_copy(
@@ -63,8 +70,12 @@ def _tiny_spec() -> object:
     )
 
 
+def _run(spec: BenchmarkSpec, out: object) -> BenchmarkResult:
+    return PLANTED_QUICKSTART.run(PLANTED_QUICKSTART.parse(spec), NullProgress(), str(out))
+
+
 def test_planted_benchmark_reports_power_and_false_alarm(tmp_path: object) -> None:
-    result = run_planted(_tiny_spec(), NullProgress(), str(tmp_path))  # type: ignore[arg-type]
+    result = _run(_tiny_spec(), tmp_path)
     power = {
         (m.labels["test"], m.labels["subgraph"], m.labels["k"]): m.value
         for m in result.metrics
@@ -78,12 +89,22 @@ def test_planted_benchmark_reports_power_and_false_alarm(tmp_path: object) -> No
     assert all(m.value <= 0.2 and m.reference == 0.05 for m in alarms)
     assert [c.name for c in result.curves] == ["power-star", "power-clique"]
     assert any("star" in note for note in result.notes)
+    assert {m.name for m in result.metrics} <= PLANTED_QUICKSTART.metric_names
 
 
-def test_planted_benchmark_is_reproducible(tmp_path: object) -> None:
-    first = run_planted(_tiny_spec(), NullProgress(), str(tmp_path))  # type: ignore[arg-type]
-    second = run_planted(_tiny_spec(), NullProgress(), str(tmp_path))  # type: ignore[arg-type]
+def test_planted_benchmark_is_reproducible_and_honours_every_seed(tmp_path: object) -> None:
+    first = _run(_tiny_spec(), tmp_path)
+    second = _run(_tiny_spec(), tmp_path)
     assert first.metrics == second.metrics
+    two_seeds = _run(_tiny_spec().model_copy(update={"seeds": [0, 1]}), tmp_path)
+    assert two_seeds.metrics != first.metrics
+    assert two_seeds.curves[0].series[0].y_err is not None  # spread over the two seeds
+
+
+def test_one_method_runs_only_that_test(tmp_path: object) -> None:
+    spec = _tiny_spec().model_copy(update={"methods": [MethodConfig(name="degree-test")]})
+    result = _run(spec, tmp_path)
+    assert {m.labels["test"] for m in result.metrics} == {"degree-test"}
 
 
 @pytest.mark.parametrize(
@@ -91,20 +112,24 @@ def test_planted_benchmark_is_reproducible(tmp_path: object) -> None:
     [
         ({"sizes": [500]}, "sizes must lie in [3, n=200]"),
         ({"p": 0.01}, "need p > q"),
-        ({"subgraphs": ["blob"]}, "subgraphs[0]"),
+        ({"subgraphs": ["blob"]}, "world.params.subgraphs[0]"),
         ({"nn": 3}, "did you mean 'n'?"),
     ],
 )
 def test_bad_world_params_are_rejected_before_running(params: dict, expected: str) -> None:
     spec = _tiny_spec()
-    world = {**spec.world.params, **params}  # type: ignore[attr-defined]
-    bad = spec.model_copy(update={"world": WorldSpec(name="planted-gnq", params=world)})  # type: ignore[attr-defined]
-    with pytest.raises((SpecError, ValueError)) as info:
-        PLANTED_QUICKSTART.check(bad)  # type: ignore[misc]
+    assert spec.world is not None
+    world = {**spec.world.params, **params}
+    bad = spec.model_copy(update={"world": WorldSpec(name="planted-gnq", params=world)})
+    with pytest.raises(SpecError) as info:
+        PLANTED_QUICKSTART.parse(bad)
     assert expected in str(info.value)
 
 
 def test_package_is_torch_free() -> None:
-    code = "import sys, graph_algos.benchmarks; print('torch' in sys.modules)"
+    code = (
+        "import sys, graph_algos.benchmarks.planted_quickstart, graph_algos.methods.critical; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from graph_algos.generators import clique, cycle, erdos_renyi, planted_subgraph
-from graph_algos.planted import edge_count, scan_signal_to_noise, scan_statistic
+from graph_algos.methods.planted import edge_count, scan_signal_to_noise, scan_statistic
+from graph_algos.worlds.generators import clique, cycle, erdos_renyi, planted_subgraph
 
 
 def test_scan_statistic_counts_the_best_placement() -> None:

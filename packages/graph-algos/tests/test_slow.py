@@ -5,10 +5,12 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
-from graph_algos.critical import exact_critical_nodes, greedy_critical_nodes, pairwise_connectivity
-from graph_algos.generators import barabasi_albert, erdos_renyi, hierarchical_sbm
-from graph_algos.hierarchy import bottom_up, exact_recovery_by_depth, tree_recovered
 from graph_algos.kernels import betweenness, closeness, pagerank
+from graph_algos.methods.critical import exact_critical_nodes, greedy_critical_nodes
+from graph_algos.methods.hierarchy import bottom_up
+from graph_algos.metrics.critical import pairwise_connectivity
+from graph_algos.metrics.hierarchy import exact_recovery_by_depth, tree_recovered
+from graph_algos.worlds.generators import barabasi_albert, erdos_renyi, hierarchical_sbm
 
 
 @pytest.mark.slow

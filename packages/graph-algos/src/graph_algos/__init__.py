@@ -1,9 +1,11 @@
 """Graph algorithms for the unlearning toolkit.
 
-Modules: ``generators`` (random graphs), ``kernels`` (PageRank, components, betweenness,
-local diffusions), ``hierarchy`` (bottom-up vs top-down communities), ``local`` (noisy
-labels), ``planted`` (planted-subgraph tests), ``critical`` (critical nodes),
-``robustness`` (RWCS node selection), ``benchmarks`` (registered recipes).
+Rooms: ``worlds`` (random graphs: G(n, q), block models, Barabási–Albert, planted
+subgraphs, noisy labels), ``kernels`` (PageRank, components, betweenness, ACL push,
+flow diffusion, sweep cut), ``methods`` (planted-subgraph tests, hierarchical and local
+clustering, critical-node selectors; ``METHODS`` is their registry), ``metrics``
+(``METRICS``), ``benchmarks`` (one registered recipe per module, and the speed
+benchmark ``graph-algos-speed``).
 
 numpy/scipy.sparse core, networkx only for interop, no torch.
 """

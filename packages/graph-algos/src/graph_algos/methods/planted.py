@@ -1,20 +1,26 @@
-"""Detecting a planted subgraph Γ in G(n, q): the count test and the degree test.
+r"""Detecting a planted subgraph Γ in G(n, q): the count, degree and scan tests.
 
-Hypotheses ("Detecting Arbitrary Planted Subgraphs in Random Graphs", 2025):
-H0: G ~ G(n, q); H1: G ~ G(n, q) with a copy of Γ whose
-edges appear with probability p instead of q.
+Seed paper: "Detecting Arbitrary Planted Subgraphs in Random Graphs" (2025).
+$H_0$: $G \sim G(n, q)$; $H_1$: $G \sim G(n, q)$ with a copy of Γ whose edges appear
+with probability p instead of q.
 
-* Count test: T = |E(G)|. Under H0, T ~ Bin(N, q) with N = n(n-1)/2, and H1 shifts its
-  mean by |E(Γ)|(p - q). It succeeds when |E(Γ)|(p - q) ≫ sqrt(N q(1-q)).
-* Degree test: T = max_v deg(v). Under H0 each degree is Bin(n-1, q); Γ raises the
-  planted vertex of largest degree by about d_max(Γ)(p - q). It succeeds when
-  d_max(Γ)(p - q) ≫ sqrt(n q(1-q) log n).
+* Count test: $T = |E(G)|$. Under $H_0$, $T \sim \mathrm{Bin}(N, q)$ with
+  $N = n(n-1)/2$, and $H_1$ shifts its mean by $|E(\Gamma)|(p - q)$. It succeeds when
+  $|E(\Gamma)|(p - q) \gg \sqrt{N q (1-q)}$.
+* Degree test: $T = \max_v \deg(v)$. Under $H_0$ each degree is $\mathrm{Bin}(n-1, q)$;
+  Γ raises the planted vertex of largest degree by about $d_{\max}(\Gamma)(p - q)$. It
+  succeeds when $d_{\max}(\Gamma)(p - q) \gg \sqrt{n q (1-q) \log n}$.
+* Scan test (small n only): $T = \max_\varphi \sum_{(a, b) \in E(\Gamma)}
+  1\{\varphi(a)\varphi(b) \in E(G)\}$ over the injective placements φ of Γ; it detects
+  sparse patterns that escape both, at an exhaustive cost.
 
 So the count test sees dense patterns (cliques) and the degree test sees patterns
 with one high-degree vertex (stars); a cycle, with few edges and degree 2, escapes both.
 
-* Scan test (small n only): T = max over placements of Γ of the number of Γ's edges
-  present; it detects sparse patterns that escape both, at an exhaustive cost.
+The registered entries are the test statistics (``edge_count``, ``max_degree``,
+``scan_statistic``): a benchmark calibrates each statistic's level-α cut on simulated
+null graphs, so that every test is compared at the same false-alarm rate.
+``count_test`` and ``degree_test`` are the same tests with analytic cuts.
 """
 
 from __future__ import annotations
@@ -27,23 +33,21 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
-from graph_algos.generators import SeedLike, Subgraph, as_rng, erdos_renyi
+from graph_algos.seeding import SeedLike, as_rng
+from graph_algos.worlds.generators import Subgraph, erdos_renyi, make_subgraph
 
 Statistic = Callable[[sp.spmatrix], float]
 
 
 def edge_count(adjacency: sp.spmatrix) -> float:
-    """Number of undirected edges of a symmetric adjacency matrix (no self-loops)."""
+    """Count-test statistic: undirected edges of a symmetric adjacency (no self-loops)."""
     return float(adjacency.nnz) / 2.0
 
 
 def max_degree(adjacency: sp.spmatrix) -> float:
-    """Largest degree."""
+    """Degree-test statistic: the largest degree."""
     degrees = np.diff(sp.csr_matrix(adjacency).indptr)
     return float(degrees.max()) if len(degrees) else 0.0
-
-
-STATISTICS: dict[str, Statistic] = {"count-test": edge_count, "degree-test": max_degree}
 
 
 def _check_level(level: float) -> None:
@@ -52,7 +56,7 @@ def _check_level(level: float) -> None:
 
 
 def count_threshold(n: int, q: float, level: float) -> float:
-    """Smallest t with P(Bin(N, q) > t) <= level, N = n(n-1)/2: the count test's exact cut."""
+    """Smallest t with $P(\\mathrm{Bin}(N, q) > t) \\le$ level, N = n(n-1)/2: the exact cut."""
     _check_level(level)
     return float(stats.binom.isf(level, n * (n - 1) // 2, q))
 
@@ -60,20 +64,21 @@ def count_threshold(n: int, q: float, level: float) -> float:
 def degree_threshold(n: int, q: float, level: float) -> float:
     """Cut for the maximum degree with a union bound over the n vertices.
 
-    P(max deg > t) <= n · P(Bin(n-1, q) > t) <= level, so the test is conservative.
+    $P(\\max \\deg > t) \\le n \\cdot P(\\mathrm{Bin}(n-1, q) > t) \\le$ level, so the test
+    is conservative.
     """
     _check_level(level)
     return float(stats.binom.isf(level / n, n - 1, q))
 
 
 def count_test(adjacency: sp.spmatrix, q: float, level: float = 0.05) -> bool:
-    """Reject H0 (declare 'planted') when the edge count exceeds its level-α cut."""
+    """Reject $H_0$ (declare 'planted') when the edge count exceeds its level-α cut."""
     n = adjacency.shape[0]
     return edge_count(adjacency) > count_threshold(n, q, level)
 
 
 def degree_test(adjacency: sp.spmatrix, q: float, level: float = 0.05) -> bool:
-    """Reject H0 when the maximum degree exceeds its (union-bound) level-α cut."""
+    """Reject $H_0$ when the maximum degree exceeds its (union-bound) level-α cut."""
     n = adjacency.shape[0]
     return max_degree(adjacency) > degree_threshold(n, q, level)
 
@@ -94,28 +99,35 @@ def calibrate_threshold(
     return float(np.quantile(values, 1.0 - level, method="higher"))
 
 
-def detection_power(decisions: np.ndarray | list[bool]) -> float:
-    """Share of planted graphs in which the test declared a planted subgraph."""
-    array = np.asarray(decisions, dtype=bool)
-    if array.size == 0:
-        raise ValueError("detection_power needs at least one decision")
-    return float(array.mean())
-
-
-def false_alarm_rate(decisions: np.ndarray | list[bool]) -> float:
-    """Share of null graphs in which the test wrongly declared a planted subgraph."""
-    return detection_power(decisions)
-
-
 def count_signal_to_noise(n: int, q: float, p: float, num_edges: int) -> float:
-    """|E(Γ)|(p - q) / sqrt(N q (1 - q)): order one marks the count test's boundary."""
+    """$|E(\\Gamma)|(p - q) / \\sqrt{N q (1 - q)}$: order one marks the count test's boundary."""
     pairs = n * (n - 1) / 2
     return num_edges * (p - q) / np.sqrt(pairs * q * (1 - q))
 
 
 def degree_signal_to_noise(n: int, q: float, p: float, top_degree: int) -> float:
-    """d_max(Γ)(p - q) / sqrt(2 n q (1 - q) log n): order one marks the degree test's boundary."""
+    """$d_{\\max}(\\Gamma)(p - q) / \\sqrt{2 n q (1 - q) \\log n}$: order one marks the degree
+    test's boundary."""
     return top_degree * (p - q) / np.sqrt(2.0 * n * q * (1 - q) * np.log(n))
+
+
+def boundary_size(subgraph: str, n: int, q: float, p: float, test: str) -> float | None:
+    """Smallest k (on a geometric grid up to n) whose signal-to-noise ratio reaches one.
+
+    The predicted detection boundary of ``test`` (``count-test`` or ``degree-test``) for
+    the pattern family ``subgraph`` (``None`` when no k up to n reaches it).
+    """
+    if test not in ("count-test", "degree-test"):
+        raise ValueError(f"no boundary for test {test!r}; accepted: count-test, degree-test")
+    for k in np.unique(np.geomspace(3, n, 80).astype(int)):
+        pattern = make_subgraph(subgraph, int(k), seed=0)
+        if test == "count-test":
+            snr = count_signal_to_noise(n, q, p, pattern.num_edges)
+        else:
+            snr = degree_signal_to_noise(n, q, p, pattern.max_degree)
+        if snr >= 1.0:
+            return float(k)
+    return None
 
 
 SCAN_LIMIT = 2_000_000
@@ -137,10 +149,11 @@ def _placements(n: int, k: int) -> np.ndarray:
 
 
 def scan_statistic(adjacency: sp.spmatrix, subgraph: Subgraph) -> float:
-    """Scan statistic: the largest number of Γ's edges present over all placements of Γ.
+    """Scan-test statistic: the largest number of Γ's edges present over all placements.
 
-    max over injective φ: V(Γ) → V(G) of Σ_{(a, b) ∈ E(Γ)} 1{φ(a)φ(b) ∈ E(G)}. Exhaustive,
-    so only for small n (see ``SCAN_LIMIT``); its level-α cut comes from simulation.
+    $\\max_{\\varphi: V(\\Gamma) \\to V(G)} \\sum_{(a, b) \\in E(\\Gamma)}
+    1\\{\\varphi(a)\\varphi(b) \\in E(G)\\}$ over injective φ. Exhaustive, so only for
+    small n (see ``SCAN_LIMIT``); its level-α cut comes from simulation.
     """
     n = adjacency.shape[0]
     if subgraph.k > n:
@@ -154,11 +167,13 @@ def scan_statistic(adjacency: sp.spmatrix, subgraph: Subgraph) -> float:
 
 
 def scan_signal_to_noise(n: int, q: float, p: float, num_edges: int, k: int) -> float:
-    """|E(Γ)|(p − q) / sqrt(2 |E(Γ)| q(1 − q) · k log n): the union-bound scan boundary.
+    """$|E(\\Gamma)|(p - q) / \\sqrt{2 |E(\\Gamma)| q (1 - q) \\cdot k \\log n}$: the
+    union-bound scan boundary.
 
-    The scan maximises over about n^k placements, each a Bin(|E(Γ)|, q) under H0, so its
-    null maximum sits near |E(Γ)| q + sqrt(2 |E(Γ)| q(1 − q) k log n); order one marks
-    where the planted copy's excess |E(Γ)|(p − q) clears it. (Our union-bound heuristic,
+    The scan maximises over about $n^k$ placements, each a $\\mathrm{Bin}(|E(\\Gamma)|, q)$
+    under $H_0$, so its null maximum sits near
+    $|E(\\Gamma)| q + \\sqrt{2 |E(\\Gamma)| q (1 - q) k \\log n}$; order one marks where the
+    planted copy's excess $|E(\\Gamma)|(p - q)$ clears it. (Our union-bound heuristic,
     not a constant from the paper.)
     """
     spread = np.sqrt(2.0 * num_edges * q * (1 - q) * k * np.log(n))

@@ -1,22 +1,23 @@
-"""Hierarchical community detection: bottom-up versus top-down.
+r"""Hierarchical community detection: bottom-up versus top-down.
 
 Seed paper: Dreveton, Kuroda, Grossglauser, Thiran, "When Does Bottom-up Beat Top-down
 in Hierarchical Community Detection?" (arXiv:2306.00833).
 
-* Bethe-Hessian (Saade, Krzakala, Zdeborová 2014): H(r) = (r² − 1) I − r A + D with
-  r = sqrt(Σ d² / Σ d − 1); the number of its negative eigenvalues estimates the number
-  of communities, and its eigenvectors for them embed the nodes for k-means.
+* Bethe-Hessian (Saade, Krzakala, Zdeborová 2014, arXiv:1406.1880):
+  $H(r) = (r^2 - 1) I - r A + D$ with $r = \sqrt{\sum d^2 / \sum d - 1}$; the number of
+  its negative eigenvalues estimates the number of communities, and its eigenvectors for
+  them embed the nodes for k-means.
 * Bottom-up: Bethe-Hessian spectral clustering down to the finest communities, then
   average linkage that repeatedly merges the two clusters of largest edge density
-  ρ(a, b) = e(a, b) / (|a| |b|), the merge height being that density.
+  $\rho(a, b) = e(a, b) / (|a| |b|)$, the merge height being that density.
 * Top-down: recursive spectral bisection (sign of the second Bethe-Hessian
   eigenvector), stopping when the Bethe-Hessian of the part has fewer than two negative
   eigenvalues; the height of a split is the edge density between its two halves.
 
-Metrics: exact recovery at each depth of the tree (the predicted partition equals the
-true one up to relabelling), tree recovery (the predicted dendrogram over the finest
-clusters has the true tree's shape) and dendrogram inversions (a parent whose height
-exceeds its child's, which makes the dendrogram non-monotone).
+Both methods are registry entries: ``method(adjacency, params, *, seed=None)`` returns a
+``Dendrogram``; its metrics (exact recovery per depth, tree recovery, inversions) are in
+``graph_algos.metrics.hierarchy``. The finite-n boundaries drawn on the phase diagrams
+(``leaf_divergence_ratio``, ``linkage_gap_boundary``) are at the end of this module.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from pydantic import Field
 from scipy.sparse.linalg import eigsh
+from unlearn_schema import MethodParams
 
-from graph_algos.generators import SeedLike, as_rng
 from graph_algos.kernels import as_csr, require_connected
+from graph_algos.seeding import SeedLike, as_rng
+from graph_algos.worlds.generators import hierarchical_probabilities
 
 # Below this many nodes a dense eigensolver is used. It is kept small on purpose: dense
 # LAPACK spawns BLAS threads, which on a shared CPU can be 100x slower than ARPACK.
@@ -216,23 +220,41 @@ def linkage_tree(adjacency: sp.spmatrix, labels: np.ndarray) -> Dendrogram:
     return tree
 
 
-def bottom_up(adjacency: sp.spmatrix, k: int | None = None, seed: SeedLike = None) -> Dendrogram:
+class BottomUpParams(MethodParams):
+    """Bottom-up: the number of finest communities (None: Bethe-Hessian estimate)."""
+
+    communities: int | None = Field(default=None, ge=2, le=256)
+
+
+class TopDownParams(MethodParams):
+    """Top-down: smallest part that may still be split, and the deepest split."""
+
+    min_size: int = Field(default=8, ge=2, le=10_000)
+    max_depth: int = Field(default=12, ge=1, le=30)
+
+
+def bottom_up(
+    adjacency: sp.spmatrix, params: BottomUpParams | None = None, *, seed: SeedLike = None
+) -> Dendrogram:
     """Bottom-up: Bethe-Hessian clustering to the finest communities, then linkage.
 
     Needs a connected graph (isolated pieces would be split off as spurious leaves).
     """
+    params = params or BottomUpParams()
     require_connected(adjacency, "bottom-up hierarchical clustering")
-    labels = spectral_clustering(adjacency, k, seed)
+    labels = spectral_clustering(adjacency, params.communities, seed)
     return linkage_tree(adjacency, labels)
 
 
 def top_down(
-    adjacency: sp.spmatrix, min_size: int = 8, max_depth: int = 12, seed: SeedLike = None
+    adjacency: sp.spmatrix, params: TopDownParams | None = None, *, seed: SeedLike = None
 ) -> Dendrogram:
     """Top-down: recursive Bethe-Hessian bisection until the stopping rule says 'one block'.
 
-    Needs a connected graph, like :func:`bottom_up`.
+    Needs a connected graph, like ``bottom_up``.
     """
+    params = params or TopDownParams()
+    min_size, max_depth = params.min_size, params.max_depth
     require_connected(adjacency, "top-down hierarchical clustering")
     matrix = as_csr(adjacency)
     rng = as_rng(seed)
@@ -256,63 +278,7 @@ def top_down(
     return tree
 
 
-# --------------------------------------------------------------------------- metrics
-
-
-def same_partition(predicted: np.ndarray, truth: np.ndarray) -> bool:
-    """True when the two labelings define the same partition (up to relabelling)."""
-    pairs = np.unique(np.stack([predicted, truth], axis=1), axis=0)
-    return len(pairs) == len(np.unique(predicted)) == len(np.unique(truth))
-
-
-def exact_recovery_by_depth(tree: Dendrogram, leaf_labels: np.ndarray, depth: int) -> list[bool]:
-    """For ℓ = 1..L: whether the tree's partition at depth ℓ is the true one, leaf >> (L − ℓ).
-
-    At ℓ = L (the leaf communities) the dendrogram's leaves are compared, so that the
-    finest level is judged on the clustering alone and not on the tree's shape.
-    """
-    n = len(leaf_labels)
-    result = [
-        same_partition(tree.partition_at_depth(level, n), leaf_labels >> (depth - level))
-        for level in range(1, depth)
-    ]
-    finest = np.full(n, -1, dtype=np.int64)
-    for label, node in enumerate(tree.leaves()):
-        finest[tree.members[node]] = label
-    return [*result, same_partition(finest, leaf_labels)]
-
-
-def tree_recovered(tree: Dendrogram, leaf_labels: np.ndarray, depth: int) -> bool:
-    """Whether the dendrogram has the true tree's shape over the true leaf communities.
-
-    Each predicted finest cluster is mapped to its majority true leaf; the tree is
-    recovered when there are exactly 2^L finest clusters, they map onto distinct leaves,
-    and the leaf sets under the internal nodes equal the subtrees of the true tree.
-    """
-    leaves = tree.leaves()
-    if len(leaves) != 2**depth:
-        return False
-    majority = {node: int(np.bincount(leaf_labels[tree.members[node]]).argmax()) for node in leaves}
-    if len(set(majority.values())) != len(leaves):
-        return False
-
-    def leaf_set(node: int) -> frozenset[int]:
-        if not tree.children[node]:
-            return frozenset([majority[node]])
-        return frozenset().union(*(leaf_set(c) for c in tree.children[node]))
-
-    predicted = {leaf_set(i) for i, c in enumerate(tree.children) if c}
-    truth = {
-        frozenset(range(block * 2 ** (depth - level), (block + 1) * 2 ** (depth - level)))
-        for level in range(depth)
-        for block in range(2**level)
-    }
-    return predicted == truth
-
-
-def dendrogram_inversions(tree: Dendrogram) -> int:
-    """Number of parent–child inversions of a dendrogram (see :meth:`Dendrogram.inversions`)."""
-    return tree.inversions()
+# ------------------------------------------------------- finite-n boundaries
 
 
 def chernoff_hellinger(
@@ -338,8 +304,6 @@ def leaf_divergence_ratio(level_probabilities: list[float], community_size: int)
     (the information-theoretic condition of Abbe & Sandon applied at this finite n);
     the bottom-up algorithm starts from them.
     """
-    from graph_algos.generators import hierarchical_probabilities
-
     matrix = hierarchical_probabilities(level_probabilities)
     leaves = matrix.shape[0]
     sizes = np.full(leaves, float(community_size))

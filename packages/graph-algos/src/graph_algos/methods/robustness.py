@@ -1,35 +1,43 @@
-"""Node selection for black-box attacks on GNNs: RWCS and GC-RWCS.
+r"""Node selection for black-box attacks on GNNs: RWCS and GC-RWCS.
 
 Seed paper: Ma, Ding, Mei, "Towards More Practical Adversarial Attacks on Graph Neural
 Networks" (NeurIPS 2020, arXiv:2006.05057). The gradient of an L-layer GNN's loss with
 respect to node j's features is, in expectation over the ReLU gates, proportional to
-the j-th column sum of M^L, with M = D̃⁻¹Ã the random-walk matrix of the graph with
-self-loops Ã = A + I. So
+the j-th column sum of $M^L$, with $M = \tilde D^{-1} \tilde A$ the random-walk matrix of
+the graph with self-loops $\tilde A = A + I$. So
 
-* RWCS (random walk column sum) scores node j by I_j = Σ_i [M^L]_ij and attacks the
-  top r nodes among those the attacker can access;
+* RWCS (random walk column sum) scores node j by $I_j = \sum_i [M^L]_{ij}$ and attacks
+  the top r nodes among those the attacker can access;
 * GC-RWCS corrects the diminishing return of attacking nodes that influence the same
-  targets: it binarises M^L (B_ij = 1 when j is among the ``top_per_target`` largest
-  entries of row i, or anywhere in its support), and greedily picks the candidate that
-  is a top influencer of the most targets covered fewer than ``saturation`` times so
-  far (ties broken by I_j), then drops the picked node's neighbours from the
-  candidates. Both selectors may skip nodes above a degree limit (``max_degree``), as
-  the paper does to keep the attacked nodes inconspicuous.
+  targets: it binarises $M^L$ ($B_{ij} = 1$ when j is among the ``top_per_target``
+  largest entries of row i, or anywhere in its support), and greedily picks the
+  candidate that is a top influencer of the most targets covered fewer than
+  ``saturation`` times so far (ties broken by $I_j$), then drops the picked node's
+  neighbours from the candidates. Both selectors may skip nodes above a degree limit
+  (``max_degree``), as the paper does to keep the attacked nodes inconspicuous.
 
-The scores are the paper's; the default binarisation (the support of M^L) and the
-saturation count are our reading of the greedy correction, and no GNN is trained here.
+The scores are the paper's; the default binarisation (the support of $M^L$) and the
+saturation count are our reading of the greedy correction, and no GNN is trained here
+(selections are judged by coverage, dismantling and spreading in ``critical-nodes``).
+
+Registry entries (selectors, see ``graph_algos.methods.selection``): ``select_rwcs``,
+``select_gc_rwcs``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
+from unlearn_schema import MethodParams
 
 from graph_algos.kernels import as_csr
+from graph_algos.methods.selection import NodeSelection
+from graph_algos.seeding import SeedLike
 
 
 def random_walk_power(adjacency: sp.spmatrix, steps: int) -> sp.csr_matrix:
-    """M^L with M = D̃⁻¹(A + I), as a sparse matrix (rows are the start nodes)."""
+    r"""$M^L$ with $M = \tilde D^{-1}(A + I)$, as a sparse matrix (rows are the start nodes)."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     matrix = as_csr(adjacency)
@@ -71,7 +79,7 @@ def _check_budget(budget: int, pool: np.ndarray) -> None:
 
 
 def rwcs_scores(adjacency: sp.spmatrix, steps: int = 2) -> np.ndarray:
-    """Importance I_j = Σ_i [M^L]_ij of every node."""
+    r"""Importance $I_j = \sum_i [M^L]_{ij}$ of every node."""
     return np.asarray(random_walk_power(adjacency, steps).sum(axis=0)).ravel()
 
 
@@ -82,7 +90,7 @@ def rwcs(
     accessible: list[int] | None = None,
     max_degree: int | None = None,
 ) -> list[int]:
-    """The ``budget`` accessible nodes (of degree ≤ ``max_degree``) of largest I_j."""
+    """The ``budget`` accessible nodes (of degree ≤ ``max_degree``) of largest $I_j$."""
     matrix = as_csr(adjacency)
     scores = rwcs_scores(matrix, steps)
     pool = _candidates(matrix, accessible, max_degree)
@@ -92,7 +100,7 @@ def rwcs(
 
 
 def _binarised_influence(power: sp.csr_matrix, top_per_target: int | None) -> sp.csr_matrix:
-    """B_ij = 1 where j is among the ``top_per_target`` largest entries of row i of M^L."""
+    r"""$B_{ij} = 1$ where j is among the ``top_per_target`` largest entries of row i of $M^L$."""
     binary = power.copy()
     if top_per_target is not None:
         for i in range(binary.shape[0]):
@@ -156,11 +164,45 @@ def gc_rwcs(
     return chosen
 
 
-def covered_targets(adjacency: sp.spmatrix, selected: list[int], steps: int = 2) -> int:
-    """Number of nodes within ``steps`` hops of at least one selected node."""
-    matrix = as_csr(adjacency)
-    reach = np.zeros(matrix.shape[0], dtype=bool)
-    reach[selected] = True
-    for _ in range(steps):
-        reach = reach | (matrix @ reach.astype(np.float64) > 0)
-    return int(reach.sum())
+# ------------------------------------------------------------------ registry entries
+
+
+class RWCSParams(MethodParams):
+    """RWCS: the walk length L (GNN layers) and the degree limit of attacked nodes."""
+
+    steps: int = Field(default=2, ge=1, le=8, description="Walk length L (GNN layers).")
+    max_degree: int | None = Field(default=None, ge=0, description="Skip nodes above it.")
+
+
+class GCRWCSParams(RWCSParams):
+    """GC-RWCS: also the cover count, the binarisation and the neighbour exclusion."""
+
+    saturation: int = Field(default=1, ge=1, description="Covers after which a target is done.")
+    top_per_target: int | None = Field(
+        default=None, ge=1, description="Top influencers kept per target (None: support)."
+    )
+    exclude_neighbours: bool = True
+
+
+def select_rwcs(
+    adjacency: sp.spmatrix, problem: NodeSelection, params: RWCSParams, *, seed: SeedLike = None
+) -> list[int]:
+    """Selector: the ``budget`` nodes of largest random-walk column sum (deterministic)."""
+    del seed
+    return rwcs(adjacency, problem.budget, steps=params.steps, max_degree=params.max_degree)
+
+
+def select_gc_rwcs(
+    adjacency: sp.spmatrix, problem: NodeSelection, params: GCRWCSParams, *, seed: SeedLike = None
+) -> list[int]:
+    """Selector: greedy-corrected RWCS of ``budget`` nodes (deterministic)."""
+    del seed
+    return gc_rwcs(
+        adjacency,
+        problem.budget,
+        steps=params.steps,
+        saturation=params.saturation,
+        max_degree=params.max_degree,
+        top_per_target=params.top_per_target,
+        exclude_neighbours=params.exclude_neighbours,
+    )

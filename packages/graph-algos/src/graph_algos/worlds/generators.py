@@ -11,12 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-SeedLike = int | np.random.Generator | None
-
-
-def as_rng(seed: SeedLike) -> np.random.Generator:
-    """A numpy Generator from a seed, or the Generator itself."""
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+from graph_algos.seeding import SeedLike, as_rng
 
 
 def _check_probability(name: str, value: float) -> None:
@@ -34,11 +29,6 @@ def pair_index(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     lo = np.minimum(u, v).astype(np.int64)
     hi = np.maximum(u, v).astype(np.int64)
     return lo * n - lo * (lo + 1) // 2 + (hi - lo - 1)
-
-
-def _upper_triangle(n: int) -> tuple[np.ndarray, np.ndarray]:
-    rows, cols = np.triu_indices(n, k=1)
-    return rows.astype(np.int64), cols.astype(np.int64)
 
 
 def adjacency_from_edges(rows: np.ndarray, cols: np.ndarray, n: int) -> sp.csr_matrix:

@@ -1,49 +1,48 @@
-"""Critical nodes: centralities, critical node deletion, influence maximisation, control.
+r"""Critical nodes: centralities, critical node deletion, structural controllability.
 
 Seed paper: "Critical Nodes Identification in Complex Networks: A Survey" (2025). One
-function per family of the survey that a numpy/scipy core can do well:
+function per family of the survey that a numpy/scipy core can do well (influence
+maximisation is in ``influence``):
 
 * Centralities: degree, betweenness, closeness, PageRank, k-core, collective influence
-  CI_ℓ(i) = (k_i − 1) Σ_{j ∈ ∂Ball(i, ℓ)} (k_j − 1) (Morone & Makse 2015), where
-  ∂Ball(i, ℓ) are the nodes at distance exactly ℓ from i.
+  $CI_\ell(i) = (k_i - 1) \sum_{j \in \partial B(i, \ell)} (k_j - 1)$ (Morone & Makse
+  2015), where $\partial B(i, \ell)$ are the nodes at distance exactly $\ell$ from i.
 * Critical node deletion: delete k nodes to minimise the pairwise connectivity
-  Σ_C |C|(|C| − 1)/2 over the remaining components. Greedy (remove the node whose
+  $\sum_C |C|(|C| - 1)/2$ over the remaining components. Greedy (remove the node whose
   deletion lowers it most, k times) and exact for small graphs by the ILP of
-  Arulselvan et al. (2009): minimise Σ u_ij subject to u_ij + v_i + v_j ≥ 1 for each
-  edge, u_ij + u_jk − u_ik ≤ 1 (and rotations) for each triple, Σ v_i ≤ k, binaries.
-* Influence maximisation under independent cascade (each edge, in each direction,
-  passes the infection once with probability p) and linear threshold (weights
-  1/deg(v) into v): spread estimated on sampled live-edge graphs (Kempe, Kleinberg,
-  Tardos 2003); CELF lazy greedy (Leskovec et al. 2007); reverse-reachable sets
-  (Borgs et al. 2014): sample RR sets, pick seeds by greedy maximum coverage.
-* Structural controllability (Liu, Slotine, Barabási 2011): driver nodes are the
-  nodes left unmatched by a maximum matching of the out-copy → in-copy bipartite graph;
-  N_D = max(n − |M*|, 1).
+  Arulselvan et al. (2009): minimise $\sum u_{ij}$ subject to $u_{ij} + v_i + v_j \ge 1$
+  for each edge, $u_{ij} + u_{jk} - u_{ik} \le 1$ (and rotations) for each triple,
+  $\sum v_i \le k$, binaries.
+* Structural controllability (Liu, Slotine, Barabási 2011): driver nodes are the nodes
+  left unmatched by a maximum matching of the out-copy → in-copy bipartite graph;
+  $N_D = \max(n - |M^*|, 1)$.
+
+Registry entries (selectors, ``select(adjacency, problem: NodeSelection, params, *,
+seed=None) -> nodes``): one ``CentralitySelector`` per centrality, and
+``select_greedy_cnd``.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 from scipy.sparse import csgraph
+from unlearn_schema import MethodParams, NoParams
 
-from graph_algos.generators import SeedLike, as_rng
 from graph_algos.kernels import (
     as_csr,
     betweenness,
     closeness,
-    connected_components,
     core_numbers,
-    largest_component_size,
     pagerank,
     unweighted,
 )
+from graph_algos.methods.selection import NodeSelection
+from graph_algos.seeding import SeedLike
 
-Cascade = Literal["ic", "lt"]
 CENTRALITIES = ("degree", "betweenness", "closeness", "pagerank", "k-core", "collective-influence")
 
 
@@ -67,9 +66,17 @@ def collective_influence(adjacency: sp.spmatrix, radius: int = 2) -> np.ndarray:
 
 
 def centrality(
-    adjacency: sp.spmatrix, name: str, seed: SeedLike = None, samples: int | None = None
+    adjacency: sp.spmatrix,
+    name: str,
+    seed: SeedLike = None,
+    samples: int | None = None,
+    radius: int = 2,
 ) -> np.ndarray:
-    """A centrality by name (one of ``CENTRALITIES``); higher means more critical."""
+    """A centrality by name (one of ``CENTRALITIES``); higher means more critical.
+
+    ``samples`` (betweenness: sampled sources, None for exact) and ``radius``
+    (collective influence) apply to those two only.
+    """
     if name == "degree":
         return np.diff(as_csr(adjacency).indptr).astype(np.float64)
     if name == "betweenness":
@@ -81,7 +88,7 @@ def centrality(
     if name == "k-core":
         return core_numbers(adjacency).astype(np.float64)
     if name == "collective-influence":
-        return collective_influence(adjacency)
+        return collective_influence(adjacency, radius)
     raise ValueError(f"unknown centrality {name!r}; accepted: {', '.join(CENTRALITIES)}")
 
 
@@ -89,17 +96,6 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
     """The k highest-scoring nodes, ties broken by the lower index."""
     order = np.lexsort((np.arange(len(scores)), -scores))
     return [int(i) for i in order[:k]]
-
-
-def pairwise_connectivity(adjacency: sp.spmatrix, removed: list[int] | None = None) -> float:
-    """Σ over components of |C|(|C| − 1)/2 after deleting ``removed``."""
-    matrix = as_csr(adjacency)
-    keep = np.ones(matrix.shape[0], dtype=bool)
-    if removed:
-        keep[removed] = False
-    _, labels = connected_components(matrix[keep][:, keep])
-    sizes = np.bincount(labels).astype(np.float64)
-    return float((sizes * (sizes - 1) / 2).sum())
 
 
 def connectivity_after_removal(
@@ -258,158 +254,6 @@ def exact_critical_nodes(adjacency: sp.spmatrix, k: int) -> tuple[list[int], flo
     return chosen, float(round(result.fun))
 
 
-# ------------------------------------------------------------------ influence spread
-
-
-def _check_cascade(model: str, probability: float) -> None:
-    if model not in ("ic", "lt"):
-        raise ValueError(f"unknown cascade model {model!r}; accepted: ic, lt")
-    if not 0.0 <= probability <= 1.0:
-        raise ValueError(f"probability must be in [0, 1], got {probability}")
-
-
-def live_edge_graph(
-    adjacency: sp.spmatrix, model: Cascade, probability: float, rng: np.random.Generator
-) -> sp.csr_matrix:
-    """One live-edge sample (directed u → v means 'u infects v').
-
-    IC: each directed edge is live with ``probability``. LT with weights 1/deg(v): each
-    node v keeps exactly one incoming edge, chosen uniformly (Kempe et al., Claim 2.6).
-    """
-    matrix = as_csr(adjacency)
-    n = matrix.shape[0]
-    coo = matrix.tocoo()  # rows u, cols v: the edge u -> v
-    if model == "ic":
-        live = rng.random(coo.nnz) < probability
-        return sp.csr_matrix((np.ones(int(live.sum())), (coo.row[live], coo.col[live])), (n, n))
-    incoming = matrix.T.tocsr()  # row v lists the in-neighbours of v
-    in_degree = np.diff(incoming.indptr)
-    has = np.flatnonzero(in_degree > 0)
-    picks = incoming.indptr[has] + (rng.random(len(has)) * in_degree[has]).astype(np.int64)
-    sources = incoming.indices[picks]
-    return sp.csr_matrix((np.ones(len(has)), (sources, has)), (n, n))
-
-
-class SpreadEstimator:
-    """Monte Carlo spread σ(S) on a fixed set of sampled live-edge graphs (common random
-    numbers, so that CELF's marginal gains are comparable).
-
-    The samples are stacked into one block-diagonal graph plus a virtual source whose
-    edges go to the seeds' copies, so one BFS evaluates σ(S) over every sample.
-    """
-
-    def __init__(
-        self,
-        adjacency: sp.spmatrix,
-        model: Cascade = "ic",
-        probability: float = 0.1,
-        samples: int = 100,
-        seed: SeedLike = None,
-    ) -> None:
-        _check_cascade(model, probability)
-        if samples < 1:
-            raise ValueError(f"samples must be positive, got {samples}")
-        rng = as_rng(seed)
-        self.n = adjacency.shape[0]
-        self.samples = samples
-        blocks = [live_edge_graph(adjacency, model, probability, rng) for _ in range(samples)]
-        stacked = sp.block_diag([*blocks, sp.csr_matrix((1, 1))], format="csr")
-        self._indptr = stacked.indptr
-        self._indices = stacked.indices
-        self.calls = 0
-
-    def __call__(self, seeds: list[int]) -> float:
-        for s in seeds:
-            if not 0 <= s < self.n:
-                raise ValueError(f"seed node {s} is not in the graph: nodes are 0..{self.n - 1}")
-        self.calls += 1
-        if not seeds:
-            return 0.0
-        size = self.n * self.samples + 1
-        targets = (np.asarray(seeds)[None, :] + self.n * np.arange(self.samples)[:, None]).ravel()
-        indptr = self._indptr.copy()
-        indptr[-1] += len(targets)
-        indices = np.concatenate([self._indices, targets]).astype(self._indices.dtype)
-        graph = sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(size, size))
-        order = csgraph.breadth_first_order(graph, size - 1, return_predecessors=False)
-        return (len(order) - 1) / self.samples
-
-
-def celf(spread: Callable[[list[int]], float], n: int, k: int) -> list[int]:
-    """CELF lazy greedy: re-evaluate a node's marginal gain only when it tops the queue."""
-    if not 0 <= k <= n:
-        raise ValueError(f"k must be in [0, n={n}], got k={k}")
-    chosen: list[int] = []
-    current = 0.0
-    heap = [(-spread([v]), v, 0) for v in range(n)]
-    heapq.heapify(heap)
-    while len(chosen) < k and heap:
-        negative_gain, node, round_seen = heapq.heappop(heap)
-        if round_seen == len(chosen):
-            chosen.append(node)
-            current += -negative_gain
-            continue
-        gain = spread([*chosen, node]) - current
-        heapq.heappush(heap, (-gain, node, len(chosen)))
-    return chosen
-
-
-def reverse_reachable_seeds(
-    adjacency: sp.spmatrix,
-    k: int,
-    model: Cascade = "ic",
-    probability: float = 0.1,
-    sets: int = 2000,
-    seed: SeedLike = None,
-) -> tuple[list[int], float]:
-    """Seeds by greedy maximum coverage of ``sets`` reverse-reachable sets.
-
-    An RR set is the set of nodes that reach a uniformly random node in a live-edge
-    sample; σ(S) ≈ n × (share of RR sets that S touches). Returns the seeds and that
-    spread estimate.
-    """
-    _check_cascade(model, probability)
-    matrix = as_csr(adjacency)
-    n = matrix.shape[0]
-    if not 0 <= k <= n:
-        raise ValueError(f"k must be in [0, n={n}], got k={k}")
-    rng = as_rng(seed)
-    incoming = matrix.T.tocsr()  # row v lists the in-neighbours u of v (edges u -> v)
-    indptr, indices = incoming.indptr, incoming.indices
-    members: list[np.ndarray] = []
-    for target in rng.integers(0, n, size=sets).tolist():
-        # Reverse BFS that samples each in-edge only when it is reached (lazy live edges).
-        visited = {target}
-        frontier = [target]
-        while frontier:
-            v = frontier.pop()
-            neighbours = indices[indptr[v] : indptr[v + 1]]
-            if len(neighbours) == 0:
-                continue
-            if model == "ic":
-                live = neighbours[rng.random(len(neighbours)) < probability].tolist()
-            else:  # LT with weights 1/deg(v): v listens to exactly one in-neighbour
-                live = [int(neighbours[rng.integers(len(neighbours))])]
-            for u in live:
-                if u not in visited:
-                    visited.add(u)
-                    frontier.append(u)
-        members.append(np.fromiter(visited, dtype=np.int64, count=len(visited)))
-    set_ids = np.repeat(np.arange(sets), [len(m) for m in members])
-    incidence = sp.csr_matrix(
-        (np.ones(len(set_ids)), (np.concatenate(members), set_ids)), shape=(n, sets)
-    )
-    covered = np.zeros(sets, dtype=bool)
-    chosen: list[int] = []
-    for _ in range(k):
-        gains = incidence @ (~covered).astype(np.float64)
-        gains[chosen] = -1.0
-        best = int(np.argmax(gains))
-        chosen.append(best)
-        covered[incidence[best].indices] = True
-    return chosen, float(n * covered.mean())
-
-
 # ---------------------------------------------------------------------- controllability
 
 
@@ -428,12 +272,54 @@ def driver_nodes(adjacency: sp.spmatrix) -> list[int]:
     return unmatched if unmatched else [0] if n else []
 
 
-def largest_component_after_removal(adjacency: sp.spmatrix, ranking: list[int], k: int) -> float:
-    """Share of nodes in the largest component after deleting the first k of ``ranking``."""
-    n = adjacency.shape[0]
-    return largest_component_size(adjacency, ranking[:k]) / n
+# ------------------------------------------------------------------ registry entries
 
 
-def driver_node_share(adjacency: sp.spmatrix) -> float:
-    """N_D / n: the share of nodes that must be driven to control the network."""
-    return len(driver_nodes(adjacency)) / max(adjacency.shape[0], 1)
+class BetweennessParams(MethodParams):
+    """Betweenness: Brandes from ``samples`` uniformly drawn sources (None: exact)."""
+
+    samples: int | None = Field(default=None, ge=1, description="Sampled BFS sources.")
+
+
+class CollectiveInfluenceParams(MethodParams):
+    r"""Collective influence: the radius $\ell$ of the ball whose boundary is summed."""
+
+    radius: int = Field(default=2, ge=1, le=6)
+
+
+@dataclass(frozen=True)
+class CentralitySelector:
+    """Selector: the ``budget`` nodes of largest centrality ``name`` (ties to the lower index).
+
+    The params' fields (``BetweennessParams.samples``, ``CollectiveInfluenceParams.radius``)
+    are passed on to ``centrality``; the other centralities take ``NoParams``.
+    """
+
+    name: str
+
+    def __call__(
+        self,
+        adjacency: sp.spmatrix,
+        problem: NodeSelection,
+        params: MethodParams,
+        *,
+        seed: SeedLike = None,
+    ) -> list[int]:
+        scores = centrality(adjacency, self.name, seed=seed, **params.model_dump())
+        return top_k(scores, problem.budget)
+
+
+select_by_degree = CentralitySelector("degree")
+select_by_betweenness = CentralitySelector("betweenness")
+select_by_closeness = CentralitySelector("closeness")
+select_by_pagerank = CentralitySelector("pagerank")
+select_by_k_core = CentralitySelector("k-core")
+select_by_collective_influence = CentralitySelector("collective-influence")
+
+
+def select_greedy_cnd(
+    adjacency: sp.spmatrix, problem: NodeSelection, params: NoParams, *, seed: SeedLike = None
+) -> list[int]:
+    """Selector: greedy critical node deletion of ``budget`` nodes (deterministic)."""
+    del params, seed
+    return greedy_critical_nodes(adjacency, problem.budget)

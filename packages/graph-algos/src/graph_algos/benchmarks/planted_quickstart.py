@@ -1,0 +1,220 @@
+"""``planted-quickstart``: the count and degree tests against planted patterns in G(n, q).
+
+The README's main job. Per seed, each test's cut is calibrated on ``null_trials`` null
+graphs to the level α, its false-alarm rate is measured on as many fresh null graphs,
+and its power on ``trials`` planted graphs per (Γ, k).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import numpy as np
+from pydantic import Field, model_validator
+from unlearn_schema import (
+    Benchmark,
+    BenchmarkResult,
+    BenchmarkSpec,
+    Curve,
+    MethodConfig,
+    MetricValue,
+    NoParams,
+    ParsedSpec,
+    Progress,
+    Series,
+    Size,
+    StrictModel,
+    WorldSpec,
+)
+
+from graph_algos.benchmarks._common import check_methods, mean_metric
+from graph_algos.methods import METHODS
+from graph_algos.methods.planted import boundary_size
+from graph_algos.metrics.planted import detection_power, false_alarm_rate
+from graph_algos.worlds.generators import erdos_renyi, make_subgraph, planted_subgraph
+
+SubgraphName = Literal["clique", "star", "path", "cycle", "tree", "dense"]
+TESTS = ("count-test", "degree-test")
+
+
+class PlantedWorld(StrictModel):
+    """G(n, q) with and without a planted Γ whose edges have probability p."""
+
+    n: int = Field(ge=10, le=50_000)
+    q: float = Field(gt=0.0, lt=1.0)
+    p: float = Field(gt=0.0, le=1.0)
+    subgraphs: list[SubgraphName] = Field(min_length=1)
+    sizes: list[int] = Field(min_length=1, description="Numbers k of vertices of Γ.")
+
+    @model_validator(mode="after")
+    def _sizes_fit(self) -> PlantedWorld:
+        bad = [k for k in self.sizes if not 3 <= k <= self.n]
+        if bad:
+            raise ValueError(f"sizes must lie in [3, n={self.n}], got {bad}")
+        if self.p <= self.q:
+            raise ValueError(f"need p > q for a detectable plant, got p={self.p}, q={self.q}")
+        return self
+
+
+class PlantedRun(StrictModel):
+    """Test level and Monte Carlo budget (shared with ``planted-power``)."""
+
+    level: float = Field(default=0.05, gt=0.0, lt=0.5)
+    trials: int = Field(default=100, ge=10, description="Planted graphs per (Γ, k) and seed.")
+    null_trials: int = Field(
+        default=200, ge=20, description="Null graphs per seed, for calibration and again for FAR."
+    )
+
+
+def _planted_spec(size: Size) -> BenchmarkSpec:
+    if size == "quick":
+        world = PlantedWorld(
+            n=1000,
+            q=0.1,
+            p=0.5,
+            subgraphs=["clique", "star", "cycle", "dense"],
+            sizes=[8, 16, 24, 32, 48, 64, 96, 128, 192, 256],
+        )
+        run = PlantedRun(trials=100, null_trials=200)
+        seeds = [0]
+    else:
+        world = PlantedWorld(
+            n=2000,
+            q=0.05,
+            p=0.3,
+            subgraphs=list(get_args(SubgraphName)),
+            sizes=[8, 16, 32, 64, 128, 256, 512, 1024],
+        )
+        run = PlantedRun(trials=200, null_trials=400)
+        seeds = [0, 1, 2]
+    return BenchmarkSpec(
+        benchmark="planted-quickstart",
+        size=size,
+        seeds=seeds,
+        world=WorldSpec(name="planted-gnq", params=world.model_dump()),
+        methods=[MethodConfig(name=name) for name in TESTS],
+        params=run.model_dump(),
+    )
+
+
+def _check(parsed: ParsedSpec[PlantedWorld, NoParams, PlantedRun]) -> None:
+    check_methods(parsed, TESTS)
+
+
+def run_planted(
+    parsed: ParsedSpec[PlantedWorld, NoParams, PlantedRun], progress: Progress, out_dir: str
+) -> BenchmarkResult:
+    """Power and false-alarm rate of the count and degree tests over planted patterns."""
+    del out_dir  # this recipe writes no artifacts; its plots are returned as curves
+    world, run, seeds = parsed.world, parsed.params, parsed.seeds
+    statistics = {method.name: method.spec.function for method in parsed.methods}
+    tests = list(statistics)
+    combos = [(name, k) for name in world.subgraphs for k in world.sizes]
+    progress.start(len(seeds) * (2 * run.null_trials + len(combos) * run.trials), "graphs")
+
+    power: dict[tuple[str, str, int], list[float]] = {}
+    alarms: dict[str, list[float]] = {test: [] for test in tests}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        null_values: dict[str, list[float]] = {test: [] for test in tests}
+        fresh_values: dict[str, list[float]] = {test: [] for test in tests}
+        for target in (null_values, fresh_values):
+            for _ in range(run.null_trials):
+                graph = erdos_renyi(world.n, world.q, rng)
+                for test in tests:
+                    target[test].append(statistics[test](graph))
+            progress.advance(run.null_trials, f"null graphs, seed {seed}")
+        cuts = {
+            test: float(np.quantile(null_values[test], 1 - run.level, method="higher"))
+            for test in tests
+        }
+        for test in tests:
+            alarms[test].append(false_alarm_rate(np.array(fresh_values[test]) > cuts[test]))
+        for name, k in combos:
+            pattern = make_subgraph(name, k, rng)
+            decisions: dict[str, list[bool]] = {test: [] for test in tests}
+            for _ in range(run.trials):
+                graph = planted_subgraph(world.n, world.q, world.p, pattern, rng).adjacency
+                for test in tests:
+                    decisions[test].append(statistics[test](graph) > cuts[test])
+            for test in tests:
+                power.setdefault((test, name, k), []).append(detection_power(decisions[test]))
+            progress.advance(run.trials, f"{name} k={k}, seed {seed}")
+
+    metrics: list[MetricValue] = [
+        mean_metric("detection_power", values, "higher", {"test": t, "subgraph": s, "k": str(k)})
+        for (t, s, k), values in power.items()
+    ]
+    metrics += [
+        mean_metric(
+            "false_alarm_rate",
+            values,
+            "lower",
+            {"test": test},
+            reference=run.level,
+            reference_name="nominal level",
+        )
+        for test, values in alarms.items()
+    ]
+
+    curves: list[Curve] = []
+    notes: list[str] = []
+    for name in world.subgraphs:
+        series = []
+        vlines: dict[str, float] = {}
+        first_detected: dict[str, int | None] = {}
+        for test in tests:
+            ys = [power[(test, name, k)] for k in world.sizes]
+            series.append(
+                Series(
+                    label=test,
+                    x=[float(k) for k in world.sizes],
+                    y=[float(np.mean(v)) for v in ys],
+                    y_err=[float(np.std(v)) for v in ys] if len(seeds) > 1 else None,
+                )
+            )
+            boundary = boundary_size(name, world.n, world.q, world.p, test)
+            if boundary is not None:
+                vlines[f"{test} SNR=1"] = boundary
+            detected = [k for k, v in zip(world.sizes, ys, strict=True) if np.mean(v) >= 0.8]
+            first_detected[test] = detected[0] if detected else None
+        curves.append(
+            Curve(
+                name=f"power-{name}",
+                title=f"Planted {name} in G(n={world.n}, q={world.q}), p={world.p}",
+                x_label="k (vertices of Γ)",
+                y_label="detection power",
+                series=series,
+                hlines={"level α": run.level},
+                vlines=vlines,
+                log_x=True,
+            )
+        )
+        reached = "; ".join(
+            f"{test} from k={k}" if k is not None else f"{test} never"
+            for test, k in first_detected.items()
+        )
+        mean_power = ", ".join(
+            f"{test} {np.mean([np.mean(power[(test, name, k)]) for k in world.sizes]):.2f}"
+            for test in tests
+        )
+        notes.append(
+            f"{name}: power >= 0.8 reached by {reached} (k <= {max(world.sizes)}); "
+            f"mean power over the k grid: {mean_power}."
+        )
+    return BenchmarkResult(metrics=metrics, curves=curves, notes=notes)
+
+
+PLANTED_QUICKSTART: Benchmark[PlantedWorld, NoParams, PlantedRun] = Benchmark(
+    name="planted-quickstart",
+    summary="Count vs degree test for planted cliques, stars, cycles, dense subgraphs in G(n, q).",
+    default_spec=_planted_spec,
+    run=run_planted,
+    params_type=PlantedRun,
+    worlds={"planted-gnq": PlantedWorld},
+    methods=METHODS,
+    method_names=TESTS,
+    metric_names=frozenset({"detection_power", "false_alarm_rate"}),
+    check=_check,
+    quick_budget_s=60.0,
+)
