@@ -1,11 +1,33 @@
-"""What the train-infra recipes share: the mean of a metric over seeds."""
+"""What the train-infra recipes share: one-line metrics and the mean of a metric over seeds."""
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping
 
-from unlearn_schema import MetricValue
+from unlearn_schema import Direction, MetricValue
+
+
+def metric(
+    name: str,
+    value: float,
+    direction: Direction = "none",
+    labels: Mapping[str, str] | None = None,
+    *,
+    unit: str | None = None,
+    reference: float | None = None,
+    reference_name: str | None = None,
+) -> MetricValue:
+    """A `MetricValue` with its name, value, direction and labels in that order."""
+    return MetricValue(
+        name=name,
+        value=value,
+        direction=direction,
+        labels=dict(labels or {}),
+        unit=unit,
+        reference=reference,
+        reference_name=reference_name,
+    )
 
 
 def _key(metric: MetricValue) -> tuple[str, tuple[tuple[str, str], ...]]:

@@ -29,7 +29,7 @@ from unlearn_schema import (
     WorldSpec,
 )
 
-from train_infra.benchmarks._common import aggregate_seeds
+from train_infra.benchmarks._common import aggregate_seeds, metric
 from train_infra.models import GraphSageParams
 from train_infra.worlds.disk_graph import DiskGraphWorld
 
@@ -142,49 +142,40 @@ def _one_seed(
     num_batches = sum(len(b) for b in epochs)
     packed_amplification = amplification["packed_bytes_per_useful_byte"]
     naive_amplification = amplification["naive_bytes_per_useful_byte"]
+    ooc_rate, mem_rate = num_batches / out_of_core_s, num_batches / in_memory_s
     metrics = [
-        MetricValue(
-            name="bytes_read_per_useful_byte",
-            value=packed_amplification,
-            direction="lower",
+        metric(
+            "bytes_read_per_useful_byte",
+            packed_amplification,
+            "lower",
+            {"store": "packed"},
             reference=naive_amplification,
             reference_name="naive per-row reads",
-            labels={"store": "packed"},
         ),
-        MetricValue(
-            name="bytes_read_per_useful_byte",
-            value=naive_amplification,
-            direction="lower",
-            labels={"store": "naive"},
-        ),
-        MetricValue(
-            name="batches_per_second",
-            value=num_batches / out_of_core_s,
-            direction="higher",
-            reference=num_batches / in_memory_s,
+        metric("bytes_read_per_useful_byte", naive_amplification, "lower", {"store": "naive"}),
+        metric(
+            "batches_per_second",
+            ooc_rate,
+            "higher",
+            {"store": "packed+prefetch"},
+            reference=mem_rate,
             reference_name="features in RAM",
-            labels={"store": "packed+prefetch"},
         ),
-        MetricValue(
-            name="batches_per_second",
-            value=num_batches / in_memory_s,
-            direction="higher",
-            labels={"store": "in-memory"},
-        ),
-        MetricValue(
-            name="test_accuracy",
-            value=ooc_accuracy,
-            direction="higher",
+        metric("batches_per_second", mem_rate, "higher", {"store": "in-memory"}),
+        metric(
+            "test_accuracy",
+            ooc_accuracy,
+            "higher",
+            {"store": "packed+prefetch"},
             reference=mem_accuracy,
             reference_name="features in RAM",
-            labels={"store": "packed+prefetch"},
         ),
     ]
     quoted = {
         "packed": packed_amplification,
         "naive": naive_amplification,
-        "ooc_rate": num_batches / out_of_core_s,
-        "mem_rate": num_batches / in_memory_s,
+        "ooc_rate": ooc_rate,
+        "mem_rate": mem_rate,
         "ooc_accuracy": ooc_accuracy,
         "mem_accuracy": mem_accuracy,
     }

@@ -30,7 +30,7 @@ from unlearn_schema import (
     WorldSpec,
 )
 
-from train_infra.benchmarks._common import aggregate_seeds
+from train_infra.benchmarks._common import aggregate_seeds, metric
 from train_infra.methods import METHODS
 from train_infra.methods.params import GossipAveragingParams
 from train_infra.worlds.gossip import GossipWorld
@@ -107,13 +107,8 @@ def run_p2p(
                 )
                 accuracies.append(result.accuracy)
                 per_seed[seed] += [
-                    MetricValue(
-                        name="final_accuracy",
-                        value=result.accuracy[-1],
-                        direction="higher",
-                        labels=labels,
-                    ),
-                    MetricValue(name="live_components", value=result.components[-1], labels=labels),
+                    metric("final_accuracy", result.accuracy[-1], "higher", labels),
+                    metric("live_components", result.components[-1], "none", labels),
                 ]
                 progress.advance(1, f"{partition}, drop {kind}")
             mean = [statistics.fmean(v) for v in zip(*accuracies, strict=True)]

@@ -41,6 +41,7 @@ from unlearn_schema import (
     StrictModel,
 )
 
+from train_infra.benchmarks._common import metric
 from train_infra.methods import METHODS
 from train_infra.methods.params import SnapshotOptimizerParams
 from train_infra.models import MLPParams
@@ -272,70 +273,56 @@ def run_snapshot(
     base_step = statistics.median(base_times)
     megabytes = packed.numel() / 1e6
     labels = {"params": str(params), "state_mb": f"{megabytes:.1f}"}
-    reference_name = "uninterrupted torch.optim.AdamW run"
+    versus = "uninterrupted torch.optim.AdamW run"
     metrics: list[MetricValue] = []
     for name, outcome in outcomes.items():
         prefix, difference = _PREFIX[name], outcome["max_difference"]
         outcome["step"] = statistics.median(outcome["times"])
+        overhead = outcome["step"] / base_step - 1.0
+        exact = 1.0 if difference == 0.0 else 0.0
         metrics += [
-            MetricValue(
-                name=prefix + "bit_identical_after_restore",
-                value=1.0 if difference == 0.0 else 0.0,
-                direction="higher",
+            metric(
+                f"{prefix}bit_identical_after_restore",
+                exact,
+                "higher",
+                labels,
                 reference=1.0,
-                reference_name=reference_name,
-                labels=labels,
+                reference_name=versus,
             ),
-            MetricValue(
-                name=prefix + "max_loss_difference",
-                value=difference,
-                direction="lower",
+            metric(
+                f"{prefix}max_loss_difference",
+                difference,
+                "lower",
+                labels,
                 reference=0.0,
-                reference_name=reference_name,
-                labels=labels,
+                reference_name=versus,
             ),
-            MetricValue(
-                name=prefix + "step_time_overhead",
-                value=outcome["step"] / base_step - 1.0,
-                direction="lower",
+            metric(
+                f"{prefix}step_time_overhead",
+                overhead,
+                "lower",
+                labels,
+                unit="fraction",
                 reference=0.03,
                 reference_name="goal (3 %)",
-                unit="fraction",
-                labels=labels,
             ),
-            MetricValue(
-                name=prefix + "restore_time",
-                value=outcome["restore_s"],
-                unit="s",
-                direction="lower",
-                labels=labels,
-            ),
-            MetricValue(
-                name=prefix + "snapshot_wait_total",
-                value=outcome["wait_s"],
-                unit="s",
-                direction="lower",
-                labels=labels,
-            ),
+            metric(f"{prefix}restore_time", outcome["restore_s"], "lower", labels, unit="s"),
+            metric(f"{prefix}snapshot_wait_total", outcome["wait_s"], "lower", labels, unit="s"),
         ]
     code_labels = {**labels, "k": str(run.k), "m": str(run.m)}
+    encode_rate = megabytes / max(encode_s, 1e-9)
+    decode_rate = megabytes / max(decode_s, 1e-9)
     metrics += [
-        MetricValue(name="torch_load_time", value=load_s, unit="s", labels=labels),
-        MetricValue(name="torch_save_time", value=save_s, unit="s", labels=labels),
-        MetricValue(name="persist_time", value=persist_s, unit="s", labels=labels),
-        MetricValue(
-            name="encode_throughput",
-            value=megabytes / max(encode_s, 1e-9),
+        metric("torch_load_time", load_s, "none", labels, unit="s"),
+        metric("torch_save_time", save_s, "none", labels, unit="s"),
+        metric("persist_time", persist_s, "none", labels, unit="s"),
+        metric("encode_throughput", encode_rate, "higher", code_labels, unit="MB/s"),
+        metric(
+            "decode_throughput",
+            decode_rate,
+            "higher",
+            {**code_labels, "lost": str(run.m)},
             unit="MB/s",
-            direction="higher",
-            labels=code_labels,
-        ),
-        MetricValue(
-            name="decode_throughput",
-            value=megabytes / max(decode_s, 1e-9),
-            unit="MB/s",
-            direction="higher",
-            labels={**code_labels, "lost": str(run.m)},
         ),
     ]
 

@@ -48,6 +48,8 @@ from unlearn_schema import (
     StrictModel,
 )
 
+from train_infra.benchmarks._common import metric
+
 
 class SpeedRun(StrictModel):
     """Sizes of the measurements (full: what issue 7's numbers were measured at)."""
@@ -266,34 +268,27 @@ def run_speed(
     metrics: list[MetricValue] = []
     notes: list[str] = []
     for name in RATIOS:
-        value = ratios[name]
-        if value is None:
-            continue
-        goal = GOALS.get(name)
-        metrics.append(
-            MetricValue(
-                name=name,
-                value=value,
-                direction=_direction(name),
-                unit="ratio",
-                reference=goal[1] if goal else None,
-                reference_name=f"goal ({goal[0]} {goal[1]})" if goal else None,
+        value, goal = ratios[name], GOALS.get(name)
+        if value is not None:
+            metrics.append(
+                metric(
+                    name,
+                    value,
+                    _direction(name),
+                    unit="ratio",
+                    reference=goal[1] if goal else None,
+                    reference_name=f"goal ({goal[0]} {goal[1]})" if goal else None,
+                )
             )
-        )
     for name, (sign, bound) in GOALS.items():
         value = ratios[name]
         if value is None:
             notes.append(f"{name}: not measured (its baseline is missing), no goal flag")
             continue
         met = value <= bound if sign == "<=" else value >= bound
+        flag = 1.0 if met else 0.0
         metrics.append(
-            MetricValue(
-                name=f"{name}_met",
-                value=1.0 if met else 0.0,
-                direction="higher",
-                reference=1.0,
-                reference_name=f"{name} {sign} {bound}",
-            )
+            metric(f"{name}_met", flag, "higher", reference=1.0, reference_name=f"{sign} {bound}")
         )
         notes.append(f"{name}: {value:.3g} (goal {sign} {bound}): {'met' if met else 'NOT met'}")
     measured = {"snapshots": snapshots, "snapshots_batch256": large_batch, "gather": gather}
@@ -302,41 +297,19 @@ def run_speed(
         labels = {"measurement": measurement, **({"batch": batch} if batch else {})}
         for key in keys:
             if key in measured[measurement]:
-                metrics.append(
-                    MetricValue(
-                        name=key,
-                        value=float(measured[measurement][key]),
-                        unit="s",
-                        direction="lower",
-                        labels=labels,
-                    )
-                )
+                seconds = float(measured[measurement][key])
+                metrics.append(metric(key, seconds, "lower", labels, unit="s"))
     code = {"k": str(erasure["k"]), "m": str(erasure["m"]), "megabytes": str(erasure["megabytes"])}
     for key in THROUGHPUTS:
         if erasure[key] is not None:
-            metrics.append(
-                MetricValue(
-                    name=key, value=erasure[key], unit="MB/s", direction="higher", labels=code
-                )
-            )
-    gather_labels = {"measurement": "gather", "nodes": str(gather["num_nodes"])}
+            metrics.append(metric(key, erasure[key], "higher", code, unit="MB/s"))
+    graph = {"measurement": "gather", "nodes": str(gather["num_nodes"])}
     metrics += [
-        MetricValue(
-            name="cache_hit_rate",
-            value=gather["cache_hit_rate"],
-            unit="fraction",
-            direction="higher",
-            labels=gather_labels,
+        metric("cache_hit_rate", gather["cache_hit_rate"], "higher", graph, unit="fraction"),
+        metric(
+            "storage_sequential_gb_s", gather["storage_sequential_gb_s"], "none", graph, unit="GB/s"
         ),
-        MetricValue(
-            name="storage_sequential_gb_s",
-            value=gather["storage_sequential_gb_s"],
-            unit="GB/s",
-            labels=gather_labels,
-        ),
-        MetricValue(
-            name="in_memory_gb_s", value=gather["in_memory_gb_s"], unit="GB/s", labels=gather_labels
-        ),
+        metric("in_memory_gb_s", gather["in_memory_gb_s"], "none", graph, unit="GB/s"),
     ]
     if "dcp_error" in snapshots:
         notes.append(f"torch.distributed.checkpoint not compared: {snapshots['dcp_error']}")

@@ -88,37 +88,47 @@ def check_topology(adjacency: list[set[int]]) -> None:
         raise TopologyError(f"gossip needs a connected graph, got {count} components")
 
 
-class GossipConfig(StrictModel):
-    """One decentralized-learning scenario."""
+def check_schedule(
+    classes_per_node: int, num_classes: int, drop_round: int | None, rounds: int
+) -> None:
+    """Raise ValueError naming the fields when a scenario cannot run as configured."""
+    if classes_per_node > num_classes:
+        raise ValueError(f"classes_per_node={classes_per_node} exceeds num_classes={num_classes}")
+    if drop_round is not None and drop_round >= rounds:
+        raise ValueError(f"drop_round={drop_round} must be < rounds={rounds}")
+
+
+class GossipNetwork(StrictModel):
+    """The nodes, their graph and data, the number of rounds, and how many drop."""
 
     num_nodes: int = Field(default=50, ge=3, le=2000)
     edges_per_node: int = Field(default=2, ge=1, le=20, description="BA attachment m.")
     data_fraction: float = Field(
         default=0.5, gt=0.0, le=1.0, description="Share of nodes holding data; others relay."
     )
-    partition: Partition = "iid"
     classes_per_node: int = Field(default=2, ge=1, description="Non-IID: labels seen per node.")
     samples_per_node: int = Field(default=100, ge=4, le=100_000)
     num_classes: int = Field(default=10, ge=2, le=100)
     num_features: int = Field(default=20, ge=2, le=1000)
     rounds: int = Field(default=60, ge=1, le=10_000)
-    local_steps: int = Field(default=2, ge=1, le=100)
-    learning_rate: float = Field(default=0.5, gt=0.0, le=10.0)
-    drop_round: int | None = Field(default=20, ge=0, description="Round at which nodes drop.")
-    drop_kind: DropKind = "data"
     drop_fraction: float = Field(default=0.3, ge=0.0, lt=1.0)
     drop_by: Literal["random", "degree"] = Field(
         default="degree", description="Drop the highest-degree nodes of the kind, or random."
     )
 
+
+class GossipConfig(GossipNetwork):
+    """One decentralized-learning scenario: the network, the partition, drops, local SGD."""
+
+    partition: Partition = "iid"
+    local_steps: int = Field(default=2, ge=1, le=100)
+    learning_rate: float = Field(default=0.5, gt=0.0, le=10.0)
+    drop_round: int | None = Field(default=20, ge=0, description="Round at which nodes drop.")
+    drop_kind: DropKind = "data"
+
     @model_validator(mode="after")
     def _consistent(self) -> GossipConfig:
-        if self.classes_per_node > self.num_classes:
-            raise ValueError(
-                f"classes_per_node={self.classes_per_node} exceeds num_classes={self.num_classes}"
-            )
-        if self.drop_round is not None and self.drop_round >= self.rounds:
-            raise ValueError(f"drop_round={self.drop_round} must be < rounds={self.rounds}")
+        check_schedule(self.classes_per_node, self.num_classes, self.drop_round, self.rounds)
         return self
 
 
