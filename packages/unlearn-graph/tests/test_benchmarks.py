@@ -3,56 +3,141 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
-from unlearn_graph.benchmarks import GRAPH_UNLEARN_FULL, GRAPH_UNLEARN_QUICK
-from unlearn_schema import MethodConfig, NodeDeletionRequest, NullProgress, SpecError
+from unlearn_graph.benchmarks.speed import UNLEARN_GRAPH_SPEED
+from unlearn_graph.benchmarks.unlearn import GRAPH_UNLEARN_FULL, GRAPH_UNLEARN_QUICK
+from unlearn_schema import (
+    Benchmark,
+    BenchmarkSpec,
+    MethodConfig,
+    ModelSpec,
+    NodeDeletionRequest,
+    NullProgress,
+    SpecError,
+    WorldSpec,
+)
+
+BENCHMARKS = [GRAPH_UNLEARN_QUICK, GRAPH_UNLEARN_FULL, UNLEARN_GRAPH_SPEED]
+IDS = [b.name for b in BENCHMARKS]
+
+
+def _with(spec: BenchmarkSpec, **update: Any) -> BenchmarkSpec:
+    return spec.model_copy(update=update)
+
+
+def _problems(benchmark: Benchmark[Any, Any, Any], spec: BenchmarkSpec) -> str:
+    with pytest.raises(SpecError) as caught:
+        benchmark.parse(spec)
+    return "\n".join(caught.value.problems)
 
 
 def test_import_of_benchmarks_is_light() -> None:
-    code = "import sys, unlearn_graph.benchmarks; print('torch' in sys.modules)"
+    code = (
+        "import sys, unlearn_graph.benchmarks.unlearn, unlearn_graph.benchmarks.speed; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
-def test_default_specs_are_valid() -> None:
-    for benchmark in (GRAPH_UNLEARN_QUICK, GRAPH_UNLEARN_FULL):
-        for size in ("quick", "full"):
-            spec = benchmark.default_spec(size)  # type: ignore[arg-type]
-            assert spec.benchmark == benchmark.name and spec.size == size
-            assert benchmark.check is not None
-            benchmark.check(spec)
+@pytest.mark.parametrize("benchmark", BENCHMARKS, ids=IDS)
+def test_default_specs_parse_into_typed_parts(benchmark: Benchmark[Any, Any, Any]) -> None:
+    for size in ("quick", "full"):
+        parsed = benchmark.parse(benchmark.default_spec(size))  # type: ignore[arg-type]
+        assert parsed.world_name == "csbm" and parsed.model_name == "sage"
+        assert parsed.methods and all(m.params is not None for m in parsed.methods)
+        assert type(parsed.params) is benchmark.params_type
 
 
-def test_check_names_bad_values() -> None:
-    assert GRAPH_UNLEARN_QUICK.check is not None
+@pytest.mark.parametrize("benchmark", BENCHMARKS, ids=IDS)
+def test_unknown_names_are_errors_naming_the_field(benchmark: Benchmark[Any, Any, Any]) -> None:
+    spec = benchmark.default_spec("quick")
+    text = _problems(benchmark, _with(spec, methods=[MethodConfig(name="unlearn-everything")]))
+    assert "methods[0].name: unknown method 'unlearn-everything'" in text
+    assert "accepted: " in text and "gnndelete" in text
+    text = _problems(benchmark, _with(spec, metrics=["no-such-metric"]))
+    assert "metrics: unknown metric 'no-such-metric'" in text
+    text = _problems(benchmark, _with(spec, methods=[MethodConfig(name="gif", params={"lr": 1})]))
+    assert "methods[0].params" in text and "lr" in text
+
+
+@pytest.mark.parametrize("benchmark", BENCHMARKS, ids=IDS)
+def test_fields_the_benchmark_does_not_read_are_errors(benchmark: Benchmark[Any, Any, Any]) -> None:
+    spec = benchmark.default_spec("quick")
+    assert spec.world is not None and spec.model is not None
+    world = WorldSpec(name="csbm", params={**spec.world.params, "colour": "blue"})
+    assert "world.params" in _problems(benchmark, _with(spec, world=world))
+    # heads is GAT's knob only: a GraphSAGE spec that sets it is an error
+    model = ModelSpec(name="sage", params={"hidden": 64, "heads": 4})
+    assert "model.params" in _problems(benchmark, _with(spec, model=model))
+    assert "model.name: unknown model 'transformer'" in _problems(
+        benchmark, _with(spec, model=ModelSpec(name="transformer"))
+    )
+    checkpoint = ModelSpec(name="sage", checkpoint="/tmp/weights")
+    assert "model.checkpoint" in _problems(benchmark, _with(spec, model=checkpoint))
+    request = NodeDeletionRequest(nodes=[1])
+    assert "requests[0].kind" in _problems(benchmark, _with(spec, requests=[request]))
+    assert "params" in _problems(benchmark, _with(spec, params={**spec.params, "speed": 2}))
+
+
+def test_world_and_model_params_are_typed_per_name() -> None:
     spec = GRAPH_UNLEARN_QUICK.default_spec("quick")
-    bad = spec.model_copy(update={"methods": [MethodConfig(name="unlearn-everything")]})
-    with pytest.raises(ValueError, match="unknown method 'unlearn-everything'; accepted: retrain"):
-        GRAPH_UNLEARN_QUICK.check(bad)
-    bad = spec.model_copy(update={"methods": [MethodConfig(name="gif", params={"scale": -1})]})
-    with pytest.raises(SpecError, match="scale"):
-        GRAPH_UNLEARN_QUICK.check(bad)
-    bad = spec.model_copy(update={"params": {**spec.params, "deletion_ratios": [0.9]}})
-    with pytest.raises(SpecError, match=r"deletion ratios must lie in \(0, 0.5\], got \[0.9\]"):
-        GRAPH_UNLEARN_QUICK.check(bad)
-    bad = spec.model_copy(update={"requests": [NodeDeletionRequest(nodes=[1])]})
-    with pytest.raises(ValueError, match="leave requests empty"):
-        GRAPH_UNLEARN_QUICK.check(bad)
-    assert spec.model is not None
-    bad = spec.model_copy(update={"model": spec.model.model_copy(update={"name": "transformer"})})
-    with pytest.raises(ValueError, match=r"model\.name must be one of gcn, sage, gat, gin"):
-        GRAPH_UNLEARN_QUICK.check(bad)
+    karate = WorldSpec(name="karate", params={"num_nodes": 10})
+    assert "world.params" in _problems(GRAPH_UNLEARN_QUICK, _with(spec, world=karate))
+    parsed = GRAPH_UNLEARN_QUICK.parse(_with(spec, world=WorldSpec(name="karate")))
+    assert parsed.world_name == "karate"
+    planetoid = WorldSpec(name="planetoid", params={"folder": "/data/cora", "name": "cora"})
+    assert GRAPH_UNLEARN_QUICK.parse(_with(spec, world=planetoid)).world.name == "cora"
+    gat = ModelSpec(name="gat", params={"hidden": 30, "heads": 4})
+    assert "hidden divisible by heads" in _problems(GRAPH_UNLEARN_QUICK, _with(spec, model=gat))
+    # the speed benchmark builds a contextual SBM only
+    speed = UNLEARN_GRAPH_SPEED.default_spec("quick")
+    text = _problems(UNLEARN_GRAPH_SPEED, _with(speed, world=WorldSpec(name="karate")))
+    assert "world.name: unknown world 'karate'" in text
 
 
-def test_a_tiny_run_reports_every_method_against_the_oracle() -> None:
+def test_cross_field_checks_name_the_field() -> None:
+    spec = GRAPH_UNLEARN_QUICK.default_spec("quick")
+    # the oracle always runs: retrain is not a method a spec lists
+    text = _problems(GRAPH_UNLEARN_QUICK, _with(spec, methods=[MethodConfig(name="retrain")]))
+    assert "methods[0].name: unknown method 'retrain'" in text
+    twice = [MethodConfig(name="gif"), MethodConfig(name="gif")]
+    assert "methods[1].name: 'gif' is already listed" in _problems(
+        GRAPH_UNLEARN_QUICK, _with(spec, methods=twice)
+    )
+    edges_only = _with(
+        spec, params={**spec.params, "scenarios": ["edges"]}, methods=[MethodConfig(name="egnn")]
+    )
+    assert "methods[0].name: egnn edits node classifiers" in _problems(
+        GRAPH_UNLEARN_QUICK, edges_only
+    )
+    bad = _with(spec, params={**spec.params, "deletion_ratios": [0.9]})
+    assert r"deletion ratios must lie in (0, 0.5], got [0.9]" in _problems(GRAPH_UNLEARN_QUICK, bad)
+    gif = _with(spec, methods=[MethodConfig(name="gif", params={"scale": -1})])
+    assert "methods[0].params.scale" in _problems(GRAPH_UNLEARN_QUICK, gif)
+
+
+def test_the_speed_benchmark_takes_one_seed() -> None:
+    spec = UNLEARN_GRAPH_SPEED.default_spec("quick")
+    assert "seeds: unlearn-graph-speed takes at most 1 seed" in _problems(
+        UNLEARN_GRAPH_SPEED, _with(spec, seeds=[0, 1])
+    )
+    assert UNLEARN_GRAPH_SPEED.kind == "speed"
+    assert "methods[0].name: unknown method 'egnn'" in _problems(
+        UNLEARN_GRAPH_SPEED, _with(spec, methods=[MethodConfig(name="egnn")])
+    )
+
+
+def _tiny_spec() -> BenchmarkSpec:
     spec = GRAPH_UNLEARN_QUICK.default_spec("quick")
     assert spec.world is not None
     world = spec.world.model_copy(update={"params": {**spec.world.params, "num_nodes": 300}})
     params = {
         **spec.params,
         "deletion_ratios": [0.02, 0.05],
-        "train": {"epochs": 20, "lr": 0.01, "weight_decay": 5e-4},
+        "train": {"epochs": 20, "learning_rate": 0.01, "weight_decay": 5e-4},
         "resamples": 3,
         "egnn_edits": 3,
     }
@@ -64,8 +149,12 @@ def test_a_tiny_run_reports_every_method_against_the_oracle() -> None:
         MethodConfig(name="gif", params={"iterations": 5}),
         MethodConfig(name="egnn", params={"stitch_epochs": 5, "edit_steps": 20}),
     ]
-    spec = spec.model_copy(update={"world": world, "params": params, "methods": methods})
-    result = GRAPH_UNLEARN_QUICK.run(spec, NullProgress(), "unused")
+    return _with(spec, world=world, params=params, methods=methods)
+
+
+def test_a_tiny_run_reports_every_method_against_the_oracle() -> None:
+    parsed = GRAPH_UNLEARN_QUICK.parse(_tiny_spec())
+    result = GRAPH_UNLEARN_QUICK.run(parsed, NullProgress(), "unused")
     json.dumps(result.model_dump(mode="json"))
     found = {(m.name, m.labels["method"], m.labels.get("scenario")) for m in result.metrics}
     for method in ("gradient-ascent", "gnndelete", "d2dgn", "grapheraser", "gif"):
@@ -79,6 +168,44 @@ def test_a_tiny_run_reports_every_method_against_the_oracle() -> None:
     names = {c.name for c in result.curves}
     assert {"utility-vs-efficacy-edges", "time-vs-ratio-edges"} <= names
     assert result.notes
+    # every reported name is declared, and a spec's metrics: keeps only what it selects
+    reported = {m.name for m in result.metrics}
+    assert reported == GRAPH_UNLEARN_QUICK.metric_names
+    selected = GRAPH_UNLEARN_QUICK.parse(_with(_tiny_spec(), metrics=["mi_auc"]))
+    kept = GRAPH_UNLEARN_QUICK.select_metrics(selected, result)
+    assert kept.metrics and {m.name for m in kept.metrics} == {"mi_auc"}
+
+
+def test_the_quick_speed_run_reports_ratios_goals_and_load() -> None:
+    # Each measurement is a fresh subprocess; the quick size keeps them tiny.
+    parsed = UNLEARN_GRAPH_SPEED.parse(UNLEARN_GRAPH_SPEED.default_spec("quick"))
+    result = UNLEARN_GRAPH_SPEED.run(parsed, NullProgress(), "unused")
+    json.dumps(result.model_dump(mode="json"))
+    reported = {m.name for m in result.metrics}
+    assert reported <= UNLEARN_GRAPH_SPEED.metric_names
+    values = {(m.name, m.labels.get("method")): m for m in result.metrics}
+    assert values[("deleted_edges", None)].value >= 1
+    retrain_s = values[("wall_time", "retrain")].value
+    for name in ("gnndelete", "d2dgn"):
+        speedup = values[("speedup_at_matched_utility", name)]
+        assert speedup.value > 0 and speedup.reference == 10.0 and speedup.direction == "higher"
+        assert values[("wall_time", name)].unit == "s"
+        assert values[("retrain_s_to_match", name)].value <= retrain_s + 1e-9
+        # measured in a fresh process: a real peak, not the near-zero RSS growth of a
+        # process whose allocator already holds freed memory
+        assert values[("peak_memory", name)].value > 0.1
+        met = values[("speedup_at_matched_utility_met", name)]
+        assert met.value == float(speedup.value >= 10.0) and met.direction == "higher"
+    assert values[("peak_memory", "retrain")].value > 0.1
+    trace = next(c for c in result.curves if c.name == "retrain-auroc-trace")
+    assert len(trace.series[0].x) == 5  # one point per retraining epoch
+    assert any(note.startswith("baseline: exact retraining") for note in result.notes)
+    assert any("machine load" in note for note in result.notes)
+    selected = UNLEARN_GRAPH_SPEED.parse(
+        _with(UNLEARN_GRAPH_SPEED.default_spec("quick"), metrics=["speedup_vs_full_retrain"])
+    )
+    kept = UNLEARN_GRAPH_SPEED.select_metrics(selected, result)
+    assert {m.name for m in kept.metrics} == {"speedup_vs_full_retrain"}
 
 
 @pytest.mark.slow
@@ -93,7 +220,7 @@ def test_the_full_spec_runs_end_to_end_when_shrunk() -> None:
     params = {
         **spec.params,
         "deletion_ratios": ratios,
-        "train": {"epochs": 10, "lr": 0.01, "weight_decay": 5e-4},
+        "train": {"epochs": 10, "learning_rate": 0.01, "weight_decay": 5e-4},
         "resamples": 2,
         "egnn_edits": 2,
     }
@@ -103,11 +230,8 @@ def test_the_full_spec_runs_end_to_end_when_shrunk() -> None:
         else m
         for m in spec.methods
     ]
-    spec = spec.model_copy(
-        update={"world": world, "params": params, "methods": methods, "seeds": spec.seeds[:2]}
-    )
-    GRAPH_UNLEARN_FULL.check(spec)
-    result = GRAPH_UNLEARN_FULL.run(spec, NullProgress(), "unused")
+    spec = _with(spec, world=world, params=params, methods=methods, seeds=spec.seeds[:2])
+    result = GRAPH_UNLEARN_FULL.run(GRAPH_UNLEARN_FULL.parse(spec), NullProgress(), "unused")
     json.dumps(result.model_dump(mode="json"))
     for scenario in ("edges", "nodes"):
         for ratio in ratios:

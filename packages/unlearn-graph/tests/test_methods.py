@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 from unlearn_graph.deletion import apply_requests, nodes_within, sample_edge_deletion
-from unlearn_graph.methods import get_method
+from unlearn_graph.methods import METHODS
 from unlearn_graph.methods.d2dgn import D2DGNParams
-from unlearn_graph.methods.egnn import EGNNParams, egnn_edit, stitch_mlp
+from unlearn_graph.methods.egnn import EGNNParams, NodeEdit, egnn_edit, stitch_mlp
 from unlearn_graph.methods.gif import GIFParams, gif
 from unlearn_graph.methods.gnndelete import GNNDeleteParams, gnndelete
 from unlearn_graph.methods.gradient_ascent import GradientAscentParams
@@ -68,7 +68,9 @@ def test_gnndelete_leaves_nodes_beyond_k_hops_unchanged(
 
 def test_gradient_ascent_raises_the_forget_loss(link_task: Any, link_model: Any) -> None:
     problem = _edge_problem(link_task)
-    model = get_method("gradient-ascent")(link_model, problem, GradientAscentParams(steps=5), 0)
+    model = METHODS["gradient-ascent"].function(
+        link_model, problem, GradientAscentParams(steps=5), seed=0
+    )
 
     def forget_loss(m: Any) -> float:
         with torch.no_grad():
@@ -85,8 +87,8 @@ def test_retrain_ignores_the_original_weights(
     problem = _edge_problem(link_task)
     params = RetrainParams(epochs=5)
     other = trained(link_task, epochs=3, seed=7)
-    a = get_method("retrain")(link_model, problem, params, 1)
-    b = get_method("retrain")(other, problem, params, 1)
+    a = METHODS["retrain"].function(link_model, problem, params, seed=1)
+    b = METHODS["retrain"].function(other, problem, params, seed=1)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
 
 
@@ -94,7 +96,7 @@ def test_d2dgn_pushes_deleted_edges_down_and_keeps_retained(
     link_task: Any, link_model: Any
 ) -> None:
     problem = _edge_problem(link_task)
-    model = get_method("d2dgn")(link_model, problem, D2DGNParams(epochs=20), 0)
+    model = METHODS["d2dgn"].function(link_model, problem, D2DGNParams(epochs=20), seed=0)
     x, ei = problem.x, problem.edge_index
     before = predict(link_model, x, ei, problem.deleted_elements).mean()
     after = predict(model, x, ei, problem.deleted_elements).mean()
@@ -114,7 +116,7 @@ def test_grapheraser_deletion_equals_retraining_the_affected_shard(node_task: An
     sharded = train_grapheraser(node_task, backbone, params, seed=2)
     node = int(node_task.train_idx[0])
     problem = apply_requests(node_task, [NodeDeletionRequest(nodes=[node])])
-    unlearned = get_method("grapheraser")(sharded, problem, params)
+    unlearned = METHODS["grapheraser"].function(sharded, problem, params)
     shard = int(sharded.assignment[node])
     assert unlearned.retrained_shards == [shard]
     for k in range(3):
@@ -125,7 +127,9 @@ def test_grapheraser_deletion_equals_retraining_the_affected_shard(node_task: An
             )
         )
         assert same == (k != shard)
-    config = TrainConfig(epochs=15, lr=params.lr, weight_decay=params.weight_decay)
+    config = TrainConfig(
+        epochs=15, learning_rate=params.learning_rate, weight_decay=params.weight_decay
+    )
     fresh = train_shard(
         node_task.x.shape[1], backbone, config, "node", node_task.num_classes, problem.x,
         problem.edges, problem.retained_elements, problem.labels, sharded.assignment, shard, 2,
@@ -179,7 +183,7 @@ def test_gif_moves_a_convex_model_towards_the_retrained_optimum(
     # is not convex, so use a single layer whose head is fixed by the identity below.
     config = BackboneConfig(backbone="sage", hidden=4, num_layers=1)
     wd = 1e-2
-    train_config = TrainConfig(epochs=600, lr=0.05, weight_decay=wd)
+    train_config = TrainConfig(epochs=600, learning_rate=0.05, weight_decay=wd)
     model = build_model(node_task.x.shape[1], config, "node", 4, 0)
     model.head.weight.data = torch.eye(4)
     model.head.bias.data.zero_()
@@ -234,7 +238,8 @@ def test_egnn_corrects_targets_without_touching_the_gnn(node_task: Any, node_mod
     wrong = node_task.test_idx[p.argmax(-1) != node_task.y[node_task.test_idx]]
     assert wrong.numel() >= 3  # the edit has something to correct
     targets = wrong[:5]
-    result = egnn_edit(stitched, x, ei, targets, node_task.y[targets], node_task.train_idx, params)
+    edit = NodeEdit(task=node_task, nodes=targets, labels=node_task.y[targets])
+    result = egnn_edit(stitched, edit, params)
     assert result.edit_success == 1.0
     assert all(
         torch.equal(a, b)
@@ -244,6 +249,10 @@ def test_egnn_corrects_targets_without_touching_the_gnn(node_task: Any, node_mod
     before = predict(stitched, x, ei, others).argmax(-1) == node_task.y[others]
     after = predict(result.model, x, ei, others).argmax(-1) == node_task.y[others]
     assert after.float().mean() > before.float().mean() - 0.05
+    # given the plain GNN, the registered entry stitches it first (seeded the same way)
+    direct = METHODS["egnn"].function(node_model, edit, params, seed=0)
+    assert direct.edit_success == 1.0 and direct.steps == result.steps
+    assert torch.equal(predict(direct.model, x, ei, others), predict(result.model, x, ei, others))
 
 
 @pytest.mark.parametrize("backbone", ["gcn", "gin"])
@@ -294,7 +303,7 @@ def test_gif_on_a_gnn_moves_deleted_edges_towards_the_retrained_model() -> None:
     # The reference GIF approximates: the optimum of the retained objective reached
     # from the trained weights (fine-tuning on the retained data only).
     oracle = copy.deepcopy(model)
-    config = TrainConfig(epochs=50, lr=0.002)
+    config = TrainConfig(epochs=50, learning_rate=0.002)
     train(oracle, problem.x, problem.edge_index, problem.retained_elements, None, config, 0)
     updated = gif(model, problem, GIFParams(), seed=0)
     x, ei, deleted = problem.x, problem.edge_index, problem.deleted_elements

@@ -9,12 +9,16 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import Data
 from unlearn_graph.worlds import (
+    WORLD_PARAMS,
     CSBMConfig,
+    PlanetoidConfig,
     contextual_sbm,
     from_pyg,
     karate_club,
     load_planetoid_dir,
+    load_world,
 )
+from unlearn_schema import NoParams
 
 
 def test_csbm_is_seeded_and_follows_its_knobs() -> None:
@@ -99,3 +103,15 @@ def test_planetoid_folder_names_missing_files(tmp_path: Path) -> None:
         load_planetoid_dir(tmp_path, "tiny")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_planetoid_dir(tmp_path / "nowhere", "tiny")
+
+
+def test_load_world_builds_each_declared_world(tmp_path: Path) -> None:
+    _write_planetoid(tmp_path, "tiny")
+    config = CSBMConfig(num_nodes=50)
+    assert np.array_equal(load_world("csbm", config, 3).edges, contextual_sbm(config, 3).edges)
+    assert load_world("karate", NoParams(), 0).num_nodes == 34
+    planetoid = PlanetoidConfig(folder=str(tmp_path), name="tiny")
+    assert load_world("planetoid", planetoid, 0).num_nodes == 504
+    assert set(WORLD_PARAMS) == {"csbm", "karate", "planetoid"}
+    with pytest.raises(ValueError, match=r"world 'karate' with params CSBMConfig.*accepted: csbm"):
+        load_world("karate", config, 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import Field, model_validator
 from unlearn_schema import StrictModel
@@ -10,6 +10,11 @@ from unlearn_schema import StrictModel
 BackboneName = Literal["gcn", "sage", "gat", "gin"]
 BACKBONES: tuple[BackboneName, ...] = ("gcn", "sage", "gat", "gin")
 TaskKind = Literal["node", "link"]
+
+
+def _check_heads(backbone: str, hidden: int, heads: int) -> None:
+    if backbone == "gat" and hidden % heads:
+        raise ValueError(f"GAT needs hidden divisible by heads, got hidden={hidden}, heads={heads}")
 
 
 class BackboneConfig(StrictModel):
@@ -23,16 +28,49 @@ class BackboneConfig(StrictModel):
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> BackboneConfig:
-        if self.backbone == "gat" and self.hidden % self.heads:
-            raise ValueError(
-                f"GAT needs hidden divisible by heads, got hidden={self.hidden}, heads={self.heads}"
-            )
+        _check_heads(self.backbone, self.hidden, self.heads)
         return self
+
+
+class BackboneParams(StrictModel):
+    """``model.params`` of a benchmark spec for GCN, GraphSAGE and GIN (``model.name``
+    is the backbone)."""
+
+    hidden: int = Field(default=64, ge=2, le=4096)
+    num_layers: int = Field(default=2, ge=1, le=8)
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+    def backbone_config(self, backbone: str) -> BackboneConfig:
+        """The full `BackboneConfig` of ``backbone`` (a spec's ``model.name``) with these
+        knobs."""
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {backbone!r}; accepted: {', '.join(BACKBONES)}")
+        return BackboneConfig(backbone=cast(BackboneName, backbone), **self.model_dump())
+
+
+class GATParams(BackboneParams):
+    """``model.params`` for GAT: the GCN/SAGE/GIN knobs plus the attention heads."""
+
+    heads: int = Field(default=4, ge=1, le=16, description="Attention heads.")
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> GATParams:
+        _check_heads("gat", self.hidden, self.heads)
+        return self
+
+
+BACKBONE_PARAMS: dict[str, type[BackboneParams]] = {
+    "gcn": BackboneParams,
+    "sage": BackboneParams,
+    "gat": GATParams,
+    "gin": BackboneParams,
+}
+"""Benchmark model name -> the type of its ``model.params`` (``heads`` is GAT's only)."""
 
 
 class TrainConfig(StrictModel):
     """Full-batch training with Adam; the same config trains the original and the oracle."""
 
     epochs: int = Field(default=200, ge=1, le=100_000)
-    lr: float = Field(default=0.01, gt=0.0, le=1.0)
+    learning_rate: float = Field(default=0.01, gt=0.0, le=1.0)
     weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0)

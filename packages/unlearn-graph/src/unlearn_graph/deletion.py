@@ -1,8 +1,8 @@
 """Deletion requests on a graph task: validation, the retained graph, and edge sampling.
 
-The requests are the schema's :class:`~unlearn_schema.EdgeDeletionRequest`,
-:class:`~unlearn_schema.NodeDeletionRequest` and
-:class:`~unlearn_schema.NodeFeatureDeletionRequest`. :func:`apply_requests` checks every
+The requests are the schema's `unlearn_schema.EdgeDeletionRequest`,
+`unlearn_schema.NodeDeletionRequest` and
+`unlearn_schema.NodeFeatureDeletionRequest`. `apply_requests` checks every
 id against the task (ranges, existence, not deleting the whole training set) and raises
 ``ValueError`` naming the bad value before any model is touched. Edge sampling follows
 the GNNDelete protocol (Cheng et al., ICLR 2023, arXiv:2302.13406): "in" edges lie in the
@@ -102,7 +102,7 @@ def _check_node(node: int, n: int, what: str) -> None:
 
 
 def apply_requests(task: Task, requests: Sequence[ForgetRequest]) -> DeletionProblem:
-    """Validate ``requests`` against ``task`` and build the :class:`DeletionProblem`."""
+    """Validate ``requests`` against ``task`` and build the `DeletionProblem`."""
     if not requests:
         raise ValueError("no deletion request given; pass at least one graph request")
     n = task.num_nodes

@@ -2,7 +2,7 @@
 
 DGL is never a dependency of unlearn-graph: recent DGL wheels do not import with the
 torch versions this toolkit locks. Install a DGL build that matches your torch to use
-:func:`to_dgl` / :func:`from_dgl`; elsewhere they raise :class:`DGLUnavailableError`
+`to_dgl` / `from_dgl`; elsewhere they raise `DGLUnavailableError`
 saying why.
 """
 

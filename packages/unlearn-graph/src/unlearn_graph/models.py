@@ -1,6 +1,6 @@
 """GCN, GraphSAGE, GAT and GIN backbones (torch-geometric layers) with task heads.
 
-A :class:`GraphModel` embeds nodes with ``num_layers`` message-passing layers, then
+A `GraphModel` embeds nodes with ``num_layers`` message-passing layers, then
 reads out either class logits (a linear head on a node's embedding) or a link logit
 (the dot product of the two endpoint embeddings). ``layer_hook`` lets a method
 transform each layer's output (GNNDelete's deletion operators use it).
@@ -188,7 +188,7 @@ def embed_on_plan(
 
 def truncated(model: GraphModel, num_layers: int) -> Any:
     """A view of ``model``'s first ``num_layers`` layers whose last output is left raw
-    (no activation), for :func:`embed_on_plan`: the input of a plan that starts at
+    (no activation), for `embed_on_plan`: the input of a plan that starts at
     layer ``num_layers``."""
     from types import SimpleNamespace
 
@@ -198,7 +198,7 @@ def truncated(model: GraphModel, num_layers: int) -> Any:
 
 
 def plan_inputs(model: GraphModel, x: Tensor, edge_index: Tensor, plan: ComputationPlan) -> Tensor:
-    """What :func:`embed_on_plan` needs as ``inputs`` for ``plan``: ``x`` when the plan
+    """What `embed_on_plan` needs as ``inputs`` for ``plan``: ``x`` when the plan
     starts at layer 0, else the raw output of the layers below, computed (without
     gradients) only at the plan's nodes; other rows are zero."""
     if plan.start_layer == 0:

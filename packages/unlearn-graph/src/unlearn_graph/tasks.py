@@ -1,7 +1,7 @@
 """Learning tasks on a graph: node classification and link prediction, with seeded splits.
 
 Edges are stored once as undirected pairs ``(u, v)`` with ``u < v``; message passing
-uses both directions (:func:`both_directions`).
+uses both directions (`both_directions`).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def readout_loss(
     labels: Tensor | None = None,
     negatives: Tensor | None = None,
 ) -> Tensor:
-    """The loss of :func:`element_loss` from precomputed embeddings ``z``."""
+    """The loss of `element_loss` from precomputed embeddings ``z``."""
     if model.task == "node":
         if labels is None:
             raise ValueError("node classification needs labels")
@@ -76,7 +76,9 @@ def train(
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     num_nodes = x.shape[0]
     losses = []
     model.train()

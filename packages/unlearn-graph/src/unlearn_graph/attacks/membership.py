@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pydantic import Field
+from unlearn_schema import MethodParams
 
 
 def attack_features(probabilities: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
@@ -34,7 +36,7 @@ def attack_features(probabilities: np.ndarray, labels: np.ndarray | None = None)
 
 
 class MembershipAttack:
-    """A fitted membership classifier on :func:`attack_features`."""
+    """A fitted membership classifier on `attack_features`."""
 
     def __init__(self, classifier: Any) -> None:
         self.classifier = classifier
@@ -44,7 +46,7 @@ class MembershipAttack:
 
 
 def fit_membership_attack(
-    member_features: np.ndarray, nonmember_features: np.ndarray, seed: int = 0
+    member_features: np.ndarray, nonmember_features: np.ndarray, *, seed: int = 0
 ) -> MembershipAttack:
     """Fit on equal numbers of members and non-members (the larger set is subsampled)."""
     from sklearn.linear_model import LogisticRegression
@@ -62,10 +64,17 @@ def fit_membership_attack(
     return MembershipAttack(classifier)
 
 
+class MembershipAUCParams(MethodParams):
+    """Options of `membership_auc` (its keyword arguments besides ``seed``)."""
+
+    resamples: int = Field(default=10, ge=1, le=10_000)
+
+
 def membership_auc(
     attack: MembershipAttack,
     deleted_features: np.ndarray,
     nonmember_features: np.ndarray,
+    *,
     resamples: int = 10,
     seed: int = 0,
 ) -> float:

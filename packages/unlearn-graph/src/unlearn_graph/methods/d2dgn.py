@@ -1,6 +1,6 @@
 """D2DGN: distill to delete, with a preserver and a destroyer teacher.
 
-Sinha, Mandal, Kahveci, Zhang, "Distill to Delete: Unlearning in Graph Networks with
+Sinha, Mandal, Kankanhalli, "Distill to Delete: Unlearning in Graph Networks with
 Knowledge Distillation" (arXiv:2309.16173).
 
 A student (initialised from the trained model) runs on the retained graph and is
@@ -24,52 +24,26 @@ terms on the node embeddings $h$ of the elements' nodes.
 Cost: the retained term uses one sample of ``retained_sample`` elements drawn at the
 start, so the teachers are evaluated once and the student runs every epoch only on the
 receptive field of the sampled and deleted elements
-(:class:`~unlearn_graph.models.ComputationPlan`, exact embeddings there). The negative
+(`unlearn_graph.models.ComputationPlan`, exact embeddings there). The negative
 destroyer trains only its last layer, with the layers below computed once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import copy
+from typing import Any
 
-from pydantic import Field
-from unlearn_schema import MethodParams
+import torch
+from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    import torch
-    from torch import Tensor
+from unlearn_graph.deletion import DeletionProblem
+from unlearn_graph.methods.params import D2DGNParams
+from unlearn_graph.models import ComputationPlan, GraphModel, embed_on_plan, fresh_copy, plan_inputs
 
-    from unlearn_graph.deletion import DeletionProblem
-    from unlearn_graph.models import GraphModel
-
-
-class D2DGNParams(MethodParams):
-    """Distillation schedule and loss weights."""
-
-    # Short and gentle by default: longer or stronger distillation from the destroyer
-    # over-forgets and costs retained utility (measured on the quick CSBM).
-    # 5 epochs at lr 0.004 on ~100k training edges: retained AUROC within 0.01 of the
-    # original and deleted-edge AUROC at the oracle's, in about 2 retraining epochs.
-    epochs: int = Field(default=5, ge=1, le=10_000)
-    lr: float = Field(default=0.004, gt=0.0, le=1.0)
-    temperature: float = Field(default=1.0, gt=0.0, le=100.0)
-    feature_weight: float = Field(default=1.0, ge=0.0, le=1000.0, description="β")
-    deleted_weight: float = Field(default=0.1, ge=0.0, le=1000.0, description="γ")
-    destroyer: Literal["negative", "fresh"] = "negative"
-    destroyer_epochs: int = Field(default=5, ge=0, le=10_000)
-    destroyer_lr: float = Field(default=0.01, gt=0.0, le=1.0)
-    retained_sample: int = Field(
-        default=512,
-        ge=1,
-        le=10_000_000,
-        description="Retained elements drawn once and distilled on (with the deleted ones).",
-    )
+__all__ = ["D2DGNParams", "d2dgn"]
 
 
 def _kl(teacher_logits: Tensor, student_logits: Tensor, task: str, temperature: float) -> Tensor:
-    import torch
-    from torch import nn
-
     if task == "node":
         return nn.functional.kl_div(
             torch.log_softmax(student_logits / temperature, -1),
@@ -87,8 +61,6 @@ def _with_negatives(
     elements: Tensor, task: str, num_nodes: int, generator: torch.Generator
 ) -> Tensor:
     """Link elements followed by as many random pairs (the Bernoulli targets need both)."""
-    import torch
-
     if task == "node":
         return elements
     return torch.cat(
@@ -97,8 +69,6 @@ def _with_negatives(
 
 
 def _nodes_of(elements: Tensor, task: str) -> Tensor:
-    import torch
-
     return torch.unique(elements if task == "node" else elements.reshape(-1))
 
 
@@ -111,13 +81,6 @@ def _negatively_trained(
     elements, with the layers below computed once: a cheap destroyer. Returns the model,
     the nodes of ``elements`` and the destroyer's embeddings of those nodes.
     """
-    import copy
-
-    import torch
-    from torch import nn
-
-    from unlearn_graph.models import ComputationPlan, embed_on_plan, plan_inputs
-
     model: Any = copy.deepcopy(original).eval()
     n = problem.task.num_nodes
     nodes = _nodes_of(elements, model.task)
@@ -129,7 +92,7 @@ def _negatively_trained(
     trainable = list(model.convs[-1].parameters())
     if model.head is not None:
         trainable += list(model.head.parameters())
-    optimizer = torch.optim.Adam(trainable, lr=params.destroyer_lr)
+    optimizer = torch.optim.Adam(trainable, lr=params.destroyer_learning_rate)
     for _ in range(params.destroyer_epochs):
         optimizer.zero_grad()
         logits = model.readout(embed_on_plan(model, inputs, plan), local)
@@ -149,16 +112,10 @@ def d2dgn(
     original: GraphModel,
     problem: DeletionProblem,
     params: D2DGNParams | None = None,
+    *,
     seed: int = 0,
 ) -> GraphModel:
     """Distil a student from the preserver (retained) and a destroyer (deleted)."""
-    import copy
-
-    import torch
-    from torch import nn
-
-    from unlearn_graph.models import ComputationPlan, embed_on_plan, fresh_copy
-
     params = params or D2DGNParams()
     if problem.num_deleted == 0:
         raise ValueError(
@@ -201,7 +158,7 @@ def d2dgn(
     deleted_rows = _nodes_of(local_deleted, task)
     student = copy.deepcopy(original)
     student.train()
-    optimizer = torch.optim.Adam(student.parameters(), lr=params.lr)
+    optimizer = torch.optim.Adam(student.parameters(), lr=params.learning_rate)
     mse = nn.functional.mse_loss
     for _ in range(params.epochs):
         optimizer.zero_grad()

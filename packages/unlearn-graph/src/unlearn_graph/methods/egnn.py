@@ -1,6 +1,6 @@
 """EGNN: edit a GNN's node predictions through a stitched MLP, never the GNN itself.
 
-Liu, Chen, Zhong, Zhou, Zha, Hu, "Editable Graph Neural Network for Node
+Liu, Jiang, Zhong, Zhou, Li, Chen, Choi, Hu, "Editable Graph Neural Network for Node
 Classifications" (arXiv:2305.15529).
 
 The trained GNN $f_\\theta$ is frozen and an MLP $g_\\phi$ on the raw node features is
@@ -18,87 +18,79 @@ has no neighbour propagation, so an edit does not spread through the graph.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-from unlearn_schema import MethodParams
+import torch
+from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    from torch import Tensor, nn
+from unlearn_graph.methods.params import EGNNParams
+from unlearn_graph.models import GraphModel
+from unlearn_graph.tasks import NodeTask
 
-    from unlearn_graph.models import GraphModel
-    from unlearn_graph.tasks import NodeTask
+__all__ = ["EGNNModel", "EGNNParams", "EditResult", "NodeEdit", "egnn_edit", "stitch_mlp"]
 
 
-class EGNNParams(MethodParams):
-    """Stitched MLP size, its fitting, and the edit loop."""
+@dataclass(frozen=True)
+class NodeEdit:
+    """What to edit: target ``nodes`` of ``task`` and the ``labels`` they should get.
 
-    mlp_hidden: int = Field(default=64, ge=1, le=4096)
-    stitch_epochs: int = Field(default=100, ge=0, le=100_000)
-    edit_steps: int = Field(default=100, ge=1, le=100_000)
-    lr: float = Field(default=0.01, gt=0.0, le=1.0)
-    retain_weight: float = Field(default=1.0, ge=0.0, le=1000.0, description="γ")
+    The edit's retain set $R$ is the task's training nodes.
+    """
+
+    task: NodeTask
+    nodes: Tensor
+    labels: Tensor
 
 
 @dataclass
 class EditResult:
     """The edited model, the fraction of targets now predicted as desired, steps used."""
 
-    model: Any
+    model: EGNNModel
     edit_success: float
     steps: int
 
 
-def _stitched_class() -> type[nn.Module]:
-    import torch
-    from torch import nn
+class EGNNModel(nn.Module):
+    """Frozen GNN logits plus an MLP on the node's own features."""
 
-    class EGNNModel(nn.Module):
-        """Frozen GNN logits plus an MLP on the node's own features."""
+    def __init__(self, gnn: GraphModel, hidden: int) -> None:
+        super().__init__()
+        if gnn.task != "node" or gnn.num_classes is None:
+            raise ValueError("EGNN edits node classifiers; got a link-prediction model")
+        self.gnn = gnn
+        for parameter in gnn.parameters():
+            parameter.requires_grad_(False)
+        self.task = "node"
+        self.mlp = nn.Sequential(
+            nn.Linear(gnn.in_dim, hidden), nn.ReLU(), nn.Linear(hidden, gnn.num_classes)
+        )
+        with torch.no_grad():
+            last = self.mlp[-1]
+            assert isinstance(last, nn.Linear)
+            last.weight.zero_()
+            last.bias.zero_()
 
-        def __init__(self, gnn: GraphModel, hidden: int) -> None:
-            super().__init__()
-            if gnn.task != "node" or gnn.num_classes is None:
-                raise ValueError("EGNN edits node classifiers; got a link-prediction model")
-            self.gnn = gnn
-            for parameter in gnn.parameters():
-                parameter.requires_grad_(False)
-            self.task = "node"
-            self.mlp = nn.Sequential(
-                nn.Linear(gnn.in_dim, hidden), nn.ReLU(), nn.Linear(hidden, gnn.num_classes)
-            )
-            with torch.no_grad():
-                last = self.mlp[-1]
-                assert isinstance(last, nn.Linear)
-                last.weight.zero_()
-                last.bias.zero_()
+    def gnn_logits(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        self.gnn.eval()
+        with torch.no_grad():
+            return self.gnn.readout(self.gnn.embed(x, edge_index), torch.arange(x.shape[0]))
 
-        def gnn_logits(self, x: Tensor, edge_index: Tensor) -> Tensor:
-            self.gnn.eval()
-            with torch.no_grad():
-                return self.gnn.readout(self.gnn.embed(x, edge_index), torch.arange(x.shape[0]))
-
-        def score(self, x: Tensor, edge_index: Tensor, elements: Tensor) -> Tensor:
-            return self.gnn_logits(x, edge_index)[elements] + self.mlp(x[elements])
-
-    return EGNNModel
+    def score(self, x: Tensor, edge_index: Tensor, elements: Tensor) -> Tensor:
+        out: Tensor = self.gnn_logits(x, edge_index)[elements] + self.mlp(x[elements])
+        return out
 
 
 def stitch_mlp(
-    gnn: GraphModel, task: NodeTask, params: EGNNParams | None = None, seed: int = 0
-) -> Any:
+    gnn: GraphModel, task: NodeTask, params: EGNNParams | None = None, *, seed: int = 0
+) -> EGNNModel:
     """Stitch an MLP to the frozen ``gnn`` and fit it on the training nodes."""
-    import copy
-
-    import torch
-    from torch import nn
-
     params = params or EGNNParams()
     torch.manual_seed(seed)
-    model: Any = _stitched_class()(copy.deepcopy(gnn), params.mlp_hidden)
+    model = EGNNModel(copy.deepcopy(gnn), params.mlp_hidden)
     base = model.gnn_logits(task.x, task.edge_index)
-    optimizer = torch.optim.Adam(model.mlp.parameters(), lr=params.lr)
+    optimizer = torch.optim.Adam(model.mlp.parameters(), lr=params.learning_rate)
     train_idx = task.train_idx
     for _ in range(params.stitch_epochs):
         optimizer.zero_grad()
@@ -109,23 +101,24 @@ def stitch_mlp(
 
 
 def egnn_edit(
-    model: Any,
-    x: Tensor,
-    edge_index: Tensor,
-    nodes: Tensor,
-    labels: Tensor,
-    retain_nodes: Tensor,
+    model: EGNNModel | GraphModel,
+    edit: NodeEdit,
     params: EGNNParams | None = None,
+    *,
+    seed: int = 0,
 ) -> EditResult:
-    """Edit a stitched model (from :func:`stitch_mlp`) so ``nodes`` predict ``labels``."""
-    import copy
+    """Edit ``model`` so that ``edit.nodes`` predict ``edit.labels``.
 
-    import torch
-    from torch import nn
-
+    ``model`` is a stitched model (from `stitch_mlp`), edited as it is, or a node
+    classifier, which is first stitched on ``edit.task`` (the MLP fit seeded by
+    ``seed``; the edit itself draws nothing at random).
+    """
     params = params or EGNNParams()
-    if not hasattr(model, "mlp"):
-        raise ValueError("egnn_edit needs a stitched model: call stitch_mlp(gnn, task) first")
+    stitched = (
+        model if isinstance(model, EGNNModel) else stitch_mlp(model, edit.task, params, seed=seed)
+    )
+    task, nodes, labels = edit.task, edit.nodes, edit.labels
+    x, edge_index, retain_nodes = task.x, task.edge_index, task.train_idx
     if nodes.numel() == 0 or nodes.shape != labels.shape:
         raise ValueError(
             f"need one desired label per target node, got {nodes.numel()} nodes and "
@@ -134,12 +127,12 @@ def egnn_edit(
     n = x.shape[0]
     if int(nodes.max()) >= n or int(nodes.min()) < 0:
         raise ValueError(f"target nodes must lie in 0..{n - 1}")
-    edited: Any = copy.deepcopy(model)
+    edited = copy.deepcopy(stitched)
     # The GNN is frozen: its logits are computed once, the edit never propagates.
     base = edited.gnn_logits(x, edge_index)
     with torch.no_grad():
         before = torch.log_softmax(base[retain_nodes] + edited.mlp(x[retain_nodes]), -1)
-    optimizer = torch.optim.Adam(edited.mlp.parameters(), lr=params.lr)
+    optimizer = torch.optim.Adam(edited.mlp.parameters(), lr=params.learning_rate)
     steps = 0
     for steps in range(1, params.edit_steps + 1):
         optimizer.zero_grad()

@@ -1,6 +1,6 @@
 """GIF: a one-shot graph influence-function update of the parameters.
 
-Wu, Yang, Qian, Gu, Zhang, "GIF: A General Graph Unlearning Strategy via Influence
+Wu, Yang, Qian, Sui, Wang, He, "GIF: A General Graph Unlearning Strategy via Influence
 Function" (WWW 2023, arXiv:2304.02835).
 
 With $\\mathcal{L}_{\\mathcal{G}}(\\theta) =
@@ -19,7 +19,7 @@ $\\mathcal{G}_r$ contribute to the gradient difference $v$: the deleted elements
 retained elements with a node within $L$ hops of a changed node (the neighbours'
 influence; a sample of ``neighbour_sample`` of them, reweighted to their total). Every
 loss is computed on its elements' receptive field only
-(:class:`~unlearn_graph.models.ComputationPlan`).
+(`unlearn_graph.models.ComputationPlan`).
 
 $H^{-1}v$ is solved with a few Hessian-vector products (double backpropagation) of the
 retained loss on a sample of ``hessian_sample`` retained elements, either by conjugate
@@ -34,52 +34,17 @@ the fraction kept).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import copy
+from typing import Any
 
-from pydantic import Field
-from unlearn_schema import MethodParams
+import torch
+from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    import torch
-    from torch import Tensor
+from unlearn_graph.deletion import DeletionProblem, nodes_within
+from unlearn_graph.methods.params import GIFParams
+from unlearn_graph.models import ComputationPlan, GraphModel, embed_on_plan
 
-    from unlearn_graph.deletion import DeletionProblem
-    from unlearn_graph.models import GraphModel
-
-
-class GIFParams(MethodParams):
-    """LiSSA estimate of the inverse-Hessian-vector product, and the element samples."""
-
-    solver: Literal["cg", "lissa"] = Field(
-        default="cg", description="Conjugate gradient on H + λI, or the LiSSA series on H."
-    )
-    iterations: int = Field(default=10, ge=1, le=100_000)
-    regularisation: float = Field(
-        default=0.03, ge=0.0, le=1e6, description="λ added to H (both solvers)."
-    )
-    scale: float = Field(
-        default=10.0, gt=0.0, le=1e9, description="s: must exceed the Hessian's top eigenvalue."
-    )
-    damping: float = Field(default=0.0, ge=0.0, lt=1.0, description="d")
-    weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0, description="μ")
-    line_search_steps: int = Field(
-        default=6, ge=0, le=50, description="Step halvings allowed (0 = take the full step)."
-    )
-    line_search_tolerance: float = Field(
-        default=0.01,
-        ge=0.0,
-        le=1.0,
-        description="Relative rise of the retained loss a step may cause before it is halved.",
-    )
-    hessian_sample: int = Field(
-        default=2048, ge=1, le=10_000_000, description="Retained elements for the Hessian."
-    )
-    neighbour_sample: int = Field(
-        default=4096,
-        ge=1,
-        le=10_000_000,
-        description="Retained elements near the deletion (their loss changes) for v.",
-    )
+__all__ = ["GIFParams", "gif"]
 
 
 def _summed_loss(
@@ -92,11 +57,6 @@ def _summed_loss(
 ) -> Tensor:
     """Summed loss of ``elements`` (and their paired random ``negatives`` for links),
     computed on the elements' receptive field only (exact there)."""
-    import torch
-    from torch import nn
-
-    from unlearn_graph.models import ComputationPlan, embed_on_plan
-
     if elements.shape[-1] == 0:
         return x.new_zeros(())
     link = model.task == "link"
@@ -117,8 +77,6 @@ def _summed_loss(
 
 
 def _pick(elements: Tensor, count: int, generator: torch.Generator) -> Tensor:
-    import torch
-
     order = torch.randperm(elements.shape[-1], generator=generator)[:count]
     return elements[..., order]
 
@@ -127,15 +85,10 @@ def gif(
     original: GraphModel,
     problem: DeletionProblem,
     params: GIFParams | None = None,
+    *,
     seed: int = 0,
 ) -> GraphModel:
     """A copy of ``original`` after the GIF parameter update for ``problem``."""
-    import copy
-
-    import torch
-
-    from unlearn_graph.deletion import nodes_within
-
     params = params or GIFParams()
     model: Any = copy.deepcopy(original).eval()
     weights = [p for p in model.parameters() if p.requires_grad]

@@ -25,99 +25,69 @@ hops (the number of layers) from the affected nodes gets exactly the backbone's 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import copy
+from typing import Any
 
-from pydantic import Field
-from unlearn_schema import MethodParams
+import torch
+from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    from torch import Tensor, nn
+from unlearn_graph.deletion import DeletionProblem, nodes_within
+from unlearn_graph.methods.params import GNNDeleteParams
+from unlearn_graph.models import ComputationPlan, GraphModel, embed_on_plan, plan_inputs
 
-    from unlearn_graph.deletion import DeletionProblem
-    from unlearn_graph.models import GraphModel
-
-
-class GNNDeleteParams(MethodParams):
-    """Training of the deletion operators."""
-
-    # 10 epochs at lr 0.01 forget about as much as 50 and keep the retained AUROC within
-    # 0.02 of the original (measured on CSBMs of 2000 and 20 000 nodes).
-    epochs: int = Field(default=10, ge=1, le=10_000)
-    lr: float = Field(default=0.01, gt=0.0, le=1.0)
-    trade_off: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="λ: weight of deleted-edge consistency vs NI."
-    )
-    neighbourhood_sample: int = Field(
-        default=2048,
-        ge=1,
-        le=10_000_000,
-        description="Nodes of the L-hop neighbourhood drawn (once) for the NI term.",
-    )
+__all__ = ["GNNDeleteModel", "GNNDeleteParams", "gnndelete"]
 
 
-def _model_class() -> type[nn.Module]:
-    import torch
-    from torch import nn
+class GNNDeleteModel(nn.Module):
+    """The frozen backbone with deletion operators applied on masked nodes."""
 
-    class GNNDeleteModel(nn.Module):
-        """The frozen backbone with deletion operators applied on masked nodes."""
+    def __init__(self, backbone: GraphModel, layer_masks: list[Tensor]) -> None:
+        super().__init__()
+        self.backbone = backbone
+        for parameter in backbone.parameters():
+            parameter.requires_grad_(False)
+        self.task = backbone.task
+        hidden = backbone.config.hidden
+        self.operators = nn.ModuleList(nn.Linear(hidden, hidden) for _ in layer_masks)
+        with torch.no_grad():
+            for layer_operator in self.operators:
+                assert isinstance(layer_operator, nn.Linear)
+                layer_operator.weight.copy_(torch.eye(hidden))
+                layer_operator.bias.zero_()
+        for layer, mask in enumerate(layer_masks):
+            self.register_buffer(f"mask_{layer}", mask)
 
-        def __init__(self, backbone: GraphModel, layer_masks: list[Tensor]) -> None:
-            super().__init__()
-            self.backbone = backbone
-            for parameter in backbone.parameters():
-                parameter.requires_grad_(False)
-            self.task = backbone.task
-            hidden = backbone.config.hidden
-            self.operators = nn.ModuleList(nn.Linear(hidden, hidden) for _ in layer_masks)
-            with torch.no_grad():
-                for layer_operator in self.operators:
-                    assert isinstance(layer_operator, nn.Linear)
-                    layer_operator.weight.copy_(torch.eye(hidden))
-                    layer_operator.bias.zero_()
-            for layer, mask in enumerate(layer_masks):
-                self.register_buffer(f"mask_{layer}", mask)
+    def _hook(self, layer: int, h: Tensor) -> Tensor:
+        mask: Tensor = getattr(self, f"mask_{layer}")
+        operator: Any = self.operators[layer]
+        return torch.where(mask[:, None], operator(h), h)
 
-        def _hook(self, layer: int, h: Tensor) -> Tensor:
-            mask: Tensor = getattr(self, f"mask_{layer}")
-            operator: Any = self.operators[layer]
-            return torch.where(mask[:, None], operator(h), h)
+    def subset_hook(self, layer: int, h: Tensor, nodes: Tensor) -> Tensor:
+        """The layer hook for rows ``h`` that hold the global nodes ``nodes``."""
+        rows = getattr(self, f"mask_{layer}")[nodes].nonzero().squeeze(1)
+        operator: Any = self.operators[layer]
+        return h.index_put((rows,), operator(h[rows]))
 
-        def subset_hook(self, layer: int, h: Tensor, nodes: Tensor) -> Tensor:
-            """:meth:`_hook` for rows ``h`` that hold the global nodes ``nodes``."""
-            rows = getattr(self, f"mask_{layer}")[nodes].nonzero().squeeze(1)
-            operator: Any = self.operators[layer]
-            return h.index_put((rows,), operator(h[rows]))
+    def embed(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        """The backbone's layers (in eval mode) with the deletion operators applied."""
+        self.backbone.eval()
+        return self.backbone.embed(x, edge_index, layer_hook=self._hook)
 
-        def embed(self, x: Tensor, edge_index: Tensor) -> Tensor:
-            """The backbone's layers (in eval mode) with the deletion operators applied."""
-            self.backbone.eval()
-            return self.backbone.embed(x, edge_index, layer_hook=self._hook)
+    def readout(self, z: Tensor, elements: Tensor) -> Tensor:
+        return self.backbone.readout(z, elements)
 
-        def readout(self, z: Tensor, elements: Tensor) -> Tensor:
-            return self.backbone.readout(z, elements)
-
-        def score(self, x: Tensor, edge_index: Tensor, elements: Tensor) -> Tensor:
-            return self.readout(self.embed(x, edge_index), elements)
-
-    return GNNDeleteModel
+    def score(self, x: Tensor, edge_index: Tensor, elements: Tensor) -> Tensor:
+        return self.readout(self.embed(x, edge_index), elements)
 
 
 def gnndelete(
     original: GraphModel,
     problem: DeletionProblem,
     params: GNNDeleteParams | None = None,
+    *,
     seed: int = 0,
-) -> Any:
+) -> GNNDeleteModel:
     """Learn deletion operators for ``problem`` on top of the frozen ``original``."""
-    import copy
-
-    import torch
-    from torch import nn
-
-    from unlearn_graph.deletion import nodes_within
-    from unlearn_graph.models import ComputationPlan, embed_on_plan, plan_inputs
-
     params = params or GNNDeleteParams()
     if problem.deleted_pairs.numel() == 0 and problem.deleted_nodes.numel() == 0:
         raise ValueError(
@@ -131,7 +101,7 @@ def gnndelete(
         torch.from_numpy(nodes_within(original_edges, n, sources, layer + 1))
         for layer in range(original.num_layers)
     ]
-    model: Any = _model_class()(copy.deepcopy(original), masks)
+    model = GNNDeleteModel(copy.deepcopy(original), masks)
     x, edge_index = problem.x, problem.edge_index
     generator = torch.Generator().manual_seed(seed)
     pairs, nodes = problem.deleted_pairs, problem.deleted_nodes
@@ -159,7 +129,7 @@ def gnndelete(
     with torch.no_grad():
         # Operators start at the identity, so this is the frozen model on G_r.
         target = embed_on_plan(model.backbone, inputs, plan, model.subset_hook)
-    optimizer = torch.optim.Adam(model.operators.parameters(), lr=params.lr)
+    optimizer = torch.optim.Adam(model.operators.parameters(), lr=params.learning_rate)
     mse = nn.functional.mse_loss
     for _ in range(params.epochs):
         optimizer.zero_grad()

@@ -9,36 +9,26 @@ the model, which the benchmark's retained-utility metrics show.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import copy
 
-from pydantic import Field
-from unlearn_schema import MethodParams
+import torch
 
-if TYPE_CHECKING:
-    from unlearn_graph.deletion import DeletionProblem
-    from unlearn_graph.models import GraphModel
+from unlearn_graph.deletion import DeletionProblem
+from unlearn_graph.methods.params import GradientAscentParams
+from unlearn_graph.models import GraphModel
+from unlearn_graph.training import element_loss
 
-
-class GradientAscentParams(MethodParams):
-    """Number and size of the ascent steps."""
-
-    steps: int = Field(default=10, ge=1, le=10_000)
-    lr: float = Field(default=1e-3, gt=0.0, le=1.0)
+__all__ = ["GradientAscentParams", "gradient_ascent"]
 
 
 def gradient_ascent(
     original: GraphModel,
     problem: DeletionProblem,
     params: GradientAscentParams | None = None,
+    *,
     seed: int = 0,
 ) -> GraphModel:
     """A copy of ``original`` after gradient ascent on ``problem.deleted_elements``."""
-    import copy
-
-    import torch
-
-    from unlearn_graph.training import element_loss
-
     params = params or GradientAscentParams()
     if problem.num_deleted == 0:
         raise ValueError(
@@ -47,7 +37,7 @@ def gradient_ascent(
         )
     torch.manual_seed(seed)
     model = copy.deepcopy(original)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.learning_rate)
     model.train()
     for _ in range(params.steps):
         optimizer.zero_grad()

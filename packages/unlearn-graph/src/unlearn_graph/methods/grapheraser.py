@@ -1,6 +1,6 @@
 """GraphEraser: shard the graph, train one model per shard, aggregate; delete exactly.
 
-Chen, Zhang, Backes, Humbert, Zhang, "Graph Unlearning" (ACM CCS 2022,
+Chen, Zhang, Wang, Backes, Humbert, Zhang, "Graph Unlearning" (ACM CCS 2022,
 arXiv:2103.14991).
 
 Nodes are split into ``num_shards`` shards of at most
@@ -33,43 +33,32 @@ aggregation weights are refitted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import copy
+from typing import Any
 
-from pydantic import Field
-from unlearn_schema import MethodParams
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    import numpy as np
-    from torch import Tensor, nn
+from unlearn_graph.config import BackboneConfig, TrainConfig
+from unlearn_graph.deletion import DeletionProblem
+from unlearn_graph.methods.params import PARTITIONS, GraphEraserParams
+from unlearn_graph.models import GraphModel, build_model
+from unlearn_graph.tasks import NodeTask, Task, both_directions
+from unlearn_graph.training import train
 
-    from unlearn_graph.config import BackboneConfig, TrainConfig
-    from unlearn_graph.deletion import DeletionProblem
-    from unlearn_graph.models import GraphModel
-    from unlearn_graph.tasks import Task
-
-
-PARTITIONS = ("blpa", "balanced-kmeans", "random")
-
-
-class GraphEraserParams(MethodParams):
-    """Sharding, per-shard training and aggregation."""
-
-    num_shards: int = Field(default=4, ge=1, le=256)
-    partition: Literal["blpa", "balanced-kmeans", "random"] = Field(
-        default="blpa",
-        description="How nodes are sharded (see the module docstring).",
-    )
-    partition_iterations: int = Field(default=5, ge=1, le=100)
-    shard_slack: float = Field(
-        default=0.1,
-        ge=0.0,
-        le=1.0,
-        description="Community-aware shards hold at most ceil((1 + slack) N / K) nodes.",
-    )
-    epochs: int = Field(default=200, ge=1, le=100_000)
-    lr: float = Field(default=0.01, gt=0.0, le=1.0)
-    weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0)
-    aggregation_steps: int = Field(default=100, ge=0, le=10_000)
+__all__ = [
+    "PARTITIONS",
+    "GraphEraserParams",
+    "ShardedModel",
+    "affected_shards",
+    "balanced_partition",
+    "grapheraser",
+    "shard_data",
+    "train_grapheraser",
+    "train_shard",
+]
 
 
 def balanced_partition(
@@ -84,9 +73,6 @@ def balanced_partition(
     """Shard id of every node; no shard holds more than ``ceil((1 + slack) N / num_shards)``
     nodes (``random`` splits exactly evenly). BLPA needs ``slack > 0`` to move nodes
     at all, since a balanced start leaves every shard full."""
-    import numpy as np
-    import scipy.sparse as sp
-
     n = x.shape[0]
     if num_shards > n:
         raise ValueError(f"num_shards={num_shards} exceeds the number of nodes ({n})")
@@ -135,9 +121,6 @@ def _balanced_label_propagation(
     node prefers the shard most of its neighbours are in, and the preferred moves are
     applied in decreasing order of neighbour count while the target shard is below
     ``capacity``."""
-    import numpy as np
-    import scipy.sparse as sp
-
     n = neighbours.shape[0]
     assignment = rng.permutation(np.arange(n) % num_shards)
     for _ in range(iterations):
@@ -168,8 +151,6 @@ def shard_data(
     x: Tensor, edges: Tensor, elements: Tensor, assignment: Tensor, shard: int, task: str
 ) -> tuple[Tensor, Tensor]:
     """(edge_index, training elements) of ``shard``: only what lies inside the shard."""
-    from unlearn_graph.tasks import both_directions
-
     inside = assignment == shard
     shard_edges = edges[:, inside[edges[0]] & inside[edges[1]]]
     if task == "node":
@@ -194,9 +175,6 @@ def train_shard(
     seed: int,
 ) -> GraphModel:
     """Train shard ``shard``'s model from scratch (seeded by ``seed`` and the shard id)."""
-    from unlearn_graph.models import build_model
-    from unlearn_graph.training import train
-
     shard_seed = seed * 1009 + shard
     model = build_model(in_dim, backbone, task, num_classes, shard_seed)
     edge_index, shard_elements = shard_data(x, edges, elements, assignment, shard, task)
@@ -206,59 +184,56 @@ def train_shard(
     return model
 
 
-def _ensemble_class() -> type[nn.Module]:
-    import torch
-    from torch import nn
+class ShardedModel(nn.Module):
+    """Shard models and their aggregation weights."""
 
-    class ShardedModel(nn.Module):
-        """Shard models and their aggregation weights."""
+    def __init__(
+        self,
+        shards: list[GraphModel],
+        assignment: Tensor,
+        train_config: TrainConfig,
+        seed: int,
+    ) -> None:
+        super().__init__()
+        self.shards = nn.ModuleList(shards)
+        self.task = shards[0].task
+        self.weights = nn.Parameter(torch.zeros(len(shards)))
+        self.assignment: Tensor
+        self.register_buffer("assignment", assignment)
+        self.train_config = train_config
+        self.seed = seed
+        self.retrained_shards: list[int] = []
 
-        def __init__(
-            self,
-            shards: list[GraphModel],
-            assignment: Tensor,
-            train_config: TrainConfig,
-            seed: int,
-        ) -> None:
-            super().__init__()
-            self.shards = nn.ModuleList(shards)
-            self.task = shards[0].task
-            self.weights = nn.Parameter(torch.zeros(len(shards)))
-            self.register_buffer("assignment", assignment)
-            self.train_config = train_config
-            self.seed = seed
-            self.retrained_shards: list[int] = []
+    def shard(self, index: int) -> GraphModel:
+        """Shard ``index``'s model."""
+        model = self.shards[index]
+        assert isinstance(model, GraphModel)
+        return model
 
-        def shard_probabilities(self, x: Tensor, edge_index: Tensor, elements: Tensor) -> Tensor:
-            outputs = []
-            for shard in self.shards:
-                model: Any = shard
-                logits = model.score(x, edge_index, elements)
-                outputs.append(
-                    torch.softmax(logits, -1) if self.task == "node" else torch.sigmoid(logits)
-                )
-            return torch.stack(outputs)
+    def shard_probabilities(self, x: Tensor, edge_index: Tensor, elements: Tensor) -> Tensor:
+        outputs = []
+        for index in range(len(self.shards)):
+            logits = self.shard(index).score(x, edge_index, elements)
+            outputs.append(
+                torch.softmax(logits, -1) if self.task == "node" else torch.sigmoid(logits)
+            )
+        return torch.stack(outputs)
 
-        def combine(self, probabilities: Tensor) -> Tensor:
-            w = torch.softmax(self.weights, 0)
-            shape = (-1,) + (1,) * (probabilities.dim() - 1)
-            p = (w.view(shape) * probabilities).sum(0).clamp(1e-7, 1 - 1e-7)
-            # Return logits, like every other model: log-probabilities for classes, the
-            # log-odds for links.
-            return p.log() if self.task == "node" else p.log() - (1 - p).log()
+    def combine(self, probabilities: Tensor) -> Tensor:
+        w = torch.softmax(self.weights, 0)
+        shape = (-1,) + (1,) * (probabilities.dim() - 1)
+        p = (w.view(shape) * probabilities).sum(0).clamp(1e-7, 1 - 1e-7)
+        # Return logits, like every other model: log-probabilities for classes, the
+        # log-odds for links.
+        return p.log() if self.task == "node" else p.log() - (1 - p).log()
 
-        def score(self, x: Tensor, edge_index: Tensor, elements: Tensor) -> Tensor:
-            return self.combine(self.shard_probabilities(x, edge_index, elements))
-
-    return ShardedModel
+    def score(self, x: Tensor, edge_index: Tensor, elements: Tensor) -> Tensor:
+        return self.combine(self.shard_probabilities(x, edge_index, elements))
 
 
-def _fit_weights(model: Any, x: Tensor, edge_index: Tensor, task: Task, steps: int) -> None:
-    import torch
-    from torch import nn
-
-    from unlearn_graph.tasks import NodeTask
-
+def _fit_weights(
+    model: ShardedModel, x: Tensor, edge_index: Tensor, task: Task, steps: int
+) -> None:
     if steps == 0:
         return
     if isinstance(task, NodeTask):
@@ -290,13 +265,10 @@ def train_grapheraser(
     task: Task,
     backbone: BackboneConfig,
     params: GraphEraserParams | None = None,
+    *,
     seed: int = 0,
-) -> Any:
+) -> ShardedModel:
     """Partition ``task``'s graph, train one model per shard and fit the aggregation."""
-    import torch
-
-    from unlearn_graph.config import TrainConfig
-
     params = params or GraphEraserParams()
     assignment = torch.from_numpy(
         balanced_partition(
@@ -309,7 +281,9 @@ def train_grapheraser(
             params.shard_slack,
         )
     )
-    config = TrainConfig(epochs=params.epochs, lr=params.lr, weight_decay=params.weight_decay)
+    config = TrainConfig(
+        epochs=params.epochs, learning_rate=params.learning_rate, weight_decay=params.weight_decay
+    )
     num_classes = getattr(task, "num_classes", None)
     labels = task.y if task.kind == "node" else None
     shards = [
@@ -329,15 +303,15 @@ def train_grapheraser(
         )
         for k in range(params.num_shards)
     ]
-    model: Any = _ensemble_class()(shards, assignment, config, seed)
+    model = ShardedModel(shards, assignment, config, seed)
     _fit_weights(model, task.x, task.edge_index, task, params.aggregation_steps)
     return model
 
 
-def affected_shards(model: Any, problem: DeletionProblem) -> list[int]:
+def affected_shards(model: ShardedModel, problem: DeletionProblem) -> list[int]:
     """Shards that trained on something the deletion removes (an edge across two shards
     was never trained on, so it touches neither)."""
-    assignment: Tensor = model.assignment
+    assignment = model.assignment
     touched: set[int] = set()
     pairs = problem.deleted_pairs
     if pairs.numel():
@@ -350,23 +324,23 @@ def affected_shards(model: Any, problem: DeletionProblem) -> list[int]:
 
 
 def grapheraser(
-    original: Any,
+    original: ShardedModel,
     problem: DeletionProblem,
     params: GraphEraserParams | None = None,
+    *,
     seed: int | None = None,
-) -> Any:
-    """Retrain the shards of ``original`` (from :func:`train_grapheraser`) that the
-    deletion touches; the returned model's ``retrained_shards`` lists them."""
-    import copy
-
-    if not hasattr(original, "shards"):
+) -> ShardedModel:
+    """Retrain the shards of ``original`` (from `train_grapheraser`) that the deletion
+    touches; the returned model's ``retrained_shards`` lists them. ``seed`` defaults to
+    the one the shards were trained with, which makes the deletion exact."""
+    if not isinstance(original, ShardedModel):
         raise ValueError(
             "GraphEraser unlearns a sharded model: train it with train_grapheraser() first"
         )
     params = params or GraphEraserParams(num_shards=len(original.shards))
-    model: Any = copy.deepcopy(original)
+    model = copy.deepcopy(original)
     shard_seed = original.seed if seed is None else seed
-    first = model.shards[0]
+    first = model.shard(0)
     touched = affected_shards(model, problem)
     for k in touched:
         model.shards[k] = train_shard(

@@ -7,7 +7,7 @@ Memory that earlier work freed but the C allocator kept would be reused without
 growing the resident size, so before the call glibc's ``malloc_trim(0)`` hands it back
 to the system (where glibc is the allocator); the growth is then close to what the call
 needs. For a clean measurement, run the call in a fresh process
-(:mod:`unlearn_graph.speed_bench` does).
+(the `unlearn-graph-speed` benchmark does).
 Where that is unavailable the resident size is sampled every few milliseconds instead
 (an estimate that can miss short allocations). On CUDA, ``torch.cuda`` peak statistics
 give the device memory separately (``peak_device_mib``).
@@ -22,7 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pydantic import Field
+from unlearn_schema import MethodParams
+
 T = TypeVar("T")
+
+
+class CostParams(MethodParams):
+    """Options of `measure_cost`."""
+
+    interval_s: float = Field(
+        default=0.002,
+        gt=0.0,
+        le=10.0,
+        description="Sampling interval where the kernel's peak counter is unavailable.",
+    )
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,8 @@ def _release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def measure_cost(fn: Callable[[], T], interval_s: float = 0.002) -> tuple[T, Cost]:
-    """Run ``fn()`` and return its result with its :class:`Cost`."""
+def measure_cost(fn: Callable[[], T], *, interval_s: float = 0.002) -> tuple[T, Cost]:
+    """Run ``fn()`` and return its result with its `Cost`."""
     torch: Any = sys.modules.get("torch")
     cuda = torch is not None and bool(torch.cuda.is_available())
     if cuda:

@@ -10,10 +10,22 @@ scores about 0.5; one that has forgotten them scores them like non-edges, near 1
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
+from unlearn_schema import MethodParams
+
+
+class DeletedEdgeAUCParams(MethodParams):
+    """Options of `deleted_edge_auc` (its keyword arguments besides ``seed``)."""
+
+    resamples: int = Field(default=10, ge=1, le=10_000)
 
 
 def deleted_edge_auc(
-    deleted_scores: np.ndarray, retained_scores: np.ndarray, resamples: int = 10, seed: int = 0
+    deleted_scores: np.ndarray,
+    retained_scores: np.ndarray,
+    *,
+    resamples: int = 10,
+    seed: int = 0,
 ) -> tuple[float, float]:
     """(AUROC, AUPR) of retained (positive) vs deleted (negative) edges, resampled."""
     from sklearn.metrics import average_precision_score, roc_auc_score

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
+from unlearn_schema import MethodParams
 
 
-def kl_to_oracle(oracle: np.ndarray, method: np.ndarray, eps: float = 1e-7) -> float:
+class KLToOracleParams(MethodParams):
+    """Options of `kl_to_oracle`."""
+
+    eps: float = Field(
+        default=1e-7, gt=0.0, lt=0.5, description="Probabilities are clipped to [eps, 1 - eps]."
+    )
+
+
+def kl_to_oracle(oracle: np.ndarray, method: np.ndarray, *, eps: float = 1e-7) -> float:
     """Mean $\\mathrm{KL}(p_{\\text{oracle}} \\,\\|\\, p_{\\text{method}})$ over elements.
 
     Rows of class probabilities ``(K, C)``, or link probabilities ``(K,)`` read as

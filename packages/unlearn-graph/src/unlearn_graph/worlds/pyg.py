@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import Field
+from unlearn_schema import StrictModel
 
 from unlearn_graph.worlds.csbm import GraphArrays
 
@@ -18,6 +20,13 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
 
 PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+
+
+class PlanetoidConfig(StrictModel):
+    """A Planetoid-format dataset already on local disk (`load_planetoid_dir`)."""
+
+    folder: str = Field(min_length=1, description="Folder holding the ind.<name>.* files.")
+    name: str = Field(min_length=1, description="Dataset name, e.g. 'cora' or 'citeseer'.")
 
 
 def from_pyg(data: Data) -> GraphArrays:

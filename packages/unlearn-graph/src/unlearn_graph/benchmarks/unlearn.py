@@ -8,17 +8,23 @@ oracle, every approximate method and the metrics into one report. Two scenarios:
   sampling); deletion efficacy is the deleted-edge AUROC/AUPR;
 * ``nodes``: node classification; training nodes are deleted; EGNN edits run here too.
 
-Torch is imported only when a benchmark runs.
+Declared parts: worlds ``csbm``, ``karate`` and ``planetoid`` (``WORLD_PARAMS``),
+models ``gcn``/``sage``/``gat``/``gin`` (``BACKBONE_PARAMS``), ``params`` a
+`GraphUnlearnRun`, methods from ``METHODS`` except ``retrain`` (the oracle always
+runs), any number of seeds, no requests (deletions are sampled from
+``params.deletion_ratios``) and no checkpoint. Torch is imported only when a benchmark
+runs.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from unlearn_schema import (
     Benchmark,
     BenchmarkResult,
@@ -29,17 +35,18 @@ from unlearn_schema import (
     MetricValue,
     ModelSpec,
     NodeDeletionRequest,
+    ParsedSpec,
     Progress,
     Series,
     Size,
+    SpecError,
     StrictModel,
     WorldSpec,
-    validate_or_raise,
 )
 
-from unlearn_graph.config import BACKBONES, BackboneConfig, TrainConfig
-from unlearn_graph.methods import METHODS, params_class
-from unlearn_graph.worlds.csbm import CSBMConfig
+from unlearn_graph.config import BACKBONE_PARAMS, BackboneParams, TrainConfig
+from unlearn_graph.methods import METHODS
+from unlearn_graph.worlds import WORLD_PARAMS, CSBMConfig
 
 if TYPE_CHECKING:
     from unlearn_graph.deletion import DeletionProblem
@@ -47,8 +54,9 @@ if TYPE_CHECKING:
 
 Scenario = Literal["edges", "nodes"]
 SCENARIOS: tuple[Scenario, ...] = ("edges", "nodes")
-WORLDS = ("csbm", "karate")
-APPROXIMATE = [name for name in METHODS if name != "retrain"]
+# The retrain oracle always runs (with params.train, the originals' budget), so
+# `retrain` is not a method a spec lists; EGNN runs as an edit in the nodes scenario.
+METHOD_NAMES = ("gradient-ascent", "gnndelete", "d2dgn", "grapheraser", "gif", "egnn")
 
 
 class GraphUnlearnRun(StrictModel):
@@ -77,6 +85,9 @@ class GraphUnlearnRun(StrictModel):
         if len(set(ratios)) != len(ratios):
             raise ValueError(f"deletion ratios must be unique, got {ratios}")
         return sorted(ratios)
+
+
+Parsed = ParsedSpec[BaseModel, BackboneParams, GraphUnlearnRun]
 
 
 def _default_spec(name: str, size: Size) -> BenchmarkSpec:
@@ -119,61 +130,33 @@ def _full_spec(size: Size) -> BenchmarkSpec:
     return _default_spec("graph-unlearn-full", size)
 
 
-class _Parsed(StrictModel):
-    world_name: str
-    world: CSBMConfig | None
-    backbone: BackboneConfig
-    run: GraphUnlearnRun
-    methods: dict[str, dict[str, Any]]
+def _check(parsed: Parsed) -> None:
+    """What the types cannot say: each method once, EGNN only with the nodes scenario."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for index, method in enumerate(parsed.methods):
+        if method.name in seen:
+            problems.append(
+                f"methods[{index}].name: {method.name!r} is already listed at "
+                f"methods[{seen[method.name]}]; list each method once"
+            )
+        seen.setdefault(method.name, index)
+        if method.name == "egnn" and "nodes" not in parsed.params.scenarios:
+            problems.append(
+                f"methods[{index}].name: egnn edits node classifiers and runs only in the "
+                f"nodes scenario, but params.scenarios is {parsed.params.scenarios}; add "
+                "'nodes' or remove egnn"
+            )
+    if problems:
+        raise SpecError(problems)
 
 
-def _parse(spec: BenchmarkSpec) -> _Parsed:
-    if spec.world is None or spec.world.name not in WORLDS:
-        got = None if spec.world is None else spec.world.name
-        raise ValueError(f"world.name must be one of {', '.join(WORLDS)}, got {got!r}")
-    world = None
-    if spec.world.name == "csbm":
-        world = validate_or_raise(CSBMConfig, spec.world.params, "world.params")
-    elif spec.world.params:
-        raise ValueError("world 'karate' takes no params")
-    model = spec.model or ModelSpec(name="sage")
-    if model.name not in BACKBONES:
-        raise ValueError(f"model.name must be one of {', '.join(BACKBONES)}, got {model.name!r}")
-    if model.checkpoint is not None:
-        raise ValueError("graph benchmarks train their models; model.checkpoint must be empty")
-    backbone = validate_or_raise(
-        BackboneConfig, {"backbone": model.name, **model.params}, "model.params"
-    )
-    run = validate_or_raise(GraphUnlearnRun, spec.params, "params")
-    if spec.requests:
-        raise ValueError(
-            "graph benchmarks sample their deletions from params.deletion_ratios; leave "
-            "requests empty (apply your own requests through unlearn_graph.apply_requests)"
-        )
-    methods: dict[str, dict[str, Any]] = {}
-    for method in spec.methods or [MethodConfig(name=n) for n in APPROXIMATE]:
-        if method.name not in METHODS:
-            raise ValueError(f"unknown method {method.name!r}; accepted: {', '.join(METHODS)}")
-        if method.name in methods:
-            raise ValueError(f"method {method.name!r} is listed twice")
-        params = validate_or_raise(
-            params_class(method.name), method.params, f"methods[{method.name}].params"
-        )
-        methods[method.name] = params.model_dump()
-    return _Parsed(
-        world_name=spec.world.name, world=world, backbone=backbone, run=run, methods=methods
-    )
-
-
-def _check(spec: BenchmarkSpec) -> None:
-    _parse(spec)
-
-
-def _make_task(parsed: _Parsed, scenario: Scenario, seed: int) -> Task:
+def _make_task(parsed: Parsed, scenario: Scenario, seed: int) -> Task:
     from unlearn_graph.tasks import make_link_task, make_node_task
-    from unlearn_graph.worlds import contextual_sbm, karate_club
+    from unlearn_graph.worlds import load_world
 
-    graph = contextual_sbm(parsed.world, seed) if parsed.world else karate_club()
+    assert parsed.world_name is not None
+    graph = load_world(parsed.world_name, parsed.world, seed)
     return make_link_task(graph, seed) if scenario == "edges" else make_node_task(graph, seed)
 
 
@@ -194,7 +177,7 @@ class _Evaluator:
         # original graph, as an adversary who saw the model before deletion.
         members = self._features(original, task.train_elements, original_graph=True)
         others = self._features(original, nonmembers, original_graph=True)
-        self.attack = fit_membership_attack(members, others, seed)
+        self.attack = fit_membership_attack(members, others, seed=seed)
         self.before = self.attack.member_probability(
             self._features(original, problem.deleted_elements, original_graph=True)
         )
@@ -227,7 +210,9 @@ class _Evaluator:
             out["retained_test_auroc"] = link_auroc(pos, neg)
             deleted = self._probabilities(model, problem.deleted_elements)
             retained = self._probabilities(model, problem.retained_elements)
-            auroc, aupr = deleted_edge_auc(deleted, retained, self.resamples, self.seed)
+            auroc, aupr = deleted_edge_auc(
+                deleted, retained, resamples=self.resamples, seed=self.seed
+            )
             out["deleted_edge_auroc"], out["deleted_edge_aupr"] = auroc, aupr
             predictions = np.r_[pos, neg]
         else:
@@ -238,7 +223,11 @@ class _Evaluator:
         deleted_features = self._features(model, problem.deleted_elements)
         nonmember_features = self._features(model, self.nonmembers)
         out["mi_auc"] = membership_auc(
-            self.attack, deleted_features, nonmember_features, self.resamples, self.seed
+            self.attack,
+            deleted_features,
+            nonmember_features,
+            resamples=self.resamples,
+            seed=self.seed,
         )
         out["mi_member_ratio"] = member_probability_ratio(
             self.before, self.attack.member_probability(deleted_features)
@@ -264,7 +253,7 @@ METRIC_INFO: dict[str, tuple[str, str | None]] = {
 }
 
 
-def _run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
+def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     """Train, delete, unlearn with every method, and compare each with the oracle."""
     del out_dir  # no artifacts: plots are returned as curves
     import time
@@ -272,40 +261,42 @@ def _run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResu
     import torch
 
     from unlearn_graph.deletion import apply_requests, sample_edge_deletion, sample_node_deletion
-    from unlearn_graph.methods import get_method
-    from unlearn_graph.methods.egnn import EGNNParams, egnn_edit, stitch_mlp
-    from unlearn_graph.methods.grapheraser import GraphEraserParams, train_grapheraser
-    from unlearn_graph.methods.retrain import RetrainParams
+    from unlearn_graph.methods.egnn import NodeEdit, egnn_edit, stitch_mlp
+    from unlearn_graph.methods.grapheraser import train_grapheraser
+    from unlearn_graph.methods.params import EGNNParams, GraphEraserParams, RetrainParams
+    from unlearn_graph.methods.retrain import retrain
     from unlearn_graph.metrics import accuracy, accuracy_drop, kl_to_oracle, measure_cost
     from unlearn_graph.models import build_model
     from unlearn_graph.tasks import NodeTask
     from unlearn_graph.training import predict, train
 
-    parsed = _parse(spec)
-    run = parsed.run
+    run = parsed.params
+    assert parsed.model_name is not None
+    backbone = parsed.model.backbone_config(parsed.model_name)
     torch.set_num_threads(run.num_threads)
-    methods = {name: p for name, p in parsed.methods.items() if name not in ("retrain", "egnn")}
+    methods = {m.name: m for m in parsed.methods if m.name != "egnn"}
+    edit = next((m for m in parsed.methods if m.name == "egnn"), None)
     per_ratio = len(methods) + 1
-    total = len(spec.seeds) * len(run.scenarios) * (len(run.deletion_ratios) * per_ratio + 1)
+    total = len(parsed.seeds) * len(run.scenarios) * (len(run.deletion_ratios) * per_ratio + 1)
     progress.start(total, "unlearning runs")
 
     values: dict[tuple[str, str, float, str], list[float]] = defaultdict(list)
     oracle_values: dict[tuple[str, float, str], list[float]] = defaultdict(list)
     timings: dict[str, float] = defaultdict(float)
     retrain_params = RetrainParams(**run.train.model_dump())
-    for seed in spec.seeds:
+    for seed in parsed.seeds:
         for scenario in run.scenarios:
             began = time.perf_counter()
             task = _make_task(parsed, scenario, seed)
             num_classes = getattr(task, "num_classes", None)
             labels = task.y if task.kind == "node" else None
-            original = build_model(task.x.shape[1], parsed.backbone, task.kind, num_classes, seed)
+            original = build_model(task.x.shape[1], backbone, task.kind, num_classes, seed)
             train(original, task.x, task.edge_index, task.train_elements, labels, run.train, seed)
             sharded = None
             if "grapheraser" in methods:
-                sharded = train_grapheraser(
-                    task, parsed.backbone, GraphEraserParams(**methods["grapheraser"]), seed
-                )
+                shard_params = methods["grapheraser"].params
+                assert isinstance(shard_params, GraphEraserParams)
+                sharded = train_grapheraser(task, backbone, shard_params, seed=seed)
             timings[f"train originals ({scenario})"] += time.perf_counter() - began
             size = task.train_elements.shape[-1]
             for ratio in run.deletion_ratios:
@@ -318,7 +309,7 @@ def _run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResu
                 problem = apply_requests(task, [request])
                 evaluator = _Evaluator(problem, original, run.resamples, seed)
                 oracle, oracle_cost = measure_cost(
-                    partial(get_method("retrain"), original, problem, retrain_params, seed)
+                    partial(retrain, original, problem, retrain_params, seed=seed)
                 )
                 oracle_metrics, oracle_predictions = evaluator.evaluate(oracle)
                 oracle_metrics["wall_time"] = oracle_cost.wall_s
@@ -329,11 +320,10 @@ def _run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResu
                 timings["retrain oracle"] += oracle_cost.wall_s
                 progress.advance(1, f"{scenario} ratio {ratio}: retrain")
                 utility = "retained_test_auroc" if scenario == "edges" else "retained_test_accuracy"
-                for name, raw in methods.items():
-                    params = params_class(name).model_validate(raw)
+                for name, method in methods.items():
                     start = sharded if name == "grapheraser" else original
                     model, cost = measure_cost(
-                        partial(get_method(name), start, problem, params, seed)
+                        partial(method.spec.function, start, problem, method.params, seed=seed)
                     )
                     metrics, predictions = evaluator.evaluate(model)
                     metrics["kl_to_oracle"] = kl_to_oracle(oracle_predictions, predictions)
@@ -347,9 +337,10 @@ def _run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResu
                         values[(scenario, name, ratio, metric)].append(value)
                     timings[name] += cost.wall_s
                     progress.advance(1, f"{scenario} ratio {ratio}: {name}")
-            if isinstance(task, NodeTask) and "egnn" in parsed.methods and run.egnn_edits > 0:
-                egnn_params = EGNNParams(**parsed.methods["egnn"])
-                stitched = stitch_mlp(original, task, egnn_params, seed)
+            if isinstance(task, NodeTask) and edit is not None and run.egnn_edits > 0:
+                egnn_params = edit.params
+                assert isinstance(egnn_params, EGNNParams)
+                stitched = stitch_mlp(original, task, egnn_params, seed=seed)
                 probabilities = predict(stitched, task.x, task.edge_index, task.test_idx)
                 wrong = task.test_idx[probabilities.argmax(-1) != task.y[task.test_idx]]
                 targets = wrong[: run.egnn_edits]
@@ -359,17 +350,9 @@ def _run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResu
                         predict(stitched, task.x, task.edge_index, others).numpy(),
                         task.y[others].numpy(),
                     )
+                    node_edit = NodeEdit(task=task, nodes=targets, labels=task.y[targets])
                     result, cost = measure_cost(
-                        partial(
-                            egnn_edit,
-                            stitched,
-                            task.x,
-                            task.edge_index,
-                            targets,
-                            task.y[targets],
-                            task.train_idx,
-                            egnn_params,
-                        )
+                        partial(egnn_edit, stitched, node_edit, egnn_params, seed=seed)
                     )
                     after = accuracy(
                         predict(result.model, task.x, task.edge_index, others).numpy(),
@@ -381,17 +364,16 @@ def _run(spec: BenchmarkSpec, progress: Progress, out_dir: str) -> BenchmarkResu
                     values[(*key, "wall_time")].append(cost.wall_s)
                     timings["egnn edit"] += cost.wall_s
             progress.advance(1, f"{scenario}: done")
-    return _report(spec, parsed, values, oracle_values, dict(timings))
+    return _report(parsed, values, oracle_values, dict(timings))
 
 
 def _report(
-    spec: BenchmarkSpec,
-    parsed: _Parsed,
+    parsed: Parsed,
     values: dict[tuple[str, str, float, str], list[float]],
     oracle_values: dict[tuple[str, float, str], list[float]],
     timings: dict[str, float],
 ) -> BenchmarkResult:
-    run = parsed.run
+    run = parsed.params
     metrics: list[MetricValue] = []
     for (scenario, method, ratio, metric), series in sorted(values.items()):
         direction, unit = METRIC_INFO.get(metric, ("none", None))
@@ -418,7 +400,7 @@ def _report(
 
     curves: list[Curve] = []
     notes: list[str] = []
-    method_names = ["retrain", *[m for m in parsed.methods if m not in ("retrain", "egnn")]]
+    method_names = ["retrain", *[m.name for m in parsed.methods if m.name != "egnn"]]
     for scenario in run.scenarios:
         utility = "retained_test_auroc" if scenario == "edges" else "retained_test_accuracy"
         efficacy = "deleted_edge_auroc" if scenario == "edges" else "mi_member_ratio"
@@ -489,20 +471,36 @@ def _report(
     return BenchmarkResult(metrics=metrics, curves=curves, timings=timings, notes=notes)
 
 
-GRAPH_UNLEARN_QUICK = Benchmark(
-    name="graph-unlearn-quick",
-    summary="Edge and node deletion on a 2000-node CSBM: every method vs the retrain oracle.",
-    default_spec=_quick_spec,
-    run=_run,
-    check=_check,
-    quick_budget_s=300.0,
+def _declare(
+    name: str, summary: str, default_spec: Callable[[Size], BenchmarkSpec], budget: float | None
+) -> Benchmark[BaseModel, BackboneParams, GraphUnlearnRun]:
+    return Benchmark[BaseModel, BackboneParams, GraphUnlearnRun](
+        name=name,
+        summary=summary,
+        default_spec=default_spec,
+        run=_run,
+        check=_check,
+        params_type=GraphUnlearnRun,
+        worlds=WORLD_PARAMS,
+        models=BACKBONE_PARAMS,
+        methods=METHODS,
+        method_names=METHOD_NAMES,
+        metric_names=frozenset(METRIC_INFO),
+        request_kinds=frozenset(),
+        quick_budget_s=budget,
+    )
+
+
+GRAPH_UNLEARN_QUICK = _declare(
+    "graph-unlearn-quick",
+    "Edge and node deletion on a 2000-node CSBM: every method vs the retrain oracle.",
+    _quick_spec,
+    300.0,
 )
 
-GRAPH_UNLEARN_FULL = Benchmark(
-    name="graph-unlearn-full",
-    summary="Nightly: 10 000-node CSBM, 3 seeds, 5 deletion ratios, every method vs retraining.",
-    default_spec=_full_spec,
-    run=_run,
-    check=_check,
-    quick_budget_s=None,
+GRAPH_UNLEARN_FULL = _declare(
+    "graph-unlearn-full",
+    "Nightly: 10 000-node CSBM, 3 seeds, 5 deletion ratios, every method vs retraining.",
+    _full_spec,
+    None,
 )

@@ -1,0 +1,10 @@
+"""Benchmark recipes of unlearn-graph, one module per family, registered under the
+``unlearn.benchmarks`` entry-point group:
+
+* `unlearn_graph.benchmarks.unlearn`: ``graph-unlearn-quick`` and ``graph-unlearn-full``
+  (every method against the retrain oracle, edges and nodes scenarios);
+* `unlearn_graph.benchmarks.speed`: ``unlearn-graph-speed`` (wall time and peak memory
+  of the approximate methods against exact retraining at matched retained utility).
+
+No module here imports torch at import time: listing and validating stay fast.
+"""

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import pytest
+from unlearn_graph.attacks import ATTACKS
+from unlearn_graph.methods import METHODS
+from unlearn_graph.metrics import METRICS
+from unlearn_schema import MethodParams, Registry, UnknownNameError
+
+REGISTRIES = {"method": METHODS, "attack": ATTACKS, "metric": METRICS}
+PAPERS = {
+    "gnndelete": "arXiv:2302.13406",
+    "d2dgn": "arXiv:2309.16173",
+    "grapheraser": "arXiv:2103.14991",
+    "gif": "arXiv:2304.02835",
+    "egnn": "arXiv:2305.15529",
+}
+
+
+def test_the_methods_and_their_papers() -> None:
+    assert list(METHODS) == [
+        "retrain",
+        "gradient-ascent",
+        "gnndelete",
+        "d2dgn",
+        "grapheraser",
+        "gif",
+        "egnn",
+    ]
+    for name, paper in PAPERS.items():
+        assert METHODS[name].paper == paper
+    assert list(ATTACKS) == ["membership-auc", "member-probability-ratio"]
+
+
+@pytest.mark.parametrize("kind", REGISTRIES)
+def test_every_record_has_a_summary_and_resolves(kind: str) -> None:
+    registry = REGISTRIES[kind]
+    for row in registry.describe():
+        assert row["kind"] == kind and row["summary"] and len(str(row["summary"])) <= 90
+        assert "paper" in row
+    for record in registry.values():
+        assert issubclass(record.params_type, MethodParams) or record.params.endswith(":NoParams")
+        assert callable(record.function)
+
+
+def test_every_method_entry_has_one_shape() -> None:
+    """(object, problem, params, *, seed): keyword-only extras, the same in every method."""
+    for record in METHODS.values():
+        parameters = list(inspect.signature(record.function).parameters.values())
+        positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+        keyword = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+        assert len(positional) == 3 and positional[2] == "params", record.name
+        assert keyword == ["seed"], record.name
+        assert "lr" not in record.params_type.model_fields, record.name
+
+
+@pytest.mark.parametrize("kind", ["metric", "attack"])
+def test_metric_params_are_the_functions_keyword_options(kind: str) -> None:
+    for record in REGISTRIES[kind].values():
+        options = {
+            p.name
+            for p in inspect.signature(record.function).parameters.values()
+            if p.kind is p.KEYWORD_ONLY
+        }
+        assert set(record.params_type.model_fields) <= options, record.name
+
+
+@pytest.mark.parametrize("kind", REGISTRIES)
+def test_unknown_names_raise(kind: str) -> None:
+    registry = REGISTRIES[kind]
+    with pytest.raises(UnknownNameError, match="unknown"):
+        registry["no-such-name"]
+    with pytest.raises(UnknownNameError, match=r"methods\[0\]: unknown"):
+        registry.lookup("no-such-name", path="methods[0]")
+    with pytest.raises(UnknownNameError, match="did you mean 'gnndelete'"):
+        METHODS["gnndelet"]
+
+
+def test_entry_points_name_the_registries() -> None:
+    groups = {"unlearn.methods": METHODS, "unlearn.attacks": ATTACKS, "unlearn.metrics": METRICS}
+    for group, registry in groups.items():
+        (ep,) = [e for e in entry_points(group=group) if e.name == "unlearn-graph"]
+        loaded = ep.load()
+        assert isinstance(loaded, Registry) and loaded is registry
+
+
+def test_registries_and_params_import_no_torch() -> None:
+    code = (
+        "import sys\n"
+        "from unlearn_graph.methods import METHODS\n"
+        "from unlearn_graph.metrics import METRICS\n"
+        "from unlearn_graph.attacks import ATTACKS\n"
+        "heavy = [m for m in ('torch', 'numpy', 'torch_geometric') if m in sys.modules]\n"
+        "for registry in (METHODS, METRICS, ATTACKS):\n"
+        "    registry.describe()\n"
+        "print(','.join(heavy))\n"
+        "for registry in (METHODS,):\n"
+        "    for record in registry.values():\n"
+        "        record.validate_params({}, 'params')\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # nothing heavy to list the registries; still no torch once every params type is loaded
+    assert out.stdout.splitlines() == ["", "False"]
