@@ -1,12 +1,45 @@
-"""Pieces every graph-algos benchmark shares: the method-list check and metric building."""
+"""Pieces every graph-algos benchmark shares: default specs, the method check, metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from unlearn_schema import Direction, MetricValue, ParsedSpec, SpecError
+from pydantic import BaseModel, JsonValue
+from unlearn_schema import (
+    BenchmarkSpec,
+    Direction,
+    MethodConfig,
+    MetricValue,
+    ParsedSpec,
+    Size,
+    SpecError,
+    WorldSpec,
+)
+
+Check = Callable[[ParsedSpec[Any, Any, Any]], None]
+
+
+def spec_from_parts(
+    benchmark: str,
+    size: Size,
+    seeds: list[int],
+    world: tuple[str, BaseModel],
+    run: BaseModel,
+    methods: Iterable[str] = (),
+    method_params: Mapping[str, dict[str, JsonValue]] | None = None,
+) -> BenchmarkSpec:
+    """A default spec from its typed parts: (world name, world params), run params, methods."""
+    options = method_params or {}
+    return BenchmarkSpec(
+        benchmark=benchmark,
+        size=size,
+        seeds=seeds,
+        world=WorldSpec(name=world[0], params=world[1].model_dump()),
+        methods=[MethodConfig(name=name, params=dict(options.get(name, {}))) for name in methods],
+        params=run.model_dump(),
+    )
 
 
 def check_methods(parsed: ParsedSpec[Any, Any, Any], accepted: Sequence[str]) -> None:
@@ -25,6 +58,17 @@ def check_methods(parsed: ParsedSpec[Any, Any, Any], accepted: Sequence[str]) ->
     ]
     if problems:
         raise SpecError(problems)
+
+
+def method_check(accepted: Sequence[str], then: Check | None = None) -> Check:
+    """A benchmark's ``check``: ``check_methods`` against ``accepted``, then ``then``."""
+
+    def check(parsed: ParsedSpec[Any, Any, Any]) -> None:
+        check_methods(parsed, accepted)
+        if then is not None:
+            then(parsed)
+
+    return check
 
 
 def mean_metric(

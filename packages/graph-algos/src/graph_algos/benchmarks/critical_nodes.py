@@ -13,13 +13,12 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, model_validator
+from pydantic import Field, JsonValue, model_validator
 from unlearn_schema import (
     Benchmark,
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
-    MethodConfig,
     MetricValue,
     NoParams,
     ParsedSpec,
@@ -28,10 +27,9 @@ from unlearn_schema import (
     Size,
     SpecError,
     StrictModel,
-    WorldSpec,
 )
 
-from graph_algos.benchmarks._common import check_methods, mean_metric
+from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
 from graph_algos.methods import METHODS
 from graph_algos.methods.critical import BetweennessParams
 from graph_algos.methods.influence import SpreadEstimator
@@ -95,27 +93,23 @@ def _critical_spec(size: Size) -> BenchmarkSpec:
     if size == "quick":
         world = CriticalWorld(n=500, m=2)
         run = CriticalRun(budgets=[5, 10, 25, 50], spread_samples=200)
-        options: dict[str, dict[str, int]] = {"reverse-reachable-sets": {"sets": 20000}}
+        method_params: dict[str, dict[str, JsonValue]] = {"reverse-reachable-sets": {"sets": 20000}}
         seeds = [0]
     else:
         world = CriticalWorld(n=2000, m=2, ilp_n=20)
         run = CriticalRun(budgets=[10, 20, 50, 100, 200], spread_samples=500, greedy_max_n=2000)
-        options = {"reverse-reachable-sets": {"sets": 100000}, "betweenness": {"samples": 500}}
+        method_params = {
+            "reverse-reachable-sets": {"sets": 100000},
+            "betweenness": {"samples": 500},
+        }
         seeds = [0, 1]
-    return BenchmarkSpec(
-        benchmark="critical-nodes",
-        size=size,
-        seeds=seeds,
-        world=WorldSpec(name="critical-graph", params=world.model_dump()),
-        methods=[
-            MethodConfig(name=name, params=dict(options.get(name, {}))) for name in CRITICAL_METHODS
-        ],
-        params=run.model_dump(),
+    world_part = ("critical-graph", world)
+    return spec_from_parts(
+        "critical-nodes", size, seeds, world_part, run, CRITICAL_METHODS, method_params
     )
 
 
-def _check(parsed: ParsedSpec[CriticalWorld, NoParams, CriticalRun]) -> None:
-    check_methods(parsed, CRITICAL_METHODS)
+def _check_budgets(parsed: ParsedSpec[CriticalWorld, NoParams, CriticalRun]) -> None:
     world, run = parsed.world, parsed.params
     problems = []
     bad = [k for k in run.budgets if not 1 <= k < world.n]
@@ -304,6 +298,6 @@ CRITICAL_NODES: Benchmark[CriticalWorld, NoParams, CriticalRun] = Benchmark(
             "driver_node_share",
         }
     ),
-    check=_check,
+    check=method_check(CRITICAL_METHODS, _check_budgets),
     quick_budget_s=120.0,
 )

@@ -15,7 +15,6 @@ from unlearn_schema import (
     BenchmarkSpec,
     Curve,
     Heatmap,
-    MethodConfig,
     MetricValue,
     NoParams,
     ParsedSpec,
@@ -23,10 +22,9 @@ from unlearn_schema import (
     Series,
     Size,
     StrictModel,
-    WorldSpec,
 )
 
-from graph_algos.benchmarks._common import check_methods, mean_metric
+from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
 from graph_algos.methods import METHODS
 from graph_algos.methods.hierarchy import leaf_divergence_ratio, linkage_gap_boundary
 from graph_algos.metrics.hierarchy import exact_recovery_by_depth, tree_recovered
@@ -99,14 +97,8 @@ def _hierarchy_spec(size: Size) -> BenchmarkSpec:
         )
         run = HierarchyRun(trials=10)
         seeds = [0, 1]
-    return BenchmarkSpec(
-        benchmark="hierarchy-phase",
-        size=size,
-        seeds=seeds,
-        world=WorldSpec(name="hierarchical-sbm", params=world.model_dump()),
-        methods=[MethodConfig(name=name) for name in HIERARCHY_METHODS],
-        params=run.model_dump(),
-    )
+    world_part = ("hierarchical-sbm", world)
+    return spec_from_parts("hierarchy-phase", size, seeds, world_part, run, HIERARCHY_METHODS)
 
 
 def run_hierarchy(
@@ -285,10 +277,6 @@ def run_hierarchy(
     return BenchmarkResult(metrics=metrics, curves=curves, heatmaps=heatmaps, notes=notes)
 
 
-def _check(parsed: ParsedSpec[HierarchyWorld, NoParams, HierarchyRun]) -> None:
-    check_methods(parsed, HIERARCHY_METHODS)
-
-
 HIERARCHY_PHASE: Benchmark[HierarchyWorld, NoParams, HierarchyRun] = Benchmark(
     name="hierarchy-phase",
     summary="Bottom-up vs top-down hierarchical community detection on hierarchical SBMs.",
@@ -299,6 +287,6 @@ HIERARCHY_PHASE: Benchmark[HierarchyWorld, NoParams, HierarchyRun] = Benchmark(
     methods=METHODS,
     method_names=HIERARCHY_METHODS,
     metric_names=frozenset({"exact_recovery", "tree_recovery", "dendrogram_inversions"}),
-    check=_check,
+    check=method_check(HIERARCHY_METHODS),
     quick_budget_s=90.0,
 )

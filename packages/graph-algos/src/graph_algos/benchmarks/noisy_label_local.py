@@ -16,17 +16,15 @@ from unlearn_schema import (
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
-    MethodConfig,
     NoParams,
     ParsedSpec,
     Progress,
     Series,
     Size,
     StrictModel,
-    WorldSpec,
 )
 
-from graph_algos.benchmarks._common import check_methods, mean_metric
+from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
 from graph_algos.methods import METHODS
 from graph_algos.methods.local import LabelledSeed
 from graph_algos.metrics.local import f1_score
@@ -95,13 +93,8 @@ def _noisy_spec(size: Size) -> BenchmarkSpec:
         )
         run, seeds = NoisyLabelRun(trials=10), [0, 1, 2]
         methods = list(LOCAL_METHODS)
-    return BenchmarkSpec(
-        benchmark="noisy-label-local",
-        size=size,
-        seeds=seeds,
-        world=WorldSpec(name="noisy-label-sbm", params=world.model_dump()),
-        methods=[MethodConfig(name=name) for name in methods],
-        params=run.model_dump(),
+    return spec_from_parts(
+        "noisy-label-local", size, seeds, ("noisy-label-sbm", world), run, methods
     )
 
 
@@ -182,10 +175,6 @@ def run_noisy(
     return BenchmarkResult(metrics=metrics, curves=curves, notes=notes)
 
 
-def _check(parsed: ParsedSpec[NoisyLabelWorldParams, NoParams, NoisyLabelRun]) -> None:
-    check_methods(parsed, LOCAL_METHODS)
-
-
 NOISY_LABEL_LOCAL: Benchmark[NoisyLabelWorldParams, NoParams, NoisyLabelRun] = Benchmark(
     name="noisy-label-local",
     summary="Local clustering with noisy labels: label-weighted flow diffusion vs baselines.",
@@ -196,6 +185,6 @@ NOISY_LABEL_LOCAL: Benchmark[NoisyLabelWorldParams, NoParams, NoisyLabelRun] = B
     methods=METHODS,
     method_names=LOCAL_METHODS,
     metric_names=frozenset({"f1"}),
-    check=_check,
+    check=method_check(LOCAL_METHODS),
     quick_budget_s=120.0,
 )

@@ -17,7 +17,6 @@ from unlearn_schema import (
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
-    MethodConfig,
     MetricValue,
     NoParams,
     ParsedSpec,
@@ -25,10 +24,9 @@ from unlearn_schema import (
     Series,
     Size,
     StrictModel,
-    WorldSpec,
 )
 
-from graph_algos.benchmarks._common import check_methods, mean_metric
+from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
 from graph_algos.benchmarks.planted_quickstart import PlantedRun, SubgraphName
 from graph_algos.methods import METHODS
 from graph_algos.methods.planted import boundary_size, scan_signal_to_noise
@@ -97,14 +95,7 @@ def _planted_power_spec(size: Size) -> BenchmarkSpec:
         )
         run = PlantedRun(trials=100, null_trials=200)
         seeds = [0]
-    return BenchmarkSpec(
-        benchmark="planted-power",
-        size=size,
-        seeds=seeds,
-        world=WorldSpec(name="planted-grid", params=world.model_dump()),
-        methods=[MethodConfig(name=name) for name in POWER_TESTS],
-        params=run.model_dump(),
-    )
+    return spec_from_parts("planted-power", size, seeds, ("planted-grid", world), run, POWER_TESTS)
 
 
 def _power_grid(
@@ -328,10 +319,6 @@ def run_planted_power(
     return BenchmarkResult(metrics=metrics, curves=curves, notes=notes)
 
 
-def _check(parsed: ParsedSpec[PlantedPowerWorld, NoParams, PlantedRun]) -> None:
-    check_methods(parsed, POWER_TESTS)
-
-
 PLANTED_POWER: Benchmark[PlantedPowerWorld, NoParams, PlantedRun] = Benchmark(
     name="planted-power",
     summary="Power curves of count, degree and scan tests over (n, q, Γ, k), thresholds drawn.",
@@ -342,6 +329,6 @@ PLANTED_POWER: Benchmark[PlantedPowerWorld, NoParams, PlantedRun] = Benchmark(
     methods=METHODS,
     method_names=POWER_TESTS,
     metric_names=frozenset({"detection_power", "false_alarm_rate"}),
-    check=_check,
+    check=method_check(POWER_TESTS),
     quick_budget_s=120.0,
 )

@@ -16,7 +16,6 @@ from unlearn_schema import (
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
-    MethodConfig,
     MetricValue,
     NoParams,
     ParsedSpec,
@@ -24,10 +23,9 @@ from unlearn_schema import (
     Series,
     Size,
     StrictModel,
-    WorldSpec,
 )
 
-from graph_algos.benchmarks._common import check_methods, mean_metric
+from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
 from graph_algos.methods import METHODS
 from graph_algos.methods.planted import boundary_size
 from graph_algos.metrics.planted import detection_power, false_alarm_rate
@@ -87,18 +85,7 @@ def _planted_spec(size: Size) -> BenchmarkSpec:
         )
         run = PlantedRun(trials=200, null_trials=400)
         seeds = [0, 1, 2]
-    return BenchmarkSpec(
-        benchmark="planted-quickstart",
-        size=size,
-        seeds=seeds,
-        world=WorldSpec(name="planted-gnq", params=world.model_dump()),
-        methods=[MethodConfig(name=name) for name in TESTS],
-        params=run.model_dump(),
-    )
-
-
-def _check(parsed: ParsedSpec[PlantedWorld, NoParams, PlantedRun]) -> None:
-    check_methods(parsed, TESTS)
+    return spec_from_parts("planted-quickstart", size, seeds, ("planted-gnq", world), run, TESTS)
 
 
 def run_planted(
@@ -215,6 +202,6 @@ PLANTED_QUICKSTART: Benchmark[PlantedWorld, NoParams, PlantedRun] = Benchmark(
     methods=METHODS,
     method_names=TESTS,
     metric_names=frozenset({"detection_power", "false_alarm_rate"}),
-    check=_check,
+    check=method_check(TESTS),
     quick_budget_s=60.0,
 )

@@ -46,9 +46,9 @@ from unlearn_schema import (
     Progress,
     Size,
     StrictModel,
-    WorldSpec,
 )
 
+from graph_algos.benchmarks._common import spec_from_parts
 from graph_algos.kernels import (
     LocalResult,
     acl_push,
@@ -293,13 +293,7 @@ def _speed_spec(size: Size) -> BenchmarkSpec:
     else:
         graphs = SpeedGraphs(edges=1_000_000, locality_sizes=[10_000, 100_000, 1_000_000])
         run = SpeedRun(sources=16)
-    return BenchmarkSpec(
-        benchmark="graph-algos-speed",
-        size=size,
-        seeds=[0],
-        world=WorldSpec(name="speed-graphs", params=graphs.model_dump()),
-        params=run.model_dump(),
-    )
+    return spec_from_parts("graph-algos-speed", size, [0], ("speed-graphs", graphs), run)
 
 
 def _time(value: float, kernel: str, implementation: str, **labels: str) -> MetricValue:
