@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
@@ -49,7 +49,6 @@ from unlearn_graph.methods import METHODS
 from unlearn_graph.worlds import WORLD_PARAMS, CSBMConfig
 
 if TYPE_CHECKING:
-    from unlearn_graph.deletion import DeletionProblem
     from unlearn_graph.tasks import Task
 
 Scenario = Literal["edges", "nodes"]
@@ -160,81 +159,6 @@ def _make_task(parsed: Parsed, scenario: Scenario, seed: int) -> Task:
     return make_link_task(graph, seed) if scenario == "edges" else make_node_task(graph, seed)
 
 
-class _Evaluator:
-    """Metrics of one model on one deletion problem (original model's attack reused)."""
-
-    def __init__(self, problem: DeletionProblem, original: Any, resamples: int, seed: int):
-        from unlearn_graph.attacks import fit_membership_attack
-        from unlearn_graph.tasks import NodeTask
-
-        self.problem, self.resamples, self.seed = problem, resamples, seed
-        task = problem.task
-        self.labels = task.y.numpy()
-        # Non-members for links are real edges never trained on (the test edges).
-        nonmembers = task.test_idx if isinstance(task, NodeTask) else task.test_pos
-        self.nonmembers = nonmembers
-        # The attack learns members vs non-members from the original model on the
-        # original graph, as an adversary who saw the model before deletion.
-        members = self._features(original, task.train_elements, original_graph=True)
-        others = self._features(original, nonmembers, original_graph=True)
-        self.attack = fit_membership_attack(members, others, seed=seed)
-        self.before = self.attack.member_probability(
-            self._features(original, problem.deleted_elements, original_graph=True)
-        )
-
-    def _probabilities(self, model: Any, elements: Any, original_graph: bool = False) -> Any:
-        from unlearn_graph.training import predict
-
-        task = self.problem.task
-        if original_graph:
-            return predict(model, task.x, task.edge_index, elements).numpy()
-        return predict(model, self.problem.x, self.problem.edge_index, elements).numpy()
-
-    def _features(self, model: Any, elements: Any, original_graph: bool = False) -> Any:
-        from unlearn_graph.attacks import attack_features
-
-        p = self._probabilities(model, elements, original_graph)
-        labels = self.labels[elements.numpy()] if p.ndim == 2 else None
-        return attack_features(p, labels)
-
-    def evaluate(self, model: Any) -> tuple[dict[str, float], Any]:
-        from unlearn_graph.attacks import member_probability_ratio, membership_auc
-        from unlearn_graph.metrics import accuracy, deleted_edge_auc, link_auroc
-
-        problem = self.problem
-        out: dict[str, float] = {}
-        if problem.kind == "link":
-            assert problem.test_negatives is not None
-            pos = self._probabilities(model, problem.test_elements)
-            neg = self._probabilities(model, problem.test_negatives)
-            out["retained_test_auroc"] = link_auroc(pos, neg)
-            deleted = self._probabilities(model, problem.deleted_elements)
-            retained = self._probabilities(model, problem.retained_elements)
-            auroc, aupr = deleted_edge_auc(
-                deleted, retained, resamples=self.resamples, seed=self.seed
-            )
-            out["deleted_edge_auroc"], out["deleted_edge_aupr"] = auroc, aupr
-            predictions = np.r_[pos, neg]
-        else:
-            predictions = self._probabilities(model, problem.test_elements)
-            out["retained_test_accuracy"] = accuracy(
-                predictions, self.labels[problem.test_elements.numpy()]
-            )
-        deleted_features = self._features(model, problem.deleted_elements)
-        nonmember_features = self._features(model, self.nonmembers)
-        out["mi_auc"] = membership_auc(
-            self.attack,
-            deleted_features,
-            nonmember_features,
-            resamples=self.resamples,
-            seed=self.seed,
-        )
-        out["mi_member_ratio"] = member_probability_ratio(
-            self.before, self.attack.member_probability(deleted_features)
-        )
-        return out, predictions
-
-
 METRIC_INFO: dict[str, tuple[str, str | None]] = {
     # name -> (direction, unit)
     "retained_test_auroc": ("higher", None),
@@ -260,6 +184,7 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
 
     import torch
 
+    from unlearn_graph.benchmarks._evaluate import DeletionEvaluator
     from unlearn_graph.deletion import apply_requests, sample_edge_deletion, sample_node_deletion
     from unlearn_graph.methods.egnn import NodeEdit, egnn_edit, stitch_mlp
     from unlearn_graph.methods.grapheraser import train_grapheraser
@@ -307,7 +232,7 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
                 else:
                     request = sample_node_deletion(task, count, seed)
                 problem = apply_requests(task, [request])
-                evaluator = _Evaluator(problem, original, run.resamples, seed)
+                evaluator = DeletionEvaluator(problem, original, run.resamples, seed)
                 oracle, oracle_cost = measure_cost(
                     partial(retrain, original, problem, retrain_params, seed=seed)
                 )
