@@ -36,21 +36,11 @@ def tiny() -> Tiny:
     from unlearn_llm.data import encode_facts
     from unlearn_llm.methods import make_unlearn_data
     from unlearn_llm.models import TinyLlamaParams, build_model, train_to_memorise, training_facts
-    from unlearn_llm.worlds.facts import FactsWorldParams, build_world
+    from unlearn_llm.worlds.facts import build_world, tiny_world_params
     from unlearn_llm.worlds.tokenizer import train_tokenizer
 
     torch.set_num_threads(1)
-    world = build_world(
-        FactsWorldParams(
-            people=16,
-            organisations=4,
-            places=4,
-            general=6,
-            forget_fraction=0.25,
-            holdout_fraction=0.25,
-        ),
-        seed=0,
-    )
+    world = build_world(tiny_world_params(), seed=0)
     tokenizer = train_tokenizer(world, vocab_size=384)
     params = TinyLlamaParams(
         hidden_size=64,

@@ -6,6 +6,8 @@ from typing import Any
 import pytest
 from unlearn_llm.benchmarks.facts import LLM_FACTS_FULL, LLM_FACTS_QUICK, method_label
 from unlearn_llm.benchmarks.speed import LLM_SPEED
+from unlearn_llm.models import tiny_model_params
+from unlearn_llm.worlds.facts import tiny_world_params
 from unlearn_schema import BenchmarkSpec, MethodConfig, NullProgress, SpecError
 
 BENCHMARKS = [LLM_FACTS_QUICK, LLM_FACTS_FULL, LLM_SPEED]
@@ -126,23 +128,8 @@ def test_a_spec_that_leaves_parts_out_gets_the_default_spec_parts() -> None:
     assert parsed.world == LLM_FACTS_QUICK.parse(LLM_FACTS_QUICK.default_spec("quick")).world
 
 
-MINI_WORLD = {
-    "people": 16,
-    "organisations": 4,
-    "places": 4,
-    "general": 6,
-    "forget_fraction": 0.25,
-    "holdout_fraction": 0.25,
-}
-MINI_MODEL = {
-    "hidden_size": 32,
-    "layers": 1,
-    "heads": 2,
-    "intermediate_size": 64,
-    "vocab_size": 384,
-    "max_epochs": 3,
-    "batch_size": 32,
-}
+MINI_WORLD = tiny_world_params().model_dump()
+MINI_MODEL = tiny_model_params().model_dump()
 
 
 def test_a_miniature_run_reports_every_metric_family(tmp_path: Any) -> None:

@@ -70,6 +70,14 @@ def model_params_for(size: Size) -> TinyLlamaParams:
     return TinyLlamaParams(max_epochs=40)
 
 
+def tiny_model_params() -> TinyLlamaParams:
+    """A one-layer model of width 32 trained for 3 epochs (it does not memorise): for
+    tests and the quick size of the ``unlearn-llm-speed`` benchmark."""
+    return TinyLlamaParams(
+        hidden_size=32, layers=1, heads=2, intermediate_size=64, vocab_size=384, max_epochs=3
+    )
+
+
 def build_model(params: TinyLlamaParams, seed: int) -> PreTrainedModel:
     """A freshly initialised ``LlamaForCausalLM`` (seeded)."""
     import torch

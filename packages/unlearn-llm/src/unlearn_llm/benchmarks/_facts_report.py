@@ -7,6 +7,7 @@ Split from ``facts.py`` so the recipe reads top to bottom in one screenful of fi
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from unlearn_schema import Curve, Direction, MetricValue, Series
@@ -68,91 +69,31 @@ def model_metrics(
 ) -> list[MetricValue]:
     from unlearn_llm.metrics.muse import privleak
 
-    forget = evaluation.forget
     metrics = [
         metric("forget_quality", forget_quality_p, "higher", labels),
         metric(
             "model_utility", evaluation.model_utility(), "higher", labels, oracle.model_utility()
         ),
-        metric(
-            "forget_answer_probability",
-            forget.answer_probability.mean(),
-            "none",
-            labels,
-            float(oracle.forget.answer_probability.mean()),
-        ),
-        metric(
-            "forget_truth_ratio",
-            forget.truth_ratio.mean(),
-            "none",
-            labels,
-            float(oracle.forget.truth_ratio.mean()),
-        ),
-        metric(
-            "forget_exact_answer_accuracy",
-            forget.exact_match.mean(),
-            "lower",
-            labels,
-            float(oracle.forget.exact_match.mean()),
-        ),
-        metric(
-            "forget_exact_memorisation",
-            forget.exact_memorisation.mean(),
-            "lower",
-            labels,
-            float(oracle.forget.exact_memorisation.mean()),
-        ),
-        metric(
-            "forget_extraction_strength",
-            forget.extraction_strength.mean(),
-            "lower",
-            labels,
-            float(oracle.forget.extraction_strength.mean()),
-        ),
-        metric(
-            "retain_exact_answer_accuracy",
-            evaluation.retain.exact_match.mean(),
-            "higher",
-            labels,
-            float(oracle.retain.exact_match.mean()),
-        ),
     ]
-    verbatim: list[tuple[str, Any, Any, Direction]] = [
-        ("forget", evaluation.forget_verbatim, oracle.forget_verbatim, "lower"),
-        ("retain", evaluation.retain_verbatim, oracle.retain_verbatim, "higher"),
+    # Means of per-fact (or per-passage) scores, against the oracle's mean:
+    # (metric name, attribute of a ModelEvaluation, direction); None: not measured.
+    means: list[tuple[str, str, Direction]] = [
+        ("forget_answer_probability", "forget.answer_probability", "none"),
+        ("forget_truth_ratio", "forget.truth_ratio", "none"),
+        ("forget_exact_answer_accuracy", "forget.exact_match", "lower"),
+        ("forget_exact_memorisation", "forget.exact_memorisation", "lower"),
+        ("forget_extraction_strength", "forget.extraction_strength", "lower"),
+        ("retain_exact_answer_accuracy", "retain.exact_match", "higher"),
+        ("verbatim_memorisation_forget", "forget_verbatim", "lower"),
+        ("verbatim_memorisation_retain", "retain_verbatim", "higher"),
+        ("knowledge_memorisation_forget", "forget.knowledge_f1", "lower"),
+        ("knowledge_memorisation_retain", "retain.knowledge_f1", "higher"),
     ]
-    for split, values, reference, direction in verbatim:
+    for name, attribute, direction in means:
+        values, reference = attrgetter(attribute)(evaluation), attrgetter(attribute)(oracle)
         if values is not None and reference is not None:
-            metrics.append(
-                metric(
-                    f"verbatim_memorisation_{split}",
-                    float(values.mean()),
-                    direction,
-                    labels,
-                    float(reference.mean()),
-                )
-            )
-    if forget.knowledge_f1 is not None and oracle.forget.knowledge_f1 is not None:
-        metrics.append(
-            metric(
-                "knowledge_memorisation_forget",
-                forget.knowledge_f1.mean(),
-                "lower",
-                labels,
-                float(oracle.forget.knowledge_f1.mean()),
-            )
-        )
-    retain = evaluation.retain.knowledge_f1
-    if retain is not None and oracle.retain.knowledge_f1 is not None:
-        metrics.append(
-            metric(
-                "knowledge_memorisation_retain",
-                retain.mean(),
-                "higher",
-                labels,
-                float(oracle.retain.knowledge_f1.mean()),
-            )
-        )
+            mean, oracle_mean = float(values.mean()), float(reference.mean())
+            metrics.append(metric(name, mean, direction, labels, oracle_mean))
     for name, value in evaluation.utility_components().items():
         metrics.append(
             metric(f"utility_{name}", value, "higher", labels, oracle.utility_components()[name])
@@ -217,25 +158,13 @@ def aggregate_seeds(metrics: list[MetricValue], notes: list[str]) -> None:
         if not len(fq) or not len(mu):
             continue
         n = str(len(fq))
-        metrics.append(
-            metric(
-                "forget_quality_seed_mean",
-                float(fq.mean()),
-                "higher",
-                {**labels, "seeds": n, "std": f"{fq.std():.3g}"},
-            )
-        )
-        metrics.append(
-            metric("forget_quality_pass_share", float((fq > 0.1).mean()), "higher", labels)
-        )
-        metrics.append(
-            metric(
-                "model_utility_seed_mean",
-                float(mu.mean()),
-                "higher",
-                {**labels, "seeds": n, "std": f"{mu.std():.3g}"},
-            )
-        )
+        fq_labels = {**labels, "seeds": n, "std": f"{fq.std():.3g}"}
+        mu_labels = {**labels, "seeds": n, "std": f"{mu.std():.3g}"}
+        metrics += [
+            metric("forget_quality_seed_mean", float(fq.mean()), "higher", fq_labels),
+            metric("forget_quality_pass_share", float((fq > 0.1).mean()), "higher", labels),
+            metric("model_utility_seed_mean", float(mu.mean()), "higher", mu_labels),
+        ]
         where = f"{method}" + (f" @ forget ratio {ratio}" if ratio else "")
         notes.append(
             f"mean over {n} seeds, {where}: forget quality {fq.mean():.2g} (std {fq.std():.2g}, "

@@ -48,8 +48,8 @@ from unlearn_schema import (
 
 from unlearn_llm.benchmarks._common import metric
 from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME
-from unlearn_llm.models import TinyLlamaParams, model_params_for
-from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
+from unlearn_llm.models import TinyLlamaParams, model_params_for, tiny_model_params
+from unlearn_llm.worlds.facts import FactsWorldParams, tiny_world_params, world_params_for
 
 if TYPE_CHECKING:
     from unlearn_llm.methods import UnlearnData
@@ -138,23 +138,7 @@ SpeedSpec = ParsedSpec[FactsWorldParams, TinyLlamaParams, SpeedRunParams]
 def _sizes(size: Size) -> tuple[FactsWorldParams, TinyLlamaParams, SpeedRunParams]:
     if size == "full":
         return world_params_for("quick"), model_params_for("quick"), SpeedRunParams()
-    world = FactsWorldParams(
-        people=16,
-        organisations=4,
-        places=4,
-        general=6,
-        forget_fraction=0.25,
-        holdout_fraction=0.25,
-    )
-    model = TinyLlamaParams(
-        hidden_size=32,
-        layers=1,
-        heads=2,
-        intermediate_size=64,
-        vocab_size=384,
-        max_epochs=3,
-        batch_size=32,
-    )
+    world, model = tiny_world_params(), tiny_model_params()
     run = SpeedRunParams(steps=3, batch_size=8, rounds=1, memory=False, oracle_steps=4)
     return world, model, run
 
@@ -433,12 +417,12 @@ def run_speed(parsed: SpeedSpec, progress: Progress, out_dir: str) -> BenchmarkR
             ),
             metric("ratio_to_baseline", ratio, "lower", labels, target, reference_name="target"),
         ]
-        verdict = ""
+        verdict = "no target"
         if target is not None:
             met = ratio <= target
             metrics.append(metric("ratio_to_baseline_met", float(met), "higher", labels))
-            verdict = " met" if met else " NOT met"
-        notes.append(f"{label}: {ratio:.2f}x baseline (target {target}){verdict}.")
+            verdict = f"target {target}: {'met' if met else 'NOT met'}"
+        notes.append(f"{label}: {ratio:.2f}x baseline ({verdict}).")
         progress.advance(1, label)
     baseline = baseline_total / len(CONFIGS)
     metrics.append(metric("baseline_seconds_per_step", baseline, "none", {}, unit="s"))

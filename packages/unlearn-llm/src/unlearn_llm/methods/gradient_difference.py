@@ -88,6 +88,7 @@ def gradient_difference(
     log = UnlearnLog(method="gradient-difference")
     start = time.perf_counter()
     model.train()
+    # Same loop as gradient_ascent.py, plus the retain term.
     for step in range(1, config.steps + 1):
         forget_nll = answer_nll(model, next(forget_stream))
         retain_batch = next(retain_stream)

@@ -106,6 +106,7 @@ def idk_po(
     log = UnlearnLog(method="idk-po")
     start = time.perf_counter()
     model.train()
+    # Same loop as npo.py; the loss compares a refusal with the answer.
     for step in range(1, config.steps + 1):
         index = next(forget_stream)
         chosen_logp, _ = sequence_logprob(model, data.forget_idk.subset(index).trimmed())

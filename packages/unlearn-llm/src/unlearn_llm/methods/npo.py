@@ -70,6 +70,7 @@ def npo(
     log = UnlearnLog(method="npo")
     start = time.perf_counter()
     model.train()
+    # Same loop as gradient_ascent.py; only the loss differs (and the retain term).
     for step in range(1, config.steps + 1):
         index = next(forget_stream)
         logp, _ = sequence_logprob(model, data.forget.subset(index).trimmed())

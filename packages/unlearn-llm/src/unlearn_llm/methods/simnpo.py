@@ -63,6 +63,7 @@ def simnpo(
     log = UnlearnLog(method="simnpo")
     start = time.perf_counter()
     model.train()
+    # Same loop as npo.py without the reference model; only the loss differs.
     for step in range(1, config.steps + 1):
         logp, lengths = sequence_logprob(model, next(forget_stream))
         normalised = logp / lengths.clamp(min=1.0)

@@ -170,6 +170,14 @@ def world_params_for(size: Size) -> FactsWorldParams:
     return FactsWorldParams(people=200, organisations=20, places=20, general=60)
 
 
+def tiny_world_params() -> FactsWorldParams:
+    """A 16-person world (4 to forget) that a model learns in seconds: for tests and the
+    quick size of the ``unlearn-llm-speed`` benchmark."""
+    return FactsWorldParams(
+        people=16, organisations=4, places=4, general=6, forget_fraction=0.25, holdout_fraction=0.25
+    )
+
+
 @dataclass(frozen=True)
 class QA:
     """One fact as a question/answer item with its evaluation variants."""
