@@ -150,22 +150,41 @@ def _fmt(metric: MetricValue | None, reference: bool = False) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _rows(part: TourPart, metrics: list[MetricValue], methods: list[str]) -> list[list[str]]:
+def _is_oracle_reference(metric: MetricValue | None) -> bool:
+    name = (metric.reference_name or "") if metric is not None else ""
+    return metric is not None and metric.reference is not None and "oracle" in name.lower()
+
+
+def _rows(part: TourPart, metrics: list[MetricValue]) -> list[list[str]]:
+    """Summary rows of one part: the oracle, the original model, then each method."""
+    labels: list[str] = []
+    for metric in metrics:
+        label = metric.labels.get("method")
+        if metric.name == part.forget_metric and label is not None and label not in labels:
+            labels.append(label)
+    methods = [m for m in labels if m not in part.reference_rows and "oracle" not in m]
     rows: list[list[str]] = []
-    first = next((m for m in methods if m not in ("retrain",)), None)
-    forget_ref = _value(metrics, part.forget_metric, first) if first else None
-    keep_ref = _value(metrics, part.keep_metric, first) if first else None
+    oracle: tuple[str, str, bool] | None
     if "retrain" in methods:
+        oracle = ("retrain oracle", "retrain", False)
+    else:
+        with_reference = next(
+            (m for m in methods if _is_oracle_reference(_value(metrics, part.forget_metric, m))),
+            None,
+        )
+        oracle = ("retrain oracle", with_reference, True) if with_reference else None
+    if oracle is not None:
+        label, source, from_reference = oracle
         rows.append(
             [
                 part.package,
-                "retrain oracle",
-                _fmt(_value(metrics, part.forget_metric, "retrain")),
-                _fmt(_value(metrics, part.keep_metric, "retrain")),
+                label,
+                _fmt(_value(metrics, part.forget_metric, source), from_reference),
+                _fmt(_value(metrics, part.keep_metric, source), from_reference),
             ]
         )
-    elif forget_ref is not None and forget_ref.reference is not None:
-        rows.append([part.package, "retrain oracle", _fmt(forget_ref, True), _fmt(keep_ref, True)])
+    else:
+        rows.append([part.package, "retrain oracle", "not trained (too costly)", "-"])
     for method in [*part.reference_rows, *methods]:
         if method == "retrain":
             continue
@@ -220,10 +239,9 @@ def run_tour(
         notes.append(f"{part.package}: {part.task} ({timings[part.benchmark]:.0f} s).")
         notes.extend(f"{part.package}: {note}" for note in result.notes[:3])
         artifacts.update({f"{part.benchmark}/{k}": v for k, v in result.artifacts.items()})
-        methods = [m.config.name for m in spec.methods]
         rows.extend(
             [row[0], row[1], f"{part.forget_label}: {row[2]}", f"{part.keep_label}: {row[3]}"]
-            for row in _rows(part, result.metrics, methods)
+            for row in _rows(part, result.metrics)
         )
     if ran == 0:
         raise RuntimeError(
