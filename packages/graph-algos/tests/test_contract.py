@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -141,13 +142,32 @@ def test_entry_points_name_the_registries_and_every_benchmark() -> None:
     assert methods.load() is METHODS and metrics.load() is METRICS
 
 
-def test_registry_modules_import_nothing_heavy() -> None:
-    code = (
-        "import sys, graph_algos.methods, graph_algos.metrics; "
-        "print(sorted(m for m in ('numpy', 'scipy', 'torch', 'networkx') if m in sys.modules))"
-    )
+def _imported(modules: str, watched: tuple[str, ...]) -> list[str]:
+    code = f"import sys, {modules}; print(sorted(m for m in {watched!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    return list(ast.literal_eval(out.stdout))
+
+
+def test_registry_modules_import_nothing_heavy_and_nothing_imports_torch() -> None:
+    heavy = ("numpy", "scipy", "torch", "networkx")
+    assert _imported("graph_algos.methods, graph_algos.metrics", heavy) == []
+    every_module = ", ".join(
+        f"graph_algos.{name}"
+        for name in (
+            "worlds",
+            "kernels",
+            "methods.critical",
+            "methods.hierarchy",
+            "methods.influence",
+            "methods.local",
+            "methods.planted",
+            "methods.robustness",
+            "metrics.critical",
+            "metrics.hierarchy",
+            *(f"benchmarks.{b.run.__module__.rsplit('.', 1)[1]}" for b in ALL),
+        )
+    )
+    assert _imported(every_module, ("torch", "diffusers")) == []
 
 
 def test_speed_benchmark_quick_run_reports_ratios_goals_and_load(tmp_path: object) -> None:

@@ -159,6 +159,11 @@ def run_hierarchy(
     curves: list[Curve] = []
     heatmaps: list[Heatmap] = []
     notes: list[str] = []
+
+    def share_exact(method: str, leaf: float, gap: float, level: int) -> float:
+        """Share of a cell's graphs whose depth-``level`` partition is exact."""
+        return float(np.mean([r[level - 1] for r in recovery[(method, leaf, gap)]]))
+
     boundaries = {
         level: linkage_gap_boundary(world.cousin_probability, world.community_size, level)
         for level in range(1, world.depth + 1)
@@ -176,10 +181,7 @@ def run_hierarchy(
                     x=list(world.gaps),
                     y=list(world.leaf_probabilities),
                     z=[
-                        [
-                            float(np.mean([r[level - 1] for r in recovery[(method, leaf, gap)]]))
-                            for gap in world.gaps
-                        ]
+                        [share_exact(method, leaf, gap, level) for gap in world.gaps]
                         for leaf in world.leaf_probabilities
                     ],
                     z_range=(0.0, 1.0),
@@ -194,10 +196,7 @@ def run_hierarchy(
                 Series(
                     label=f"leaf p={leaf}",
                     x=list(world.gaps),
-                    y=[
-                        float(np.mean([r[level - 1] for r in recovery[(method, leaf, gap)]]))
-                        for gap in world.gaps
-                    ],
+                    y=[share_exact(method, leaf, gap, level) for gap in world.gaps],
                 )
                 for leaf in world.leaf_probabilities
             ]
@@ -212,35 +211,28 @@ def run_hierarchy(
                     series=series,
                 )
             )
-    for level in range(1, world.depth):
-        wins = [
+
+    def cells_won(winner: str, loser: str, level: int) -> list[tuple[float, float]]:
+        return [
             (leaf, gap)
             for leaf, gap in cells
-            if len(methods) == 2
-            and np.mean([r[level - 1] for r in recovery[("bottom-up", leaf, gap)]]) >= 0.9
-            and np.mean([r[level - 1] for r in recovery[("top-down", leaf, gap)]]) < 0.5
+            if share_exact(winner, leaf, gap, level) >= 0.9
+            and share_exact(loser, leaf, gap, level) < 0.5
         ]
-        losses = [
-            (leaf, gap)
-            for leaf, gap in cells
-            if len(methods) == 2
-            and np.mean([r[level - 1] for r in recovery[("top-down", leaf, gap)]]) >= 0.9
-            and np.mean([r[level - 1] for r in recovery[("bottom-up", leaf, gap)]]) < 0.5
-        ]
-        if len(methods) == 2:
-            notes.append(
-                f"depth {level}: bottom-up recovers (>= 90%) where top-down fails (< 50%) in "
-                f"{len(wins)} of {len(cells)} cells {wins}; the reverse in {len(losses)} cells."
-            )
+
+    # The comparison notes need both methods.
+    for level in range(1, world.depth if len(methods) == 2 else 1):
+        wins = cells_won("bottom-up", "top-down", level)
+        losses = cells_won("top-down", "bottom-up", level)
+        notes.append(
+            f"depth {level}: bottom-up recovers (>= 90%) where top-down fails (< 50%) in "
+            f"{len(wins)} of {len(cells)} cells {wins}; the reverse in {len(losses)} cells."
+        )
     for level in range(1, world.depth):
         for leaf in world.leaf_probabilities:
             onsets = []
             for method in methods:
-                reached = [
-                    gap
-                    for gap in world.gaps
-                    if np.mean([r[level - 1] for r in recovery[(method, leaf, gap)]]) >= 0.9
-                ]
+                reached = [g for g in world.gaps if share_exact(method, leaf, g, level) >= 0.9]
                 onsets.append(f"{method} from gap {reached[0]}" if reached else f"{method} never")
             notes.append(
                 f"depth {level}, leaf p={leaf}: exact recovery in >= 90% of graphs "

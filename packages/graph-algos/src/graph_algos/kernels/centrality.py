@@ -124,7 +124,10 @@ def betweenness(
 
 
 def closeness(adjacency: sp.spmatrix, batch: int = 256) -> np.ndarray:
-    """Closeness (r-1)/Σd · (r-1)/(n-1), r = nodes reachable (Wasserman–Faust, as networkx)."""
+    r"""Closeness $\frac{r-1}{\sum d} \cdot \frac{r-1}{n-1}$, r = nodes reachable (Wasserman–Faust).
+
+    As networkx: on a disconnected graph each node is judged on its own component.
+    """
     matrix = unweighted(adjacency)
     n = matrix.shape[0]
     result = np.zeros(n)

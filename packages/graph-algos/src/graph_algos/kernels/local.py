@@ -41,10 +41,11 @@ class LocalResult:
 def acl_push(
     adjacency: sp.spmatrix, seed: int, alpha: float = 0.15, epsilon: float = 1e-4
 ) -> LocalResult:
-    """Approximate personalised PageRank from ``seed`` by the ACL lazy push.
+    r"""Approximate personalised PageRank from ``seed`` by the ACL lazy push.
 
-    Ends with every residual r_u < ε d_u, so the returned p satisfies
-    |p_u − ppr_u| ≤ ε d_u and its support has volume at most 1/(ε α).
+    Ends with every residual $r_u < \varepsilon d_u$, so the returned p satisfies
+    $|p_u - \text{ppr}_u| \le \varepsilon d_u$ and its support has volume at most
+    $1/(\varepsilon \alpha)$.
     """
     matrix = adjacency if isinstance(adjacency, sp.csr_matrix) else as_csr(adjacency)
     seed = check_node(matrix, seed, "seed node")
@@ -167,10 +168,11 @@ def sweep_cut(
     degree_normalized: bool = True,
     total_volume: float | None = None,
 ) -> SweepCut:
-    """Sweep over nodes by decreasing score (score/degree when ``degree_normalized``).
+    r"""Sweep over nodes by decreasing score (score/degree when ``degree_normalized``).
 
-    Conductance φ(S) = cut(S) / min(vol S, vol V − vol S), updated incrementally:
-    cut(S ∪ {v}) = cut(S) + d_v − 2 w(v, S). Only the scored nodes' rows are read;
+    Conductance $\phi(S) = \text{cut}(S) / \min(\text{vol}\, S, \text{vol}\, V - \text{vol}\, S)$,
+    updated incrementally: $\text{cut}(S \cup \{v\}) = \text{cut}(S) + d_v - 2 w(v, S)$.
+    Only the scored nodes' rows are read;
     pass ``total_volume`` to avoid summing the whole matrix once.
     """
     matrix = adjacency if isinstance(adjacency, sp.csr_matrix) else as_csr(adjacency)

@@ -47,7 +47,7 @@ CENTRALITIES = ("degree", "betweenness", "closeness", "pagerank", "k-core", "col
 
 
 def collective_influence(adjacency: sp.spmatrix, radius: int = 2) -> np.ndarray:
-    """CI_ℓ of every node: (k_i − 1) times Σ (k_j − 1) over the nodes at distance exactly ℓ."""
+    r"""$CI_\ell(i) = (k_i - 1) \sum_j (k_j - 1)$ over the nodes j at distance exactly $\ell$."""
     if radius < 1:
         raise ValueError(f"radius must be at least 1, got {radius}")
     matrix = unweighted(adjacency)

@@ -41,7 +41,7 @@ DENSE_LIMIT = 64
 
 
 def bethe_hessian(adjacency: sp.spmatrix, r: float | None = None) -> sp.csr_matrix:
-    """H(r) = (r² − 1) I − r A + D, with r = sqrt(Σd²/Σd − 1) by default."""
+    r"""$H(r) = (r^2 - 1) I - r A + D$, with $r = \sqrt{\sum d^2 / \sum d - 1}$ by default."""
     matrix = as_csr(adjacency)
     degree = np.asarray(matrix.sum(axis=1)).ravel()
     if r is None:
@@ -284,7 +284,7 @@ def top_down(
 def chernoff_hellinger(
     probabilities: np.ndarray, sizes: np.ndarray, a: int, b: int, grid: int = 201
 ) -> float:
-    """max_t Σ_k n_k [t P_ak + (1−t) P_bk − P_ak^t P_bk^(1−t)] between blocks a and b.
+    r"""$\max_t \sum_k n_k [t P_{ak} + (1-t) P_{bk} - P_{ak}^t P_{bk}^{1-t}]$ between blocks a, b.
 
     Abbe & Sandon (2015), "Community detection in general stochastic block models":
     with P = Q log n / n, the nodes of blocks a and b can be told apart exactly when
@@ -314,13 +314,13 @@ def leaf_divergence_ratio(level_probabilities: list[float], community_size: int)
 
 
 def linkage_gap_boundary(cousin_probability: float, community_size: int, level: int) -> float:
-    """Gap at which the linkage step's signal-to-noise reaches one at depth ``level``.
+    r"""Gap at which the linkage step's signal-to-noise reaches one at depth ``level``.
 
     Merging the finest communities into the depth-ℓ ones compares block-pair edge
-    densities that differ by one ``gap``; each is estimated from s² node pairs, so two
-    of them differ by noise of standard deviation sqrt(2 q (1 − q)) / s, with q the
-    depth-(ℓ−1) probability cousin + (ℓ−1)·gap (solved by fixed-point iteration). The
-    boundary gap = sqrt(2 q (1 − q)) / s is an order-one-constant reading, like the
+    densities that differ by one ``gap``; each is estimated from $s^2$ node pairs, so two
+    of them differ by noise of standard deviation $\sqrt{2 q (1 - q)} / s$, with q the
+    depth-$(\ell-1)$ probability cousin + $(\ell-1)$·gap (solved by fixed-point
+    iteration). The boundary gap $= \sqrt{2 q (1 - q)} / s$ is an order-one reading, like the
     planted-subgraph boundaries, not a constant stated by the paper.
     """
     if level < 1:

@@ -57,7 +57,7 @@ def live_edge_graph(
 
 
 class SpreadEstimator:
-    """Monte Carlo spread σ(S) on a fixed set of sampled live-edge graphs (common random
+    r"""Monte Carlo spread $\sigma(S)$ on a fixed set of sampled live-edge graphs (common random
     numbers, so that CELF's marginal gains are comparable).
 
     The samples are stacked into one block-diagonal graph plus a virtual source whose
@@ -128,11 +128,11 @@ def reverse_reachable_seeds(
     sets: int = 2000,
     seed: SeedLike = None,
 ) -> tuple[list[int], float]:
-    """Seeds by greedy maximum coverage of ``sets`` reverse-reachable sets.
+    r"""Seeds by greedy maximum coverage of ``sets`` reverse-reachable sets.
 
     An RR set is the set of nodes that reach a uniformly random node in a live-edge
-    sample; σ(S) ≈ n × (share of RR sets that S touches). Returns the seeds and that
-    spread estimate.
+    sample; $\sigma(S) \approx n \times$ (share of RR sets that S touches). Returns the
+    seeds and that spread estimate.
     """
     _check_cascade(model, probability)
     matrix = as_csr(adjacency)

@@ -56,15 +56,15 @@ def _check_level(level: float) -> None:
 
 
 def count_threshold(n: int, q: float, level: float) -> float:
-    """Smallest t with $P(\\mathrm{Bin}(N, q) > t) \\le$ level, N = n(n-1)/2: the exact cut."""
+    r"""Smallest t with $P(\mathrm{Bin}(N, q) > t) \le$ level, N = n(n-1)/2: the exact cut."""
     _check_level(level)
     return float(stats.binom.isf(level, n * (n - 1) // 2, q))
 
 
 def degree_threshold(n: int, q: float, level: float) -> float:
-    """Cut for the maximum degree with a union bound over the n vertices.
+    r"""Cut for the maximum degree with a union bound over the n vertices.
 
-    $P(\\max \\deg > t) \\le n \\cdot P(\\mathrm{Bin}(n-1, q) > t) \\le$ level, so the test
+    $P(\max \deg > t) \le n \cdot P(\mathrm{Bin}(n-1, q) > t) \le$ level, so the test
     is conservative.
     """
     _check_level(level)
@@ -100,13 +100,13 @@ def calibrate_threshold(
 
 
 def count_signal_to_noise(n: int, q: float, p: float, num_edges: int) -> float:
-    """$|E(\\Gamma)|(p - q) / \\sqrt{N q (1 - q)}$: order one marks the count test's boundary."""
+    r"""$|E(\Gamma)|(p - q) / \sqrt{N q (1 - q)}$: order one marks the count test's boundary."""
     pairs = n * (n - 1) / 2
     return num_edges * (p - q) / np.sqrt(pairs * q * (1 - q))
 
 
 def degree_signal_to_noise(n: int, q: float, p: float, top_degree: int) -> float:
-    """$d_{\\max}(\\Gamma)(p - q) / \\sqrt{2 n q (1 - q) \\log n}$: order one marks the degree
+    r"""$d_{\max}(\Gamma)(p - q) / \sqrt{2 n q (1 - q) \log n}$: order one marks the degree
     test's boundary."""
     return top_degree * (p - q) / np.sqrt(2.0 * n * q * (1 - q) * np.log(n))
 
@@ -149,10 +149,10 @@ def _placements(n: int, k: int) -> np.ndarray:
 
 
 def scan_statistic(adjacency: sp.spmatrix, subgraph: Subgraph) -> float:
-    """Scan-test statistic: the largest number of Γ's edges present over all placements.
+    r"""Scan-test statistic: the largest number of Γ's edges present over all placements.
 
-    $\\max_{\\varphi: V(\\Gamma) \\to V(G)} \\sum_{(a, b) \\in E(\\Gamma)}
-    1\\{\\varphi(a)\\varphi(b) \\in E(G)\\}$ over injective φ. Exhaustive, so only for
+    $\max_{\varphi: V(\Gamma) \to V(G)} \sum_{(a, b) \in E(\Gamma)}
+    1\{\varphi(a)\varphi(b) \in E(G)\}$ over injective φ. Exhaustive, so only for
     small n (see ``SCAN_LIMIT``); its level-α cut comes from simulation.
     """
     n = adjacency.shape[0]
@@ -167,13 +167,13 @@ def scan_statistic(adjacency: sp.spmatrix, subgraph: Subgraph) -> float:
 
 
 def scan_signal_to_noise(n: int, q: float, p: float, num_edges: int, k: int) -> float:
-    """$|E(\\Gamma)|(p - q) / \\sqrt{2 |E(\\Gamma)| q (1 - q) \\cdot k \\log n}$: the
+    r"""$|E(\Gamma)|(p - q) / \sqrt{2 |E(\Gamma)| q (1 - q) \cdot k \log n}$: the
     union-bound scan boundary.
 
-    The scan maximises over about $n^k$ placements, each a $\\mathrm{Bin}(|E(\\Gamma)|, q)$
+    The scan maximises over about $n^k$ placements, each a $\mathrm{Bin}(|E(\Gamma)|, q)$
     under $H_0$, so its null maximum sits near
-    $|E(\\Gamma)| q + \\sqrt{2 |E(\\Gamma)| q (1 - q) k \\log n}$; order one marks where the
-    planted copy's excess $|E(\\Gamma)|(p - q)$ clears it. (Our union-bound heuristic,
+    $|E(\Gamma)| q + \sqrt{2 |E(\Gamma)| q (1 - q) k \log n}$; order one marks where the
+    planted copy's excess $|E(\Gamma)|(p - q)$ clears it. (Our union-bound heuristic,
     not a constant from the paper.)
     """
     spread = np.sqrt(2.0 * num_edges * q * (1 - q) * k * np.log(n))

@@ -27,11 +27,11 @@ Cascade = Literal["ic", "lt"]
 
 @dataclass(frozen=True)
 class NodeSelection:
-    """Select ``budget`` nodes; the cascade they are judged by, for influence selectors.
+    r"""Select ``budget`` nodes; the cascade they are judged by, for influence selectors.
 
     - ``cascade`` / ``probability``: the diffusion model of the influence selectors
       (CELF, reverse-reachable sets); the others ignore them.
-    - ``spread``: the Monte Carlo spread estimate $\\sigma(S)$ the run judges seed sets by;
+    - ``spread``: the Monte Carlo spread estimate $\sigma(S)$ the run judges seed sets by;
       CELF maximises it when given (common random numbers), else builds its own.
     - ``rng``: a random stream shared with the caller; the random baseline draws from it
       instead of ``seed`` when given, so that a recipe's later draws follow on from it.

@@ -19,7 +19,7 @@ from graph_algos.methods.influence import SpreadEstimator
 
 
 def pairwise_connectivity(adjacency: sp.spmatrix, removed: list[int] | None = None) -> float:
-    """Σ over components of |C|(|C| − 1)/2 after deleting ``removed``."""
+    r"""Pairwise connectivity $\sum_C |C|(|C| - 1)/2$ over the components left after ``removed``."""
     matrix = as_csr(adjacency)
     keep = np.ones(matrix.shape[0], dtype=bool)
     if removed:
@@ -36,7 +36,7 @@ def largest_component_after_removal(adjacency: sp.spmatrix, ranking: list[int], 
 
 
 def cascade_spread(spread: SpreadEstimator, selected: list[int]) -> float:
-    """Expected share of nodes a cascade from ``selected`` infects (Monte Carlo σ(S) / n)."""
+    r"""Expected share of nodes a cascade from ``selected`` infects: $\sigma(S) / n$."""
     return spread(selected) / spread.n
 
 
