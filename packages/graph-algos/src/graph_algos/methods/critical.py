@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field
+from pydantic import BaseModel, Field
 from scipy.sparse import csgraph
 from unlearn_schema import MethodParams, NoParams
 
@@ -301,7 +301,7 @@ class CentralitySelector:
         self,
         adjacency: sp.spmatrix,
         problem: NodeSelection,
-        params: MethodParams,
+        params: BaseModel,
         *,
         seed: SeedLike = None,
     ) -> list[int]:
