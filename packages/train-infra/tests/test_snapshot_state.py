@@ -148,3 +148,64 @@ def test_persist_is_atomic_and_keeps_the_previous_snapshot(tmp_path: Path) -> No
     (tmp_path / "step-00000002" / "state.safetensors").write_bytes(b"short")
     with pytest.raises(TruncatedSnapshotError, match="holds 5 bytes"):
         load_persisted(tmp_path)
+
+
+class _Boom:
+    """A pickle payload: unpickling it would create the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_pickle_in_a_snapshot_is_refused_without_running(tmp_path: Path) -> None:
+    import pickle
+
+    model, optimizer = _trained()
+    state = capture_state(model, optimizer, step=3)
+    marker = tmp_path / "code-ran"
+    payload = pickle.dumps(_Boom(marker))
+    # An old-format or crafted snapshot: the Python RNG state as pickled bytes.
+    state.tensors["rng/python"] = torch.frombuffer(bytearray(payload), dtype=torch.uint8)
+    persist(state, tmp_path / "snap")
+    loaded = load_persisted(tmp_path / "snap")
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(IncompatibleSnapshotError, match="rng/python"):
+        restore_state(loaded, make_model(16, seed=4), torch.optim.Adam(model.parameters()))
+    assert not marker.exists()
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_rng_states_round_trip_as_numbers() -> None:
+    from train_infra.snapshot.rng import decode_rng_states, encode_rng_states, set_rng_states
+
+    random.seed(11)
+    random.gauss(0, 1)  # leaves a cached Gaussian
+    np.random.seed(12)
+    np.random.standard_normal()
+    tensors = encode_rng_states()
+    assert all(t.dtype in (torch.int64, torch.float64) for t in tensors.values())
+    expected = (random.random(), random.gauss(0, 1), np.random.standard_normal())
+    random.seed(0)
+    np.random.seed(0)
+    set_rng_states(*decode_rng_states(tensors))
+    assert (random.random(), random.gauss(0, 1), np.random.standard_normal()) == expected
+    bad = dict(tensors)
+    bad["rng/numpy"] = bad["rng/numpy"].clone()
+    bad["rng/numpy"][-2] = 10_000  # position past the key
+    with pytest.raises(IncompatibleSnapshotError, match="MT19937"):
+        decode_rng_states(bad)
+
+
+def test_a_wrong_optimizer_leaves_the_model_untouched() -> None:
+    model, optimizer = _trained()
+    state = capture_state(model, optimizer, step=3)
+    target = make_model(16, seed=42)
+    before = [p.detach().clone() for p in target.parameters()]
+    with pytest.raises(IncompatibleSnapshotError, match="optimizer is Adam"):
+        restore_state(state, target, torch.optim.SGD(target.parameters(), lr=0.1))
+    assert all(torch.equal(a, b) for a, b in zip(before, target.parameters(), strict=True))

@@ -215,10 +215,7 @@ class PingPongAdamW(torch.optim.Optimizer):
         Everything not in the slot travels in the header: RNG states, model buffers
         (batch-norm statistics), the optimizer's step counters and hyperparameters.
         """
-        import pickle
-        import random
-
-        import numpy as np
+        from train_infra.snapshot.rng import encode_rng_states
 
         name = self.slot_names[self.live]
         if name is None:
@@ -239,8 +236,7 @@ class PingPongAdamW(torch.optim.Optimizer):
                 inline[f"model/{key}"] = value
         for index, param in enumerate(self.param_groups[0]["params"]):
             inline[f"optim/{index}/step"] = self.state[param]["step"]
-        inline["rng/python"] = _bytes(pickle.dumps(random.getstate()))
-        inline["rng/numpy"] = _bytes(pickle.dumps(np.random.get_state()))
+        inline.update(encode_rng_states())
         inline["rng/torch"] = torch.get_rng_state()
         meta = {
             "format": FORMAT_VERSION,
@@ -297,7 +293,3 @@ class PingPongAdamW(torch.optim.Optimizer):
                     state[key].copy_(entries[key])
                 state["step"] = torch.as_tensor(entries["step"], dtype=torch.float32).clone()
         self.live_committed = False
-
-
-def _bytes(data: bytes) -> torch.Tensor:
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8)

@@ -11,16 +11,14 @@ snapshot is one contiguous copy and restore is a view plus a clone.
 from __future__ import annotations
 
 import json
-import pickle
-import random
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
 from train_infra.snapshot.errors import IncompatibleSnapshotError, TruncatedSnapshotError
+from train_infra.snapshot.rng import decode_rng_states, encode_rng_states, set_rng_states
 
 ALIGN = 64
 FORMAT_VERSION = 1
@@ -40,10 +38,6 @@ class TrainingState:
     @property
     def loader_position(self) -> Any:
         return self.meta.get("loader_position")
-
-
-def _bytes_tensor(data: bytes) -> torch.Tensor:
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
 def capture_state(
@@ -86,8 +80,7 @@ def capture_state(
             "param_groups": opt_state["param_groups"],
             "scalars": scalars,
         }
-    tensors["rng/python"] = _bytes_tensor(pickle.dumps(random.getstate()))
-    tensors["rng/numpy"] = _bytes_tensor(pickle.dumps(np.random.get_state()))
+    tensors.update(encode_rng_states())
     tensors["rng/torch"] = torch.get_rng_state().clone()
     return TrainingState(tensors=tensors, meta=meta)
 
@@ -99,8 +92,10 @@ def restore_state(
 ) -> TrainingState:
     """Load ``state`` into ``model``, ``optimizer`` and the global RNGs; return it.
 
-    Raises `IncompatibleSnapshotError` naming the first mismatching tensor when
-    the snapshot was taken from a different model or optimizer.
+    All or nothing: the model's tensors, the optimizer's class and groups and the RNG
+    states are all checked before any of them is touched, and
+    `IncompatibleSnapshotError` names the first mismatch. The RNG states are numbers
+    (`train_infra.snapshot.rng`), so restoring a snapshot never unpickles anything.
     """
     if state.meta.get("format") != FORMAT_VERSION:
         raise IncompatibleSnapshotError(
@@ -121,7 +116,6 @@ def restore_state(
                 f"tensor {name!r}: snapshot has {tuple(got.shape)} {got.dtype}, "
                 f"model expects {tuple(value.shape)} {value.dtype}"
             )
-    model.load_state_dict(model_state)
     opt_meta = state.meta.get("optimizer")
     if optimizer is not None:
         if opt_meta is None:
@@ -143,10 +137,16 @@ def restore_state(
                 per_param.setdefault(int(index), {})[key] = value
         for index, scalars in opt_meta["scalars"].items():
             per_param.setdefault(int(index), {}).update(scalars)
+    python_rng, numpy_rng = decode_rng_states(state.tensors)
+    torch_rng = state.tensors.get("rng/torch")
+    if torch_rng is None or torch_rng.dtype != torch.uint8:
+        raise IncompatibleSnapshotError("snapshot holds no uint8 'rng/torch' state")
+    # Everything checked: now change the model, the optimizer and the RNGs.
+    model.load_state_dict(model_state)
+    if optimizer is not None:
         optimizer.load_state_dict({"state": per_param, "param_groups": groups})
-    random.setstate(pickle.loads(state.tensors["rng/python"].numpy().tobytes()))
-    np.random.set_state(pickle.loads(state.tensors["rng/numpy"].numpy().tobytes()))
-    torch.set_rng_state(state.tensors["rng/torch"].clone())
+    set_rng_states(python_rng, numpy_rng)
+    torch.set_rng_state(torch_rng.clone())
     return state
 
 
