@@ -29,7 +29,8 @@ def encode_rng_states() -> dict[str, torch.Tensor]:
     """The current Python and NumPy RNG states as tensors (see the module docstring)."""
     version, internal, gauss = random.getstate()
     python = torch.tensor([version, *internal, gauss is not None], dtype=torch.int64)
-    kind, keys, position, has_gauss, cached = np.random.get_state()
+    state: Any = np.random.get_state(legacy=True)
+    kind, keys, position, has_gauss, cached = state
     if kind != "MT19937":
         raise ValueError(f"numpy's global generator is {kind!r}; only MT19937 is stored")
     numpy_state = torch.tensor([*keys.tolist(), int(position), int(has_gauss)], dtype=torch.int64)
