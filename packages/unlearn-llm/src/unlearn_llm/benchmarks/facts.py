@@ -471,7 +471,10 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     return BenchmarkResult(metrics=metrics, curves=curves, timings=timings, notes=notes)
 
 
-def _declare(name: str, summary: str, quick_budget_s: float | None) -> Benchmark[Any, Any, Any]:
+def _declare(
+    name: str, summary: str, quick_budget_s: float | None
+) -> Benchmark[FactsWorldParams, TinyLlamaParams, FactsRunParams]:
+    """One of the two facts benchmarks: same declaration and recipe, other default spec."""
     return Benchmark(
         name=name,
         summary=summary,
