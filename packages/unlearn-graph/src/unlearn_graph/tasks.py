@@ -21,12 +21,26 @@ def both_directions(edges: Tensor) -> Tensor:
 
 
 @dataclass
-class NodeTask:
-    """Node classification: every node has a label; train/val/test are node-index tensors."""
+class GraphTask:
+    """What every task holds: node features, labels and the message-passing edges."""
 
     x: Tensor
     y: Tensor
     edges: Tensor
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def edge_index(self) -> Tensor:
+        return both_directions(self.edges)
+
+
+@dataclass
+class NodeTask(GraphTask):
+    """Node classification: every node has a label; train/val/test are node-index tensors."""
+
     train_idx: Tensor
     val_idx: Tensor
     test_idx: Tensor
@@ -34,39 +48,20 @@ class NodeTask:
     kind: str = "node"
 
     @property
-    def num_nodes(self) -> int:
-        return int(self.x.shape[0])
-
-    @property
-    def edge_index(self) -> Tensor:
-        return both_directions(self.edges)
-
-    @property
     def train_elements(self) -> Tensor:
         return self.train_idx
 
 
 @dataclass
-class LinkTask:
+class LinkTask(GraphTask):
     """Link prediction: ``edges`` are the training edges (and the message-passing graph);
     val/test positives are held-out edges, negatives are sampled non-edges."""
 
-    x: Tensor
-    y: Tensor
-    edges: Tensor
     val_pos: Tensor
     val_neg: Tensor
     test_pos: Tensor
     test_neg: Tensor
     kind: str = "link"
-
-    @property
-    def num_nodes(self) -> int:
-        return int(self.x.shape[0])
-
-    @property
-    def edge_index(self) -> Tensor:
-        return both_directions(self.edges)
 
     @property
     def train_elements(self) -> Tensor:
