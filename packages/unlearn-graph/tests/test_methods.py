@@ -317,3 +317,22 @@ def test_gif_on_a_gnn_moves_deleted_edges_towards_the_retrained_model() -> None:
     # at least 30% of the way (measured: 45%; the line search keeps half the step)
     assert after < 0.7 * before
     assert updated.gif_step_fraction > 0.1
+
+
+def test_clipped_share_counts_probabilities_outside_the_floor() -> None:
+    import numpy as np
+    from unlearn_graph.attacks.membership import PROBABILITY_FLOOR, clipped_share
+
+    assert PROBABILITY_FLOOR == 0.01
+    before = np.array([0.5, 0.995, 0.999, 0.3])  # two of four above 0.99
+    after = np.array([0.001, 0.2, 0.4, 0.6, 0.7])  # one of five below 0.01
+    assert clipped_share(before, after) == 0.5
+    assert clipped_share(np.array([0.5]), np.array([0.5])) == 0.0
+
+
+def test_deletion_metrics_target_the_oracle() -> None:
+    from unlearn_graph.benchmarks.unlearn import METRIC_INFO
+
+    for name in ("deleted_edge_auroc", "deleted_edge_aupr", "mi_auc", "mi_member_ratio"):
+        assert METRIC_INFO[name][0] == "target"
+    assert METRIC_INFO["retained_test_auroc"][0] == "higher"

@@ -99,6 +99,22 @@ PROBABILITY_FLOOR = 0.01
 """Member probabilities are clipped to [floor, 1 - floor] before the ratio is taken."""
 
 
+CLIPPED_SHARE = 0.25
+"""A ratio is flagged ``clipped`` when more than this share of either side's
+probabilities sat outside [floor, 1 - floor] and were clipped."""
+
+
+def clipped_share(before: np.ndarray, after: np.ndarray) -> float:
+    """The larger share of member probabilities clipped on either side of the ratio."""
+    low, high = PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR
+
+    def share(values: np.ndarray) -> float:
+        values = np.asarray(values, dtype=np.float64)
+        return float(np.mean((values < low) | (values > high))) if values.size else 0.0
+
+    return max(share(before), share(after))
+
+
 def member_probability_ratio(before: np.ndarray, after: np.ndarray) -> float:
     """Mean member probability of the deleted elements before / after unlearning.
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from unlearn_graph.attacks.membership import (
     attack_features,
+    clipped_share,
     fit_membership_attack,
     member_probability_ratio,
     membership_auc,
@@ -84,7 +85,8 @@ class DeletionEvaluator:
             resamples=self.resamples,
             seed=self.seed,
         )
-        out["mi_member_ratio"] = member_probability_ratio(
-            self.before, self.attack.member_probability(deleted_features)
-        )
+        after = self.attack.member_probability(deleted_features)
+        out["mi_member_ratio"] = member_probability_ratio(self.before, after)
+        # Not reported: marks the ratio as clipped in the report (leading underscore).
+        out["_mi_member_ratio_clipped_share"] = clipped_share(self.before, after)
         return out, predictions
