@@ -83,8 +83,13 @@ PARTS: tuple[TourPart, ...] = (
     TourPart(
         benchmark="graph-unlearn-quick",
         package="unlearn-graph",
-        task="delete 5 % of the training edges from a GCN link predictor",
-        overrides=("methods=retrain,gnndelete,gradient-ascent",),
+        task="delete 5 % of the training edges from a GraphSAGE link predictor",
+        overrides=(
+            "methods=gnndelete,gradient-ascent",
+            "params.scenarios=[edges]",
+            "params.deletion_ratios=[0.05]",
+            "world.params.num_nodes=1000",
+        ),
         forget_metric="deleted_edge_auroc",
         forget_label="deleted-edge AUROC",
         keep_metric="retained_test_auroc",
