@@ -259,3 +259,15 @@ def test_registry_module_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_membership_is_a_plain_question_and_the_checkpoint_hint_is_said() -> None:
+    import dataclasses
+
+    assert "double" in METHODS and "nope" not in METHODS
+    hinted = dataclasses.replace(GRID, checkpoint_hint="use my_pkg.unlearn_own(path)")
+    spec = BenchmarkSpec.model_validate(
+        {"benchmark": "grid", "model": {"name": "tiny", "checkpoint": "/ckpt"}}
+    )
+    with pytest.raises(SpecError, match="use my_pkg.unlearn_own"):
+        hinted.parse(spec)

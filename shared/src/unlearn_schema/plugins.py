@@ -160,7 +160,8 @@ class Benchmark(Generic[WorldT, ModelT, RunT]):
       selects among them.
     - ``request_kinds``: the ``kind`` of forget requests it accepts.
     - ``max_seeds``: how many seeds it takes (``None``: any number).
-    - ``accepts_checkpoint``: whether ``model.checkpoint`` (a local folder) is read.
+    - ``accepts_checkpoint``: whether ``model.checkpoint`` (a local folder) is read;
+      ``checkpoint_hint`` says where to go instead when it is not.
     - ``default_spec(size)``: the spec a plain ``unlearn-bench run NAME`` uses.
     - ``check(parsed)``: cross-field checks the types cannot express (raise
       ``SpecError``/``ValueError`` naming the field).
@@ -181,6 +182,9 @@ class Benchmark(Generic[WorldT, ModelT, RunT]):
     request_kinds: frozenset[str] = frozenset()
     max_seeds: int | None = None
     accepts_checkpoint: bool = False
+    # Said when a spec gives model.checkpoint to a benchmark that reads none: where to
+    # go instead (e.g. the function that unlearns a user's own checkpoint).
+    checkpoint_hint: str | None = None
     check: Callable[[ParsedSpec[WorldT, ModelT, RunT]], None] | None = None
     kind: BenchmarkKind = "quality"
     # Wall seconds a quick run should take on 2 idle cores; slower runs get a note.
@@ -263,9 +267,10 @@ class Benchmark(Generic[WorldT, ModelT, RunT]):
             model_name = model_spec.name
             checkpoint = model_spec.checkpoint
             if checkpoint is not None and not self.accepts_checkpoint:
+                hint = f"; {self.checkpoint_hint}" if self.checkpoint_hint else ""
                 problems.append(
                     f"model.checkpoint: {self.name} trains its own model and reads no "
-                    f"checkpoint, got {checkpoint!r}"
+                    f"checkpoint, got {checkpoint!r}{hint}"
                 )
             model_type, model_raw = self.models[model_name], model_spec.params
             model = collect(lambda: _validate_part(model_type, model_raw, "model.params"))

@@ -170,6 +170,9 @@ class Registry(Mapping[str, MethodSpec]):
         except KeyError:
             raise UnknownNameError(self.kind, name, self._records) from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._records
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._records)
 
