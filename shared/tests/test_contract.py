@@ -269,5 +269,5 @@ def test_membership_is_a_plain_question_and_the_checkpoint_hint_is_said() -> Non
     spec = BenchmarkSpec.model_validate(
         {"benchmark": "grid", "model": {"name": "tiny", "checkpoint": "/ckpt"}}
     )
-    with pytest.raises(SpecError, match="use my_pkg.unlearn_own"):
+    with pytest.raises(SpecError, match=r"use my_pkg\.unlearn_own"):
         hinted.parse(spec)
