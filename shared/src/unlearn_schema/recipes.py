@@ -1,0 +1,109 @@
+"""Small pure-data helpers that the benchmark recipes of several packages share.
+
+A speed benchmark states each of its goals as a `Goal` (a comparison and a bound),
+reports the measured value with the bound as its ``reference`` and a ``*_met`` flag
+built by `met_flag` (1.0 met, 0.0 not), and records the machine load its timings ran
+under with `machine_load_note`::
+
+    goal = Goal(">=", 20.0)
+    metrics = [
+        MetricValue(name="speedup", value=speedup, direction=goal.direction,
+                    reference=goal.bound, reference_name="goal"),
+        met_flag("speedup_met", goal.met(speedup)),
+    ]
+    notes = [machine_load_note(os.getloadavg(), after=load_after)]
+
+Plain Python only (no numpy, no torch), like the rest of the schema package.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from unlearn_schema.results import Direction, MetricValue
+
+Comparison = Literal["<", "<=", ">=", ">"]
+"""How a measured value must compare with a goal's bound."""
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A bound that a measured value must meet: ``Goal(">=", 20.0)`` is met from 20.0 up.
+
+    ``direction`` is the one a metric measured against the goal has (``higher`` for
+    ``>=``/``>``, ``lower`` for ``<=``/``<``); ``str(goal)`` reads ``">= 20.0"``.
+    """
+
+    comparison: Comparison
+    bound: float
+
+    def __post_init__(self) -> None:
+        accepted = get_args(Comparison)
+        if self.comparison not in accepted:
+            raise ValueError(
+                f"a goal's comparison must be one of {', '.join(accepted)}, got {self.comparison!r}"
+            )
+
+    def met(self, value: float) -> bool:
+        """Whether ``value`` meets the goal."""
+        if self.comparison == "<":
+            return value < self.bound
+        if self.comparison == "<=":
+            return value <= self.bound
+        if self.comparison == ">=":
+            return value >= self.bound
+        return value > self.bound
+
+    @property
+    def direction(self) -> Direction:
+        return "higher" if self.comparison.startswith(">") else "lower"
+
+    def __str__(self) -> str:
+        return f"{self.comparison} {self.bound}"
+
+
+def met_flag(
+    name: str,
+    met: bool,
+    labels: Mapping[str, str] | None = None,
+    *,
+    reference: float | None = None,
+    reference_name: str | None = None,
+) -> MetricValue:
+    """The flag metric ``name`` of a goal: 1.0 when it is met, 0.0 when not (``higher``)."""
+    return MetricValue(
+        name=name,
+        value=1.0 if met else 0.0,
+        direction="higher",
+        labels=dict(labels or {}),
+        reference=reference,
+        reference_name=reference_name,
+    )
+
+
+def machine_load_note(
+    before: Sequence[float], after: Sequence[float] | None = None, cores: int | None = None
+) -> str:
+    """The note that records the load average (``os.getloadavg()``) a timing ran under.
+
+    ``before`` and ``after`` are the 1-, 5- and 15-minute averages taken when the
+    measurement started and ended; ``cores`` defaults to ``os.cpu_count()``.
+    """
+    for label, load in (("before", before), ("after", after)):
+        if load is not None and len(load) != 3:
+            raise ValueError(
+                f"{label} must hold the 1-, 5- and 15-minute load averages, got {list(load)}"
+            )
+    cores = os.cpu_count() if cores is None else cores
+    when = f"{_load(before)} before" + (f" and {_load(after)} after" if after is not None else "")
+    return (
+        f"machine load (1/5/15-minute load average) {when}, on {cores} cores: on a busy "
+        "machine every time grows; ratios of timings taken in the same run suffer less."
+    )
+
+
+def _load(load: Sequence[float]) -> str:
+    return " / ".join(f"{value:.2f}" for value in load)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from unlearn_schema.recipes import Goal, machine_load_note, met_flag
+
+
+@pytest.mark.parametrize(
+    ("comparison", "below", "at", "above", "direction"),
+    [
+        ("<", True, False, False, "lower"),
+        ("<=", True, True, False, "lower"),
+        (">=", False, True, True, "higher"),
+        (">", False, False, True, "higher"),
+    ],
+)
+def test_a_goal_is_met_on_its_side_of_the_bound(
+    comparison: str, below: bool, at: bool, above: bool, direction: str
+) -> None:
+    goal = Goal(comparison, 2.0)  # type: ignore[arg-type]
+    assert [goal.met(1.0), goal.met(2.0), goal.met(3.0)] == [below, at, above]
+    assert goal.direction == direction
+    assert str(goal) == f"{comparison} 2.0"
+
+
+def test_a_goal_names_an_unknown_comparison() -> None:
+    with pytest.raises(ValueError, match="one of <, <=, >=, >, got '=='"):
+        Goal("==", 1.0)  # type: ignore[arg-type]
+
+
+def test_a_met_flag_is_one_or_zero_and_keeps_its_labels_and_reference() -> None:
+    met = met_flag("speedup_met", True, {"method": "uce"})
+    assert (met.name, met.value, met.direction, met.labels) == (
+        "speedup_met",
+        1.0,
+        "higher",
+        {"method": "uce"},
+    )
+    assert met.reference is None and met.reference_name is None
+    missed = met_flag("encode_vs_zfec_met", False, reference=1.0, reference_name=">= 1.0")
+    assert (missed.value, missed.labels, missed.reference, missed.reference_name) == (
+        0.0,
+        {},
+        1.0,
+        ">= 1.0",
+    )
+
+
+def test_the_machine_load_note_gives_both_loads_and_the_cores() -> None:
+    note = machine_load_note((0.5, 0.25, 0.125), after=(1.0, 2.0, 3.0), cores=2)
+    assert note.startswith(
+        "machine load (1/5/15-minute load average) 0.50 / 0.25 / 0.12 before and "
+        "1.00 / 2.00 / 3.00 after, on 2 cores: "
+    )
+    alone = machine_load_note((0.5, 0.25, 0.125), cores=2)
+    assert "0.50 / 0.25 / 0.12 before, on 2 cores" in alone and "after" not in alone
+    with pytest.raises(ValueError, match=r"after must hold the 1-, 5- and 15-minute"):
+        machine_load_note((0.5, 0.25, 0.125), after=(1.0,))
+
+
+def test_recipes_import_nothing_heavy() -> None:
+    code = (
+        "import sys, unlearn_schema.recipes; "
+        "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
