@@ -1,4 +1,5 @@
-"""Pieces every graph-algos benchmark shares: default specs, the method check, metrics."""
+"""Pieces every graph-algos benchmark shares: default specs, the method check, metrics,
+and the lines of its curves."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from unlearn_schema import (
     MethodConfig,
     MetricValue,
     ParsedSpec,
+    Series,
     Size,
     SpecError,
     WorldSpec,
@@ -81,4 +83,20 @@ def mean_metric(
     """A metric whose value is the mean of ``values`` over seeds and trials."""
     return MetricValue(
         name=name, value=float(np.mean(values)), direction=direction, labels=labels, **fields
+    )
+
+
+def mean_series(
+    label: str,
+    xs: Sequence[float],
+    values: Sequence[Sequence[float]],
+    spread: bool = False,
+) -> Series:
+    """One line of a curve: at each x the mean of that x's ``values`` (over seeds and
+    trials), with their standard deviation as the error bar when ``spread``."""
+    return Series(
+        label=label,
+        x=[float(x) for x in xs],
+        y=[float(np.mean(row)) for row in values],
+        y_err=[float(np.std(row)) for row in values] if spread else None,
     )

@@ -23,13 +23,12 @@ from unlearn_schema import (
     NoParams,
     ParsedSpec,
     Progress,
-    Series,
     Size,
     SpecError,
     StrictModel,
 )
 
-from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
+from graph_algos.benchmarks._common import mean_metric, mean_series, method_check, spec_from_parts
 from graph_algos.methods import METHODS
 from graph_algos.methods.critical import BetweennessParams
 from graph_algos.methods.influence import SpreadEstimator
@@ -232,14 +231,7 @@ def run_critical(
             title=title,
             x_label="k (nodes chosen)",
             y_label=y_label,
-            series=[
-                Series(
-                    label=m,
-                    x=[float(k) for k in run.budgets],
-                    y=[float(np.mean(table[(m, k)])) for k in run.budgets],
-                )
-                for m in ran
-            ],
+            series=[mean_series(m, run.budgets, [table[(m, k)] for k in run.budgets]) for m in ran],
         )
 
     graph_name = f"{world.family}, n={world.n}"

@@ -19,12 +19,11 @@ from unlearn_schema import (
     NoParams,
     ParsedSpec,
     Progress,
-    Series,
     Size,
     StrictModel,
 )
 
-from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
+from graph_algos.benchmarks._common import mean_metric, mean_series, method_check, spec_from_parts
 from graph_algos.methods import METHODS
 from graph_algos.methods.local import LabelledSeed
 from graph_algos.metrics.local import f1_score
@@ -139,11 +138,11 @@ def run_noisy(
         for (name, eta), values in scores.items()
     ]
     series = [
-        Series(
-            label=name,
-            x=list(world.noise_levels),
-            y=[float(np.mean(scores[(name, eta)])) for eta in world.noise_levels],
-            y_err=[float(np.std(scores[(name, eta)])) for eta in world.noise_levels],
+        mean_series(
+            name,
+            world.noise_levels,
+            [scores[(name, eta)] for eta in world.noise_levels],
+            spread=True,
         )
         for name in methods
     ]

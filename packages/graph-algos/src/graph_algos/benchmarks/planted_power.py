@@ -7,7 +7,7 @@ every curve, and adds the exhaustive scan test on tiny graphs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,16 +21,20 @@ from unlearn_schema import (
     NoParams,
     ParsedSpec,
     Progress,
-    Series,
     Size,
     StrictModel,
 )
 
-from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
-from graph_algos.benchmarks.planted_quickstart import PlantedRun, SubgraphName
+from graph_algos.benchmarks._common import mean_metric, mean_series, method_check, spec_from_parts
+from graph_algos.benchmarks.planted_quickstart import (
+    PlantedRun,
+    SubgraphName,
+    power_curve,
+    power_grid,
+)
 from graph_algos.methods import METHODS
 from graph_algos.methods.planted import boundary_size, scan_signal_to_noise
-from graph_algos.worlds.generators import Subgraph, erdos_renyi, make_subgraph, planted_subgraph
+from graph_algos.worlds.generators import make_subgraph
 
 POWER_TESTS = ("count-test", "degree-test", "scan-test")
 
@@ -98,40 +102,6 @@ def _planted_power_spec(size: Size) -> BenchmarkSpec:
     return spec_from_parts("planted-power", size, seeds, ("planted-grid", world), run, POWER_TESTS)
 
 
-def _power_grid(
-    statistics: Mapping[str, Callable[[sp.spmatrix], float]],
-    n: int,
-    q: float,
-    p: float,
-    patterns: list[Subgraph],
-    run: PlantedRun,
-    rng: np.random.Generator,
-) -> tuple[dict[tuple[str, str, int], float], dict[str, float]]:
-    """Calibrate each statistic on null graphs, then measure power per pattern."""
-    null: dict[str, list[float]] = {name: [] for name in statistics}
-    fresh: dict[str, list[float]] = {name: [] for name in statistics}
-    for target in (null, fresh):
-        for _ in range(run.null_trials):
-            graph = erdos_renyi(n, q, rng)
-            for name, statistic in statistics.items():
-                target[name].append(statistic(graph))
-    cuts = {
-        name: float(np.quantile(values, 1 - run.level, method="higher"))
-        for name, values in null.items()
-    }
-    alarms = {name: float(np.mean(np.array(fresh[name]) > cuts[name])) for name in statistics}
-    power: dict[tuple[str, str, int], float] = {}
-    for pattern in patterns:
-        hits = {name: 0 for name in statistics}
-        for _ in range(run.trials):
-            graph = planted_subgraph(n, q, p, pattern, rng).adjacency
-            for name, statistic in statistics.items():
-                hits[name] += statistic(graph) > cuts[name]
-        for name in statistics:
-            power[(name, pattern.name, pattern.k)] = hits[name] / run.trials
-    return power, alarms
-
-
 def run_planted_power(
     parsed: ParsedSpec[PlantedPowerWorld, NoParams, PlantedRun], progress: Progress, out_dir: str
 ) -> BenchmarkResult:
@@ -149,7 +119,10 @@ def run_planted_power(
     cells = [(n, q) for n in world.ns for q in world.qs] if big else []
     scan_on = "scan-test" in tests
     per_cell = 2 * run.null_trials + len(world.subgraphs) * len(world.sizes) * run.trials
-    per_scan = 2 * run.null_trials + len(world.scan_subgraphs) * len(world.scan_sizes) * run.trials
+    # The scan grid calibrates afresh for every pattern (the scan statistic depends on it).
+    per_scan = (
+        len(world.scan_subgraphs) * len(world.scan_sizes) * (2 * run.null_trials + run.trials)
+    )
     total = len(seeds) * (len(cells) * per_cell + (per_scan if scan_on else 0))
     progress.start(total, "graphs")
     base_statistics = {t: functions[t] for t in big}
@@ -162,13 +135,14 @@ def run_planted_power(
             patterns = [
                 make_subgraph(name, k, rng) for name in world.subgraphs for k in world.sizes
             ]
-            statistics = {t: base_statistics[t] for t in big}
-            cell_power, cell_alarms = _power_grid(statistics, n, q, world.p, patterns, run, rng)
+            where = f"n={n}, q={q}, seed {seed}"
+            cell_power, cell_alarms = power_grid(
+                base_statistics, n, q, world.p, patterns, run, rng, progress, where
+            )
             for (test, name, k), value in cell_power.items():
                 power.setdefault((test, n, q, name, k), []).append(value)
             for test, value in cell_alarms.items():
                 alarms.setdefault((test, n, q), []).append(value)
-            progress.advance(per_cell, f"n={n}, q={q}, seed {seed}")
         if scan_on:
             scan = functions["scan-test"]
             for name in world.scan_subgraphs:
@@ -176,9 +150,9 @@ def run_planted_power(
                     pattern = make_subgraph(name, k, rng)
                     scan_statistics: dict[str, Callable[[sp.spmatrix], float]] = {
                         "scan-test": lambda g, pattern=pattern, scan=scan: scan(g, pattern),  # type: ignore[misc]
-                        **{t: base_statistics[t] for t in big},
+                        **base_statistics,
                     }
-                    cell_power, cell_alarms = _power_grid(
+                    cell_power, cell_alarms = power_grid(
                         scan_statistics,
                         world.scan_n,
                         world.scan_q,
@@ -186,6 +160,8 @@ def run_planted_power(
                         [pattern],
                         run,
                         rng,
+                        progress,
+                        f"scan grid, seed {seed}",
                     )
                     for (test, pname, pk), value in cell_power.items():
                         power.setdefault((test, world.scan_n, world.scan_q, pname, pk), []).append(
@@ -194,7 +170,6 @@ def run_planted_power(
                     for test, value in cell_alarms.items():
                         key = (f"{test} ({name}, k={k})", world.scan_n, world.scan_q)
                         alarms.setdefault(key, []).append(value)
-            progress.advance(per_scan, f"scan grid, seed {seed}")
 
     metrics: list[MetricValue] = [
         mean_metric(
@@ -227,25 +202,11 @@ def run_planted_power(
                 if boundary is not None:
                     vlines[f"{test} SNR=1"] = boundary
             series = [
-                Series(
-                    label=test,
-                    x=[float(k) for k in world.sizes],
-                    y=[float(np.mean(power[(test, n, q, name, k)])) for k in world.sizes],
-                )
+                mean_series(test, world.sizes, [power[(test, n, q, name, k)] for k in world.sizes])
                 for test in big
             ]
-            curves.append(
-                Curve(
-                    name=f"power-{name}-n{n}-q{q}",
-                    title=f"Planted {name} in G(n={n}, q={q}), p={world.p}",
-                    x_label="k (vertices of Γ)",
-                    y_label="detection power",
-                    series=series,
-                    hlines={"level α": run.level},
-                    vlines=vlines,
-                    log_x=True,
-                )
-            )
+            title = f"Planted {name} in G(n={n}, q={q}), p={world.p}"
+            curves.append(power_curve(f"power-{name}-n{n}-q{q}", title, series, run.level, vlines))
             agree = []
             for test in big:
                 boundary = vlines.get(f"{test} SNR=1")
@@ -258,13 +219,10 @@ def run_planted_power(
     if scan_on:
         for name in world.scan_subgraphs:
             series = [
-                Series(
-                    label=test,
-                    x=[float(k) for k in world.scan_sizes],
-                    y=[
-                        float(np.mean(power[(test, world.scan_n, world.scan_q, name, k)]))
-                        for k in world.scan_sizes
-                    ],
+                mean_series(
+                    test,
+                    world.scan_sizes,
+                    [power[(test, world.scan_n, world.scan_q, name, k)] for k in world.scan_sizes],
                 )
                 for test in ["scan-test", *big]
             ]
@@ -280,17 +238,13 @@ def run_planted_power(
                 )
                 >= 1.0
             ]
+            title = (
+                f"Scan vs count/degree: planted {name} in "
+                f"G(n={world.scan_n}, q={world.scan_q}), p={world.scan_p}"
+            )
+            scan_line = {"scan union-bound SNR=1": float(snr_k[0])} if snr_k else {}
             curves.append(
-                Curve(
-                    name=f"scan-{name}",
-                    title=f"Scan vs count/degree: planted {name} in "
-                    f"G(n={world.scan_n}, q={world.scan_q}), p={world.scan_p}",
-                    x_label="k (vertices of Γ)",
-                    y_label="detection power",
-                    series=series,
-                    hlines={"level α": run.level},
-                    vlines={"scan union-bound SNR=1": float(snr_k[0])} if snr_k else {},
-                )
+                power_curve(f"scan-{name}", title, series, run.level, scan_line, log_x=False)
             )
             scan_mean = np.mean(
                 [

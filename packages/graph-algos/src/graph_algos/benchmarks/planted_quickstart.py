@@ -7,9 +7,11 @@ and its power on ``trials`` planted graphs per (Γ, k).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal, get_args
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import Field, model_validator
 from unlearn_schema import (
     Benchmark,
@@ -25,11 +27,11 @@ from unlearn_schema import (
     StrictModel,
 )
 
-from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
+from graph_algos.benchmarks._common import mean_metric, mean_series, method_check, spec_from_parts
 from graph_algos.methods import METHODS
 from graph_algos.methods.planted import boundary_size
 from graph_algos.metrics.planted import detection_power, false_alarm_rate
-from graph_algos.worlds.generators import erdos_renyi, make_subgraph, planted_subgraph
+from graph_algos.worlds.generators import Subgraph, erdos_renyi, make_subgraph, planted_subgraph
 
 SubgraphName = Literal["clique", "star", "path", "cycle", "tree", "dense"]
 TESTS = ("count-test", "degree-test")
@@ -88,6 +90,72 @@ def _planted_spec(size: Size) -> BenchmarkSpec:
     return spec_from_parts("planted-quickstart", size, seeds, ("planted-gnq", world), run, TESTS)
 
 
+def power_grid(
+    statistics: Mapping[str, Callable[[sp.spmatrix], float]],
+    n: int,
+    q: float,
+    p: float,
+    patterns: Iterable[Subgraph],
+    run: PlantedRun,
+    rng: np.random.Generator,
+    progress: Progress,
+    where: str,
+) -> tuple[dict[tuple[str, str, int], float], dict[str, float]]:
+    """Calibrate each statistic's cut on null G(n, q) graphs, then measure power per pattern.
+
+    The cut is the ``1 - level`` quantile of ``null_trials`` null graphs; the false-alarm
+    rate is measured on as many fresh null graphs, and the power of each pattern on
+    ``trials`` planted graphs. ``patterns`` is read after the null graphs are drawn, so a
+    lazy iterable draws each random pattern from ``rng`` just before its planted graphs.
+    Returns power by (statistic, pattern name, k) and false-alarm rate by statistic.
+    """
+    null: dict[str, list[float]] = {name: [] for name in statistics}
+    fresh: dict[str, list[float]] = {name: [] for name in statistics}
+    for target in (null, fresh):
+        for _ in range(run.null_trials):
+            graph = erdos_renyi(n, q, rng)
+            for name, statistic in statistics.items():
+                target[name].append(statistic(graph))
+        progress.advance(run.null_trials, f"null graphs, {where}")
+    cuts = {
+        name: float(np.quantile(values, 1 - run.level, method="higher"))
+        for name, values in null.items()
+    }
+    alarms = {name: false_alarm_rate(np.array(fresh[name]) > cuts[name]) for name in statistics}
+    power: dict[tuple[str, str, int], float] = {}
+    for pattern in patterns:
+        decisions: dict[str, list[bool]] = {name: [] for name in statistics}
+        for _ in range(run.trials):
+            graph = planted_subgraph(n, q, p, pattern, rng).adjacency
+            for name, statistic in statistics.items():
+                decisions[name].append(statistic(graph) > cuts[name])
+        for name in statistics:
+            power[(name, pattern.name, pattern.k)] = detection_power(decisions[name])
+        progress.advance(run.trials, f"{pattern.name} k={pattern.k}, {where}")
+    return power, alarms
+
+
+def power_curve(
+    name: str,
+    title: str,
+    series: list[Series],
+    level: float,
+    vlines: dict[str, float],
+    log_x: bool = True,
+) -> Curve:
+    """A detection-power curve over k, with the test's level α drawn as a line."""
+    return Curve(
+        name=name,
+        title=title,
+        x_label="k (vertices of Γ)",
+        y_label="detection power",
+        series=series,
+        hlines={"level α": level},
+        vlines=vlines,
+        log_x=log_x,
+    )
+
+
 def run_planted(
     parsed: ParsedSpec[PlantedWorld, NoParams, PlantedRun], progress: Progress, out_dir: str
 ) -> BenchmarkResult:
@@ -103,30 +171,14 @@ def run_planted(
     alarms: dict[str, list[float]] = {test: [] for test in tests}
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        null_values: dict[str, list[float]] = {test: [] for test in tests}
-        fresh_values: dict[str, list[float]] = {test: [] for test in tests}
-        for target in (null_values, fresh_values):
-            for _ in range(run.null_trials):
-                graph = erdos_renyi(world.n, world.q, rng)
-                for test in tests:
-                    target[test].append(statistics[test](graph))
-            progress.advance(run.null_trials, f"null graphs, seed {seed}")
-        cuts = {
-            test: float(np.quantile(null_values[test], 1 - run.level, method="higher"))
-            for test in tests
-        }
-        for test in tests:
-            alarms[test].append(false_alarm_rate(np.array(fresh_values[test]) > cuts[test]))
-        for name, k in combos:
-            pattern = make_subgraph(name, k, rng)
-            decisions: dict[str, list[bool]] = {test: [] for test in tests}
-            for _ in range(run.trials):
-                graph = planted_subgraph(world.n, world.q, world.p, pattern, rng).adjacency
-                for test in tests:
-                    decisions[test].append(statistics[test](graph) > cuts[test])
-            for test in tests:
-                power.setdefault((test, name, k), []).append(detection_power(decisions[test]))
-            progress.advance(run.trials, f"{name} k={k}, seed {seed}")
+        patterns = (make_subgraph(name, k, rng) for name, k in combos)
+        seed_power, seed_alarms = power_grid(
+            statistics, world.n, world.q, world.p, patterns, run, rng, progress, f"seed {seed}"
+        )
+        for key, value in seed_power.items():
+            power.setdefault(key, []).append(value)
+        for test, value in seed_alarms.items():
+            alarms[test].append(value)
 
     metrics: list[MetricValue] = [
         mean_metric("detection_power", values, "higher", {"test": t, "subgraph": s, "k": str(k)})
@@ -152,31 +204,14 @@ def run_planted(
         first_detected: dict[str, int | None] = {}
         for test in tests:
             ys = [power[(test, name, k)] for k in world.sizes]
-            series.append(
-                Series(
-                    label=test,
-                    x=[float(k) for k in world.sizes],
-                    y=[float(np.mean(v)) for v in ys],
-                    y_err=[float(np.std(v)) for v in ys] if len(seeds) > 1 else None,
-                )
-            )
+            series.append(mean_series(test, world.sizes, ys, spread=len(seeds) > 1))
             boundary = boundary_size(name, world.n, world.q, world.p, test)
             if boundary is not None:
                 vlines[f"{test} SNR=1"] = boundary
             detected = [k for k, v in zip(world.sizes, ys, strict=True) if np.mean(v) >= 0.8]
             first_detected[test] = detected[0] if detected else None
-        curves.append(
-            Curve(
-                name=f"power-{name}",
-                title=f"Planted {name} in G(n={world.n}, q={world.q}), p={world.p}",
-                x_label="k (vertices of Γ)",
-                y_label="detection power",
-                series=series,
-                hlines={"level α": run.level},
-                vlines=vlines,
-                log_x=True,
-            )
-        )
+        title = f"Planted {name} in G(n={world.n}, q={world.q}), p={world.p}"
+        curves.append(power_curve(f"power-{name}", title, series, run.level, vlines))
         reached = "; ".join(
             f"{test} from k={k}" if k is not None else f"{test} never"
             for test, k in first_detected.items()

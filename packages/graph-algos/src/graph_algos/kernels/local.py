@@ -27,6 +27,19 @@ def _row(matrix: sp.csr_matrix, node: int) -> tuple[np.ndarray, np.ndarray]:
     return matrix.indices[lo:hi], matrix.data[lo:hi]
 
 
+class _Degrees(dict[int, float]):
+    """Weighted degrees of a CSR matrix's nodes, each read from its row when first asked."""
+
+    def __init__(self, matrix: sp.csr_matrix) -> None:
+        super().__init__()
+        self.matrix = matrix
+
+    def __missing__(self, node: int) -> float:
+        value = float(_row(self.matrix, node)[1].sum())
+        self[node] = value
+        return value
+
+
 @dataclass(frozen=True)
 class LocalResult:
     """Scores of a local method on the nodes it touched, and how many pushes it made."""
@@ -53,14 +66,8 @@ def acl_push(
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if epsilon <= 0.0:
         raise ValueError(f"epsilon must be positive, got {epsilon}")
-    degree: dict[int, float] = {}
-
-    def degree_of(node: int) -> float:
-        if node not in degree:
-            degree[node] = float(_row(matrix, node)[1].sum())
-        return degree[node]
-
-    if degree_of(seed) == 0:
+    degree = _Degrees(matrix)
+    if degree[seed] == 0:
         raise ValueError(f"seed node {seed} has no edges; nothing can diffuse from it")
     estimate: dict[int, float] = {}
     residual: dict[int, float] = {seed: 1.0}
@@ -70,7 +77,7 @@ def acl_push(
     while queue:
         u = queue.popleft()
         queued.discard(u)
-        r_u, d_u = residual.get(u, 0.0), degree_of(u)
+        r_u, d_u = residual.get(u, 0.0), degree[u]
         if r_u < epsilon * d_u:
             continue
         pushes += 1
@@ -81,7 +88,7 @@ def acl_push(
         for v, w in zip(neighbours.tolist(), weights.tolist(), strict=True):
             r_v = residual.get(v, 0.0) + spread * w
             residual[v] = r_v
-            if v not in queued and r_v >= epsilon * degree_of(v):
+            if v not in queued and r_v >= epsilon * degree[v]:
                 queue.append(v)
                 queued.add(v)
         if u not in queued and residual[u] >= epsilon * d_u:
@@ -111,26 +118,20 @@ def l2_flow_diffusion(
     seed_list = [check_node(matrix, s, "seed node") for s in seed_list]
     if not np.isfinite(source_mass) or source_mass <= 0:
         raise ValueError(f"source_mass must be positive and finite, got {source_mass}")
-    degree: dict[int, float] = {}
-
-    def degree_of(node: int) -> float:
-        if node not in degree:
-            degree[node] = float(_row(matrix, node)[1].sum())
-        return degree[node]
-
+    degree = _Degrees(matrix)
     mass: dict[int, float] = {}
     for s in seed_list:
-        if degree_of(s) == 0:
+        if degree[s] == 0:
             raise ValueError(f"seed node {s} has no edges; nothing can diffuse from it")
         mass[s] = mass.get(s, 0.0) + source_mass / len(seed_list)
     potential: dict[int, float] = {}
-    queue = deque(s for s in dict.fromkeys(seed_list) if mass[s] > degree_of(s))
+    queue = deque(s for s in dict.fromkeys(seed_list) if mass[s] > degree[s])
     queued = set(queue)
     pushes = 0
     while queue:
         u = queue.popleft()
         queued.discard(u)
-        d_u = degree_of(u)
+        d_u = degree[u]
         excess = mass[u] - d_u
         if excess <= tolerance * d_u:
             continue
@@ -147,7 +148,7 @@ def l2_flow_diffusion(
         for v, w in zip(neighbours.tolist(), weights.tolist(), strict=True):
             m_v = mass.get(v, 0.0) + excess * w / d_u
             mass[v] = m_v
-            if v not in queued and m_v > degree_of(v) * (1.0 + tolerance):
+            if v not in queued and m_v > degree[v] * (1.0 + tolerance):
                 queue.append(v)
                 queued.add(v)
     return LocalResult(potential, pushes)
