@@ -29,7 +29,7 @@ NODE_PREFIX = Path(os.environ.get("UNLEARN_DOCS_NODE", ROOT / ".cache" / "docs-n
 KATEX = NODE_PREFIX / "node_modules" / "katex"
 
 _SPAN = re.compile(r'<(?P<tag>span|div) class="arithmatex">(?P<body>.*?)</(?P=tag)>', re.DOTALL)
-_ROLE = re.compile(r":(?:func|math|class|meth|mod|attr|obj|ref|data|exc|py:\w+):`")
+_ROLE = re.compile(r":(?:func|math|class|meth|mod|attr|obj|ref|data|exc|py:\w+):(?:`|<code)")
 _RAW = re.compile(r"\\\(|\\\[")
 _RENDER_JS = r"""
 const katex = require(process.argv[1]);
@@ -140,7 +140,9 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
         output = "".join(pieces)
     text = re.sub(r"<(script|style|code|pre)\b.*?</\1>", "", output, flags=re.DOTALL)
     text = re.sub(r'<span class="katex">.*?</annotation>', "", text, flags=re.DOTALL)
-    roles = sorted(set(_ROLE.findall(text)))
+    # Roles render as ":class:<code>Name</code>", so look before code spans are dropped.
+    prose = re.sub(r"<(script|style|pre)\b.*?</\1>", "", output, flags=re.DOTALL)
+    roles = sorted(set(_ROLE.findall(prose)))
     if roles:
         _PROBLEMS.append(f"{where} shows reST roles the site prints literally: {roles}")
     plain = re.sub(r"<[^>]+>", "", text)

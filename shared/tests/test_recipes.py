@@ -2,9 +2,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
-from unlearn_schema.recipes import Goal, machine_load_note, met_flag
+from unlearn_schema import (
+    Benchmark,
+    BenchmarkResult,
+    BenchmarkSpec,
+    MethodConfig,
+    MethodSpec,
+    NoParams,
+    ParsedSpec,
+    Registry,
+    SpecError,
+)
+from unlearn_schema.recipes import Goal, check_methods, machine_load_note, met_flag
 
 
 @pytest.mark.parametrize(
@@ -67,3 +79,38 @@ def test_recipes_import_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _parsed(*names: str) -> ParsedSpec[Any, Any, Any]:
+    registry = Registry(
+        "method",
+        [
+            MethodSpec(name=n, params="unlearn_schema:NoParams", entry="os:getcwd", summary=n)
+            for n in ("a", "b")
+        ],
+    )
+    benchmark: Benchmark[NoParams, NoParams, NoParams] = Benchmark(
+        name="toy",
+        summary="A toy.",
+        default_spec=lambda size: BenchmarkSpec(benchmark="toy", size=size),
+        run=lambda parsed, progress, out_dir: BenchmarkResult(),
+        methods=registry,
+    )
+    spec = BenchmarkSpec(benchmark="toy", methods=[MethodConfig(name=n) for n in names])
+    return benchmark.parse(spec)
+
+
+def test_check_methods_names_too_few_too_many_and_repeats() -> None:
+    check_methods(_parsed("a", "b"), ("a", "b"))
+    check_methods(_parsed(), at_least=0)
+    with pytest.raises(SpecError, match=r"toy needs at least one method, got \[\]; accepted: a, b"):
+        check_methods(_parsed(), ("a", "b"))
+    with pytest.raises(SpecError, match=r"toy runs at most one method per spec, got \['a', 'b'\]"):
+        check_methods(_parsed("a", "b"), at_most=1)
+    with pytest.raises(SpecError) as error:
+        check_methods(_parsed("a", "b", "a", "a"))
+    assert error.value.problems == [
+        f"methods[{index}].name: 'a' is given twice (first at methods[0]); give each method "
+        "once (results are labelled by method name: one spec per setting)"
+        for index in (2, 3)
+    ]

@@ -22,8 +22,8 @@ class MethodParams(StrictModel):
 
     Each method module subclasses it with its own fields, bounds and defaults (a
     learning rate must be positive, a steering coefficient finite); the generic
-    :class:`MethodConfig` carries them as plain JSON until the package that owns the
-    method validates them with :meth:`MethodConfig.typed_params`.
+    `MethodConfig` carries them as plain JSON until the package that owns the
+    method validates them with `MethodConfig.typed_params`.
     """
 
 

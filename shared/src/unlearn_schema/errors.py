@@ -105,7 +105,7 @@ ModelT = typing.TypeVar("ModelT", bound=BaseModel)
 
 
 def validate_or_raise(model: type[ModelT], data: object, source: str | None = None) -> ModelT:
-    """Validate ``data`` as ``model``; raise :class:`SpecError` with readable lines on failure."""
+    """Validate ``data`` as ``model``; raise `SpecError` with readable lines on failure."""
     try:
         return model.model_validate(data)
     except ValidationError as error:

@@ -8,12 +8,12 @@ A package registers benchmarks and registries through entry points::
     [project.entry-points."unlearn.methods"]
     unlearn-llm = "unlearn_llm.methods:METHODS"
 
-A :class:`Benchmark` declares the types of its world, model and run parameters, the
+A `Benchmark` declares the types of its world, model and run parameters, the
 registry its ``methods:`` are looked up in, the request kinds and metric names it
-knows, and how many seeds it takes. :meth:`Benchmark.parse` checks a
-:class:`BenchmarkSpec` against that declaration once, rejecting every field the
+knows, and how many seeds it takes. `Benchmark.parse` checks a
+`BenchmarkSpec` against that declaration once, rejecting every field the
 benchmark does not read (naming the field path and the accepted values), and returns
-a :class:`ParsedSpec` of typed objects; the recipe's ``run`` receives that and parses
+a `ParsedSpec` of typed objects; the recipe's ``run`` receives that and parses
 nothing itself. A field a spec leaves out takes the value of the benchmark's default
 spec of the same size.
 
@@ -70,7 +70,7 @@ class Progress(Protocol):
 
 
 class NullProgress:
-    """A :class:`Progress` that reports nothing (library use, tests)."""
+    """A `Progress` that reports nothing (library use, tests)."""
 
     def start(self, total: int, description: str) -> None:
         del total, description

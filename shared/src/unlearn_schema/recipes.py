@@ -13,6 +13,9 @@ under with `machine_load_note`::
     ]
     notes = [machine_load_note(os.getloadavg(), after=load_after)]
 
+A recipe whose results are labelled by method name checks its ``methods:`` with
+`check_methods`: as many as it runs, each given once.
+
 Plain Python only (no numpy, no torch), like the rest of the schema package.
 """
 
@@ -21,8 +24,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
+from unlearn_schema.errors import SpecError
+from unlearn_schema.plugins import ParsedSpec
 from unlearn_schema.results import Direction, MetricValue
 
 Comparison = Literal["<", "<=", ">=", ">"]
@@ -107,3 +112,43 @@ def machine_load_note(
 
 def _load(load: Sequence[float]) -> str:
     return " / ".join(f"{value:.2f}" for value in load)
+
+
+def check_methods(
+    parsed: ParsedSpec[Any, Any, Any],
+    accepted: Sequence[str] = (),
+    *,
+    at_least: int = 1,
+    at_most: int | None = None,
+) -> None:
+    """A spec's ``methods:`` hold ``at_least`` to ``at_most`` methods, each given once.
+
+    Results are labelled by method name, so a second copy of a method (another learning
+    rate, say) would be averaged into the first's rows: one spec per setting instead.
+    ``accepted`` (the benchmark's method names) is quoted when too few are given. Every
+    problem is one line of the `SpecError`, naming the field.
+    """
+    names = [method.name for method in parsed.methods]
+    problems = []
+    if len(names) < at_least:
+        accepted_names = f"; accepted: {', '.join(accepted)}" if accepted else ""
+        problems.append(
+            f"methods: {parsed.benchmark} needs at least {_methods(at_least)}, "
+            f"got {names}{accepted_names}"
+        )
+    if at_most is not None and len(names) > at_most:
+        problems.append(
+            f"methods: {parsed.benchmark} runs at most {_methods(at_most)} per spec, got {names}"
+        )
+    problems += [
+        f"methods[{index}].name: {name!r} is given twice (first at methods[{names.index(name)}]); "
+        "give each method once (results are labelled by method name: one spec per setting)"
+        for index, name in enumerate(names)
+        if names.index(name) != index
+    ]
+    if problems:
+        raise SpecError(problems)
+
+
+def _methods(count: int) -> str:
+    return "one method" if count == 1 else f"{count} methods"

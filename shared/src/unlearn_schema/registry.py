@@ -183,7 +183,7 @@ class Registry(Mapping[str, MethodSpec]):
         return f"Registry({self.kind!r}, {list(self._records)})"
 
     def lookup(self, name: str, path: str | None = None) -> MethodSpec:
-        """The record of ``name``; :class:`UnknownNameError` naming ``path`` otherwise."""
+        """The record of ``name``; `UnknownNameError` naming ``path`` otherwise."""
         if name not in self._records:
             raise UnknownNameError(self.kind, name, self._records, path)
         return self._records[name]

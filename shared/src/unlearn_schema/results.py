@@ -131,7 +131,7 @@ class Table(StrictModel):
 
 
 class BenchmarkResult(StrictModel):
-    """What a benchmark recipe returns; the runner wraps it into a :class:`RunReport`."""
+    """What a benchmark recipe returns; the runner wraps it into a `RunReport`."""
 
     metrics: list[MetricValue] = Field(default_factory=list)
     curves: list[Curve] = Field(default_factory=list)

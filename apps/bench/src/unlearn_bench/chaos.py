@@ -4,7 +4,7 @@ Each trial starts a real run of a fast benchmark (``rope-feasibility`` by defaul
 its own process and kills it with SIGKILL after a random delay drawn over the run's
 measured length, so kills land in every phase: start-up, the recipe, the report
 write, the store append. After each kill the store must pass SQLite's integrity check;
-then :func:`unlearn_bench.runner.reconcile` runs (as the next run would) and the folder
+then `unlearn_bench.runner.reconcile` runs (as the next run would) and the folder
 must hold no orphan report, no artifact folder without a report, no staging folder and
 no temporary file, and every stored row must have its report. Half the kills are aimed
 at the last fifth of the run, where the report is written and the row appended. The counts are the

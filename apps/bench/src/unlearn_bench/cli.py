@@ -230,7 +230,7 @@ def _check_writable(out: Path, store: ResultsStore) -> None:
 
 @contextmanager
 def _terminate_as_exception() -> Iterator[None]:
-    """Turn SIGTERM into :class:`Terminated` so that the staging folder is removed."""
+    """Turn SIGTERM into `Terminated` so that the staging folder is removed."""
 
     def handler(signum: int, frame: object) -> None:
         del signum, frame

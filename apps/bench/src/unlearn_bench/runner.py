@@ -125,7 +125,7 @@ _ORPHAN_GRACE_S = 60.0
 
 @dataclass
 class Reconciliation:
-    """What :func:`reconcile` found and mended in an output folder."""
+    """What `reconcile` found and mended in an output folder."""
 
     adopted: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
@@ -202,7 +202,7 @@ def run_benchmark(
     """Run ``benchmark`` on ``spec``; write ``<out>/<benchmark>/<run_id>.json`` and store it.
 
     ``spec`` is parsed against the benchmark's declaration unless it already is a
-    :class:`ParsedSpec` (the CLI parses once, before anything is written). Artifacts go
+    `ParsedSpec` (the CLI parses once, before anything is written). Artifacts go
     to ``<out>/<benchmark>/<run_id>/``. The folder is filled under a temporary name and
     renamed only when the run succeeds, so a failed run leaves neither a report nor half
     an artifact folder behind. Only the metrics the spec selects are kept. A quick run

@@ -38,7 +38,7 @@ class StoreError(Exception):
 
 
 class ResultsStore:
-    """Append-only store of :class:`RunReport` objects in a SQLite file.
+    """Append-only store of `RunReport` objects in a SQLite file.
 
     The file (and its folder) is created on first use. Each report is stored whole as
     JSON, and its metrics once more as rows, so that SQL can compare runs.
@@ -66,7 +66,7 @@ class ResultsStore:
         return connection
 
     def check(self) -> None:
-        """Verify that the store can take a report; :class:`StoreError` if not.
+        """Verify that the store can take a report; `StoreError` if not.
 
         An existing store is opened and checked; for a new one only its folder is
         checked, so that a run which fails leaves no empty store behind.
