@@ -12,7 +12,7 @@ from unlearn_graph.deletion import (
     sample_node_deletion,
 )
 from unlearn_graph.metrics import accuracy, link_auroc
-from unlearn_graph.training import predict
+from unlearn_graph.training import minimise, predict
 from unlearn_schema import (
     EdgeDeletionRequest,
     NodeDeletionRequest,
@@ -75,6 +75,8 @@ def test_deletion_removes_edges_nodes_and_features(link_task: Any, node_task: An
     problem = apply_requests(node_task, [NodeFeatureDeletionRequest(nodes=[node], features=[1])])
     assert problem.x[node, 1] == 0 and problem.x[node, 0] == node_task.x[node, 0]
     assert problem.num_deleted == 0 and problem.feature_nodes.tolist() == [node]
+    with pytest.raises(ValueError, match=r"D2DGN needs deleted training elements.*use GNNDelete"):
+        problem.require_deleted_elements("D2DGN")
 
 
 def test_in_and_out_sampling_follow_the_two_hop_rule(sparse_link_task: Any) -> None:
@@ -116,3 +118,13 @@ def test_computation_plan_gives_the_full_graph_embeddings(backbone: str, link_ta
             # every layer computes only the rows that the next one reads
             assert plan.sizes == sorted(plan.sizes, reverse=True)
             assert plan.sizes[-1] == 3
+
+
+def test_minimise_takes_adam_steps_on_the_loss_it_is_given() -> None:
+    weight = torch.nn.Parameter(torch.tensor([3.0]))
+    after: list[float] = []
+    losses = minimise(
+        lambda: (weight**2).sum(), [weight], 50, 0.1, after_step=lambda: after.append(1.0)
+    )
+    assert len(losses) == len(after) == 50
+    assert losses[0] == 9.0 and losses[-1] < 1.0 and abs(float(weight)) < 1.0

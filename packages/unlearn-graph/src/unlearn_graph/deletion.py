@@ -91,6 +91,15 @@ class DeletionProblem:
     def num_deleted(self) -> int:
         return int(self.deleted_elements.shape[-1])
 
+    def require_deleted_elements(self, method: str) -> None:
+        """Raise ``ValueError`` naming ``method`` if no training element is deleted
+        (the methods that learn from the deleted elements need some)."""
+        if self.num_deleted == 0:
+            raise ValueError(
+                f"{method} needs deleted training elements; these requests delete none "
+                "(feature or structure only): use GNNDelete, GIF or retraining"
+            )
+
 
 def _keys(edges: np.ndarray, n: int) -> np.ndarray:
     return np.minimum(edges[0], edges[1]) * n + np.maximum(edges[0], edges[1])

@@ -1,7 +1,8 @@
-"""Plain full-batch training loops and the per-element losses every method shares."""
+"""The full-batch optimisation loop and the per-element losses every method shares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import torch
@@ -35,17 +36,6 @@ def element_loss(
     tasks (``elements`` = node ids), binary cross-entropy of the positive pairs
     ``elements`` and the pairs ``negatives`` for link tasks."""
     z = model.embed(x, edge_index)
-    return readout_loss(model, z, elements, labels, negatives)
-
-
-def readout_loss(
-    model: Any,
-    z: Tensor,
-    elements: Tensor,
-    labels: Tensor | None = None,
-    negatives: Tensor | None = None,
-) -> Tensor:
-    """The loss of `element_loss` from precomputed embeddings ``z``."""
     if model.task == "node":
         if labels is None:
             raise ValueError("node classification needs labels")
@@ -60,6 +50,36 @@ def readout_loss(
     return loss
 
 
+def minimise(
+    loss: Callable[[], Tensor],
+    parameters: Iterable[Tensor],
+    steps: int,
+    learning_rate: float,
+    weight_decay: float = 0.0,
+    after_step: Callable[[], None] | None = None,
+) -> list[float]:
+    """Take ``steps`` full-batch Adam steps on ``parameters`` against ``loss()``.
+
+    The one optimisation loop of the package: training, retraining and every method
+    that fits something (GNNDelete's operators, D2DGN's student and destroyer, EGNN's
+    MLP, GraphEraser's aggregation) pass their objective in as ``loss``, a function
+    recomputed from the current parameters at every step (any random draws inside it
+    happen in step order). ``after_step`` runs after each step. Returns the loss value
+    of every step.
+    """
+    optimizer = torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
+    values = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        value = loss()
+        value.backward()
+        optimizer.step()
+        values.append(value.detach())
+        if after_step is not None:
+            after_step()
+    return [float(value) for value in values]
+
+
 def train(
     model: Any,
     x: Tensor,
@@ -68,29 +88,33 @@ def train(
     labels: Tensor | None,
     config: TrainConfig,
     seed: int,
+    after_epoch: Callable[[], None] | None = None,
 ) -> list[float]:
     """Train ``model`` on ``elements`` of the graph ``(x, edge_index)``; returns the losses.
 
     Link tasks draw fresh random negatives each epoch from a generator seeded with
-    ``seed``, so the same inputs always give the same model.
+    ``seed``, so the same inputs always give the same model. ``after_epoch`` runs after
+    every epoch (the speed benchmark records its retraining trace there).
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
     num_nodes = x.shape[0]
-    losses = []
-    model.train()
-    for _ in range(config.epochs):
-        optimizer.zero_grad()
+
+    def training_loss() -> Tensor:
         negatives = None
         if model.task == "link":
             negatives = random_pairs(num_nodes, elements.shape[1], generator)
-        loss = element_loss(model, x, edge_index, elements, labels, negatives)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+        return element_loss(model, x, edge_index, elements, labels, negatives)
+
+    model.train()
+    losses = minimise(
+        training_loss,
+        model.parameters(),
+        config.epochs,
+        config.learning_rate,
+        config.weight_decay,
+        after_step=after_epoch,
+    )
     model.eval()
     return losses
 

@@ -32,7 +32,7 @@ from unlearn_graph.methods import METHODS
 from unlearn_graph.metrics import link_auroc, measure_cost
 from unlearn_graph.models import GraphModel, build_model, fresh_copy
 from unlearn_graph.tasks import LinkTask, make_link_task
-from unlearn_graph.training import element_loss, predict, random_pairs
+from unlearn_graph.training import element_loss, predict, train
 from unlearn_graph.worlds import CSBMConfig, contextual_sbm
 
 SERVER_COMMAND = "from unlearn_graph.benchmarks._speed_worker import serve; serve()"
@@ -92,26 +92,21 @@ def retrain_with_checkpoints(
 ) -> tuple[GraphModel, list[tuple[float, float]]]:
     """Exact retraining; returns the model and (training seconds so far, test AUROC)
     after every epoch (evaluation time is not counted)."""
-    # Same loop as training.train (same seeding and negatives); it only adds the trace.
     model = fresh_copy(original, seed)
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    x, edge_index, elements = problem.x, problem.edge_index, problem.retained_elements
     trace: list[tuple[float, float]] = []
     spent = 0.0
-    for _ in range(config.epochs):
-        began = time.perf_counter()
-        model.train()
-        optimizer.zero_grad()
-        negatives = random_pairs(x.shape[0], elements.shape[1], generator)
-        element_loss(model, x, edge_index, elements, None, negatives).backward()
-        optimizer.step()
+    began = time.perf_counter()
+
+    def checkpoint() -> None:
+        nonlocal spent, began
         spent += time.perf_counter() - began
         trace.append((spent, utility(model, problem)))
-    return model.eval(), trace
+        model.train()  # the evaluation left it in eval mode
+        began = time.perf_counter()
+
+    x, edge_index, elements = problem.x, problem.edge_index, problem.retained_elements
+    train(model, x, edge_index, elements, None, config, seed, after_epoch=checkpoint)
+    return model, trace
 
 
 def _warm_up(model: GraphModel, problem: DeletionProblem) -> None:

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from unlearn_graph.deletion import DeletionProblem
 from unlearn_graph.methods.params import D2DGNParams
 from unlearn_graph.models import ComputationPlan, GraphModel, embed_on_plan, fresh_copy, plan_inputs
+from unlearn_graph.training import minimise
 
 __all__ = ["D2DGNParams", "d2dgn"]
 
@@ -92,17 +93,15 @@ def _negatively_trained(
     trainable = list(model.convs[-1].parameters())
     if model.head is not None:
         trainable += list(model.head.parameters())
-    optimizer = torch.optim.Adam(trainable, lr=params.destroyer_learning_rate)
-    for _ in range(params.destroyer_epochs):
-        optimizer.zero_grad()
+
+    def absence_loss() -> Tensor:
         logits = model.readout(embed_on_plan(model, inputs, plan), local)
         if model.task == "node":
             # No label is the "absence" of a node: aim at the uniform distribution.
-            loss = -torch.log_softmax(logits, -1).mean()
-        else:
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
-        loss.backward()
-        optimizer.step()
+            return -torch.log_softmax(logits, -1).mean()
+        return nn.functional.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+
+    minimise(absence_loss, trainable, params.destroyer_epochs, params.destroyer_learning_rate)
     with torch.no_grad():
         z = embed_on_plan(model, inputs, plan)
     return model, nodes, z
@@ -117,11 +116,7 @@ def d2dgn(
 ) -> GraphModel:
     """Distil a student from the preserver (retained) and a destroyer (deleted)."""
     params = params or D2DGNParams()
-    if problem.num_deleted == 0:
-        raise ValueError(
-            "D2DGN needs deleted training elements; these requests delete none "
-            "(feature or structure only): use GNNDelete, GIF or retraining"
-        )
+    problem.require_deleted_elements("D2DGN")
     x, edge_index, task = problem.x, problem.edge_index, problem.kind
     n = problem.task.num_nodes
     generator = torch.Generator().manual_seed(seed)
@@ -157,18 +152,17 @@ def d2dgn(
     retained_rows = _nodes_of(local_retained, task)
     deleted_rows = _nodes_of(local_deleted, task)
     student = copy.deepcopy(original)
-    student.train()
-    optimizer = torch.optim.Adam(student.parameters(), lr=params.learning_rate)
     mse = nn.functional.mse_loss
-    for _ in range(params.epochs):
-        optimizer.zero_grad()
+
+    def distillation_loss() -> Tensor:
         z = embed_on_plan(student, x, plan)
         keep = _kl(logits_preserver, student.readout(z, local_retained), task, params.temperature)
         keep = keep + params.feature_weight * mse(z[retained_rows], z_preserver[retained_rows])
         forget = _kl(logits_destroyer, student.readout(z, local_deleted), task, params.temperature)
         forget = forget + params.feature_weight * mse(z[deleted_rows], z_destroyer[deleted_rows])
-        loss = keep + params.deleted_weight * forget
-        loss.backward()
-        optimizer.step()
+        return keep + params.deleted_weight * forget
+
+    student.train()
+    minimise(distillation_loss, student.parameters(), params.epochs, params.learning_rate)
     student.eval()
     return student

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from unlearn_graph.methods.params import EGNNParams
 from unlearn_graph.models import GraphModel
 from unlearn_graph.tasks import NodeTask
+from unlearn_graph.training import minimise
 
 __all__ = ["EGNNModel", "EGNNParams", "EditResult", "NodeEdit", "egnn_edit", "stitch_mlp"]
 
@@ -90,13 +91,13 @@ def stitch_mlp(
     torch.manual_seed(seed)
     model = EGNNModel(copy.deepcopy(gnn), params.mlp_hidden)
     base = model.gnn_logits(task.x, task.edge_index)
-    optimizer = torch.optim.Adam(model.mlp.parameters(), lr=params.learning_rate)
     train_idx = task.train_idx
-    for _ in range(params.stitch_epochs):
-        optimizer.zero_grad()
+
+    def stitch_loss() -> Tensor:
         logits = base[train_idx] + model.mlp(task.x[train_idx])
-        nn.functional.cross_entropy(logits, task.y[train_idx]).backward()
-        optimizer.step()
+        return nn.functional.cross_entropy(logits, task.y[train_idx])
+
+    minimise(stitch_loss, model.mlp.parameters(), params.stitch_epochs, params.learning_rate)
     return model
 
 
@@ -132,6 +133,7 @@ def egnn_edit(
     base = edited.gnn_logits(x, edge_index)
     with torch.no_grad():
         before = torch.log_softmax(base[retain_nodes] + edited.mlp(x[retain_nodes]), -1)
+    # Not `minimise`: the edit stops as soon as every target is predicted as desired.
     optimizer = torch.optim.Adam(edited.mlp.parameters(), lr=params.learning_rate)
     steps = 0
     for steps in range(1, params.edit_steps + 1):

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from unlearn_graph.deletion import DeletionProblem, nodes_within
 from unlearn_graph.methods.params import GNNDeleteParams
 from unlearn_graph.models import ComputationPlan, GraphModel, embed_on_plan, plan_inputs
+from unlearn_graph.training import minimise
 
 __all__ = ["GNNDeleteModel", "GNNDeleteParams", "gnndelete"]
 
@@ -129,10 +130,9 @@ def gnndelete(
     with torch.no_grad():
         # Operators start at the identity, so this is the frozen model on G_r.
         target = embed_on_plan(model.backbone, inputs, plan, model.subset_hook)
-    optimizer = torch.optim.Adam(model.operators.parameters(), lr=params.learning_rate)
     mse = nn.functional.mse_loss
-    for _ in range(params.epochs):
-        optimizer.zero_grad()
+
+    def deletion_loss() -> Tensor:
         z = embed_on_plan(model.backbone, inputs, plan, model.subset_hook)
         consistency = z.new_zeros(())
         if pairs.numel():
@@ -152,7 +152,7 @@ def gnndelete(
             if neighbourhood_ids.numel()
             else z.new_zeros(())
         )
-        loss = params.trade_off * consistency + (1 - params.trade_off) * influence
-        loss.backward()
-        optimizer.step()
+        return params.trade_off * consistency + (1 - params.trade_off) * influence
+
+    minimise(deletion_loss, model.operators.parameters(), params.epochs, params.learning_rate)
     return model

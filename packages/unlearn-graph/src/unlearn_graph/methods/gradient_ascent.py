@@ -12,11 +12,12 @@ from __future__ import annotations
 import copy
 
 import torch
+from torch import Tensor
 
 from unlearn_graph.deletion import DeletionProblem
 from unlearn_graph.methods.params import GradientAscentParams
 from unlearn_graph.models import GraphModel
-from unlearn_graph.training import element_loss
+from unlearn_graph.training import element_loss, minimise
 
 __all__ = ["GradientAscentParams", "gradient_ascent"]
 
@@ -30,21 +31,16 @@ def gradient_ascent(
 ) -> GraphModel:
     """A copy of ``original`` after gradient ascent on ``problem.deleted_elements``."""
     params = params or GradientAscentParams()
-    if problem.num_deleted == 0:
-        raise ValueError(
-            "gradient ascent needs deleted training elements; these requests delete none "
-            "(feature or structure only): use GNNDelete, GIF or retraining"
-        )
+    problem.require_deleted_elements("gradient ascent")
     torch.manual_seed(seed)
     model = copy.deepcopy(original)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.learning_rate)
-    model.train()
-    for _ in range(params.steps):
-        optimizer.zero_grad()
-        loss = -element_loss(
+
+    def ascent_loss() -> Tensor:
+        return -element_loss(
             model, problem.x, problem.edge_index, problem.deleted_elements, problem.labels
         )
-        loss.backward()
-        optimizer.step()
+
+    model.train()
+    minimise(ascent_loss, model.parameters(), params.steps, params.learning_rate)
     model.eval()
     return model

@@ -46,7 +46,7 @@ from unlearn_graph.deletion import DeletionProblem
 from unlearn_graph.methods.params import PARTITIONS, GraphEraserParams
 from unlearn_graph.models import GraphModel, build_model
 from unlearn_graph.tasks import NodeTask, Task, both_directions
-from unlearn_graph.training import train
+from unlearn_graph.training import minimise, train
 
 __all__ = [
     "PARTITIONS",
@@ -249,16 +249,14 @@ def _fit_weights(
         probabilities = model.shard_probabilities(x, edge_index, elements)
     with torch.no_grad():
         model.weights.zero_()
-    optimizer = torch.optim.Adam([model.weights], lr=0.05)
-    for _ in range(steps):
-        optimizer.zero_grad()
+
+    def aggregation_loss() -> Tensor:
         logits = model.combine(probabilities)
         if task.kind == "node":
-            loss = nn.functional.nll_loss(logits, target)
-        else:
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, target)
-        loss.backward()
-        optimizer.step()
+            return nn.functional.nll_loss(logits, target)
+        return nn.functional.binary_cross_entropy_with_logits(logits, target)
+
+    minimise(aggregation_loss, [model.weights], steps, learning_rate=0.05)
 
 
 def train_grapheraser(
