@@ -1,9 +1,11 @@
-"""Building blocks every gradient-based method shares: data, step loop, projection hook.
+"""Building blocks every method shares: data, the training loop, the optimiser steps.
 
-Each method module still writes its loss out in full next to its equation; only the
-plumbing (minibatch cycling, the optimiser step, the optional geometric projection and
-per-step callbacks) lives here. Like the method modules, this one imports torch only
-inside its functions.
+Each method module writes its loss out in full next to its equation, as a function
+returning a ``StepLoss``; the loop around it lives here once (``train_steps``): draw
+the step's loss, take one optimiser step (``StepRunner`` for the gradient methods, with
+clipping and the optional geometric projection; ``PlainStep`` for RMU, SANI's repair
+and the task vector's fine-tuning), log it, call ``on_step``. Like the method modules,
+this one imports torch only inside its functions.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import Field
 from unlearn_schema import MethodParams, StrictModel
@@ -118,8 +120,35 @@ class GradientMethodParams(MethodParams):
 
 
 @dataclass
+class StepLoss:
+    """One step's loss, as a method's loss function returns it: its two terms, each as
+    it enters the total that is minimised (weights and signs applied).
+
+    ``forget`` is the term the geometric projection acts on; ``retain`` is added
+    unprojected. A method without one of the terms (gradient ascent has no retain
+    term, SANI's repair no forget term unless it ascends) leaves it ``None``.
+    """
+
+    forget: torch.Tensor | None = None
+    retain: torch.Tensor | None = None
+
+    def total(self) -> torch.Tensor:
+        """``forget + retain`` (the one that is given, when only one is)."""
+        if self.forget is None:
+            if self.retain is None:
+                raise ValueError("a step loss needs a forget term, a retain term or both")
+            return self.retain
+        return self.forget if self.retain is None else self.forget + self.retain
+
+
+@dataclass
 class UnlearnLog:
-    """Per-step losses of an unlearning run."""
+    """Per-step losses of an unlearning run, recorded by ``train_steps``.
+
+    ``losses[i]`` is step ``i + 1``'s total loss; ``forget_losses`` and
+    ``retain_losses`` hold its ``StepLoss`` terms (as they enter that total), one per
+    step that has the term.
+    """
 
     method: str
     steps: int = 0
@@ -127,6 +156,15 @@ class UnlearnLog:
     forget_losses: list[float] = field(default_factory=list)
     retain_losses: list[float] = field(default_factory=list)
     wall_time_s: float = 0.0
+
+    def record(self, loss: StepLoss) -> None:
+        """Append one step's loss and its terms."""
+        terms = [term for term in (loss.forget, loss.retain) if term is not None]
+        self.losses.append(sum(float(term.detach()) for term in terms))
+        if loss.forget is not None:
+            self.forget_losses.append(float(loss.forget.detach()))
+        if loss.retain is not None:
+            self.retain_losses.append(float(loss.retain.detach()))
 
 
 def typed(params_type: type[ParamsT], params: ParamsT | None) -> ParamsT:
@@ -143,16 +181,6 @@ def typed(params_type: type[ParamsT], params: ParamsT | None) -> ParamsT:
             "validate a dict with unlearn_llm.methods.METHODS.validate_params(name, raw)"
         )
     return params
-
-
-def report_step(
-    on_step: StepCallback | None, step: int, every: int, model: torch.nn.Module
-) -> None:
-    """Call ``on_step(step, model)`` with the model in eval mode every ``every`` steps."""
-    if on_step is not None and step % every == 0:
-        model.eval()
-        on_step(step, model)
-        model.train()
 
 
 def finish(log: UnlearnLog, model: torch.nn.Module, steps: int, start: float) -> UnlearnLog:
@@ -200,6 +228,26 @@ def reference_logprob(model: torch.nn.Module, batch: Batch, chunk: int = 256) ->
     return torch.cat(parts)
 
 
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` as it is now, in eval mode and without gradients (the
+    reference $\\pi_{ref}$ or $\\theta_0$ of methods that need its forward passes)."""
+    import copy
+
+    reference = copy.deepcopy(model).eval()
+    for parameter in reference.parameters():
+        parameter.requires_grad_(False)
+    return reference
+
+
+def decoder_layers(model: torch.nn.Module) -> list[Any]:
+    """The decoder layers of a Llama-style model (through a peft wrapper if any)."""
+    inner: Any = model
+    unwrap = getattr(model, "get_base_model", None)
+    if callable(unwrap):
+        inner = unwrap()
+    return list(inner.model.layers)
+
+
 def make_optimizer(
     parameters: Sequence[torch.nn.Parameter], params: GradientMethodParams
 ) -> torch.optim.Optimizer:
@@ -214,8 +262,59 @@ def trainable(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
+def train_steps(
+    model: torch.nn.Module,
+    loss: Callable[[], StepLoss],
+    optimiser: StepRunner | PlainStep,
+    *,
+    method: str,
+    steps: int,
+    eval_every: int = 1,
+    on_step: StepCallback | None = None,
+    start: float | None = None,
+) -> UnlearnLog:
+    """The training loop every method shares, in train mode: ``steps`` times ``loss()``,
+    one ``optimiser`` step on it, a log entry, and ``on_step(step, model)`` (in eval
+    mode) every ``eval_every`` steps.
+
+    Returns the log with ``model`` left in eval mode and the wall time since ``start``
+    (default: now; a method with work before its loop passes its own start).
+    """
+    log = UnlearnLog(method=method)
+    start = time.perf_counter() if start is None else start
+    model.train()
+    for step in range(1, steps + 1):
+        step_loss = loss()
+        optimiser.step(step_loss)
+        log.record(step_loss)
+        if on_step is not None and step % eval_every == 0:
+            model.eval()
+            on_step(step, model)
+            model.train()
+    return finish(log, model, steps, start)
+
+
+class PlainStep:
+    """One AdamW step (no weight decay) on the total loss: no clipping, no projection.
+
+    The optimiser step of the methods outside the gradient family (RMU, SANI's repair,
+    the task vector's fine-tuning), as their papers train.
+    """
+
+    def __init__(self, parameters: Sequence[torch.nn.Parameter], learning_rate: float) -> None:
+        import torch
+
+        self.optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=0.0)
+
+    def step(self, loss: StepLoss) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.total().backward()
+        self.optimizer.step()
+
+
 class StepRunner:
-    """Turns (forget loss, retain loss) into one optimiser step, with optional projection.
+    """The optimiser step of the gradient methods: the gradient of the ``StepLoss``,
+    with optional projection, clipped to ``max_grad_norm``.
 
     Without projection the step follows the gradient of ``forget + retain``. With it,
     the forget gradient is first projected onto the orthogonal complement of the span
@@ -241,19 +340,34 @@ class StepRunner:
         self.basis: torch.Tensor | None = None
         self.step_count = 0
 
-    def step(self, forget_loss: torch.Tensor, retain_loss: torch.Tensor | None) -> None:
+    def train(
+        self, method: str, loss: Callable[[], StepLoss], on_step: StepCallback | None
+    ) -> UnlearnLog:
+        """``train_steps`` with this step, for the params' ``steps`` and ``eval_every``."""
+        return train_steps(
+            self.model,
+            loss,
+            self,
+            method=method,
+            steps=self.params.steps,
+            eval_every=self.params.eval_every,
+            on_step=on_step,
+        )
+
+    def step(self, loss: StepLoss) -> None:
         import torch
 
         from unlearn_llm.methods.projection import project_out, retain_gradient_basis
 
         projection = self.params.projection
         if projection is None:
-            total = forget_loss if retain_loss is None else forget_loss + retain_loss
             self.optimizer.zero_grad(set_to_none=True)
-            total.backward()
+            loss.total().backward()
         else:
+            if loss.forget is None:
+                raise ValueError("the projection acts on the forget term; this step has none")
             forget_grads = torch.autograd.grad(
-                forget_loss, self.parameters, retain_graph=retain_loss is not None
+                loss.forget, self.parameters, retain_graph=loss.retain is not None
             )
             flat = torch.cat([g.reshape(-1) for g in forget_grads])
             # One more forward+backward per basis batch is the whole cost of the plug-in;
@@ -266,8 +380,8 @@ class StepRunner:
                     [next(self.retain_stream) for _ in range(projection.retain_batches)],
                 )
             flat = project_out(flat, self.basis, projection.ridge)
-            if retain_loss is not None:
-                retain_grads = torch.autograd.grad(retain_loss, self.parameters)
+            if loss.retain is not None:
+                retain_grads = torch.autograd.grad(loss.retain, self.parameters)
                 flat = flat + torch.cat([g.reshape(-1) for g in retain_grads])
             offset = 0
             for parameter in self.parameters:

@@ -13,18 +13,16 @@ i.e. the negative of the forget-set NLL, minimised (gradient *ascent* on the NLL
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepCallback,
+    StepLoss,
     StepRunner,
     UnlearnData,
     UnlearnLog,
     cycle,
-    finish,
-    report_step,
     typed,
 )
 
@@ -51,15 +49,9 @@ def gradient_ascent(
     config = typed(GradientAscentParams, params)
     generator = torch.Generator().manual_seed(config.seed)
     runner = StepRunner(model, data, config, generator)
-    forget_stream = cycle(data.forget, config.batch_size, generator)
-    log = UnlearnLog(method="gradient-ascent")
-    start = time.perf_counter()
-    model.train()
-    for step in range(1, config.steps + 1):
-        forget_nll = answer_nll(model, next(forget_stream))
-        loss = -forget_nll
-        runner.step(loss, None)
-        log.losses.append(float(loss.detach()))
-        log.forget_losses.append(float(forget_nll.detach()))
-        report_step(on_step, step, config.eval_every, model)
-    return finish(log, model, config.steps, start)
+    forget_batches = cycle(data.forget, config.batch_size, generator)
+
+    def loss() -> StepLoss:
+        return StepLoss(forget=-answer_nll(model, next(forget_batches)))
+
+    return runner.train("gradient-ascent", loss, on_step)

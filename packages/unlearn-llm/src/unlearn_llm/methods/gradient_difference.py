@@ -16,8 +16,6 @@ model from before unlearning.
 
 from __future__ import annotations
 
-import copy
-import time
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -25,12 +23,12 @@ from pydantic import Field
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepCallback,
+    StepLoss,
     StepRunner,
     UnlearnData,
     UnlearnLog,
     cycle,
-    finish,
-    report_step,
+    frozen_copy,
     typed,
 )
 
@@ -63,6 +61,15 @@ def retain_kl(model: torch.nn.Module, reference: torch.nn.Module, batch: Batch) 
     return (kl * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+def retain_term(
+    model: torch.nn.Module, reference: torch.nn.Module | None, batch: Batch
+) -> torch.Tensor:
+    """$R(D_r)$ on ``batch``: the retain NLL, or with a ``reference`` the KL to it."""
+    from unlearn_llm.data import answer_nll
+
+    return answer_nll(model, batch) if reference is None else retain_kl(model, reference, batch)
+
+
 def gradient_difference(
     model: torch.nn.Module,
     data: UnlearnData,
@@ -78,27 +85,13 @@ def gradient_difference(
     config = typed(GradientDifferenceParams, params)
     generator = torch.Generator().manual_seed(config.seed)
     runner = StepRunner(model, data, config, generator)
-    forget_stream = cycle(data.forget, config.batch_size, generator)
-    retain_stream = cycle(data.retain, config.batch_size, generator)
-    reference = None
-    if config.retain_loss == "kl":
-        reference = copy.deepcopy(model).eval()
-        for parameter in reference.parameters():
-            parameter.requires_grad_(False)
-    log = UnlearnLog(method="gradient-difference")
-    start = time.perf_counter()
-    model.train()
-    # Same loop as gradient_ascent.py, plus the retain term.
-    for step in range(1, config.steps + 1):
-        forget_nll = answer_nll(model, next(forget_stream))
-        retain_batch = next(retain_stream)
-        if reference is None:
-            retain_term = answer_nll(model, retain_batch)
-        else:
-            retain_term = retain_kl(model, reference, retain_batch)
-        runner.step(-forget_nll, config.retain_weight * retain_term)
-        log.losses.append(float((-forget_nll + config.retain_weight * retain_term).detach()))
-        log.forget_losses.append(float(forget_nll.detach()))
-        log.retain_losses.append(float(retain_term.detach()))
-        report_step(on_step, step, config.eval_every, model)
-    return finish(log, model, config.steps, start)
+    forget_batches = cycle(data.forget, config.batch_size, generator)
+    retain_batches = cycle(data.retain, config.batch_size, generator)
+    reference = frozen_copy(model) if config.retain_loss == "kl" else None
+
+    def loss() -> StepLoss:
+        forget_nll = answer_nll(model, next(forget_batches))
+        retain = retain_term(model, reference, next(retain_batches))
+        return StepLoss(forget=-forget_nll, retain=config.retain_weight * retain)
+
+    return runner.train("gradient-difference", loss, on_step)

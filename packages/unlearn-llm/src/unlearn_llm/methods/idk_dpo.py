@@ -29,8 +29,6 @@ is defined on questions only: passage rows of the forget set are not used by Idk
 
 from __future__ import annotations
 
-import copy
-import time
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -38,14 +36,14 @@ from pydantic import Field
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepCallback,
+    StepLoss,
     StepRunner,
     UnlearnData,
     UnlearnLog,
     cycle,
     cycle_indices,
-    finish,
+    frozen_copy,
     reference_logprob,
-    report_step,
     typed,
 )
 
@@ -80,8 +78,8 @@ def idk_po(
     import torch
     import torch.nn.functional as F
 
-    from unlearn_llm.data import answer_nll, sequence_logprob
-    from unlearn_llm.methods.gradient_difference import retain_kl
+    from unlearn_llm.data import sequence_logprob
+    from unlearn_llm.methods.gradient_difference import retain_term
 
     config = typed(IdkPOParams, params)
     if data.forget_idk is None or len(data.forget_idk) > len(data.forget):
@@ -89,45 +87,29 @@ def idk_po(
             "IdkPO needs forget_idk rows aligned with the first rows (the questions) of "
             "forget; build the data with make_unlearn_data"
         )
-    questions = len(data.forget_idk)
-    question_rows = data.forget.subset(slice(0, questions))
+    refusals = data.forget_idk
+    questions = data.forget.subset(slice(0, len(refusals)))
     generator = torch.Generator().manual_seed(config.seed)
     runner = StepRunner(model, data, config, generator)
-    forget_stream = cycle_indices(questions, config.batch_size, generator)
-    retain_stream = cycle(data.retain, config.batch_size, generator)
-    reference = None
-    if config.retain_loss == "kl" and config.retain_weight > 0:
-        reference = copy.deepcopy(model).eval()
-        for parameter in reference.parameters():
-            parameter.requires_grad_(False)
+    forget_rows = cycle_indices(len(refusals), config.batch_size, generator)
+    retain_batches = cycle(data.retain, config.batch_size, generator)
+    use_kl = config.retain_loss == "kl" and config.retain_weight > 0
+    reference = frozen_copy(model) if use_kl else None
     # The reference policy is the model before unlearning: score every pair once.
-    chosen_reference = reference_logprob(model, data.forget_idk)
-    rejected_reference = reference_logprob(model, question_rows)
-    log = UnlearnLog(method="idk-po")
-    start = time.perf_counter()
-    model.train()
-    # Same loop as npo.py; the loss compares a refusal with the answer.
-    for step in range(1, config.steps + 1):
-        index = next(forget_stream)
-        chosen_logp, _ = sequence_logprob(model, data.forget_idk.subset(index).trimmed())
-        rejected_logp, _ = sequence_logprob(model, question_rows.subset(index).trimmed())
+    chosen_reference = reference_logprob(model, refusals)
+    rejected_reference = reference_logprob(model, questions)
+
+    def loss() -> StepLoss:
+        index = next(forget_rows)
+        chosen_logp, _ = sequence_logprob(model, refusals.subset(index).trimmed())
+        rejected_logp, _ = sequence_logprob(model, questions.subset(index).trimmed())
         chosen_margin = chosen_logp - chosen_reference[index]
         rejected_margin = rejected_logp - rejected_reference[index]
         preference = F.logsigmoid(config.beta * (chosen_margin - rejected_margin)).mean()
-        forget_loss = config.forget_weight * (-2.0 / config.beta) * preference
-        retain_loss = None
+        forget = config.forget_weight * (-2.0 / config.beta) * preference
+        retain = None
         if config.retain_weight > 0:
-            retain_batch = next(retain_stream)
-            term = (
-                answer_nll(model, retain_batch)
-                if reference is None
-                else retain_kl(model, reference, retain_batch)
-            )
-            retain_loss = config.retain_weight * term
-        runner.step(forget_loss, retain_loss)
-        log.losses.append(float(forget_loss.detach()))
-        log.forget_losses.append(float(-rejected_logp.detach().mean()))
-        if retain_loss is not None:
-            log.retain_losses.append(float(retain_loss.detach()))
-        report_step(on_step, step, config.eval_every, model)
-    return finish(log, model, config.steps, start)
+            retain = config.retain_weight * retain_term(model, reference, next(retain_batches))
+        return StepLoss(forget=forget, retain=retain)
+
+    return runner.train("idk-po", loss, on_step)

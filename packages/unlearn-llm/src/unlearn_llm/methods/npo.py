@@ -17,7 +17,6 @@ it slows down instead of diverging once the forget answers are unlikely.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -25,14 +24,13 @@ from pydantic import Field
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepCallback,
+    StepLoss,
     StepRunner,
     UnlearnData,
     UnlearnLog,
     cycle,
     cycle_indices,
-    finish,
     reference_logprob,
-    report_step,
     typed,
 )
 
@@ -63,26 +61,19 @@ def npo(
     config = typed(NPOParams, params)
     generator = torch.Generator().manual_seed(config.seed)
     runner = StepRunner(model, data, config, generator)
-    forget_stream = cycle_indices(len(data.forget), config.batch_size, generator)
-    retain_stream = cycle(data.retain, config.batch_size, generator)
+    forget_rows = cycle_indices(len(data.forget), config.batch_size, generator)
+    retain_batches = cycle(data.retain, config.batch_size, generator)
     # The reference is the model before unlearning: score every forget row once.
     reference_all = reference_logprob(model, data.forget)
-    log = UnlearnLog(method="npo")
-    start = time.perf_counter()
-    model.train()
-    # Same loop as gradient_ascent.py; only the loss differs (and the retain term).
-    for step in range(1, config.steps + 1):
-        index = next(forget_stream)
+
+    def loss() -> StepLoss:
+        index = next(forget_rows)
         logp, _ = sequence_logprob(model, data.forget.subset(index).trimmed())
         log_ratio = logp - reference_all[index]
-        forget_loss = -(2.0 / config.beta) * F.logsigmoid(-config.beta * log_ratio).mean()
-        retain_loss = None
+        forget = -(2.0 / config.beta) * F.logsigmoid(-config.beta * log_ratio).mean()
+        retain = None
         if config.retain_weight > 0:
-            retain_loss = config.retain_weight * answer_nll(model, next(retain_stream))
-        runner.step(forget_loss, retain_loss)
-        log.losses.append(float(forget_loss.detach()))
-        log.forget_losses.append(float(-logp.detach().mean()))
-        if retain_loss is not None:
-            log.retain_losses.append(float(retain_loss.detach()))
-        report_step(on_step, step, config.eval_every, model)
-    return finish(log, model, config.steps, start)
+            retain = config.retain_weight * answer_nll(model, next(retain_batches))
+        return StepLoss(forget=forget, retain=retain)
+
+    return runner.train("npo", loss, on_step)

@@ -19,20 +19,21 @@ $\\ell-2, \\dots, \\ell$ are updated, as in the paper.
 
 from __future__ import annotations
 
-import copy
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from unlearn_schema import MethodParams
 
 from unlearn_llm.methods._common import (
+    PlainStep,
     StepCallback,
+    StepLoss,
     UnlearnData,
     UnlearnLog,
     cycle,
-    finish,
-    report_step,
+    decoder_layers,
+    frozen_copy,
+    train_steps,
     typed,
 )
 
@@ -57,15 +58,6 @@ class RMUParams(MethodParams):
     seed: int = Field(default=0, ge=0)
 
 
-def _decoder_layers(model: torch.nn.Module) -> list[Any]:
-    """The decoder layers of a Llama-style model (through a peft wrapper if any)."""
-    inner: Any = model
-    unwrap = getattr(model, "get_base_model", None)
-    if callable(unwrap):
-        inner = unwrap()
-    return list(inner.model.layers)
-
-
 def _hidden(model: torch.nn.Module, batch: Batch, layer: int) -> torch.Tensor:
     out = model(
         input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True
@@ -85,7 +77,7 @@ def rmu(
     import torch
 
     config = typed(RMUParams, params)
-    layers = _decoder_layers(model)
+    layers = decoder_layers(model)
     if config.layer >= len(layers):
         raise ValueError(
             f"RMU layer={config.layer} does not exist: the model has {len(layers)} decoder "
@@ -95,44 +87,39 @@ def rmu(
     hidden_size = int(layers[0].mlp.down_proj.out_features)
     direction = torch.rand(hidden_size, generator=generator)
     target = config.steering_coefficient * direction / direction.norm()
-    frozen = copy.deepcopy(model).eval()
-    for parameter in frozen.parameters():
-        parameter.requires_grad_(False)
+    frozen = frozen_copy(model)
     updated = {max(0, config.layer - 2) + i for i in range(min(3, config.layer + 1))}
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     chosen = [p for i in sorted(updated) for p in layers[i].parameters()]
     for parameter in chosen:
         parameter.requires_grad_(True)
-    optimizer = torch.optim.AdamW(chosen, lr=config.learning_rate, weight_decay=0.0)
-    forget_stream = cycle(data.forget, config.batch_size, generator)
-    retain_stream = cycle(data.retain, config.batch_size, generator)
-    log = UnlearnLog(method="rmu")
-    start = time.perf_counter()
-    model.train()
+    forget_batches = cycle(data.forget, config.batch_size, generator)
+    retain_batches = cycle(data.retain, config.batch_size, generator)
+
+    def loss() -> StepLoss:
+        forget = next(forget_batches)
+        retain = next(retain_batches)
+        mask_f = forget.attention_mask.unsqueeze(-1).float()
+        mask_r = retain.attention_mask.unsqueeze(-1).float()
+        h_forget = _hidden(model, forget, config.layer)
+        forget_loss = (((h_forget - target) ** 2) * mask_f).sum() / (mask_f.sum() * hidden_size)
+        h_retain = _hidden(model, retain, config.layer)
+        with torch.no_grad():
+            h_frozen = _hidden(frozen, retain, config.layer)
+        retain_loss = (((h_retain - h_frozen) ** 2) * mask_r).sum() / (mask_r.sum() * hidden_size)
+        return StepLoss(forget=forget_loss, retain=config.retain_weight * retain_loss)
+
     try:
-        for step in range(1, config.steps + 1):
-            forget = next(forget_stream)
-            retain = next(retain_stream)
-            mask_f = forget.attention_mask.unsqueeze(-1).float()
-            mask_r = retain.attention_mask.unsqueeze(-1).float()
-            h_forget = _hidden(model, forget, config.layer)
-            forget_loss = (((h_forget - target) ** 2) * mask_f).sum() / (mask_f.sum() * hidden_size)
-            h_retain = _hidden(model, retain, config.layer)
-            with torch.no_grad():
-                h_frozen = _hidden(frozen, retain, config.layer)
-            retain_loss = (((h_retain - h_frozen) ** 2) * mask_r).sum() / (
-                mask_r.sum() * hidden_size
-            )
-            loss = forget_loss + config.retain_weight * retain_loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            log.losses.append(float(loss.detach()))
-            log.forget_losses.append(float(forget_loss.detach()))
-            log.retain_losses.append(float(retain_loss.detach()))
-            report_step(on_step, step, config.eval_every, model)
+        return train_steps(
+            model,
+            loss,
+            PlainStep(chosen, config.learning_rate),
+            method="rmu",
+            steps=config.steps,
+            eval_every=config.eval_every,
+            on_step=on_step,
+        )
     finally:
         for parameter in model.parameters():
             parameter.requires_grad_(True)
-    return finish(log, model, config.steps, start)

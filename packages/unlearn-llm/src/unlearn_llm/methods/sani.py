@@ -13,8 +13,13 @@ arXiv:2510.21322). Two phases:
 
    and re-initialise the top ``reset_fraction`` of them (their rows of
    $W_{gate}, W_{up}$ and column of $W_{down}$) from the model's init.
-2. *Repair*: fine-tune on retain data only (NLL), so utility comes back without
-   re-memorising the forget set; an optional ascent weight on forget rows keeps it out.
+2. *Repair*: fine-tune on retain data, so utility comes back without re-memorising
+   the forget set; an optional ascent weight $w$ (``forget_ascent_weight``, 0 by
+   default) on forget rows keeps it out:
+
+   $$
+   \\mathcal{L}_{repair} = \\mathrm{NLL}_\\theta(D_r) - w\\, \\mathrm{NLL}_\\theta(D_f)
+   $$
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ from pydantic import Field
 from unlearn_schema import MethodParams
 
 from unlearn_llm.methods._common import (
+    PlainStep,
     StepCallback,
+    StepLoss,
     UnlearnData,
     UnlearnLog,
     cycle,
-    finish,
-    report_step,
+    decoder_layers,
+    train_steps,
+    trainable,
     typed,
 )
 
@@ -87,16 +95,14 @@ def sani(
     import torch
 
     from unlearn_llm.data import answer_nll
-    from unlearn_llm.methods.rmu import _decoder_layers
 
     config = typed(SANIParams, params)
     generator = torch.Generator().manual_seed(config.seed)
-    layers = _decoder_layers(model)
+    layers = decoder_layers(model)
     if config.layers > len(layers):
         raise ValueError(
             f"SANI layers={config.layers} exceeds the model's {len(layers)} decoder layers"
         )
-    log = UnlearnLog(method="sani")
     start = time.perf_counter()
     init_std = float(getattr(getattr(model, "config", None), "initializer_range", 0.02))
     model.eval()
@@ -118,22 +124,23 @@ def sani(
             down[:, neurons] = fresh.to(down.dtype)
     if on_step is not None:
         on_step(0, model)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=config.learning_rate,
-        weight_decay=0.0,
-    )
-    retain_stream = cycle(data.retain, config.batch_size, generator)
-    forget_stream = cycle(data.forget, config.batch_size, generator)
-    model.train()
-    for step in range(1, config.repair_steps + 1):
-        loss = answer_nll(model, next(retain_stream))
-        log.retain_losses.append(float(loss.detach()))
+    retain_batches = cycle(data.retain, config.batch_size, generator)
+    forget_batches = cycle(data.forget, config.batch_size, generator)
+
+    def repair_loss() -> StepLoss:
+        retain = answer_nll(model, next(retain_batches))
+        forget = None
         if config.forget_ascent_weight > 0:
-            loss = loss - config.forget_ascent_weight * answer_nll(model, next(forget_stream))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        log.losses.append(float(loss.detach()))
-        report_step(on_step, step, config.eval_every, model)
-    return finish(log, model, config.repair_steps, start)
+            forget = -config.forget_ascent_weight * answer_nll(model, next(forget_batches))
+        return StepLoss(forget=forget, retain=retain)
+
+    return train_steps(
+        model,
+        repair_loss,
+        PlainStep(trainable(model), config.learning_rate),
+        method="sani",
+        steps=config.repair_steps,
+        eval_every=config.eval_every,
+        on_step=on_step,
+        start=start,
+    )

@@ -13,7 +13,6 @@ $$
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -21,12 +20,11 @@ from pydantic import Field
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepCallback,
+    StepLoss,
     StepRunner,
     UnlearnData,
     UnlearnLog,
     cycle,
-    finish,
-    report_step,
     typed,
 )
 
@@ -58,24 +56,17 @@ def simnpo(
     config = typed(SimNPOParams, params)
     generator = torch.Generator().manual_seed(config.seed)
     runner = StepRunner(model, data, config, generator)
-    forget_stream = cycle(data.forget, config.batch_size, generator)
-    retain_stream = cycle(data.retain, config.batch_size, generator)
-    log = UnlearnLog(method="simnpo")
-    start = time.perf_counter()
-    model.train()
-    # Same loop as npo.py without the reference model; only the loss differs.
-    for step in range(1, config.steps + 1):
-        logp, lengths = sequence_logprob(model, next(forget_stream))
+    forget_batches = cycle(data.forget, config.batch_size, generator)
+    retain_batches = cycle(data.retain, config.batch_size, generator)
+
+    def loss() -> StepLoss:
+        logp, lengths = sequence_logprob(model, next(forget_batches))
         normalised = logp / lengths.clamp(min=1.0)
         margin = -config.beta * normalised - config.gamma
-        forget_loss = -(2.0 / config.beta) * F.logsigmoid(margin).mean()
-        retain_loss = None
+        forget = -(2.0 / config.beta) * F.logsigmoid(margin).mean()
+        retain = None
         if config.retain_weight > 0:
-            retain_loss = config.retain_weight * answer_nll(model, next(retain_stream))
-        runner.step(forget_loss, retain_loss)
-        log.losses.append(float(forget_loss.detach()))
-        log.forget_losses.append(float(-normalised.detach().mean()))
-        if retain_loss is not None:
-            log.retain_losses.append(float(retain_loss.detach()))
-        report_step(on_step, step, config.eval_every, model)
-    return finish(log, model, config.steps, start)
+            retain = config.retain_weight * answer_nll(model, next(retain_batches))
+        return StepLoss(forget=forget, retain=retain)
+
+    return runner.train("simnpo", loss, on_step)

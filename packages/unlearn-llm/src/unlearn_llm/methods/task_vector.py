@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 from unlearn_schema import MethodParams
 
-from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog, cycle, typed
+from unlearn_llm.methods._common import (
+    PlainStep,
+    StepCallback,
+    StepLoss,
+    UnlearnData,
+    UnlearnLog,
+    cycle,
+    finish,
+    train_steps,
+    trainable,
+    typed,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -50,22 +61,20 @@ def task_vector(
     config = typed(TaskVectorParams, params)
     generator = torch.Generator().manual_seed(config.seed)
     finetuned = copy.deepcopy(model)
-    finetuned.train()
-    optimizer = torch.optim.AdamW(
-        [p for p in finetuned.parameters() if p.requires_grad],
-        lr=config.learning_rate,
-        weight_decay=0.0,
-    )
-    stream = cycle(data.forget, config.batch_size, generator)
-    log = UnlearnLog(method="task-vector")
     start = time.perf_counter()
-    for _ in range(config.finetune_steps):
-        loss = answer_nll(finetuned, next(stream))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        log.losses.append(float(loss.detach()))
-        log.forget_losses.append(float(loss.detach()))
+    forget_batches = cycle(data.forget, config.batch_size, generator)
+
+    def finetune_loss() -> StepLoss:
+        # Descent on the copy: the forget NLL, minimised, gives theta_ft.
+        return StepLoss(forget=answer_nll(finetuned, next(forget_batches)))
+
+    log = train_steps(
+        finetuned,
+        finetune_loss,
+        PlainStep(trainable(finetuned), config.learning_rate),
+        method="task-vector",
+        steps=config.finetune_steps,
+    )
     with torch.no_grad():
         tuned = dict(finetuned.named_parameters())
         for name, parameter in model.named_parameters():
@@ -74,6 +83,4 @@ def task_vector(
     model.eval()
     if on_step is not None:
         on_step(config.finetune_steps, model)
-    log.steps = config.finetune_steps
-    log.wall_time_s = time.perf_counter() - start
-    return log
+    return finish(log, model, config.finetune_steps, start)
