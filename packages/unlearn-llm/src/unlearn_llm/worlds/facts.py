@@ -386,6 +386,25 @@ def _render(
     )
 
 
+def _entity_facts(
+    rng: random.Random,
+    subject: str,
+    relations: dict[str, list[str]],
+    params: FactsWorldParams,
+    split: Split,
+) -> list[QA]:
+    """One QA per relation of ``subject``, its value drawn from that relation's pool.
+
+    Every value is drawn before any fact is rendered (rendering draws the perturbed
+    answers from the same stream), so a seed always gives the same world.
+    """
+    values = {relation: rng.choice(pool) for relation, pool in relations.items()}
+    return [
+        _render(rng, subject, relation, values[relation], pool, params, split)
+        for relation, pool in relations.items()
+    ]
+
+
 def build_world(params: FactsWorldParams, seed: int) -> FactsWorld:
     """Generate the world of ``params`` from ``seed`` (same inputs, same world)."""
     rng = random.Random(seed)
@@ -421,37 +440,27 @@ def build_world(params: FactsWorldParams, seed: int) -> FactsWorld:
     passages: dict[Split, list[Passage]] = {"forget": [], "retain": [], "holdout": []}
     # A separate stream, so adding passages left every fact of a seed unchanged.
     passage_rng = random.Random(f"passages-{seed}")
+    # Each kind of entity with its relations and the pool each relation's value is from.
+    person_relations = {
+        "born_in": places,
+        "works_for": organisations,
+        "profession": PROFESSIONS,
+        "birth_year": years,
+    }
+    organisation_relations = {"headquartered_in": places, "industry": INDUSTRIES}
+    place_relations = {"region": REGIONS, "known_for": KNOWN_FOR}
     for person in people:
         split = person_split[person]
-        values = {
-            "born_in": (rng.choice(places), places),
-            "works_for": (rng.choice(organisations), organisations),
-            "profession": (rng.choice(PROFESSIONS), PROFESSIONS),
-            "birth_year": (rng.choice(years), years),
-        }
-        own = [
-            _render(rng, person, relation, value, pool, params, split)
-            for relation, (value, pool) in values.items()
-        ]
+        own = _entity_facts(rng, person, person_relations, params, split)
         facts[split].extend(own)
         text = _render_passage(passage_rng, person, own)
         passages[split].append(Passage(person, text, tuple(qa.key for qa in own), split))
     for organisation in organisations:
-        values = {
-            "headquartered_in": (rng.choice(places), places),
-            "industry": (rng.choice(INDUSTRIES), INDUSTRIES),
-        }
-        for relation, (value, pool) in values.items():
-            facts["retain"].append(
-                _render(rng, organisation, relation, value, pool, params, "retain")
-            )
+        facts["retain"].extend(
+            _entity_facts(rng, organisation, organisation_relations, params, "retain")
+        )
     for place in places:
-        values = {
-            "region": (rng.choice(REGIONS), REGIONS),
-            "known_for": (rng.choice(KNOWN_FOR), KNOWN_FOR),
-        }
-        for relation, (value, pool) in values.items():
-            facts["retain"].append(_render(rng, place, relation, value, pool, params, "retain"))
+        facts["retain"].extend(_entity_facts(rng, place, place_relations, params, "retain"))
     pairs = [(a, b) for a in range(10) for b in range(10)]
     for a, b in rng.sample(pairs, k=params.general):
         sums = [str(v) for v in range(19)]
