@@ -41,6 +41,23 @@ def test_oracle_is_cached_by_world_seed_and_config(tiny: Any, tmp_path: Path) ->
     assert other_seed.path != first.path and not other_seed.from_cache
 
 
+def test_cache_writes_and_reads_draw_no_progress_bars_and_leave_them_on_for_others(
+    tiny: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from transformers.utils import logging as hf_logging
+
+    params = tiny.params.model_copy(update={"max_epochs": 1})
+    enabled = hf_logging.is_progress_bar_enabled()
+    assert not trained_model(tiny.world, "oracle", 7, params, tiny.tokenizer).from_cache
+    assert trained_model(tiny.world, "oracle", 7, params, tiny.tokenizer).from_cache
+    for _ in hf_logging.tqdm(range(2), desc="a caller's own bar"):
+        pass
+    stderr = capfd.readouterr().err
+    assert "Writing model shards" not in stderr and "Loading weights" not in stderr
+    assert hf_logging.is_progress_bar_enabled() == enabled
+    assert ("a caller's own bar" in stderr) == enabled
+
+
 def test_oracle_never_trains_on_the_forget_split(tiny: Any) -> None:
     oracle = {qa.key for qa in training_facts(tiny.world, "oracle")}
     original = {qa.key for qa in training_facts(tiny.world, "original")}

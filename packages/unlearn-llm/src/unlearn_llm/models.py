@@ -16,7 +16,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -268,6 +269,35 @@ class TrainedModel:
     from_cache: bool
 
 
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Hide transformers' progress bars ("Loading weights", "Writing model shards") while
+    the package reads or writes its own cached checkpoints, and only then.
+
+    A tqdm hook is swapped in and the previous one put back, so a caller's own
+    progress-bar settings (in transformers and huggingface_hub) are left as they were.
+    A transformers without ``set_tqdm_hook`` has its bars turned off and, if they were
+    on, back on.
+    """
+    from transformers.utils import logging as hf_logging
+
+    set_hook = getattr(hf_logging, "set_tqdm_hook", None)
+    if set_hook is None:
+        enabled = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            if enabled:
+                hf_logging.enable_progress_bar()
+        return
+    previous = set_hook(lambda _factory, args, kwargs: hf_logging.EmptyTqdm(*args, **kwargs))
+    try:
+        yield
+    finally:
+        set_hook(previous)
+
+
 def trained_model(
     world: FactsWorld,
     role: Role,
@@ -293,7 +323,8 @@ def trained_model(
     torch.set_num_threads(params.threads)
     path = cache_root() / cache_key(world, role, seed, params)
     if use_cache and (path / "training.json").exists():
-        cached = LlamaForCausalLM.from_pretrained(path)
+        with _no_progress_bars():
+            cached = LlamaForCausalLM.from_pretrained(path)
         cached.eval()
         log = json.loads((path / "training.json").read_text())
         return TrainedModel(cached, tokenizer, role, seed, path, log, from_cache=True)
@@ -316,8 +347,9 @@ def trained_model(
     staging = path.with_name(path.name + f".tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    model.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
+    with _no_progress_bars():
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
     (staging / "training.json").write_text(json.dumps(log, indent=2))
     if path.exists():
         shutil.rmtree(path, ignore_errors=True)
