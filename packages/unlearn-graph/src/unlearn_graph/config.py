@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Annotated, Literal, cast
 
 from pydantic import Field, model_validator
 from unlearn_schema import StrictModel
@@ -10,6 +10,11 @@ from unlearn_schema import StrictModel
 BackboneName = Literal["gcn", "sage", "gat", "gin"]
 BACKBONES: tuple[BackboneName, ...] = ("gcn", "sage", "gat", "gin")
 TaskKind = Literal["node", "link"]
+
+LearningRate = Annotated[float, Field(gt=0.0, le=1.0)]
+"""An Adam learning rate (of a training config and of every method that steps)."""
+WeightDecay = Annotated[float, Field(ge=0.0, le=1.0)]
+"""The L2 weight decay of training (Adam's ``weight_decay``)."""
 
 
 def _check_heads(backbone: str, hidden: int, heads: int) -> None:
@@ -68,9 +73,11 @@ BACKBONE_PARAMS: dict[str, type[BackboneParams]] = {
 """Benchmark model name -> the type of its ``model.params`` (``heads`` is GAT's only)."""
 
 
+# The params of the methods that train models from scratch (RetrainParams and
+# GraphEraserParams in methods/params.py) inherit these fields: they are training configs.
 class TrainConfig(StrictModel):
     """Full-batch training with Adam; the same config trains the original and the oracle."""
 
     epochs: int = Field(default=200, ge=1, le=100_000)
-    learning_rate: float = Field(default=0.01, gt=0.0, le=1.0)
-    weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0)
+    learning_rate: LearningRate = 0.01
+    weight_decay: WeightDecay = 5e-4

@@ -279,16 +279,13 @@ def train_grapheraser(
             params.shard_slack,
         )
     )
-    config = TrainConfig(
-        epochs=params.epochs, learning_rate=params.learning_rate, weight_decay=params.weight_decay
-    )
     num_classes = getattr(task, "num_classes", None)
     labels = task.y if task.kind == "node" else None
     shards = [
         train_shard(
             task.x.shape[1],
             backbone,
-            config,
+            params,  # a TrainConfig: the shards train with its epochs, learning rate, decay
             task.kind,
             num_classes,
             task.x,
@@ -301,7 +298,7 @@ def train_grapheraser(
         )
         for k in range(params.num_shards)
     ]
-    model = ShardedModel(shards, assignment, config, seed)
+    model = ShardedModel(shards, assignment, params, seed)
     _fit_weights(model, task.x, task.edge_index, task, params.aggregation_steps)
     return model
 

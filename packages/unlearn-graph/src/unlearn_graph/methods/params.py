@@ -8,28 +8,32 @@ them in milliseconds. Each method module re-exports its own class
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from unlearn_schema import MethodParams
 
+from unlearn_graph.config import LearningRate, TrainConfig, WeightDecay
+
 PARTITIONS = ("blpa", "balanced-kmeans", "random")
 """GraphEraser's node partitions (see `unlearn_graph.methods.grapheraser`)."""
 
+SampleSize = Annotated[int, Field(ge=1, le=10_000_000)]
+"""How many elements (or nodes) a method draws once and works on."""
+LossWeight = Annotated[float, Field(ge=0.0, le=1000.0)]
+"""The weight of one term of a method's loss."""
 
-class RetrainParams(MethodParams):
-    """Training budget of the oracle (use the original model's budget for a fair oracle)."""
 
-    epochs: int = Field(default=200, ge=1, le=100_000)
-    learning_rate: float = Field(default=0.01, gt=0.0, le=1.0)
-    weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0)
+class RetrainParams(TrainConfig, MethodParams):
+    """Training budget of the oracle (use the original model's budget for a fair oracle):
+    the fields of `unlearn_graph.config.TrainConfig`."""
 
 
 class GradientAscentParams(MethodParams):
     """Number and size of the ascent steps."""
 
     steps: int = Field(default=10, ge=1, le=10_000)
-    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    learning_rate: LearningRate = 1e-3
 
 
 class GNNDeleteParams(MethodParams):
@@ -38,15 +42,12 @@ class GNNDeleteParams(MethodParams):
     # 10 epochs at learning rate 0.01 forget about as much as 50 and keep the retained
     # AUROC within 0.02 of the original (measured on CSBMs of 2000 and 20 000 nodes).
     epochs: int = Field(default=10, ge=1, le=10_000)
-    learning_rate: float = Field(default=0.01, gt=0.0, le=1.0)
+    learning_rate: LearningRate = 0.01
     trade_off: float = Field(
         default=0.5, ge=0.0, le=1.0, description="λ: weight of deleted-edge consistency vs NI."
     )
-    neighbourhood_sample: int = Field(
-        default=2048,
-        ge=1,
-        le=10_000_000,
-        description="Nodes of the L-hop neighbourhood drawn (once) for the NI term.",
+    neighbourhood_sample: SampleSize = Field(
+        default=2048, description="Nodes of the L-hop neighbourhood drawn (once) for the NI term."
     )
 
 
@@ -59,23 +60,22 @@ class D2DGNParams(MethodParams):
     # 0.01 of the original and deleted-edge AUROC at the oracle's, in about 2
     # retraining epochs.
     epochs: int = Field(default=5, ge=1, le=10_000)
-    learning_rate: float = Field(default=0.004, gt=0.0, le=1.0)
+    learning_rate: LearningRate = 0.004
     temperature: float = Field(default=1.0, gt=0.0, le=100.0)
-    feature_weight: float = Field(default=1.0, ge=0.0, le=1000.0, description="β")
-    deleted_weight: float = Field(default=0.1, ge=0.0, le=1000.0, description="γ")
+    feature_weight: LossWeight = Field(default=1.0, description="β")
+    deleted_weight: LossWeight = Field(default=0.1, description="γ")
     destroyer: Literal["negative", "fresh"] = "negative"
     destroyer_epochs: int = Field(default=5, ge=0, le=10_000)
-    destroyer_learning_rate: float = Field(default=0.01, gt=0.0, le=1.0)
-    retained_sample: int = Field(
+    destroyer_learning_rate: LearningRate = 0.01
+    retained_sample: SampleSize = Field(
         default=512,
-        ge=1,
-        le=10_000_000,
         description="Retained elements drawn once and distilled on (with the deleted ones).",
     )
 
 
-class GraphEraserParams(MethodParams):
-    """Sharding, per-shard training and aggregation."""
+class GraphEraserParams(TrainConfig, MethodParams):
+    """Sharding, per-shard training (the fields of `unlearn_graph.config.TrainConfig`)
+    and aggregation."""
 
     num_shards: int = Field(default=4, ge=1, le=256)
     partition: Literal["blpa", "balanced-kmeans", "random"] = Field(
@@ -89,9 +89,6 @@ class GraphEraserParams(MethodParams):
         le=1.0,
         description="Community-aware shards hold at most ceil((1 + slack) N / K) nodes.",
     )
-    epochs: int = Field(default=200, ge=1, le=100_000)
-    learning_rate: float = Field(default=0.01, gt=0.0, le=1.0)
-    weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0)
     aggregation_steps: int = Field(default=100, ge=0, le=10_000)
 
 
@@ -109,7 +106,7 @@ class GIFParams(MethodParams):
         default=10.0, gt=0.0, le=1e9, description="s: must exceed the Hessian's top eigenvalue."
     )
     damping: float = Field(default=0.0, ge=0.0, lt=1.0, description="d")
-    weight_decay: float = Field(default=5e-4, ge=0.0, le=1.0, description="μ")
+    weight_decay: WeightDecay = Field(default=5e-4, description="μ")
     line_search_steps: int = Field(
         default=6, ge=0, le=50, description="Step halvings allowed (0 = take the full step)."
     )
@@ -119,14 +116,11 @@ class GIFParams(MethodParams):
         le=1.0,
         description="Relative rise of the retained loss a step may cause before it is halved.",
     )
-    hessian_sample: int = Field(
-        default=2048, ge=1, le=10_000_000, description="Retained elements for the Hessian."
+    hessian_sample: SampleSize = Field(
+        default=2048, description="Retained elements for the Hessian."
     )
-    neighbour_sample: int = Field(
-        default=4096,
-        ge=1,
-        le=10_000_000,
-        description="Retained elements near the deletion (their loss changes) for v.",
+    neighbour_sample: SampleSize = Field(
+        default=4096, description="Retained elements near the deletion (their loss changes) for v."
     )
 
 
@@ -136,5 +130,5 @@ class EGNNParams(MethodParams):
     mlp_hidden: int = Field(default=64, ge=1, le=4096)
     stitch_epochs: int = Field(default=100, ge=0, le=100_000)
     edit_steps: int = Field(default=100, ge=1, le=100_000)
-    learning_rate: float = Field(default=0.01, gt=0.0, le=1.0)
-    retain_weight: float = Field(default=1.0, ge=0.0, le=1000.0, description="γ")
+    learning_rate: LearningRate = 0.01
+    retain_weight: LossWeight = Field(default=1.0, description="γ")

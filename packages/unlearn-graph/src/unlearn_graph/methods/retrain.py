@@ -8,7 +8,6 @@ holds no information from the deleted elements.
 
 from __future__ import annotations
 
-from unlearn_graph.config import TrainConfig
 from unlearn_graph.deletion import DeletionProblem
 from unlearn_graph.methods.params import RetrainParams
 from unlearn_graph.models import GraphModel, fresh_copy
@@ -27,16 +26,14 @@ def retrain(
     """Train a fresh copy of ``original``'s architecture on the retained data."""
     params = params or RetrainParams()
     model = fresh_copy(original, seed)
-    config = TrainConfig(
-        epochs=params.epochs, learning_rate=params.learning_rate, weight_decay=params.weight_decay
-    )
+    # RetrainParams is a TrainConfig: the oracle trains exactly as the original did.
     train(
         model,
         problem.x,
         problem.edge_index,
         problem.retained_elements,
         problem.labels,
-        config,
+        params,
         seed,
     )
     return model
