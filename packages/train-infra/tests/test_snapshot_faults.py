@@ -13,9 +13,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 import torch
@@ -162,6 +162,37 @@ def reference_runs(tmp_path_factory: pytest.TempPathFactory) -> References:
     return References(tmp_path_factory)
 
 
+@pytest.fixture
+def kill_and_recover(
+    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+) -> Callable[..., None]:
+    """``kill_and_recover(key, world, k, m, kill_rank, lost_managers, **options)``: start
+    ``world`` managers with ``key``, SIGKILL rank ``kill_rank`` at step ``KILL_AT``, replace
+    the ``lost_managers`` with empty ones, rerun, and check the recovered run equals the
+    uninterrupted reference bit for bit. ``options`` go to both launches (``pingpong``,
+    ``transport``)."""
+
+    def run(
+        key: bytes,
+        world: int,
+        k: int,
+        m: int,
+        kill_rank: int,
+        lost_managers: tuple[int, ...],
+        **options: Any,
+    ) -> None:
+        managers.extend(start_manager(key) for _ in range(world))
+        codes = _launch(world, tmp_path, managers, k, m, KILL_AT, kill_rank, **options)
+        assert codes[kill_rank] == -signal.SIGKILL
+        for lost in lost_managers:
+            managers[lost].kill()
+            managers[lost] = start_manager(key)  # the replacement node starts empty
+        assert _launch(world, tmp_path, managers, k, m, **options) == [0] * world
+        _assert_same_run(reference_runs[world], tmp_path, world)
+
+    return run
+
+
 def test_sigkill_trainer_mid_step_resumes_bit_identically(
     tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
 ) -> None:
@@ -189,85 +220,52 @@ def test_pingpong_sigkill_mid_update_resumes_bit_identically(
 
 @pytest.mark.slow
 def test_lost_node_is_rebuilt_from_parity_on_other_ranks(
-    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+    kill_and_recover: Callable[..., None],
 ) -> None:
     # k=2 data + m=1 parity over 3 ranks: rank 1's trainer and its manager die, so its
     # own data fragment is gone and the state must be decoded with the parity fragment.
-    key = b"parity-key"
-    managers.extend(start_manager(key) for _ in range(3))
-    codes = _launch(3, tmp_path, managers, k=2, m=1, kill_at=KILL_AT, kill_rank=1)
-    assert codes[1] == -signal.SIGKILL
-    managers[1].kill()
-    managers[1] = start_manager(key)  # the replacement node starts empty
-    assert _launch(3, tmp_path, managers, k=2, m=1) == [0, 0, 0]
-    _assert_same_run(reference_runs[3], tmp_path, 3)
+    kill_and_recover(b"parity-key", 3, k=2, m=1, kill_rank=1, lost_managers=(1,))
 
 
 @pytest.mark.slow  # the ping-pong variant below covers the same recovery by default
 def test_killed_rank_and_its_manager_recover_from_the_peer(
-    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+    kill_and_recover: Callable[..., None],
 ) -> None:
     # k=1 + m=1 over 2 ranks: rank 1's trainer is SIGKILLed mid-step and its snapshot
     # manager (m = 1 of them) is killed too; rank 1 rebuilds its state from the parity
     # fragment held by rank 0's manager; rank 0 restores from its own memory.
-    key = b"two-rank-key"
-    managers.extend(start_manager(key) for _ in range(2))
-    codes = _launch(2, tmp_path, managers, k=1, m=1, kill_at=KILL_AT, kill_rank=1)
-    assert codes[1] == -signal.SIGKILL
-    managers[1].kill()
-    managers[1] = start_manager(key)
-    assert _launch(2, tmp_path, managers, k=1, m=1) == [0, 0]
-    _assert_same_run(reference_runs[2], tmp_path, 2)
+    kill_and_recover(b"two-rank-key", 2, k=1, m=1, kill_rank=1, lost_managers=(1,))
 
 
 @pytest.mark.slow
-def test_m_lost_managers_and_a_killed_rank_recover(
-    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
-) -> None:
+def test_m_lost_managers_and_a_killed_rank_recover(kill_and_recover: Callable[..., None]) -> None:
     # k=1 + m=2: two of the three snapshot managers are killed; ranks 1 and 2 rebuild
     # their states from the fragments that survive on rank 0's manager alone.
-    key = b"fault-injection-key"
-    managers.extend(start_manager(key) for _ in range(3))
-    codes = _launch(3, tmp_path, managers, k=1, m=2, kill_at=KILL_AT, kill_rank=2)
-    assert codes[2] == -signal.SIGKILL
-    for lost in (1, 2):
-        managers[lost].kill()
-        managers[lost] = start_manager(key)
-    assert _launch(3, tmp_path, managers, k=1, m=2) == [0, 0, 0]
-    _assert_same_run(reference_runs[3], tmp_path, 3)
+    kill_and_recover(b"fault-injection-key", 3, k=1, m=2, kill_rank=2, lost_managers=(1, 2))
 
 
 def test_pingpong_rank_and_its_manager_recover_from_the_peer(
-    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
+    kill_and_recover: Callable[..., None],
 ) -> None:
     # The ping-pong fast path with fragments produced from the idle slot in the
     # background: rank 1 and its manager die, rank 1 decodes its state from rank 0's.
-    key = b"pingpong-key"
-    managers.extend(start_manager(key) for _ in range(2))
-    codes = _launch(2, tmp_path, managers, k=1, m=1, kill_at=KILL_AT, kill_rank=1, pingpong=True)
-    assert codes[1] == -signal.SIGKILL
-    managers[1].kill()
-    managers[1] = start_manager(key)
-    assert _launch(2, tmp_path, managers, k=1, m=1, pingpong=True) == [0, 0]
-    _assert_same_run(reference_runs[2], tmp_path, 2)
+    kill_and_recover(b"pingpong-key", 2, k=1, m=1, kill_rank=1, lost_managers=(1,), pingpong=True)
 
 
 @pytest.mark.slow
-def test_fragments_over_gloo_rebuild_a_lost_rank(
-    tmp_path: Path, managers: list[ManagerProcess], reference_runs: References
-) -> None:
+def test_fragments_over_gloo_rebuild_a_lost_rank(kill_and_recover: Callable[..., None]) -> None:
     # As above, but the fragments travel between the trainer ranks over a gloo group
     # (batched isend/irecv) and each rank files what it receives in its own manager.
-    key = b"gloo-transport-key"
-    managers.extend(start_manager(key) for _ in range(2))
-    codes = _launch(
-        2, tmp_path, managers, 1, 1, KILL_AT, kill_rank=1, pingpong=True, transport="gloo"
+    kill_and_recover(
+        b"gloo-transport-key",
+        2,
+        k=1,
+        m=1,
+        kill_rank=1,
+        lost_managers=(1,),
+        pingpong=True,
+        transport="gloo",
     )
-    assert codes[1] == -signal.SIGKILL
-    managers[1].kill()
-    managers[1] = start_manager(key)
-    assert _launch(2, tmp_path, managers, 1, 1, pingpong=True, transport="gloo") == [0, 0]
-    _assert_same_run(reference_runs[2], tmp_path, 2)
 
 
 def test_corrupt_fragment_is_rebuilt_and_too_few_is_an_error(

@@ -16,9 +16,9 @@ from unlearn_schema import (
     ParsedSpec,
     Series,
     Size,
-    SpecError,
     WorldSpec,
 )
+from unlearn_schema.recipes import check_methods
 
 Check = Callable[[ParsedSpec[Any, Any, Any]], None]
 
@@ -44,26 +44,9 @@ def spec_from_parts(
     )
 
 
-def check_methods(parsed: ParsedSpec[Any, Any, Any], accepted: Sequence[str]) -> None:
-    """At least one method, each given once (a second copy would overwrite the first's rows)."""
-    names = [method.name for method in parsed.methods]
-    if not names:
-        accepted_names = ", ".join(accepted)
-        raise SpecError(
-            [f"methods: {parsed.benchmark} needs at least one method; accepted: {accepted_names}"]
-        )
-    problems = [
-        f"methods[{index}].name: {name!r} is given twice (first at methods[{names.index(name)}]); "
-        "give each method once"
-        for index, name in enumerate(names)
-        if names.index(name) != index
-    ]
-    if problems:
-        raise SpecError(problems)
-
-
 def method_check(accepted: Sequence[str], then: Check | None = None) -> Check:
-    """A benchmark's ``check``: ``check_methods`` against ``accepted``, then ``then``."""
+    """A benchmark's ``check``: `check_methods` (at least one of ``accepted``, each given
+    once), then ``then``."""
 
     def check(parsed: ParsedSpec[Any, Any, Any]) -> None:
         check_methods(parsed, accepted)

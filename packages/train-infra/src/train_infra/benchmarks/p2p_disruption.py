@@ -25,15 +25,17 @@ from unlearn_schema import (
     Progress,
     Series,
     Size,
-    SpecError,
     StrictModel,
     WorldSpec,
 )
+from unlearn_schema.recipes import check_methods
 
 from train_infra.benchmarks._common import aggregate_seeds, metric
 from train_infra.methods import METHODS
 from train_infra.methods.params import GossipAveragingParams
 from train_infra.worlds.gossip import GossipWorld
+
+GOSSIP_METHODS = ("gossip-averaging",)
 
 
 def _default_partitions() -> list[Literal["iid", "non-iid"]]:
@@ -74,13 +76,8 @@ def _default_spec(size: Size) -> BenchmarkSpec:
 
 
 def _check(parsed: ParsedSpec[GossipWorld, NoParams, DisruptionRun]) -> None:
-    if len(parsed.methods) != 1:
-        raise SpecError(
-            [
-                f"methods: p2p-disruption runs exactly one gossip method, got "
-                f"{[m.name for m in parsed.methods]}"
-            ]
-        )
+    """One gossip method per spec: the curves and metrics are labelled by scenario only."""
+    check_methods(parsed, GOSSIP_METHODS, at_most=1)
 
 
 def run_p2p(
@@ -142,7 +139,7 @@ P2P_DISRUPTION: Benchmark[GossipWorld, NoParams, DisruptionRun] = Benchmark(
     params_type=DisruptionRun,
     worlds={"barabasi-albert-gossip": GossipWorld},
     methods=METHODS,
-    method_names=("gossip-averaging",),
+    method_names=GOSSIP_METHODS,
     metric_names=frozenset({"final_accuracy", "live_components"}),
     check=_check,
     quick_budget_s=60.0,

@@ -37,9 +37,9 @@ from unlearn_schema import (
     Progress,
     Series,
     Size,
-    SpecError,
     StrictModel,
 )
+from unlearn_schema.recipes import check_methods
 
 from train_infra.benchmarks._common import metric
 from train_infra.methods import METHODS
@@ -106,14 +106,8 @@ def _default_spec(size: Size) -> BenchmarkSpec:
 
 
 def _check(parsed: ParsedSpec[NoParams, MLPParams, SnapshotRun]) -> None:
-    names = [method.name for method in parsed.methods]
-    if not names:
-        raise SpecError([f"methods: name at least one of {', '.join(_PREFIX)}"])
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise SpecError(
-            [f"methods: each strategy once (metric names are per strategy), {repeated} repeated"]
-        )
+    """At least one strategy, each once: the metric names are per strategy."""
+    check_methods(parsed, tuple(_PREFIX))
 
 
 def run_snapshot(

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 from unlearn_schema import (
@@ -47,6 +47,7 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
+from unlearn_schema.recipes import Goal, machine_load_note, met_flag
 
 from train_infra.benchmarks._common import metric
 
@@ -80,13 +81,13 @@ QUICK = SpeedRun(
     gather_batches=1,
 )
 
-# name -> (comparison, bound); the flag ``<name>_met`` is 1.0 when the ratio meets it.
-GOALS: dict[str, tuple[Literal["<=", ">="], float]] = {
-    "snapshot_step_overhead": ("<=", 0.03),
-    "snapshot_step_overhead_batch256": ("<=", 0.03),
-    "encode_vs_zfec": (">=", 1.0),
-    "gather_speedup_vs_naive": (">=", 5.0),
-    "gather_time_vs_in_memory": ("<=", 1.5),
+# The goals of issue 7; the flag ``<name>_met`` is 1.0 when the ratio meets its goal.
+GOALS: dict[str, Goal] = {
+    "snapshot_step_overhead": Goal("<=", 0.03),
+    "snapshot_step_overhead_batch256": Goal("<=", 0.03),
+    "encode_vs_zfec": Goal(">=", 1.0),
+    "gather_speedup_vs_naive": Goal(">=", 5.0),
+    "gather_time_vs_in_memory": Goal("<=", 1.5),
 }
 # Ratios where more is better; the others are time or overhead ratios (less is better).
 _HIGHER = {"encode_vs_zfec", "parity_only_vs_zfec", "gather_speedup_vs_naive"}
@@ -276,21 +277,18 @@ def run_speed(
                     value,
                     _direction(name),
                     unit="ratio",
-                    reference=goal[1] if goal else None,
-                    reference_name=f"goal ({goal[0]} {goal[1]})" if goal else None,
+                    reference=goal.bound if goal else None,
+                    reference_name=f"goal ({goal})" if goal else None,
                 )
             )
-    for name, (sign, bound) in GOALS.items():
+    for name, goal in GOALS.items():
         value = ratios[name]
         if value is None:
             notes.append(f"{name}: not measured (its baseline is missing), no goal flag")
             continue
-        met = value <= bound if sign == "<=" else value >= bound
-        flag = 1.0 if met else 0.0
-        metrics.append(
-            metric(f"{name}_met", flag, "higher", reference=1.0, reference_name=f"{sign} {bound}")
-        )
-        notes.append(f"{name}: {value:.3g} (goal {sign} {bound}): {'met' if met else 'NOT met'}")
+        met = goal.met(value)
+        metrics.append(met_flag(f"{name}_met", met, reference=1.0, reference_name=str(goal)))
+        notes.append(f"{name}: {value:.3g} (goal {goal}): {'met' if met else 'NOT met'}")
     measured = {"snapshots": snapshots, "snapshots_batch256": large_batch, "gather": gather}
     for measurement, keys in TIMINGS.items():
         batch = {"snapshots": "32", "snapshots_batch256": "256"}.get(measurement)
@@ -323,15 +321,9 @@ def run_speed(
         f"erasure code k={erasure['k']}, m={erasure['m']} on {erasure['megabytes']} MB; "
         f"{gather['batches']} batches of a {gather['num_nodes']}-node graph "
         f"({gather['feature_bytes'] / 1e6:.0f} MB of features).",
-        f"Machine load (1/5/15-minute load average) {_load(load_before)} before and "
-        f"{_load(load_after)} after, on {os.cpu_count()} cores: ratios measured under load "
-        "are rough.",
+        machine_load_note(load_before, after=load_after),
     ]
     return BenchmarkResult(metrics=metrics, notes=notes, timings=phases)
-
-
-def _load(load: tuple[float, float, float]) -> str:
-    return "/".join(f"{value:.2f}" for value in load)
 
 
 TRAIN_INFRA_SPEED: Benchmark[NoParams, NoParams, SpeedRun] = Benchmark(
