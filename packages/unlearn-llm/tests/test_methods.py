@@ -146,6 +146,20 @@ def test_rmu_moves_forget_activations_towards_the_steering_vector(tiny: Any) -> 
     assert all(p.requires_grad for p in model.parameters())
 
 
+def test_rmu_trains_only_what_was_trainable_and_restores_every_flag(tiny: Any) -> None:
+    # As on a LoRA-wrapped model: part of the network frozen before unlearning.
+    model = tiny.fresh_model()
+    frozen = {name for name, p in model.named_parameters() if "mlp" in name}
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name not in frozen)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    rmu(model, tiny.data, RMUParams(steps=4, steering_coefficient=20.0, layer=0))
+    for name, parameter in model.named_parameters():
+        assert parameter.requires_grad == (name not in frozen), name
+        if name in frozen:
+            assert torch.equal(parameter, before[name]), f"{name} was frozen but changed"
+
+
 def test_projection_is_orthogonal_to_every_retain_gradient() -> None:
     generator = torch.Generator().manual_seed(0)
     basis = torch.randn(5, 1000, generator=generator, dtype=torch.float64)

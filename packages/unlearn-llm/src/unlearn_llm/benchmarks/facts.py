@@ -486,6 +486,10 @@ def _declare(
         methods=METHODS,
         metric_names=FACTS_METRIC_NAMES,
         request_kinds=frozenset({"facts"}),
+        checkpoint_hint=(
+            "to unlearn your own checkpoint use unlearn_llm.own_model.forget_in_own_model "
+            "(recipe 'Forget facts from your own model with LoRA')"
+        ),
         check=_check,
         quick_budget_s=quick_budget_s,
     )

@@ -89,9 +89,14 @@ def rmu(
     target = config.steering_coefficient * direction / direction.norm()
     frozen = frozen_copy(model)
     updated = {max(0, config.layer - 2) + i for i in range(min(3, config.layer + 1))}
+    # Only what was trainable before may train (on a LoRA-wrapped model, the adapters of
+    # the chosen layers), and every flag is put back afterwards.
+    trainable_before = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    chosen = [p for i in sorted(updated) for p in layers[i].parameters() if p.requires_grad]
+    if not chosen:
+        raise ValueError(f"RMU: no trainable parameter in layers {sorted(updated)}")
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    chosen = [p for i in sorted(updated) for p in layers[i].parameters()]
     for parameter in chosen:
         parameter.requires_grad_(True)
     forget_batches = cycle(data.forget, config.batch_size, generator)
@@ -121,5 +126,5 @@ def rmu(
             on_step=on_step,
         )
     finally:
-        for parameter in model.parameters():
-            parameter.requires_grad_(True)
+        for parameter, flag in trainable_before:
+            parameter.requires_grad_(flag)
