@@ -16,24 +16,10 @@ def _one_thread() -> None:
 
 def _trained(task: Any, backbone: str = "sage", epochs: int = 60, seed: int = 0) -> Any:
     from unlearn_graph.config import BackboneConfig, TrainConfig
-    from unlearn_graph.models import build_model
-    from unlearn_graph.training import train
+    from unlearn_graph.training import train_original
 
     config = BackboneConfig(backbone=backbone, hidden=32, heads=4)  # type: ignore[arg-type]
-    model = build_model(
-        task.x.shape[1], config, task.kind, getattr(task, "num_classes", None), seed
-    )
-    labels = task.y if task.kind == "node" else None
-    train(
-        model,
-        task.x,
-        task.edge_index,
-        task.train_elements,
-        labels,
-        TrainConfig(epochs=epochs),
-        seed,
-    )
-    return model
+    return train_original(task, config, TrainConfig(epochs=epochs), seed)
 
 
 @pytest.fixture(scope="session")

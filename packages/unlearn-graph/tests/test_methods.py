@@ -288,17 +288,14 @@ def test_gif_on_a_gnn_moves_deleted_edges_towards_the_retrained_model() -> None:
     import copy
 
     from unlearn_graph.config import BackboneConfig, TrainConfig
-    from unlearn_graph.models import build_model
     from unlearn_graph.tasks import make_link_task
-    from unlearn_graph.training import train
+    from unlearn_graph.training import train, train_original
     from unlearn_graph.worlds import CSBMConfig, contextual_sbm
 
     task = make_link_task(contextual_sbm(CSBMConfig(num_nodes=2000), seed=0), seed=0)
     # the benchmark's model: GraphSAGE, 64 hidden, 100 epochs
-    model = build_model(
-        task.x.shape[1], BackboneConfig(backbone="sage", hidden=64), "link", None, 0
-    )
-    train(model, task.x, task.edge_index, task.edges, None, TrainConfig(epochs=100), 0)
+    backbone = BackboneConfig(backbone="sage", hidden=64)
+    model = train_original(task, backbone, TrainConfig(epochs=100), 0)
     problem = _edge_problem(task, count=200)
     # The reference GIF approximates: the optimum of the retained objective reached
     # from the trained weights (fine-tuning on the retained data only).

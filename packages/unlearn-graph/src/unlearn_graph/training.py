@@ -8,7 +8,9 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from unlearn_graph.config import TrainConfig
+from unlearn_graph.config import BackboneConfig, TrainConfig
+from unlearn_graph.models import GraphModel, build_model
+from unlearn_graph.tasks import NodeTask, Task
 
 
 class Scorer(Protocol):
@@ -117,6 +119,17 @@ def train(
     )
     model.eval()
     return losses
+
+
+def train_original(
+    task: Task, backbone: BackboneConfig, config: TrainConfig, seed: int
+) -> GraphModel:
+    """A ``backbone`` model initialised with ``seed`` and trained on ``task``'s training
+    elements: the original model that a deletion starts from."""
+    num_classes, labels = (task.num_classes, task.y) if isinstance(task, NodeTask) else (None, None)
+    model = build_model(task.x.shape[1], backbone, task.kind, num_classes, seed)
+    train(model, task.x, task.edge_index, task.train_elements, labels, config, seed)
+    return model
 
 
 @torch.no_grad()

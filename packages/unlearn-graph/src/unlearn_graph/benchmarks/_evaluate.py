@@ -3,11 +3,12 @@
 `DeletionEvaluator` fits the membership attack once per deletion problem, on the
 original model, and then scores each model (the oracle and every method) on the
 retained graph: utility, deleted-edge AUROC/AUPR, membership AUC and member-probability
-ratio.
+ratio. `DeletionEvaluator.measure` also times the call that produces the model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from unlearn_graph.attacks.membership import (
     membership_auc,
 )
 from unlearn_graph.deletion import DeletionProblem
+from unlearn_graph.metrics.cost import Cost, measure_cost
 from unlearn_graph.metrics.deletion import deleted_edge_auc
 from unlearn_graph.metrics.utility import accuracy, link_auroc
 from unlearn_graph.tasks import NodeTask
@@ -55,6 +57,15 @@ class DeletionEvaluator:
         p = self._probabilities(model, elements, original_graph)
         labels = self.labels[elements.numpy()] if p.ndim == 2 else None
         return attack_features(p, labels)
+
+    def measure(self, unlearn: Callable[[], Any]) -> tuple[dict[str, float], Any, Cost]:
+        """Run ``unlearn`` under `measure_cost` and `evaluate` the model it returns; the
+        metrics include its ``wall_time`` and ``peak_memory``."""
+        model, cost = measure_cost(unlearn)
+        metrics, predictions = self.evaluate(model)
+        metrics["wall_time"] = cost.wall_s
+        metrics["peak_memory"] = cost.peak_mib
+        return metrics, predictions, cost
 
     def evaluate(self, model: Any) -> tuple[dict[str, float], Any]:
         problem = self.problem

@@ -30,6 +30,7 @@ from unlearn_schema import (
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
+    Direction,
     EdgeDeletionRequest,
     Flag,
     MethodConfig,
@@ -160,7 +161,7 @@ def _make_task(parsed: Parsed, scenario: Scenario, seed: int) -> Task:
     return make_link_task(graph, seed) if scenario == "edges" else make_node_task(graph, seed)
 
 
-METRIC_INFO: dict[str, tuple[str, str | None]] = {
+METRIC_INFO: dict[str, tuple[Direction, str | None]] = {
     # name -> (direction, unit)
     "retained_test_auroc": ("higher", None),
     "retained_test_accuracy": ("higher", None),
@@ -194,9 +195,8 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     from unlearn_graph.methods.params import EGNNParams, GraphEraserParams, RetrainParams
     from unlearn_graph.methods.retrain import retrain
     from unlearn_graph.metrics import accuracy, accuracy_drop, kl_to_oracle, measure_cost
-    from unlearn_graph.models import build_model
     from unlearn_graph.tasks import NodeTask
-    from unlearn_graph.training import predict, train
+    from unlearn_graph.training import predict, train_original
 
     run = parsed.params
     assert parsed.model_name is not None
@@ -216,10 +216,7 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
         for scenario in run.scenarios:
             began = time.perf_counter()
             task = _make_task(parsed, scenario, seed)
-            num_classes = getattr(task, "num_classes", None)
-            labels = task.y if task.kind == "node" else None
-            original = build_model(task.x.shape[1], backbone, task.kind, num_classes, seed)
-            train(original, task.x, task.edge_index, task.train_elements, labels, run.train, seed)
+            original = train_original(task, backbone, run.train, seed)
             sharded = None
             if "grapheraser" in methods:
                 shard_params = methods["grapheraser"].params
@@ -236,12 +233,9 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
                     request = sample_node_deletion(task, count, seed)
                 problem = apply_requests(task, [request])
                 evaluator = DeletionEvaluator(problem, original, run.resamples, seed)
-                oracle, oracle_cost = measure_cost(
+                oracle_metrics, oracle_predictions, oracle_cost = evaluator.measure(
                     partial(retrain, original, problem, retrain_params, seed=seed)
                 )
-                oracle_metrics, oracle_predictions = evaluator.evaluate(oracle)
-                oracle_metrics["wall_time"] = oracle_cost.wall_s
-                oracle_metrics["peak_memory"] = oracle_cost.peak_mib
                 for metric, value in oracle_metrics.items():
                     oracle_values[(scenario, ratio, metric)].append(value)
                     values[(scenario, "retrain", ratio, metric)].append(value)
@@ -250,17 +244,14 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
                 utility = "retained_test_auroc" if scenario == "edges" else "retained_test_accuracy"
                 for name, method in methods.items():
                     start = sharded if name == "grapheraser" else original
-                    model, cost = measure_cost(
+                    metrics, predictions, cost = evaluator.measure(
                         partial(method.spec.function, start, problem, method.params, seed=seed)
                     )
-                    metrics, predictions = evaluator.evaluate(model)
                     metrics["kl_to_oracle"] = kl_to_oracle(oracle_predictions, predictions)
                     metrics["utility_gap_to_oracle"] = abs(
                         metrics[utility] - oracle_metrics[utility]
                     )
-                    metrics["wall_time"] = cost.wall_s
                     metrics["time_ratio_to_retrain"] = cost.wall_s / max(oracle_cost.wall_s, 1e-9)
-                    metrics["peak_memory"] = cost.peak_mib
                     for metric, value in metrics.items():
                         values[(scenario, name, ratio, metric)].append(value)
                     timings[name] += cost.wall_s
@@ -320,7 +311,7 @@ def _report(
             MetricValue(
                 name=metric,
                 value=float(np.mean(series)),
-                direction=direction,  # type: ignore[arg-type]
+                direction=direction,
                 reference=float(np.mean(reference)) if has_reference and reference else None,
                 reference_name="retrain oracle" if has_reference else None,
                 unit=unit,
