@@ -125,7 +125,7 @@ def test_a_method_given_twice_is_an_error() -> None:
         {"name": "esd-x", "params": {"learning_rate": 1e-5}},
     ]
     problems = _problems(DIFFUSION_ERASE_QUICK, _spec(DIFFUSION_ERASE_QUICK, methods=methods))
-    assert "methods[2].name: 'esd-x' is already methods[0]" in problems
+    assert "methods[2].name: 'esd-x' is given twice (first at methods[0])" in problems
 
 
 def test_parsed_methods_carry_their_registered_params_type() -> None:

@@ -38,10 +38,10 @@ from unlearn_schema import (
     Progress,
     Series,
     Size,
-    SpecError,
     StrictModel,
     WorldSpec,
 )
+from unlearn_schema.recipes import check_methods
 
 from erase_diffusion.methods import METHODS
 from erase_diffusion.methods.request import EraseRequest
@@ -186,17 +186,7 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
 def _check(parsed: ParsedSpec[NoParams, NoParams, EraseRun]) -> None:
     """Each method name at most once: results are labelled by method name, so a second
     ``esd-x`` (another learning rate, say) would be averaged into the first's rows."""
-    seen: dict[str, int] = {}
-    for index, method in enumerate(parsed.methods):
-        if method.name in seen:
-            first = seen[method.name]
-            raise SpecError(
-                [
-                    f"methods[{index}].name: {method.name!r} is already methods[{first}]; "
-                    "run one spec per setting of the same method"
-                ]
-            )
-        seen[method.name] = index
+    check_methods(parsed, at_least=0)
 
 
 def _save_grid(rows: list[np.ndarray], path: Path, scale: int = 4) -> None:

@@ -1,5 +1,6 @@
 """Shared primitives of the closed-form methods: find the cross-attention projections,
-turn concepts into rows of text embeddings, and solve UCE's linear system.
+turn concepts into rows of text embeddings, solve UCE's linear system, and write the
+edited weights back.
 
 A cross-attention layer reads the text encoder's hidden states ``c`` (one row per token)
 through its key and value projections, ``k = W_k c`` and ``v = W_v c``; the closed-form
@@ -307,3 +308,16 @@ def reference_update(
 def working_copy(pipe: TextToImage, in_place: bool) -> TextToImage:
     """The pipeline to edit: ``pipe`` itself only when the caller asked for in-place."""
     return pipe if in_place else pipe.copy()
+
+
+def write_projections(
+    unet: Any, weights: Sequence[torch.Tensor], keys: bool = True, values: bool = True
+) -> None:
+    """Copy ``weights`` into the key/value projections, in `cross_attention_projections`
+    order (the order every closed form reads and returns them in)."""
+    import torch
+
+    layers = cross_attention_projections(unet, keys, values)
+    with torch.no_grad():
+        for (_, layer), weight in zip(layers, weights, strict=True):
+            layer.weight.copy_(weight)

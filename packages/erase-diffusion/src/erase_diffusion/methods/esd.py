@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
-from unlearn_schema import MethodParams, validate_or_raise
+from unlearn_schema import MethodParams
 
 from erase_diffusion.methods.cross_attention import cross_attention_projections, working_copy
-from erase_diffusion.methods.request import EraseRequest
+from erase_diffusion.methods.request import EraseRequest, method_params
 from erase_diffusion.pipeline import TextToImage
 
 if TYPE_CHECKING:
@@ -81,8 +81,7 @@ def erase_esd(
     """
     import torch
 
-    if not isinstance(params, ESDParams):
-        params = validate_or_raise(ESDParams, dict(params or {}), "esd params")
+    params = method_params(ESDParams, params, "esd")
     cross_attention_projections(pipe.unet)
     edited = working_copy(pipe, in_place)
     frozen = copy.deepcopy(edited.unet).eval().requires_grad_(False)
@@ -134,8 +133,7 @@ def erase_esd_x(
     in_place: bool = False,
 ) -> TextToImage:
     """ESD-x: `erase_esd` training the cross-attention layers only."""
-    if not isinstance(params, ESDXParams):
-        params = validate_or_raise(ESDXParams, dict(params or {}), "esd-x params")
+    params = method_params(ESDXParams, params, "esd-x")
     return erase_esd(pipe, request, params, in_place=in_place)
 
 
@@ -147,6 +145,5 @@ def erase_esd_u(
     in_place: bool = False,
 ) -> TextToImage:
     """ESD-u: `erase_esd` training every layer outside cross-attention."""
-    if not isinstance(params, ESDUParams):
-        params = validate_or_raise(ESDUParams, dict(params or {}), "esd-u params")
+    params = method_params(ESDUParams, params, "esd-u")
     return erase_esd(pipe, request, params, in_place=in_place)

@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
-from unlearn_schema import validate_or_raise
 
 from erase_diffusion.methods.cross_attention import (
     SharedEdit,
@@ -42,8 +41,9 @@ from erase_diffusion.methods.cross_attention import (
     preserve_rows,
     symmetric_gram,
     working_copy,
+    write_projections,
 )
-from erase_diffusion.methods.request import EraseRequest
+from erase_diffusion.methods.request import EraseRequest, method_params
 from erase_diffusion.methods.uce import UCEParams
 from erase_diffusion.pipeline import TextToImage
 
@@ -66,8 +66,7 @@ def erase_mace(
     """Erase many ``request.concepts`` at once; returns a copy unless ``in_place``."""
     import torch
 
-    if not isinstance(params, MACEParams):
-        params = validate_or_raise(MACEParams, dict(params or {}), "mace params")
+    params = method_params(MACEParams, params, "mace")
     layers = cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
     originals = [layer.weight.detach() for _, layer in layers]
     edited = working_copy(pipe, in_place)
@@ -90,11 +89,6 @@ def erase_mace(
         pulled += gram @ expert.dense().T
         system += gram
     fused = torch.cholesky_solve(pulled, torch.linalg.cholesky(system)).T
-    with torch.no_grad():
-        for (_, layer), new in zip(
-            cross_attention_projections(edited.unet, params.edit_keys, params.edit_values),
-            SharedEdit(left=fused.contiguous(), right=None).apply(originals),
-            strict=True,
-        ):
-            layer.weight.copy_(new)
+    fusion = SharedEdit(left=fused.contiguous(), right=None)
+    write_projections(edited.unet, fusion.apply(originals), params.edit_keys, params.edit_values)
     return edited

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from unlearn_schema import validate_or_raise
 
 from erase_diffusion.methods.cross_attention import (
     SharedEdit,
@@ -40,8 +39,9 @@ from erase_diffusion.methods.cross_attention import (
     preserve_rows,
     symmetric_gram,
     working_copy,
+    write_projections,
 )
-from erase_diffusion.methods.request import EraseRequest
+from erase_diffusion.methods.request import EraseRequest, method_params
 from erase_diffusion.methods.uce import UCEParams, edit_projections
 from erase_diffusion.pipeline import TextToImage
 
@@ -208,8 +208,7 @@ def erase_rece(
     """
     import torch
 
-    if not isinstance(params, RECEParams):
-        params = validate_or_raise(RECEParams, dict(params or {}), "rece params")
+    params = method_params(RECEParams, params, "rece")
     layers = cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
     originals = [layer.weight.detach().clone() for _, layer in layers]
     edited = working_copy(pipe, in_place)
@@ -249,11 +248,5 @@ def erase_rece(
         edit = closed_form_edit(
             erase_set, target_set, preserve, lam, ridge, preserve_gram=prior, extends=edit
         )
-    with torch.no_grad():
-        for (_, layer), new in zip(
-            cross_attention_projections(edited.unet, params.edit_keys, params.edit_values),
-            edit.apply(originals),
-            strict=True,
-        ):
-            layer.weight.copy_(new)
+    write_projections(edited.unet, edit.apply(originals), params.edit_keys, params.edit_values)
     return edited

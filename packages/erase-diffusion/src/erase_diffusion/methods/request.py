@@ -1,4 +1,5 @@
-"""The request every erasure method of this package takes: what to erase, what to keep.
+"""What every erasure method of this package takes: the request (what to erase, what to
+keep) and its params, typed or as a mapping to validate.
 
 torch-free (only the schema), so specs and docs can build requests without torch.
 """
@@ -6,9 +7,22 @@ torch-free (only the schema), so specs and docs can build requests without torch
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from unlearn_schema import Concept, SpecError, validate_or_raise
+
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
+def method_params(
+    params_type: type[ParamsT], params: ParamsT | Mapping[str, Any] | None, method: str
+) -> ParamsT:
+    """``params`` as ``params_type``: typed params pass through, a mapping is validated
+    (``None``: the defaults), its errors naming ``<method> params``."""
+    if isinstance(params, params_type):
+        return params
+    return validate_or_raise(params_type, dict(params or {}), f"{method} params")
 
 
 def check_concepts(concepts: Sequence[Concept | Mapping[str, Any]]) -> list[Concept]:

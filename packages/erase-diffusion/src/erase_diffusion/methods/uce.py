@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
-from unlearn_schema import MethodParams, validate_or_raise
+from unlearn_schema import MethodParams
 
 from erase_diffusion.methods.cross_attention import (
     closed_form_update,
@@ -32,8 +32,9 @@ from erase_diffusion.methods.cross_attention import (
     preserve_rows,
     reference_update,
     working_copy,
+    write_projections,
 )
-from erase_diffusion.methods.request import EraseRequest
+from erase_diffusion.methods.request import EraseRequest, method_params
 from erase_diffusion.pipeline import TextToImage
 
 if TYPE_CHECKING:
@@ -66,8 +67,6 @@ def edit_projections(
 ) -> None:
     """Write UCE's minimiser into ``pipe``'s projections (``originals`` = the W of the
     objective, default the current weights)."""
-    import torch
-
     layers = cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
     olds = [layer.weight.detach() for _, layer in layers] if originals is None else originals
     if params.implementation == "fast":
@@ -79,9 +78,7 @@ def edit_projections(
             reference_update(w, erased, targets, preserve, params.preserve_weight, params.ridge)
             for w in olds
         ]
-    with torch.no_grad():
-        for (_, layer), new in zip(layers, news, strict=True):
-            layer.weight.copy_(new)
+    write_projections(pipe.unet, news, params.edit_keys, params.edit_values)
 
 
 def erase_uce(
@@ -96,8 +93,7 @@ def erase_uce(
 
     Returns the edited pipeline: a copy unless ``in_place`` is True.
     """
-    if not isinstance(params, UCEParams):
-        params = validate_or_raise(UCEParams, dict(params or {}), "uce params")
+    params = method_params(UCEParams, params, "uce")
     cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
     edited = working_copy(pipe, in_place)
     erased, targets = concept_rows(edited, request.concepts)
