@@ -104,7 +104,7 @@ def test_cross_field_checks_name_the_field() -> None:
     text = _problems(GRAPH_UNLEARN_QUICK, _with(spec, methods=[MethodConfig(name="retrain")]))
     assert "methods[0].name: unknown method 'retrain'" in text
     twice = [MethodConfig(name="gif"), MethodConfig(name="gif")]
-    assert "methods[1].name: 'gif' is already listed" in _problems(
+    assert "methods[1].name: 'gif' is given twice" in _problems(
         GRAPH_UNLEARN_QUICK, _with(spec, methods=twice)
     )
     edges_only = _with(
@@ -127,6 +127,13 @@ def test_the_speed_benchmark_takes_one_seed() -> None:
     assert UNLEARN_GRAPH_SPEED.kind == "speed"
     assert "methods[0].name: unknown method 'egnn'" in _problems(
         UNLEARN_GRAPH_SPEED, _with(spec, methods=[MethodConfig(name="egnn")])
+    )
+    assert "needs at least one method, got []; accepted: gnndelete" in _problems(
+        UNLEARN_GRAPH_SPEED, _with(spec, methods=[])
+    )
+    twice = [MethodConfig(name="gif"), MethodConfig(name="gif")]
+    assert "methods[1].name: 'gif' is given twice" in _problems(
+        UNLEARN_GRAPH_SPEED, _with(spec, methods=twice)
     )
 
 

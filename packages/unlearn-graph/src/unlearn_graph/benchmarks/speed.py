@@ -71,6 +71,7 @@ from unlearn_schema import (
     StrictModel,
     WorldSpec,
 )
+from unlearn_schema.recipes import Goal, check_methods, machine_load_note
 
 from unlearn_graph.config import BACKBONE_PARAMS, BackboneParams
 from unlearn_graph.methods import METHODS
@@ -79,7 +80,7 @@ from unlearn_graph.worlds import CSBMConfig
 if TYPE_CHECKING:
     from unlearn_graph.benchmarks._speed_worker import Setup
 
-GOALS = {"gnndelete": 10.0, "d2dgn": 10.0}
+GOALS = {"gnndelete": Goal(">=", 10.0), "d2dgn": Goal(">=", 10.0)}
 """Method -> the speed-up over retraining it should reach at matched retained AUROC."""
 METHOD_NAMES = ("gnndelete", "d2dgn", "gif", "gradient-ascent", "grapheraser")
 NUM_SHARDS = 4
@@ -140,12 +141,7 @@ def _default_spec(size: Size) -> BenchmarkSpec:
 
 
 def _check(parsed: Parsed) -> None:
-    names = [method.name for method in parsed.methods]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValueError(f"methods: {', '.join(repeated)} listed more than once; list each once")
-    if not names:
-        raise ValueError(f"methods: list at least one of {', '.join(METHOD_NAMES)}")
+    check_methods(parsed, METHOD_NAMES)
 
 
 class _Measurer:
@@ -300,7 +296,7 @@ def _report(
     retrain_peak = max(r["peak_mib"] for r in retrains)
     metrics: list[MetricValue] = []
 
-    def add(name: str, value: float, method: str | None = None, goal: float | None = None) -> None:
+    def add(name: str, value: float, method: str | None = None, goal: Goal | None = None) -> None:
         direction, unit = METRIC_INFO[name]
         metrics.append(
             MetricValue(
@@ -309,7 +305,7 @@ def _report(
                 direction=direction,
                 unit=unit,
                 labels={} if method is None else {"method": method},
-                reference=goal,
+                reference=None if goal is None else goal.bound,
                 reference_name=None if goal is None else "goal",
             )
         )
@@ -340,12 +336,12 @@ def _report(
         add("speedup_at_matched_utility", speedup, name, goal=goal)
         add("speedup_vs_full_retrain", full, name)
         if goal is not None:
-            add("speedup_at_matched_utility_met", float(speedup >= goal), name)
-            add("speedup_vs_full_retrain_met", float(full >= goal), name)
-            flag = "met" if speedup >= goal else "NOT met"
+            add("speedup_at_matched_utility_met", float(goal.met(speedup)), name)
+            add("speedup_vs_full_retrain_met", float(goal.met(full)), name)
+            flag = "met" if goal.met(speedup) else "NOT met"
             notes.append(
-                f"goal {name}: >= {goal:.0f}x at matched retained AUROC: {speedup:.1f}x "
-                f"({flag}); {full:.1f}x against the full retraining"
+                f"goal {name}: {goal.comparison} {goal.bound:.0f}x at matched retained AUROC: "
+                f"{speedup:.1f}x ({flag}); {full:.1f}x against the full retraining"
             )
     backbone = BACKBONE_NAMES.get(setup.backbone.backbone, setup.backbone.backbone)
     load_after = os.getloadavg()
@@ -357,10 +353,8 @@ def _report(
         "memory: VmHWM growth over the call in a fresh process per measurement",
         f"graph: {int(graph['training_edges'])} training edges, "
         f"{int(graph['deleted_edges'])} deleted",
-        "machine load (1/5/15-min averages): "
-        f"{' / '.join(f'{v:.2f}' for v in load_before)} before, "
-        f"{' / '.join(f'{v:.2f}' for v in load_after)} after; {platform.platform()}, "
-        f"{setup.num_threads} torch thread(s) per process",
+        machine_load_note(load_before, after=load_after),
+        f"machine: {platform.platform()}, {setup.num_threads} torch thread(s) per process",
     ]
     curve = Curve(
         name="retrain-auroc-trace",

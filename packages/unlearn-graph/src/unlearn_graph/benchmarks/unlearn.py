@@ -45,6 +45,7 @@ from unlearn_schema import (
     StrictModel,
     WorldSpec,
 )
+from unlearn_schema.recipes import check_methods
 
 from unlearn_graph.config import BACKBONE_PARAMS, BackboneParams, TrainConfig
 from unlearn_graph.methods import METHODS
@@ -133,21 +134,14 @@ def _full_spec(size: Size) -> BenchmarkSpec:
 
 def _check(parsed: Parsed) -> None:
     """What the types cannot say: each method once, EGNN only with the nodes scenario."""
-    problems: list[str] = []
-    seen: dict[str, int] = {}
-    for index, method in enumerate(parsed.methods):
-        if method.name in seen:
-            problems.append(
-                f"methods[{index}].name: {method.name!r} is already listed at "
-                f"methods[{seen[method.name]}]; list each method once"
-            )
-        seen.setdefault(method.name, index)
-        if method.name == "egnn" and "nodes" not in parsed.params.scenarios:
-            problems.append(
-                f"methods[{index}].name: egnn edits node classifiers and runs only in the "
-                f"nodes scenario, but params.scenarios is {parsed.params.scenarios}; add "
-                "'nodes' or remove egnn"
-            )
+    check_methods(parsed, METHOD_NAMES, at_least=0)  # no method: the oracle alone
+    scenarios = parsed.params.scenarios
+    problems = [
+        f"methods[{index}].name: egnn edits node classifiers and runs only in the nodes "
+        f"scenario, but params.scenarios is {scenarios}; add 'nodes' or remove egnn"
+        for index, method in enumerate(parsed.methods)
+        if method.name == "egnn" and "nodes" not in scenarios
+    ]
     if problems:
         raise SpecError(problems)
 
