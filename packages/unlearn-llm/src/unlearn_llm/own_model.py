@@ -99,13 +99,16 @@ def forget_in_own_model(
     adapter_dir: str | os.PathLike[str] | None = None,
     lora_rank: int | None = 8,
     out_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
 ) -> OwnModelResult:
     """Unlearn ``forget`` from the model in ``model_dir``; keep ``retain``.
 
     * ``adapter_dir``: an existing peft LoRA adapter to continue from (trainable);
     * ``lora_rank``: without ``adapter_dir``, attach a fresh LoRA adapter of this rank
       (``None`` updates all weights of the model);
-    * ``out_dir``: where to ``save_pretrained`` the result (the adapter only with LoRA).
+    * ``out_dir``: where to ``save_pretrained`` the result (the adapter only with LoRA);
+    * ``seed``: seeds the fresh adapter's initialisation and, unless ``params`` sets
+      its own, the method's batches, so that the same call gives the same result.
 
     All errors (missing directory, tokenizer not matching the model, empty forget set,
     forget/retain overlap, method parameter out of range) are raised before training.
@@ -117,13 +120,17 @@ def forget_in_own_model(
     from unlearn_llm.models import add_lora, load_causal_lm
 
     record = METHODS.lookup(method, "method")
-    config = record.validate_params(dict(params or {}), "params")
+    raw = dict(params or {})
+    if "seed" in record.params_type.model_fields and "seed" not in raw:
+        raw["seed"] = seed
+    config = record.validate_params(raw, "params")
     samples = forget.samples if isinstance(forget, TextForgetRequest) else forget
     forget_pairs = _as_pairs(samples, "forget")
     retain_pairs = _as_pairs(retain, "retain")
     model, tokenizer = load_causal_lm(model_dir, adapter_dir=adapter_dir)
     data = unlearn_data_from_pairs(tokenizer, forget_pairs, retain_pairs)
     if adapter_dir is None and lora_rank is not None:
+        torch.manual_seed(seed)  # LoRA's A matrices are drawn from torch's global generator
         model = add_lora(model, rank=lora_rank, alpha=2 * lora_rank)
 
     def nll(batch: Any) -> float:
