@@ -16,7 +16,13 @@ from unlearn_schema import (
     Registry,
     SpecError,
 )
-from unlearn_schema.recipes import Goal, check_methods, machine_load_note, met_flag
+from unlearn_schema.recipes import (
+    Goal,
+    check_methods,
+    machine_load_note,
+    met_flag,
+    spec_from_parts,
+)
 
 
 @pytest.mark.parametrize(
@@ -114,3 +120,39 @@ def test_check_methods_names_too_few_too_many_and_repeats() -> None:
         "once (results are labelled by method name: one spec per setting)"
         for index in (2, 3)
     ]
+
+
+class _Knobs(NoParams):
+    pair: tuple[int, int] = (10, 5)
+    rate: float = 0.5
+
+
+def test_spec_from_parts_dumps_every_part_to_json_values() -> None:
+    spec = spec_from_parts(
+        "toy",
+        "full",
+        [0, 1],
+        world=("grid", _Knobs(rate=0.25)),
+        model=("mlp", _Knobs()),
+        methods=["a", "b", "c"],
+        method_params={"a": _Knobs(), "b": {"rate": 2.0}},
+        params=_Knobs(pair=(1, 2)),
+    )
+    assert spec.seeds == [0, 1] and spec.size == "full"
+    assert spec.world is not None and spec.world.name == "grid"
+    assert spec.world.params == {"pair": [10, 5], "rate": 0.25}
+    assert spec.model is not None and spec.model.params == {"pair": [10, 5], "rate": 0.5}
+    assert [(m.name, m.params) for m in spec.methods] == [
+        ("a", {"pair": [10, 5], "rate": 0.5}),
+        ("b", {"rate": 2.0}),
+        ("c", {}),
+    ]
+    assert spec.params == {"pair": [1, 2], "rate": 0.5}
+    bare = spec_from_parts("toy", "quick")
+    assert (bare.seeds, bare.world, bare.model, bare.methods, bare.params) == (
+        [0],
+        None,
+        None,
+        [],
+        {},
+    )

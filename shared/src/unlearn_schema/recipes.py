@@ -13,7 +13,8 @@ under with `machine_load_note`::
     ]
     notes = [machine_load_note(os.getloadavg(), after=load_after)]
 
-A recipe whose results are labelled by method name checks its ``methods:`` with
+A benchmark's default spec is built from its typed parts by `spec_from_parts`, and a
+recipe whose results are labelled by method name checks its ``methods:`` with
 `check_methods`: as many as it runs, each given once.
 
 Plain Python only (no numpy, no torch), like the rest of the schema package.
@@ -22,10 +23,13 @@ Plain Python only (no numpy, no torch), like the rest of the schema package.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from pydantic import BaseModel, JsonValue
+
+from unlearn_schema.configs import BenchmarkSpec, MethodConfig, ModelSpec, Size, WorldSpec
 from unlearn_schema.errors import SpecError
 from unlearn_schema.plugins import ParsedSpec
 from unlearn_schema.results import Direction, MetricValue
@@ -152,3 +156,39 @@ def check_methods(
 
 def _methods(count: int) -> str:
     return "one method" if count == 1 else f"{count} methods"
+
+
+def spec_from_parts(
+    benchmark: str,
+    size: Size,
+    seeds: Sequence[int] = (0,),
+    *,
+    world: tuple[str, BaseModel] | None = None,
+    model: tuple[str, BaseModel] | None = None,
+    methods: Iterable[str] = (),
+    method_params: Mapping[str, BaseModel | Mapping[str, JsonValue]] | None = None,
+    params: BaseModel | None = None,
+) -> BenchmarkSpec:
+    """A default spec from its typed parts, each dumped to JSON values.
+
+    ``world`` and ``model`` are (name, params); ``methods`` the method names in order,
+    with ``method_params`` for those whose params the spec spells out (typed, or a
+    mapping of the fields that differ from the defaults); ``params`` the run knobs.
+    """
+    options = method_params or {}
+    return BenchmarkSpec(
+        benchmark=benchmark,
+        size=size,
+        seeds=list(seeds),
+        world=None if world is None else WorldSpec(name=world[0], params=_dump(world[1])),
+        model=None if model is None else ModelSpec(name=model[0], params=_dump(model[1])),
+        methods=[MethodConfig(name=name, params=_dump(options.get(name, {}))) for name in methods],
+        params={} if params is None else _dump(params),
+    )
+
+
+def _dump(part: BaseModel | Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    if isinstance(part, BaseModel):
+        dumped: dict[str, JsonValue] = part.model_dump(mode="json")
+        return dumped
+    return dict(part)

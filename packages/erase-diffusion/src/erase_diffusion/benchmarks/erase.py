@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, JsonValue, field_validator
 from unlearn_schema import (
     Benchmark,
     BenchmarkResult,
@@ -30,18 +30,15 @@ from unlearn_schema import (
     Concept,
     Curve,
     Direction,
-    MethodConfig,
     MetricValue,
-    ModelSpec,
     NoParams,
     ParsedSpec,
     Progress,
     Series,
     Size,
     StrictModel,
-    WorldSpec,
 )
-from unlearn_schema.recipes import check_methods
+from unlearn_schema.recipes import check_methods, spec_from_parts
 
 from erase_diffusion.methods import METHODS
 from erase_diffusion.methods.request import EraseRequest
@@ -141,11 +138,11 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
         run = EraseRun(
             erase=[["circle"], ["red"]], erased_samples=24, preserve_samples=48, steps=12
         )
-        methods = [
-            MethodConfig(name="uce"),
-            MethodConfig(name="rece", params={"rounds": 2}),
-            MethodConfig(name="esd-x", params={"iterations": 50, "batch_size": 4, "ddim_steps": 6}),
-        ]
+        methods: dict[str, dict[str, JsonValue]] = {
+            "uce": {},
+            "rece": {"rounds": 2},
+            "esd-x": {"iterations": 50, "batch_size": 4, "ddim_steps": 6},
+        }
         seeds = [0] if size == "quick" else [0, 1, 2]
     else:
         # Nightly, calibrated to about 20 minutes on 2 idle cores (per-part timings in the
@@ -160,26 +157,27 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
             preserve_prompts=48,
             steps=12,
         )
-        esd: dict[str, Any] = {"iterations": 50, "batch_size": 4, "ddim_steps": 6}
-        methods = [
-            MethodConfig(name="uce"),
-            MethodConfig(name="rece", params={"rounds": 2}),
-            MethodConfig(name="esd-x", params=dict(esd)),
+        esd: dict[str, JsonValue] = {"iterations": 50, "batch_size": 4, "ddim_steps": 6}
+        methods = {
+            "uce": {},
+            "rece": {"rounds": 2},
+            "esd-x": esd,
             # ESD-u trains every non-cross-attention weight, nearly the whole tiny UNet: at
             # ESD-x's 3e-4 it wipes out everything (preservation 0.29-0.42 in the quick
             # setting); 1e-5 (the paper's rate) erases about 40 % at preservation 0.9.
-            MethodConfig(name="esd-u", params={**esd, "learning_rate": 1e-5}),
-            MethodConfig(name="mace"),
-        ]
+            "esd-u": {**esd, "learning_rate": 1e-5},
+            "mace": {},
+        }
         seeds = [0, 1]
-    return BenchmarkSpec(
-        benchmark=name,
-        size=size,
-        seeds=seeds,
-        world=WorldSpec(name="shapes"),
-        model=ModelSpec(name="tiny-shapes"),
-        methods=methods,
-        params=run.model_dump(),
+    return spec_from_parts(
+        name,
+        size,
+        seeds,
+        world=("shapes", NoParams()),
+        model=("tiny-shapes", NoParams()),
+        methods=list(methods),
+        method_params=methods,
+        params=run,
     )
 
 

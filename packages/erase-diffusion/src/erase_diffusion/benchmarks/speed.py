@@ -41,7 +41,7 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
-from unlearn_schema.recipes import Goal, machine_load_note, met_flag
+from unlearn_schema.recipes import Goal, machine_load_note, met_flag, spec_from_parts
 
 SD15_OUT_WIDTHS = [320] * 2 + [640] * 2 + [1280] * 2 + [1280] + [1280] * 3 + [640] * 3 + [320] * 3
 TEXT_DIM = 768
@@ -390,9 +390,7 @@ def _spec(size: Size) -> BenchmarkSpec:
         )
     else:
         params = SpeedRun()
-    return BenchmarkSpec(
-        benchmark="erase-diffusion-speed", size=size, seeds=[0], params=params.model_dump()
-    )
+    return spec_from_parts("erase-diffusion-speed", size, params=params)
 
 
 ERASE_DIFFUSION_SPEED = Benchmark(

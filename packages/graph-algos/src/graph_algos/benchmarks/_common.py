@@ -1,47 +1,21 @@
-"""Pieces every graph-algos benchmark shares: default specs, the method check, metrics,
-and the lines of its curves."""
+"""Pieces every graph-algos benchmark shares: the method check, metrics, and the lines of
+its curves (default specs come from `unlearn_schema.recipes.spec_from_parts`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, JsonValue
 from unlearn_schema import (
-    BenchmarkSpec,
     Direction,
-    MethodConfig,
     MetricValue,
     ParsedSpec,
     Series,
-    Size,
-    WorldSpec,
 )
 from unlearn_schema.recipes import check_methods
 
 Check = Callable[[ParsedSpec[Any, Any, Any]], None]
-
-
-def spec_from_parts(
-    benchmark: str,
-    size: Size,
-    seeds: list[int],
-    world: tuple[str, BaseModel],
-    run: BaseModel,
-    methods: Iterable[str] = (),
-    method_params: Mapping[str, dict[str, JsonValue]] | None = None,
-) -> BenchmarkSpec:
-    """A default spec from its typed parts: (world name, world params), run params, methods."""
-    options = method_params or {}
-    return BenchmarkSpec(
-        benchmark=benchmark,
-        size=size,
-        seeds=seeds,
-        world=WorldSpec(name=world[0], params=world[1].model_dump()),
-        methods=[MethodConfig(name=name, params=dict(options.get(name, {}))) for name in methods],
-        params=run.model_dump(),
-    )
 
 
 def method_check(accepted: Sequence[str], then: Check | None = None) -> Check:

@@ -27,8 +27,9 @@ from unlearn_schema import (
     SpecError,
     StrictModel,
 )
+from unlearn_schema.recipes import spec_from_parts
 
-from graph_algos.benchmarks._common import mean_metric, mean_series, method_check, spec_from_parts
+from graph_algos.benchmarks._common import mean_metric, mean_series, method_check
 from graph_algos.methods import METHODS
 from graph_algos.methods.critical import BetweennessParams
 from graph_algos.methods.influence import SpreadEstimator
@@ -102,9 +103,14 @@ def _critical_spec(size: Size) -> BenchmarkSpec:
             "betweenness": {"samples": 500},
         }
         seeds = [0, 1]
-    world_part = ("critical-graph", world)
     return spec_from_parts(
-        "critical-nodes", size, seeds, world_part, run, CRITICAL_METHODS, method_params
+        "critical-nodes",
+        size,
+        seeds,
+        world=("critical-graph", world),
+        methods=CRITICAL_METHODS,
+        method_params=method_params,
+        params=run,
     )
 
 

@@ -23,8 +23,9 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
+from unlearn_schema.recipes import spec_from_parts
 
-from graph_algos.benchmarks._common import mean_metric, method_check, spec_from_parts
+from graph_algos.benchmarks._common import mean_metric, method_check
 from graph_algos.methods import METHODS
 from graph_algos.methods.hierarchy import leaf_divergence_ratio, linkage_gap_boundary
 from graph_algos.metrics.hierarchy import exact_recovery_by_depth, tree_recovered
@@ -98,7 +99,9 @@ def _hierarchy_spec(size: Size) -> BenchmarkSpec:
         run = HierarchyRun(trials=10)
         seeds = [0, 1]
     world_part = ("hierarchical-sbm", world)
-    return spec_from_parts("hierarchy-phase", size, seeds, world_part, run, HIERARCHY_METHODS)
+    return spec_from_parts(
+        "hierarchy-phase", size, seeds, world=world_part, methods=HIERARCHY_METHODS, params=run
+    )
 
 
 def run_hierarchy(

@@ -22,8 +22,9 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
+from unlearn_schema.recipes import spec_from_parts
 
-from graph_algos.benchmarks._common import mean_metric, mean_series, method_check, spec_from_parts
+from graph_algos.benchmarks._common import mean_metric, mean_series, method_check
 from graph_algos.methods import METHODS
 from graph_algos.methods.local import LabelledSeed
 from graph_algos.metrics.local import f1_score
@@ -92,8 +93,9 @@ def _noisy_spec(size: Size) -> BenchmarkSpec:
         )
         run, seeds = NoisyLabelRun(trials=10), [0, 1, 2]
         methods = list(LOCAL_METHODS)
+    world_part = ("noisy-label-sbm", world)
     return spec_from_parts(
-        "noisy-label-local", size, seeds, ("noisy-label-sbm", world), run, methods
+        "noisy-label-local", size, seeds, world=world_part, methods=methods, params=run
     )
 
 

@@ -24,8 +24,9 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
+from unlearn_schema.recipes import spec_from_parts
 
-from graph_algos.benchmarks._common import mean_metric, mean_series, method_check, spec_from_parts
+from graph_algos.benchmarks._common import mean_metric, mean_series, method_check
 from graph_algos.benchmarks.planted_quickstart import (
     PlantedRun,
     SubgraphName,
@@ -99,7 +100,10 @@ def _planted_power_spec(size: Size) -> BenchmarkSpec:
         )
         run = PlantedRun(trials=100, null_trials=200)
         seeds = [0]
-    return spec_from_parts("planted-power", size, seeds, ("planted-grid", world), run, POWER_TESTS)
+    world_part = ("planted-grid", world)
+    return spec_from_parts(
+        "planted-power", size, seeds, world=world_part, methods=POWER_TESTS, params=run
+    )
 
 
 def run_planted_power(

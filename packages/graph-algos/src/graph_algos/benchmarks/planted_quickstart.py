@@ -26,8 +26,9 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
+from unlearn_schema.recipes import spec_from_parts
 
-from graph_algos.benchmarks._common import mean_metric, mean_series, method_check, spec_from_parts
+from graph_algos.benchmarks._common import mean_metric, mean_series, method_check
 from graph_algos.methods import METHODS
 from graph_algos.methods.planted import boundary_size
 from graph_algos.metrics.planted import detection_power, false_alarm_rate
@@ -87,7 +88,10 @@ def _planted_spec(size: Size) -> BenchmarkSpec:
         )
         run = PlantedRun(trials=200, null_trials=400)
         seeds = [0, 1, 2]
-    return spec_from_parts("planted-quickstart", size, seeds, ("planted-gnq", world), run, TESTS)
+    world_part = ("planted-gnq", world)
+    return spec_from_parts(
+        "planted-quickstart", size, seeds, world=world_part, methods=TESTS, params=run
+    )
 
 
 def power_grid(

@@ -47,9 +47,8 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
-from unlearn_schema.recipes import Goal, machine_load_note, met_flag
+from unlearn_schema.recipes import Goal, machine_load_note, met_flag, spec_from_parts
 
-from graph_algos.benchmarks._common import spec_from_parts
 from graph_algos.kernels import (
     LocalResult,
     acl_push,
@@ -288,7 +287,7 @@ def _speed_spec(size: Size) -> BenchmarkSpec:
     else:
         graphs = SpeedGraphs(edges=1_000_000, locality_sizes=[10_000, 100_000, 1_000_000])
         run = SpeedRun(sources=16)
-    return spec_from_parts("graph-algos-speed", size, [0], ("speed-graphs", graphs), run)
+    return spec_from_parts("graph-algos-speed", size, world=("speed-graphs", graphs), params=run)
 
 
 def _time(value: float, kernel: str, implementation: str, **labels: str) -> MetricValue:

@@ -22,13 +22,12 @@ from unlearn_schema import (
     BenchmarkSpec,
     Direction,
     MetricValue,
-    ModelSpec,
     ParsedSpec,
     Progress,
     Size,
     StrictModel,
-    WorldSpec,
 )
+from unlearn_schema.recipes import spec_from_parts
 
 from train_infra.benchmarks._common import aggregate_seeds, metric
 from train_infra.models import GraphSageParams
@@ -52,12 +51,12 @@ def _default_spec(size: Size) -> BenchmarkSpec:
     run = DiskGNNRun(
         epochs=2 if size == "quick" else 3, batch_size=256 if size == "quick" else 1024
     )
-    return BenchmarkSpec(
-        benchmark="diskgnn-features",
-        size=size,
-        world=WorldSpec(name="planted-partition-on-disk", params=world.model_dump(mode="json")),
-        model=ModelSpec(name="graphsage-mean", params=GraphSageParams().model_dump(mode="json")),
-        params=run.model_dump(mode="json"),
+    return spec_from_parts(
+        "diskgnn-features",
+        size,
+        world=("planted-partition-on-disk", world),
+        model=("graphsage-mean", GraphSageParams()),
+        params=run,
     )
 
 

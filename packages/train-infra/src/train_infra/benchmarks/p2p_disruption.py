@@ -18,7 +18,6 @@ from unlearn_schema import (
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
-    MethodConfig,
     MetricValue,
     NoParams,
     ParsedSpec,
@@ -26,9 +25,8 @@ from unlearn_schema import (
     Series,
     Size,
     StrictModel,
-    WorldSpec,
 )
-from unlearn_schema.recipes import check_methods
+from unlearn_schema.recipes import check_methods, spec_from_parts
 
 from train_infra.benchmarks._common import aggregate_seeds, metric
 from train_infra.methods import METHODS
@@ -61,17 +59,14 @@ def _default_spec(size: Size) -> BenchmarkSpec:
     world = (
         GossipWorld() if size == "quick" else GossipWorld(num_nodes=200, rounds=150, drop_round=50)
     )
-    return BenchmarkSpec(
-        benchmark="p2p-disruption",
-        size=size,
-        seeds=[0] if size == "quick" else [0, 1, 2],
-        world=WorldSpec(name="barabasi-albert-gossip", params=world.model_dump(mode="json")),
-        methods=[
-            MethodConfig(
-                name="gossip-averaging", params=GossipAveragingParams().model_dump(mode="json")
-            )
-        ],
-        params=DisruptionRun().model_dump(),
+    return spec_from_parts(
+        "p2p-disruption",
+        size,
+        [0] if size == "quick" else [0, 1, 2],
+        world=("barabasi-albert-gossip", world),
+        methods=GOSSIP_METHODS,
+        method_params={"gossip-averaging": GossipAveragingParams()},
+        params=DisruptionRun(),
     )
 
 

@@ -26,6 +26,7 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
+from unlearn_schema.recipes import spec_from_parts
 
 from train_infra.rope_bounds import PhaseDtype, check_hf_config, feasible_region
 
@@ -92,9 +93,7 @@ class RopeRun(StrictModel):
 def _default_spec(size: Size) -> BenchmarkSpec:
     top = 22 if size == "quick" else 26
     run = RopeRun(context_lengths=[2**p for p in range(10, top + 1)])
-    return BenchmarkSpec(
-        benchmark="rope-feasibility", size=size, params=run.model_dump(mode="json")
-    )
+    return spec_from_parts("rope-feasibility", size, params=run)
 
 
 def run_rope(

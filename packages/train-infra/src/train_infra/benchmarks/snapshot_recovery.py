@@ -28,9 +28,7 @@ from unlearn_schema import (
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
-    MethodConfig,
     MetricValue,
-    ModelSpec,
     NoParams,
     ParsedMethod,
     ParsedSpec,
@@ -39,7 +37,7 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
-from unlearn_schema.recipes import check_methods
+from unlearn_schema.recipes import check_methods, spec_from_parts
 
 from train_infra.benchmarks._common import metric
 from train_infra.methods import METHODS
@@ -93,15 +91,13 @@ def _default_spec(size: Size) -> BenchmarkSpec:
     run = (
         SnapshotRun() if quick else SnapshotRun(batch_size=128, steps=40, crash_after=20, k=4, m=2)
     )
-    return BenchmarkSpec(
-        benchmark="snapshot-recovery",
-        size=size,
-        model=ModelSpec(name="mlp", params=model.model_dump(mode="json")),
-        methods=[
-            MethodConfig(name=name, params=SnapshotOptimizerParams().model_dump(mode="json"))
-            for name in _PREFIX
-        ],
-        params=run.model_dump(mode="json"),
+    return spec_from_parts(
+        "snapshot-recovery",
+        size,
+        model=("mlp", model),
+        methods=_PREFIX,
+        method_params={name: SnapshotOptimizerParams() for name in _PREFIX},
+        params=run,
     )
 
 

@@ -47,7 +47,7 @@ from unlearn_schema import (
     Size,
     StrictModel,
 )
-from unlearn_schema.recipes import Goal, machine_load_note, met_flag
+from unlearn_schema.recipes import Goal, machine_load_note, met_flag, spec_from_parts
 
 from train_infra.benchmarks._common import metric
 
@@ -161,9 +161,7 @@ METRIC_NAMES = frozenset(
 
 def _default_spec(size: Size) -> BenchmarkSpec:
     run = QUICK if size == "quick" else SpeedRun()
-    return BenchmarkSpec(
-        benchmark="train-infra-speed", size=size, params=run.model_dump(mode="json")
-    )
+    return spec_from_parts("train-infra-speed", size, params=run)
 
 
 def ratios_of(
