@@ -110,3 +110,17 @@ def validate_or_raise(model: type[ModelT], data: object, source: str | None = No
         return model.model_validate(data)
     except ValidationError as error:
         raise SpecError(describe_validation_error(error, model), source) from None
+
+
+def validate_at(model: type[ModelT], data: object, path: str) -> ModelT:
+    """Validate ``data`` as ``model``; each error line starts with ``path`` and, where
+    pydantic saw one, ends with the bad value (``(got -5)``)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        lines = describe_validation_error(error, model)
+        for index, item in enumerate(error.errors(include_url=False)):
+            skip = item["type"] in ("missing", "extra_forbidden") or not item["loc"]
+            if not skip and index < len(lines):
+                lines[index] += f" (got {item.get('input')!r})"
+        raise SpecError([f"{path}.{line}" for line in lines]) from None

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from unlearn_schema.base import StrictModel
 from unlearn_schema.configs import BenchmarkSpec, MethodConfig, MethodParams, Size
-from unlearn_schema.errors import SpecError, describe_validation_error
+from unlearn_schema.errors import SpecError, validate_at
 from unlearn_schema.registry import MethodSpec, Registry
 from unlearn_schema.requests import ForgetRequest
 from unlearn_schema.results import BenchmarkResult
@@ -124,22 +124,6 @@ class ParsedSpec(Generic[WorldT, ModelT, RunT]):
     @property
     def seeds(self) -> list[int]:
         return list(self.spec.seeds)
-
-
-def _validate_part(params_type: type[Any], raw: object, path: str) -> Any:
-    try:
-        return params_type.model_validate(raw)
-    except Exception as error:
-        from pydantic import ValidationError
-
-        if not isinstance(error, ValidationError):
-            raise
-        lines = describe_validation_error(error, params_type)
-        for index, item in enumerate(error.errors(include_url=False)):
-            skip = item["type"] in ("missing", "extra_forbidden") or not item["loc"]
-            if not skip and index < len(lines):
-                lines[index] += f" (got {item.get('input')!r})"
-        raise SpecError([f"{path}.{line}" for line in lines]) from None
 
 
 def _names(names: Mapping[str, Any] | frozenset[str] | tuple[str, ...]) -> str:
@@ -248,7 +232,7 @@ class Benchmark(Generic[WorldT, ModelT, RunT]):
         else:
             world_name = world_spec.name
             world_type, world_raw = self.worlds[world_name], world_spec.params
-            world = collect(lambda: _validate_part(world_type, world_raw, "world.params"))
+            world = collect(lambda: validate_at(world_type, world_raw, "world.params"))
 
         model_spec = spec.model if "model" in given else fallback().model
         model_name: str | None = None
@@ -273,10 +257,10 @@ class Benchmark(Generic[WorldT, ModelT, RunT]):
                     f"checkpoint, got {checkpoint!r}{hint}"
                 )
             model_type, model_raw = self.models[model_name], model_spec.params
-            model = collect(lambda: _validate_part(model_type, model_raw, "model.params"))
+            model = collect(lambda: validate_at(model_type, model_raw, "model.params"))
 
         raw_params = spec.params if "params" in given else fallback().params
-        params = collect(lambda: _validate_part(self.params_type, raw_params, "params"))
+        params = collect(lambda: validate_at(self.params_type, raw_params, "params"))
 
         method_configs = spec.methods if "methods" in given else fallback().methods
         methods: list[ParsedMethod] = []

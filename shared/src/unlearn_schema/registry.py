@@ -34,10 +34,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from unlearn_schema.configs import MethodParams
-from unlearn_schema.errors import SpecError, describe_validation_error
+from unlearn_schema.errors import SpecError, validate_at
 
 RegistryKind = Literal["method", "attack", "metric"]
 
@@ -106,16 +106,7 @@ class MethodSpec:
 
     def validate_params(self, raw: Mapping[str, Any], path: str) -> MethodParams:
         """Validate ``raw`` against the params model; errors name ``path`` and the bad value."""
-        params_type = self.params_type
-        try:
-            return params_type.model_validate(dict(raw))
-        except ValidationError as error:
-            lines = describe_validation_error(error, params_type)
-            for index, item in enumerate(error.errors(include_url=False)):
-                skip = item["type"] in ("missing", "extra_forbidden") or not item["loc"]
-                if not skip and index < len(lines):
-                    lines[index] += f" (got {item.get('input')!r})"
-            raise SpecError([f"{path}.{line}" for line in lines]) from None
+        return validate_at(self.params_type, dict(raw), path)
 
     def describe(self) -> dict[str, str | None]:
         """Name, kind, summary and paper, as ``unlearn-bench list --json`` prints them."""
