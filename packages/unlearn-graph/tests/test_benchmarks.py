@@ -89,7 +89,9 @@ def test_world_and_model_params_are_typed_per_name() -> None:
     parsed = GRAPH_UNLEARN_QUICK.parse(_with(spec, world=WorldSpec(name="karate")))
     assert parsed.world_name == "karate"
     planetoid = WorldSpec(name="planetoid", params={"folder": "/data/cora", "name": "cora"})
-    assert GRAPH_UNLEARN_QUICK.parse(_with(spec, world=planetoid)).world.name == "cora"
+    # typed as a Planetoid folder, and checked like the run would: the folder must exist
+    missing = _problems(GRAPH_UNLEARN_QUICK, _with(spec, world=planetoid))
+    assert "world.params: Planetoid folder '/data/cora' does not exist" in missing
     gat = ModelSpec(name="gat", params={"hidden": 30, "heads": 4})
     assert "hidden divisible by heads" in _problems(GRAPH_UNLEARN_QUICK, _with(spec, model=gat))
     # the speed benchmark builds a contextual SBM only
@@ -117,6 +119,31 @@ def test_cross_field_checks_name_the_field() -> None:
     assert r"deletion ratios must lie in (0, 0.5], got [0.9]" in _problems(GRAPH_UNLEARN_QUICK, bad)
     gif = _with(spec, methods=[MethodConfig(name="gif", params={"scale": -1})])
     assert "methods[0].params.scale" in _problems(GRAPH_UNLEARN_QUICK, gif)
+
+
+def test_validate_refuses_the_deletions_the_run_would_refuse() -> None:
+    from unlearn_graph.deletion import sample_edge_deletion
+    from unlearn_graph.tasks import make_link_task
+    from unlearn_graph.worlds import CSBMConfig, contextual_sbm
+
+    dense = {"num_nodes": 600, "average_degree": 8, "homophily": 0.7}
+    spec = GRAPH_UNLEARN_QUICK.default_spec("quick")
+    out = _with(
+        spec,
+        world=WorldSpec(name="csbm", params=dense),
+        params={**spec.params, "scenarios": ["edges"], "edge_sampling": "out"},
+        methods=[m for m in spec.methods if m.name != "egnn"],
+    )
+    text = _problems(GRAPH_UNLEARN_QUICK, out)
+    assert "params.deletion_ratios:" in text and "outside the test set's 2-hop" in text
+    # the count the check reports is the one the run meets
+    count = int(text.split(" asks to delete ")[1].split()[0])
+    available = int(text.split("but only ")[1].split()[0])
+    task = make_link_task(contextual_sbm(CSBMConfig(**dense), seed=spec.seeds[0]), spec.seeds[0])
+    with pytest.raises(ValueError, match=f"only {available} training edges lie outside"):
+        sample_edge_deletion(task, count, "out", spec.seeds[0])
+    inside = _with(out, params={**out.params, "edge_sampling": "in"})
+    GRAPH_UNLEARN_QUICK.parse(inside)  # 'in' edges are plentiful: valid
 
 
 def test_the_speed_benchmark_takes_one_seed() -> None:

@@ -25,31 +25,11 @@ from unlearn_schema import (
     NodeFeatureDeletionRequest,
 )
 
+from unlearn_graph.splits import edge_deletion_candidates
+from unlearn_graph.splits import nodes_within as nodes_within  # re-exported: methods use it
 from unlearn_graph.tasks import LinkTask, NodeTask, Task, both_directions
 
 GRAPH_REQUEST_KINDS = ("graph_edges", "graph_nodes", "graph_node_features")
-
-
-def nodes_within(edges: np.ndarray, num_nodes: int, sources: np.ndarray, hops: int) -> np.ndarray:
-    """Boolean mask of the nodes at most ``hops`` edges away from ``sources`` (undirected)."""
-    import scipy.sparse as sp
-
-    reached = np.zeros(num_nodes, dtype=bool)
-    reached[np.asarray(sources, dtype=np.int64)] = True
-    if hops <= 0 or edges.shape[1] == 0:
-        return reached
-    adjacency = sp.coo_matrix(
-        (np.ones(edges.shape[1] * 2), (np.r_[edges[0], edges[1]], np.r_[edges[1], edges[0]])),
-        shape=(num_nodes, num_nodes),
-    ).tocsr()
-    frontier = reached.copy()
-    for _ in range(hops):
-        frontier = (adjacency @ frontier.astype(np.float64)) > 0
-        frontier &= ~reached
-        if not frontier.any():
-            break
-        reached |= frontier
-    return reached
 
 
 @dataclass
@@ -222,24 +202,22 @@ def apply_requests(task: Task, requests: Sequence[ForgetRequest]) -> DeletionPro
     )
 
 
+def _test_sources(task: Task) -> np.ndarray:
+    """The nodes of the test elements (link endpoints, or test nodes)."""
+    if isinstance(task, LinkTask):
+        return np.unique(task.test_pos.numpy().reshape(-1))
+    return task.test_idx.numpy()
+
+
 def sample_edge_deletion(
     task: Task, count: int, where: Literal["in", "out"] = "out", seed: int = 0
 ) -> EdgeDeletionRequest:
     """Pick ``count`` training edges to delete, inside ("in") or outside ("out") the 2-hop
     neighbourhood of the test elements (GNNDelete's D_f sampling)."""
-    if where not in ("in", "out"):
-        raise ValueError(f"where must be 'in' or 'out', got {where!r}")
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    n = task.num_nodes
     edges = task.edges.numpy()
-    if isinstance(task, LinkTask):
-        sources = np.unique(task.test_pos.numpy().reshape(-1))
-    else:
-        sources = task.test_idx.numpy()
-    near = nodes_within(edges, n, sources, 2)
-    inside = near[edges[0]] & near[edges[1]]
-    candidates = np.flatnonzero(inside if where == "in" else ~inside)
+    candidates = edge_deletion_candidates(edges, task.num_nodes, _test_sources(task), where)
     if candidates.size < count:
         raise ValueError(
             f"asked for {count} '{where}' edges but only {candidates.size} training edges lie "

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from unlearn_graph.splits import link_split_order, node_split_order
 from unlearn_graph.worlds.csbm import GraphArrays
 
 
@@ -75,14 +76,9 @@ def make_node_task(
     graph: GraphArrays, seed: int = 0, train_ratio: float = 0.6, val_ratio: float = 0.2
 ) -> NodeTask:
     """Split nodes at random into train/val/test (the rest)."""
-    if not (train_ratio > 0 and val_ratio >= 0 and train_ratio + val_ratio < 1):
-        raise ValueError(
-            f"need 0 < train_ratio, 0 <= val_ratio, sum < 1; got {train_ratio}, {val_ratio}"
-        )
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(graph.num_nodes)
-    n_train = max(1, int(train_ratio * graph.num_nodes))
-    n_val = int(val_ratio * graph.num_nodes)
+    order, n_train, n_val = node_split_order(
+        graph.num_nodes, np.random.default_rng(seed), train_ratio, val_ratio
+    )
     return NodeTask(
         x=torch.from_numpy(graph.x),
         y=torch.from_numpy(graph.y),
@@ -123,15 +119,8 @@ def make_link_task(
     graph: GraphArrays, seed: int = 0, val_ratio: float = 0.05, test_ratio: float = 0.1
 ) -> LinkTask:
     """Hold out a fraction of the edges (and as many non-edges) for validation and test."""
-    if not (val_ratio >= 0 and test_ratio > 0 and val_ratio + test_ratio < 1):
-        raise ValueError(
-            f"need 0 <= val_ratio, 0 < test_ratio, sum < 1; got {val_ratio}, {test_ratio}"
-        )
     rng = np.random.default_rng(seed)
-    m = graph.edges.shape[1]
-    order = rng.permutation(m)
-    n_test = max(1, int(test_ratio * m))
-    n_val = int(val_ratio * m)
+    order, n_test, n_val = link_split_order(graph.edges.shape[1], rng, val_ratio, test_ratio)
     n = graph.num_nodes
     all_keys = graph.edges[0] * n + graph.edges[1]
     negatives = sample_non_edges(n, n_test + n_val, all_keys, rng)

@@ -142,8 +142,55 @@ def _check(parsed: Parsed) -> None:
         for index, method in enumerate(parsed.methods)
         if method.name == "egnn" and "nodes" not in scenarios
     ]
+    problems += _infeasible_deletions(parsed)
     if problems:
         raise SpecError(problems)
+
+
+def _infeasible_deletions(parsed: Parsed) -> list[str]:
+    """The deletions ``run`` would refuse: more 'in'/'out' edges (or training nodes) asked
+    for than the split of some seed has. Numpy only, the same splits as the run."""
+    from unlearn_graph.splits import edge_deletion_candidates, link_split_order, node_split_order
+    from unlearn_graph.worlds import load_world
+
+    assert parsed.world_name is not None
+    run = parsed.params
+    problems: list[str] = []
+    for seed in parsed.seeds:
+        try:
+            graph = load_world(parsed.world_name, parsed.world, seed)
+        except (OSError, ValueError) as error:  # e.g. a Planetoid folder that is not there
+            return [f"world.params: {error}"]
+        for scenario in run.scenarios:
+            rng = np.random.default_rng(seed)
+            if scenario == "edges":
+                order, n_test, n_val = link_split_order(graph.edges.shape[1], rng)
+                train = graph.edges[:, np.sort(order[n_test + n_val :])]
+                sources = np.unique(graph.edges[:, order[:n_test]].reshape(-1))
+                available = edge_deletion_candidates(
+                    train, graph.num_nodes, sources, run.edge_sampling
+                ).size
+                size, unit = train.shape[1], "edges"
+                what = f"training edges lie {'inside' if run.edge_sampling == 'in' else 'outside'}"
+                what += " the test set's 2-hop neighbourhood"
+            else:
+                _, n_train, _ = node_split_order(graph.num_nodes, rng)
+                size, available, unit = n_train, n_train - 1, "nodes"
+                what = "training nodes may be deleted (all but one)"
+            for ratio in run.deletion_ratios:
+                count = max(1, round(ratio * size))
+                if count > available:
+                    problems.append(
+                        f"params.deletion_ratios: {ratio} asks to delete {count} {unit} in the "
+                        f"{scenario} scenario of seed {seed}, but only {available} {what} "
+                        f"(params.edge_sampling={run.edge_sampling!r}); lower the ratio"
+                        + (
+                            ", or make the graph sparser or sample 'in' edges"
+                            if unit == "edges"
+                            else ""
+                        )
+                    )
+    return problems
 
 
 def _make_task(parsed: Parsed, scenario: Scenario, seed: int) -> Task:
