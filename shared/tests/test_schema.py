@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -159,3 +160,18 @@ def test_heatmap_rejects_ragged_grids_and_non_finite_values() -> None:
         Heatmap.model_validate({**good, "z": [[0.0, 1.0], [0.0, 1.0]]})
     with pytest.raises(ValueError, match="not finite"):
         Heatmap.model_validate({**good, "z": [[0.0, float("nan")]]})
+
+
+def test_reading_file_names_the_file_and_keeps_missing_files_apart(tmp_path: Path) -> None:
+    import json
+
+    from unlearn_schema import UnreadableFileError, reading_file
+
+    bad = tmp_path / "meta.json"
+    bad.write_text("{torn")
+    with pytest.raises(UnreadableFileError) as caught, reading_file(bad, "the metadata"):
+        json.loads(bad.read_text())
+    assert str(caught.value).startswith(f"{bad}: cannot read the metadata (JSONDecodeError: ")
+    assert isinstance(caught.value.__cause__, json.JSONDecodeError)
+    with pytest.raises(FileNotFoundError), reading_file(bad, "the metadata"):
+        (tmp_path / "absent").read_text()

@@ -182,11 +182,32 @@ BROKEN = Benchmark(
 )
 
 
+def _damaged_checkpoint_run(
+    parsed: ParsedSpec[ToyWorld, None, object], progress: Progress, out_dir: str
+) -> BenchmarkResult:
+    from unlearn_schema import reading_file
+
+    (Path(out_dir) / "partial.bin").write_bytes(b"half")
+    with reading_file("/models/mine/model.safetensors", "the model weights"):
+        raise RuntimeError("Error while deserializing header: header too large")
+
+
+DAMAGED = Benchmark(
+    name="damaged",
+    summary="reads a damaged checkpoint",
+    default_spec=lambda size: _toy_spec(size).model_copy(update={"benchmark": "damaged"}),
+    run=_damaged_checkpoint_run,
+    worlds={"toy": ToyWorld},
+    methods=TOY_METHODS,
+)
+
+
 @pytest.fixture
 def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     points = [
         FakeEntryPoint("toy", BENCHMARKS_GROUP, TOY, FakeDist("toy-package")),
         FakeEntryPoint("broken", BENCHMARKS_GROUP, BROKEN, FakeDist("toy-package")),
+        FakeEntryPoint("damaged", BENCHMARKS_GROUP, DAMAGED, FakeDist("toy-package")),
         FakeEntryPoint("toy-package", METHODS_GROUP, TOY_METHODS, FakeDist("toy-package")),
         FakeEntryPoint("other-package", METHODS_GROUP, OTHER_METHODS, FakeDist("other-package")),
     ]
@@ -208,7 +229,7 @@ def test_list_shows_each_package_with_its_parts(
     listing = json.loads(capsys.readouterr().out)
     assert [p["package"] for p in listing] == ["other-package", "toy-package"]
     toy = listing[1]
-    assert [b["name"] for b in toy["benchmarks"]] == ["broken", "toy"]
+    assert [b["name"] for b in toy["benchmarks"]] == ["broken", "damaged", "toy"]
     assert toy["methods"] == [
         {
             "name": "ascent",
@@ -261,12 +282,24 @@ def test_unknown_benchmark_exits_2_listing_known_and_writes_nothing(
     out = tmp_path / "out"
     assert cli.main(["run", "nope", "--out", str(out)]) == 2
     error = capsys.readouterr().err
-    assert "unknown benchmark 'nope'" in error and "broken, toy" in error
+    assert "unknown benchmark 'nope'" in error and "broken, damaged, toy" in error
     assert not out.exists()
 
 
 def test_failing_benchmark_leaves_no_partial_files(fake_plugins: None, tmp_path: Path) -> None:
     assert cli.main(["run", "broken", "--out", str(tmp_path), "--quiet"]) == 1
+    assert [p for p in _files(tmp_path) if p.is_file()] == []
+
+
+def test_a_damaged_user_file_is_one_line_naming_it_and_exit_2(
+    fake_plugins: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run", "damaged", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: /models/mine/model.safetensors: cannot read the model weights "
+        "(RuntimeError: Error while deserializing header: header too large)"
+    ]
     assert [p for p in _files(tmp_path) if p.is_file()] == []
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from erase_diffusion.metrics.erasure import (
@@ -29,3 +31,15 @@ def test_rates_and_accuracies() -> None:
     assert prompt_alignment(judged, prompted) == 0.5
     with pytest.raises(ValueError, match="at least one"):
         erasure_rate([], "circle")
+
+
+def test_a_damaged_judge_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    from erase_diffusion.metrics.judge import load_judge
+    from unlearn_schema import UnreadableFileError
+
+    path = tmp_path / "judge.safetensors"
+    path.write_bytes(b"not a safetensors file")
+    with pytest.raises(UnreadableFileError, match=r"judge\.safetensors: cannot read the judge"):
+        load_judge(path)
+    with pytest.raises(FileNotFoundError):
+        load_judge(tmp_path / "missing.safetensors")

@@ -79,6 +79,17 @@ def test_own_model_round_trips_without_lora(tiny: Any, tmp_path: Path) -> None:
     assert tokenizer.encode("Question:") == tiny.tokenizer.encode("Question:")
 
 
+def test_a_damaged_checkpoint_is_an_error_naming_its_folder(tiny: Any, tmp_path: Path) -> None:
+    from unlearn_schema import UnreadableFileError
+
+    tiny.model.save_pretrained(tmp_path / "ckpt")
+    tiny.tokenizer.save_pretrained(tmp_path / "ckpt")
+    weights = tmp_path / "ckpt" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])  # a torn copy
+    with pytest.raises(UnreadableFileError, match=str(tmp_path / "ckpt")):
+        load_causal_lm(tmp_path / "ckpt")
+
+
 def test_own_model_round_trips_with_lora_and_trains_only_the_adapter(
     tiny: Any, tmp_path: Path
 ) -> None:

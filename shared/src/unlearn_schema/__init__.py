@@ -14,7 +14,13 @@ from unlearn_schema.configs import (
     Size,
     WorldSpec,
 )
-from unlearn_schema.errors import SpecError, describe_validation_error, validate_or_raise
+from unlearn_schema.errors import (
+    SpecError,
+    UnreadableFileError,
+    describe_validation_error,
+    reading_file,
+    validate_or_raise,
+)
 from unlearn_schema.jsonschema import (
     atomic_write_bytes,
     atomic_write_text,
@@ -120,11 +126,13 @@ __all__ = [
     "TextForgetRequest",
     "TextSample",
     "UnknownNameError",
+    "UnreadableFileError",
     "WorldSpec",
     "atomic_write_bytes",
     "atomic_write_text",
     "describe_validation_error",
     "json_schemas",
+    "reading_file",
     "resolve_reference",
     "validate_or_raise",
     "write_json_schemas",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import os
 import types
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -18,6 +21,30 @@ class SpecError(ValueError):
         self.source = source
         where = f" in {source}" if source else ""
         super().__init__(f"invalid spec{where}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class UnreadableFileError(ValueError):
+    """A user's file (checkpoint, weights, snapshot) that exists but cannot be read."""
+
+    def __init__(self, path: str | os.PathLike[str], what: str, cause: BaseException) -> None:
+        self.path = str(path)
+        detail = str(cause).strip() or "no detail given"
+        super().__init__(f"{self.path}: cannot read {what} ({type(cause).__name__}: {detail})")
+
+
+@contextmanager
+def reading_file(path: str | os.PathLike[str], what: str) -> Iterator[None]:
+    """Re-raise any failure to parse ``path`` as an `UnreadableFileError` that names it.
+
+    Libraries' own errors often omit the file (safetensors: "Error while deserializing
+    header"); a missing file stays a ``FileNotFoundError``.
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # any parser's error: safetensors, json, torch, PIL
+        raise UnreadableFileError(path, what, error) from error
 
 
 def _strip_annotated(annotation: Any) -> Any:

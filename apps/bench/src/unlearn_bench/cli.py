@@ -25,6 +25,7 @@ from unlearn_schema import (
     Size,
     SpecError,
     Table,
+    UnreadableFileError,
     atomic_write_text,
     validate_or_raise,
 )
@@ -265,7 +266,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         with _terminate_as_exception():
             report, path = run_benchmark(benchmark, package, parsed, out, store, progress)
-    except StoreWriteError as error:
+    except (StoreWriteError, UnreadableFileError) as error:
+        # a damaged checkpoint or weights file of the user's: one line naming it
         progress.close()
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -269,6 +269,7 @@ def load_pipeline(path: str | Path | None = None) -> TextToImage:
     """
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import AutoTokenizer, CLIPTextModel
+    from unlearn_schema import reading_file
 
     folder = shipped_path() if path is None else Path(path)
     missing = [p for p in ("unet", "text_encoder", "tokenizer") if not (folder / p).is_dir()]
@@ -277,16 +278,23 @@ def load_pipeline(path: str | Path | None = None) -> TextToImage:
             f"{folder} is not a diffusers text-to-image folder: missing {', '.join(missing)}/ "
             "(expected unet/, text_encoder/, tokenizer/, scheduler/ and optionally vae/)"
         )
-    unet = UNet2DConditionModel.from_pretrained(folder / "unet", local_files_only=True)
-    text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
+    with reading_file(folder / "unet", "the UNet folder"):
+        unet = UNet2DConditionModel.from_pretrained(folder / "unet", local_files_only=True)
+    with reading_file(folder / "text_encoder", "the text encoder folder"):
+        text_encoder = CLIPTextModel.from_pretrained(
+            folder / "text_encoder", local_files_only=True
+        )
+    with reading_file(folder / "tokenizer", "the tokenizer folder"):
+        tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
     if (folder / "scheduler").is_dir():
-        scheduler = DDIMScheduler.from_pretrained(folder / "scheduler", local_files_only=True)
+        with reading_file(folder / "scheduler", "the scheduler folder"):
+            scheduler = DDIMScheduler.from_pretrained(folder / "scheduler", local_files_only=True)
     else:
         scheduler = DDIMScheduler(num_train_timesteps=1000)
     vae = None
     if (folder / "vae").is_dir():
-        vae = AutoencoderKL.from_pretrained(folder / "vae", local_files_only=True)
+        with reading_file(folder / "vae", "the VAE folder"):
+            vae = AutoencoderKL.from_pretrained(folder / "vae", local_files_only=True)
     unet.eval()
     text_encoder.eval()
     return TextToImage(

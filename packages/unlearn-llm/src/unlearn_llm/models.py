@@ -373,10 +373,12 @@ def load_causal_lm(
     ``model_dir``. With ``adapter_dir``, the peft adapter is attached and, when
     ``trainable_adapter``, only its weights train (the base stays frozen).
 
-    Raises ``FileNotFoundError`` for a missing directory and ``ValueError`` when the
-    tokenizer's ids do not fit the model's vocabulary, before anything is trained.
+    Raises ``FileNotFoundError`` for a missing directory, ``UnreadableFileError``
+    (naming the folder) for a damaged config or weights file, and ``ValueError`` when
+    the tokenizer's ids do not fit the model's vocabulary, before anything is trained.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from unlearn_schema import reading_file
 
     model_path = Path(model_dir)
     if not model_path.is_dir():
@@ -392,8 +394,10 @@ def load_causal_lm(
     tokenizer_path = Path(tokenizer_dir) if tokenizer_dir is not None else model_path
     if not tokenizer_path.is_dir():
         raise FileNotFoundError(f"tokenizer directory {str(tokenizer_path)!r} does not exist")
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(model_path, local_files_only=True)
+    with reading_file(tokenizer_path, "the tokenizer folder"):
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, local_files_only=True)
+    with reading_file(model_path, "the model folder (config.json and weights)"):
+        model = AutoModelForCausalLM.from_pretrained(model_path, local_files_only=True)
     check_tokenizer_matches(model, tokenizer)
     if adapter_dir is not None:
         from peft import PeftModel
@@ -404,9 +408,10 @@ def load_causal_lm(
                 f"adapter directory {str(adapter_path)!r} has no adapter_config.json; "
                 "expected a folder written by a peft model's save_pretrained"
             )
-        wrapped: Any = PeftModel.from_pretrained(
-            model, adapter_path, is_trainable=trainable_adapter
-        )
+        with reading_file(adapter_path, "the LoRA adapter folder"):
+            wrapped: Any = PeftModel.from_pretrained(
+                model, adapter_path, is_trainable=trainable_adapter
+            )
         wrapped.eval()
         return wrapped, tokenizer
     model.eval()

@@ -101,11 +101,14 @@ def judge_path() -> Path:
 def load_judge(path: str | Path | None = None) -> Judge:
     """Load the shipped judge (or one saved with `Judge.save`)."""
     from safetensors.torch import load_file
+    from unlearn_schema import reading_file
 
-    state = load_file(str(judge_path() if path is None else path))
-    size = round((state["body.7.weight"].shape[1] / 64) ** 0.5) * 4
-    net = JudgeNet(image_size=size)
-    net.load_state_dict(state)
+    source = judge_path() if path is None else Path(path)
+    with reading_file(source, "the judge weights (a file written by Judge.save)"):
+        state = load_file(str(source))
+        size = round((state["body.7.weight"].shape[1] / 64) ** 0.5) * 4
+        net = JudgeNet(image_size=size)
+        net.load_state_dict(state)
     return Judge(net)
 
 
