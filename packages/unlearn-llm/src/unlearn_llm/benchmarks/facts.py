@@ -16,7 +16,7 @@ Importing this module does not import torch; ``run_facts`` does.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -37,6 +37,12 @@ from unlearn_schema import (
     WorldSpec,
 )
 
+from unlearn_llm.benchmarks._attacks import (
+    ATTACK_METRIC_NAMES,
+    AttackConfig,
+    default_attacks,
+    parse_attacks,
+)
 from unlearn_llm.benchmarks._common import metric
 from unlearn_llm.benchmarks._facts_report import (
     FACTS_METRIC_NAMES,
@@ -50,6 +56,7 @@ from unlearn_llm.models import TinyLlamaParams, model_params_for
 from unlearn_llm.worlds.facts import FactsWorld, FactsWorldParams, build_world, world_params_for
 
 if TYPE_CHECKING:
+    from unlearn_llm.metrics.evaluate import ModelEvaluation
     from unlearn_llm.models import Role
 
 WORLD_NAME = "fictitious-facts"
@@ -92,6 +99,23 @@ class FactsRunParams(StrictModel):
     retain_eval_passages: int = Field(
         default=24, ge=1, le=100_000, description="Retain passages scored (a fixed sample)."
     )
+    attacks: list[AttackConfig] = Field(
+        default_factory=list,
+        max_length=32,
+        description=(
+            "Recovery attacks run on the oracles, the original and every method's model "
+            "(registered names of unlearn_llm.attacks, each once); empty: none."
+        ),
+    )
+    attack_knowledge_tolerance: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Validity gate for attacks: how far the oracles' knowledge under an attack may "
+            "move (from each other and from their clean value) before it is uninformative."
+        ),
+    )
 
 
 FactsSpec = ParsedSpec[FactsWorldParams, TinyLlamaParams, FactsRunParams]
@@ -126,12 +150,13 @@ def _methods_for(size: Size) -> list[MethodConfig]:
 
 def _run_params_for(size: Size) -> FactsRunParams:
     if size == "quick":
-        return FactsRunParams(retain_eval_facts=48)
+        return FactsRunParams(retain_eval_facts=48, attacks=default_attacks("quick"))
     return FactsRunParams(
         retain_eval_facts=64,
         forget_fractions=[0.01, 0.05, 0.1],
         extra_oracles=2,
         world_seed=0,
+        attacks=default_attacks("full"),
     )
 
 
@@ -190,8 +215,10 @@ def _world_for(
 
 
 def _check(parsed: FactsSpec) -> None:
-    """Cross-field checks: forget ratios against the world, requests against its facts."""
+    """Cross-field checks: forget ratios against the world, requests against its facts,
+    attacks against the registered recovery attacks."""
     world, run = parsed.world, parsed.params
+    parse_attacks(run.attacks)
     if parsed.requests and run.forget_fractions is not None:
         raise ValueError(
             "params.forget_fractions and requests cannot be combined: the requests name the "
@@ -238,6 +265,17 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     import torch
 
     from unlearn_llm.attacks.membership import token_statistics
+    from unlearn_llm.attacks.recovery import AttackTarget
+    from unlearn_llm.benchmarks._attacks import (
+        ORACLE,
+        OTHER_ORACLE,
+        CaseAttacks,
+        RobustRow,
+        robust_curve,
+        robust_note,
+        summary_table,
+        training_steps,
+    )
     from unlearn_llm.methods import make_unlearn_data
     from unlearn_llm.metrics.evaluate import evaluate_model, membership_texts, score_facts
     from unlearn_llm.metrics.tofu import forget_quality
@@ -249,8 +287,11 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     model_params, run, methods, seeds = parsed.model, parsed.params, parsed.methods, parsed.seeds
     torch.set_num_threads(model_params.threads)
     ratios = len(run.forget_fractions or [None])
-    # per seed and ratio: original, oracle, extra oracles, 3 evaluations, 2 per method
+    attacks = parse_attacks(run.attacks)  # checked at parse time; typed here
+    # per seed and ratio: original, oracle, extra oracles, 3 evaluations, 2 per method,
+    # and with attacks one phase per attacked model (3 references and the methods)
     per_case = 2 + run.extra_oracles + 3 + 2 * len(methods)
+    per_case += (3 + len(methods)) if attacks else 0
     progress.start(len(seeds) * ratios * per_case, "phases")
     metrics: list[MetricValue] = []
     notes: list[str] = []
@@ -263,6 +304,7 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     }
     gate_ps: list[float] = []
     trained_here: dict[str, TrainedModel] = {}
+    attacked_rows: list[tuple[str, RobustRow]] = []
     tokenizers: dict[int, Any] = {}
 
     def timed(phase: str, start: float) -> None:
@@ -340,17 +382,21 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
                 token_statistics(second.model, tokenizer, membership_texts(world.split("holdout"))),
             )
 
-            evaluate = functools.partial(
+            # what every model is scored on, and what every attack is given
+            scored_on: dict[str, Any] = {
+                "tokenizer": tokenizer,
+                "forget": splits[0],
+                "retain": splits[1],
+                "general": splits[2],
+                "holdout": splits[3],
+                "forget_passages": forget_passages,
+                "retain_passages": retain_eval_passages,
+            }
+            evaluate: Callable[[Any], ModelEvaluation] = functools.partial(
                 evaluate_model,
-                tokenizer=tokenizer,
-                forget=splits[0],
-                retain=splits[1],
-                general=splits[2],
-                holdout=splits[3],
+                **scored_on,
                 reference=reference,
                 mia_k=run.mia_k,
-                forget_passages=forget_passages,
-                retain_passages=retain_eval_passages,
                 prefix_tokens=run.prefix_tokens,
             )
             second_eval = evaluate(second.model)
@@ -403,6 +449,27 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
                 scatter[key][0].append(evaluation.model_utility())
                 scatter[key][1].append(p)
 
+            case_attacks: CaseAttacks | None = None
+            if attacks:
+                target = AttackTarget(
+                    model=original.model,
+                    world=world,
+                    seed=seed,
+                    original=original.model,
+                    original_training_steps=training_steps(original.log),
+                    **scored_on,
+                )
+                case_attacks = CaseAttacks(attacks, target, timings)
+                # the oracles first: every attacked number is set beside theirs
+                references: list[tuple[str, Any, float | None]] = [
+                    (ORACLE, oracle.model, None),
+                    (OTHER_ORACLE, second.model, extra_ps[0]),
+                    ("original", original.model, gate.original_p),
+                ]
+                for label, model, clean_p in references:
+                    case_attacks.attack(label, model, clean_p)
+                    progress.advance(1, f"{label} attacked")
+
             data = make_unlearn_data(
                 tokenizer, forget_facts, retain_facts, forget_passages, retain_passages
             )
@@ -426,6 +493,9 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
                 timed("evaluate", start)
                 progress.advance(1, f"{label} evaluated")
                 p = forget_quality(evaluation.forget.truth_ratio, oracle_ratios)
+                if case_attacks is not None:
+                    case_attacks.attack(label, model, p)
+                    progress.advance(1, f"{label} attacked")
                 labels = {**base, "method": label}
                 metrics.extend(model_metrics(evaluation, oracle_eval, p, labels))
                 metrics.append(
@@ -457,6 +527,13 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
             metrics.append(
                 metric("oracle_model_utility", oracle_eval.model_utility(), "none", base)
             )
+            if case_attacks is not None:
+                case = case_attacks.report(base, run.attack_knowledge_tolerance)
+                metrics.extend(case.metrics)
+                notes.extend(f"{where}: {note}" for note in case.notes)
+                for row in case.rows:
+                    notes.append(robust_note(where, row, case_attacks.outcomes[ORACLE]))
+                    attacked_rows.append((suffix, row))
 
     if len(gate_ps) > 1:
         notes.append(
@@ -468,7 +545,13 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
         aggregate_seeds(metrics, notes)
 
     curves = result_curves(scatter, step_curves)
-    return BenchmarkResult(metrics=metrics, curves=curves, timings=timings, notes=notes)
+    summary = None
+    if attacked_rows:
+        curves.append(robust_curve(attacked_rows))
+        summary = summary_table(attacked_rows, [attack.name for attack in attacks])
+    return BenchmarkResult(
+        metrics=metrics, curves=curves, timings=timings, notes=notes, summary=summary
+    )
 
 
 def _declare(
@@ -484,7 +567,7 @@ def _declare(
         worlds={WORLD_NAME: FactsWorldParams},
         models={MODEL_NAME: TinyLlamaParams},
         methods=METHODS,
-        metric_names=FACTS_METRIC_NAMES,
+        metric_names=FACTS_METRIC_NAMES | ATTACK_METRIC_NAMES,
         request_kinds=frozenset({"facts"}),
         checkpoint_hint=(
             "to unlearn your own checkpoint use unlearn_llm.own_model.forget_in_own_model "

@@ -1,0 +1,259 @@
+"""Recovery attacks inside the facts benchmarks: params, the runner, the gate, the report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from unlearn_llm.benchmarks import _attacks
+from unlearn_llm.benchmarks._attacks import (
+    ORACLE,
+    OTHER_ORACLE,
+    AttackConfig,
+    CaseAttacks,
+    default_attacks,
+    parse_attacks,
+    recovery_attacks,
+    summary_table,
+)
+from unlearn_llm.benchmarks.facts import LLM_FACTS_FULL, LLM_FACTS_QUICK
+from unlearn_llm.models import tiny_model_params
+from unlearn_llm.worlds.facts import tiny_world_params
+from unlearn_schema import (
+    AttackSpec,
+    BenchmarkSpec,
+    MethodConfig,
+    NullProgress,
+    Registry,
+    SpecError,
+)
+
+RECOVERY = "unlearn_llm.attacks.recovery"
+
+
+def identity_attack(target: Any, params: Any = None) -> Any:
+    """No attack at all: knowledge = the clean forget answer probability."""
+    from unlearn_llm.attacks.recovery import AttackOutcome
+    from unlearn_llm.metrics.evaluate import score_facts
+
+    scores = score_facts(target.model, target.tokenizer, target.forget, generate=False)
+    knowledge = float(scores.answer_probability.mean())
+    return AttackOutcome(
+        attack="identity",
+        knowledge=knowledge,
+        knowledge_name="forget_answer_probability",
+        truth_ratios=scores.truth_ratio,
+        metrics={"clean_knowledge": knowledge, "items": float(len(target.forget))},
+    )
+
+
+def make_up_attack(target: Any, params: Any = None) -> Any:
+    """A broken attack: it says every model knows every forget answer, the oracle too."""
+    clean = identity_attack(target)
+    clean.attack, clean.knowledge, clean.knowledge_name = "make-up", 1.0, "made_up"
+    return clean
+
+
+@pytest.fixture
+def test_attacks(monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """The recovery registry replaced by two test attacks (real ones are tested alone)."""
+    import unlearn_llm.attacks.recovery as recovery
+
+    monkeypatch.setattr(recovery, "identity_attack", identity_attack, raising=False)
+    monkeypatch.setattr(recovery, "make_up_attack", make_up_attack, raising=False)
+    registry = Registry(
+        "attack",
+        [
+            AttackSpec(
+                name="identity",
+                params="unlearn_llm.attacks.membership:MinKParams",
+                entry=f"{RECOVERY}:identity_attack",
+                summary="No attack (test).",
+            ),
+            AttackSpec(
+                name="make-up",
+                params="unlearn_schema:NoParams",
+                entry=f"{RECOVERY}:make_up_attack",
+                summary="Knowledge made up (test).",
+            ),
+        ],
+    )
+    monkeypatch.setattr(_attacks, "recovery_attacks", lambda: registry)
+    return registry
+
+
+def _with(spec: BenchmarkSpec, **update: Any) -> BenchmarkSpec:
+    return spec.model_copy(update=update)
+
+
+def test_recovery_attacks_leave_out_membership_inference() -> None:
+    names = set(recovery_attacks())
+    assert not names & {"loss", "zlib", "min-k", "min-k++", "reference"}
+
+
+@pytest.mark.parametrize("benchmark", [LLM_FACTS_QUICK, LLM_FACTS_FULL], ids=lambda b: b.name)
+def test_default_specs_run_every_recovery_attack(benchmark: Any) -> None:
+    for size in ("quick", "full"):
+        spec = benchmark.default_spec(size)
+        names = [attack["name"] for attack in spec.params["attacks"]]
+        assert names == list(recovery_attacks())
+        assert benchmark.parse(spec).params.attacks == default_attacks(size)
+
+
+def test_an_unknown_attack_or_bad_attack_param_is_named(test_attacks: Registry) -> None:
+    spec = LLM_FACTS_QUICK.default_spec("quick")
+    attacks = [{"name": "identity", "params": {"k": 2.0}}, {"name": "identiti"}]
+    with pytest.raises(SpecError) as error:
+        LLM_FACTS_QUICK.parse(_with(spec, params={**spec.params, "attacks": attacks}))
+    lines = error.value.problems
+    assert any(line.startswith("params.attacks[0].params.k:") and "2.0" in line for line in lines)
+    unknown = next(line for line in lines if line.startswith("params.attacks[1].name:"))
+    assert "unknown attack 'identiti'" in unknown and "did you mean 'identity'" in unknown
+    assert "accepted: identity, make-up" in unknown
+    # membership inference is another entry shape: not accepted as a recovery attack
+    with pytest.raises(SpecError, match=r"params\.attacks\[0\]\.name: unknown attack 'loss'"):
+        parse_attacks([AttackConfig(name="loss")])
+    with pytest.raises(SpecError, match=r"params\.attacks: each attack runs once.*identity"):
+        parse_attacks([AttackConfig(name="identity"), AttackConfig(name="identity")])
+
+
+def test_validate_catches_an_unknown_attack(tmp_path: Any, capsys: Any) -> None:
+    import yaml
+    from unlearn_bench import cli
+
+    data = LLM_FACTS_QUICK.default_spec("quick").model_dump(mode="json")
+    data["params"]["attacks"] = [{"name": "no-such-attack"}]
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert cli.main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "params.attacks[0].name: unknown attack 'no-such-attack'" in err
+
+
+MINI_WORLD = tiny_world_params().model_dump()
+MINI_MODEL = tiny_model_params().model_dump()
+
+
+def test_every_model_has_a_row_for_every_attack(tmp_path: Any, test_attacks: Registry) -> None:
+    spec = LLM_FACTS_QUICK.default_spec("quick")
+    spec = _with(
+        spec,
+        world=spec.world.model_copy(update={"params": MINI_WORLD}),
+        model=spec.model.model_copy(update={"params": MINI_MODEL}),
+        methods=[
+            MethodConfig(name="gradient-ascent", params={"steps": 3, "eval_every": 3}),
+            MethodConfig(name="npo", params={"steps": 3, "eval_every": 3}),
+        ],
+        params={
+            "retain_eval_facts": 8,
+            "retain_eval_passages": 4,
+            "attacks": [{"name": "identity"}, {"name": "make-up"}],
+        },
+    )
+    parsed = LLM_FACTS_QUICK.parse(spec)
+    result = LLM_FACTS_QUICK.run(parsed, NullProgress(), str(tmp_path))
+    assert {m.name for m in result.metrics} <= LLM_FACTS_QUICK.metric_names
+    models = {ORACLE, OTHER_ORACLE, "original", "gradient-ascent", "npo"}
+    rows = {
+        (m.labels["method"], m.labels["attack"])
+        for m in result.metrics
+        if m.name == "attack_knowledge"
+    }
+    assert rows == {(model, attack) for model in models for attack in ("identity", "make-up")}
+    assert {"attack:identity", "attack:make-up"} <= set(result.timings)
+
+    def value(name: str, **labels: str) -> Any:
+        found = [
+            m
+            for m in result.metrics
+            if m.name == name and all(m.labels.get(k) == v for k, v in labels.items())
+        ]
+        assert len(found) == 1, (name, labels, found)
+        return found[0]
+
+    # The identity attack is the clean evaluation: attacked = clean forget quality, and
+    # the knowledge is set beside the oracle's knowledge under the same attack.
+    for model in models - {ORACLE}:
+        clean = value("forget_quality", method=model).value
+        attacked = value("attacked_forget_quality", method=model, attack="identity")
+        assert attacked.value == pytest.approx(clean, abs=1e-12)
+        robust = value("robust_forget_quality", method=model)
+        assert robust.value <= clean
+        knowledge = value("attack_knowledge", method=model, attack="identity")
+        assert (
+            knowledge.reference == value("attack_knowledge", method=ORACLE, attack="identity").value
+        )
+    assert value("attack_metric", method="npo", attack="identity", measure="items").value > 0
+    # The gate: identity leaves the oracles as they are; make-up does not.
+    assert value("attack_informative", attack="identity").value == 1.0
+    assert value("attack_informative", attack="make-up").value == 0.0
+    flagged = value("attack_knowledge", method="npo", attack="make-up")
+    assert flagged.flag == "degenerate"
+    assert any("attack make-up is uninformative" in note for note in result.notes)
+    assert sum("attacked:" in note for note in result.notes) == len(models)
+    # The summary table: oracle row first, one row per model, one column per attack.
+    assert result.summary is not None
+    table = result.summary
+    assert [row[0] for row in table.rows][:3] == [ORACLE, OTHER_ORACLE, "original"]
+    assert len(table.rows) == len(models) and len(table.header) == 3 + 2
+    curve = next(c for c in result.curves if c.name == "robust-forget-quality")
+    assert {s.label for s in curve.series} == models - {ORACLE}
+    assert "other-seed oracle, worst attack" in curve.hlines
+    json.loads(result.model_dump_json())
+
+
+def _outcome(knowledge: float, ratios: list[float] | None, **metrics: float) -> Any:
+    from unlearn_llm.attacks.recovery import AttackOutcome
+
+    array = None if ratios is None else np.array(ratios)
+    return AttackOutcome("a", knowledge, "k", array, dict(metrics))
+
+
+def _case(outcomes: dict[str, dict[str, Any]], clean: dict[str, float]) -> CaseAttacks:
+    case = CaseAttacks([], None, {})  # type: ignore[arg-type]
+    case.outcomes, case.clean_forget_quality = outcomes, clean
+    return case
+
+
+def test_robust_forget_quality_is_the_worst_informative_case() -> None:
+    oracle_ratios = list(np.linspace(0.5, 1.5, 20))
+    shifted = list(np.linspace(0.05, 0.2, 20))  # far from the oracle's: p near 0
+    case = _case(
+        {
+            ORACLE: {
+                "kept": _outcome(0.1, oracle_ratios, clean_knowledge=0.1),
+                "creates": _outcome(0.9, oracle_ratios, clean_knowledge=0.1),
+            },
+            OTHER_ORACLE: {
+                "kept": _outcome(0.12, oracle_ratios),
+                "creates": _outcome(0.9, oracle_ratios),
+            },
+            "hider": {"kept": _outcome(0.8, shifted), "creates": _outcome(0.9, shifted)},
+        },
+        {OTHER_ORACLE: 0.9, "hider": 0.5},
+    )
+    verdicts = case.informative(tolerance=0.1)
+    assert verdicts["kept"] == (True, "")
+    assert not verdicts["creates"][0] and "moves from 0.1 to 0.9" in verdicts["creates"][1]
+    report = case.report({"seed": "0"}, tolerance=0.1)
+    robust = {m.labels["method"]: m for m in report.metrics if m.name == "robust_forget_quality"}
+    assert robust["hider"].value < 1e-6 and robust["hider"].labels["worst_attack"] == "kept"
+    assert robust[OTHER_ORACLE].value == pytest.approx(0.9)  # identical ratios: p = 1
+    hider = next(row for row in report.rows if row.label == "hider")
+    assert set(hider.attacked) == {"kept"} and set(hider.uninformative) == {"creates"}
+    table = summary_table([("", row) for row in report.rows], ["kept", "creates"])
+    assert table.rows[0][:3] == [ORACLE, "reference", "-"]
+    assert table.rows[2][4].startswith("0.9 / (")  # flagged attack in brackets
+
+
+def test_the_oracles_disagreeing_under_attack_makes_it_uninformative() -> None:
+    oracle_ratios = list(np.linspace(0.5, 1.5, 20))
+    other = list(np.linspace(3.0, 4.0, 20))
+    case = _case(
+        {ORACLE: {"a": _outcome(0.1, oracle_ratios)}, OTHER_ORACLE: {"a": _outcome(0.1, other)}},
+        {OTHER_ORACLE: 0.9},
+    )
+    ok, why = case.informative(tolerance=0.1)["a"]
+    assert not ok and "other-seed oracle's attacked forget quality" in why
