@@ -22,9 +22,9 @@ def test_forget_quality_separates_different_truth_ratio_samples() -> None:
     assert forget_quality(rng.uniform(0.0, 0.3, 40), oracle) < 0.01
 
 
-def test_truth_ratio_is_mean_perturbed_over_paraphrased() -> None:
+def test_truth_ratio_is_geometric_mean_perturbed_over_paraphrased() -> None:
     ratios = truth_ratio(np.array([[0.1, 0.3], [0.5, 0.5]]), np.array([0.4, 0.25]))
-    assert np.allclose(ratios, [0.5, 2.0])
+    assert np.allclose(ratios, [np.sqrt(0.1 * 0.3) / 0.4, 2.0])
 
 
 def test_extraction_strength_and_exact_memorisation() -> None:
@@ -53,7 +53,7 @@ def test_rouge_l_recall_counts_reference_words_found() -> None:
 def test_privleak_is_relative_to_the_oracle_auc() -> None:
     assert privleak(0.75, 0.5) == pytest.approx(50.0)
     assert privleak(0.5, 0.5) == 0.0
-    with pytest.raises(ValueError, match="oracle AUC"):
+    with pytest.raises(ValueError, match="retrain AUC"):
         privleak(0.5, 0.0)
 
 

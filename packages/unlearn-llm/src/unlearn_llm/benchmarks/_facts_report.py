@@ -68,6 +68,7 @@ def model_metrics(
     labels: dict[str, str],
 ) -> list[MetricValue]:
     from unlearn_llm.metrics.muse import privleak
+    from unlearn_llm.metrics.tofu import forget_truth_ratio
 
     metrics = [
         metric("forget_quality", forget_quality_p, "higher", labels),
@@ -79,7 +80,6 @@ def model_metrics(
     # (metric name, attribute of a ModelEvaluation, direction); None: not measured.
     means: list[tuple[str, str, Direction]] = [
         ("forget_answer_probability", "forget.answer_probability", "none"),
-        ("forget_truth_ratio", "forget.truth_ratio", "none"),
         ("forget_exact_answer_accuracy", "forget.exact_match", "lower"),
         ("forget_exact_memorisation", "forget.exact_memorisation", "lower"),
         ("forget_extraction_strength", "forget.extraction_strength", "lower"),
@@ -94,10 +94,16 @@ def model_metrics(
         if values is not None and reference is not None:
             mean, oracle_mean = float(values.mean()), float(reference.mean())
             metrics.append(metric(name, mean, direction, labels, oracle_mean))
+    # TOFU's forget-set summary of the truth ratio: mean of min(R, 1/R)
+    forget_tr = forget_truth_ratio(evaluation.forget.truth_ratio)
+    oracle_tr = forget_truth_ratio(oracle.forget.truth_ratio)
+    metrics.append(metric("forget_truth_ratio", forget_tr, "none", labels, oracle_tr))
     for name, value in evaluation.utility_components().items():
         metrics.append(
             metric(f"utility_{name}", value, "higher", labels, oracle.utility_components()[name])
         )
+    # mia_auc: forget texts positive (0.5 = no signal); PrivLeak on MUSE's AUC (holdout
+    # positive), so a memorised forget set gives about -100
     for attack, auc in evaluation.mia.items():
         metrics.append(
             metric("mia_auc", auc, "none", {**labels, "attack": attack}, oracle.mia[attack])
@@ -105,7 +111,7 @@ def model_metrics(
         metrics.append(
             metric(
                 "privleak",
-                privleak(auc, oracle.mia[attack]),
+                privleak(evaluation.muse_auc[attack], oracle.muse_auc[attack]),
                 "none",
                 {**labels, "attack": attack},
                 0.0,

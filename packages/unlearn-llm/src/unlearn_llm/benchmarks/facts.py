@@ -264,7 +264,6 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
 
     import torch
 
-    from unlearn_llm.attacks.membership import token_statistics
     from unlearn_llm.attacks.recovery import AttackTarget
     from unlearn_llm.benchmarks._attacks import (
         ORACLE,
@@ -277,7 +276,11 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
         training_steps,
     )
     from unlearn_llm.methods import make_unlearn_data
-    from unlearn_llm.metrics.evaluate import evaluate_model, membership_texts, score_facts
+    from unlearn_llm.metrics.evaluate import (
+        answer_token_statistics,
+        evaluate_model,
+        score_facts,
+    )
     from unlearn_llm.metrics.tofu import forget_quality
     from unlearn_llm.metrics.validity import validity_gate
     from unlearn_llm.models import TrainedModel, cache_key, trained_model
@@ -378,8 +381,8 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
             # The reference attack calibrates with an extra-seed oracle, which never saw
             # the forget set (the main oracle is the one every model is compared with).
             reference = (
-                token_statistics(second.model, tokenizer, membership_texts(forget_facts)),
-                token_statistics(second.model, tokenizer, membership_texts(world.split("holdout"))),
+                answer_token_statistics(second.model, tokenizer, forget_facts),
+                answer_token_statistics(second.model, tokenizer, world.split("holdout")),
             )
 
             # what every model is scored on, and what every attack is given

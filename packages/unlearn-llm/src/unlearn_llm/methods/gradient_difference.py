@@ -10,8 +10,11 @@ R = \\mathrm{NLL}_\\theta(D_r) \\ \\text{or}\\
 \\,\\|\\, \\pi_\\theta(\\cdot\\mid x)\\big)
 $$
 
-where the KL variant is averaged over answer tokens of retain rows against the frozen
-model from before unlearning.
+where the KL variant is the per-token mean, over every position of the retain rows
+(question and answer; padding left out), of the KL divergence of the next-token
+distributions from the frozen model before unlearning, as TOFU's and OpenUnlearning's
+``KL`` retain loss (``kl_div(..., reduction="batchmean")`` on the flattened positions;
+those also count the padding positions of the batch).
 """
 
 from __future__ import annotations
@@ -46,15 +49,19 @@ class GradientDifferenceParams(GradientMethodParams):
 
 
 def retain_kl(model: torch.nn.Module, reference: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    """Mean over answer tokens of KL(reference || model) of the next-token distributions."""
+    """Mean over the non-padding positions of KL(reference || model), next-token laws.
+
+    Every position of a row's tokens counts, question included, as in TOFU's KL retain
+    loss; padding positions do not.
+    """
     import torch
 
-    mask = (batch.labels[:, 1:] != -100).float()
-    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
+    mask = batch.attention_mask.float()
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
     with torch.no_grad():
         ref_logits = reference(
             input_ids=batch.input_ids, attention_mask=batch.attention_mask
-        ).logits[:, :-1]
+        ).logits
     ref_logp = torch.log_softmax(ref_logits.float(), dim=-1)
     logp = torch.log_softmax(logits.float(), dim=-1)
     kl = (ref_logp.exp() * (ref_logp - logp)).sum(dim=-1)

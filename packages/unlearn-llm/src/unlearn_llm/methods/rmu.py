@@ -13,13 +13,22 @@ $$
       \\big\\| h_\\theta^{(\\ell)}(x) - h_{\\theta_0}^{(\\ell)}(x) \\big\\|_2^2
 $$
 
-averaged over tokens (mean squared error per hidden unit). Only layers
-$\\ell-2, \\dots, \\ell$ are updated, as in the paper.
+averaged over tokens (mean squared error per hidden unit; padding positions are left
+out, where the reference code averages over the padded batch).
+
+As in the paper's code (``rmu/unlearn.py`` of the WMDP repository: a forward hook on
+``model.layers[layer]``, ``param_ids=[6]``), $h^{(\\ell)}$ is what decoder layer
+$\\ell$ returns, *before* the model's final norm (the last entry of Hugging Face's
+``output_hidden_states`` is taken after that norm, so it is not used here), and only the
+MLP down-projections (``mlp.down_proj``) of layers $\\ell-2, \\dots, \\ell$ are trained
+(``trainable="down_proj"``, the default). ``trainable="layers"`` trains every parameter
+of those layers instead, a broader variant of ours. On a LoRA-wrapped model only what
+was trainable among those parameters trains (the adapters on them).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from unlearn_schema import MethodParams
@@ -44,10 +53,17 @@ if TYPE_CHECKING:
 
 
 class RMUParams(MethodParams):
-    """Layer $\\ell$, steering coefficient $c$, retain weight $\\alpha$."""
+    """Layer $\\ell$, steering coefficient $c$, retain weight $\\alpha$, what trains."""
 
     layer: int = Field(
         default=0, ge=0, le=200, description="Decoder layer whose output is steered."
+    )
+    trainable: Literal["down_proj", "layers"] = Field(
+        default="down_proj",
+        description=(
+            "What trains in layers layer-2..layer: 'down_proj' the MLP down-projections "
+            "(the paper's code), 'layers' every parameter of those layers (our variant)."
+        ),
     )
     steering_coefficient: float = Field(default=20.0, gt=0.0, le=1e4)
     retain_weight: float = Field(default=10.0, ge=0.0, le=1e5)
@@ -59,11 +75,29 @@ class RMUParams(MethodParams):
 
 
 def _hidden(model: torch.nn.Module, batch: Batch, layer: int) -> torch.Tensor:
-    out = model(
-        input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True
-    )
-    hidden: torch.Tensor = out.hidden_states[layer + 1]
-    return hidden
+    """The output of decoder layer ``layer`` on ``batch`` (read by a forward hook)."""
+    captured: list[torch.Tensor] = []
+
+    def keep(_module: torch.nn.Module, _inputs: object, output: object) -> None:
+        # a decoder layer returns its hidden states, or a tuple that starts with them
+        captured.append(output[0] if isinstance(output, tuple) else output)  # type: ignore[arg-type]
+
+    handle = decoder_layers(model)[layer].register_forward_hook(keep)
+    try:
+        model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+    finally:
+        handle.remove()
+    return captured[0]
+
+
+def steering_target(
+    hidden_size: int, coefficient: float, generator: torch.Generator
+) -> torch.Tensor:
+    """$c\\,u$: a uniform random vector in $[0, 1)^d$ scaled to norm $c$ (the paper's code)."""
+    import torch
+
+    direction = torch.rand(hidden_size, generator=generator)
+    return coefficient * direction / direction.norm()
 
 
 def rmu(
@@ -85,16 +119,23 @@ def rmu(
         )
     generator = torch.Generator().manual_seed(config.seed)
     hidden_size = int(layers[0].mlp.down_proj.out_features)
-    direction = torch.rand(hidden_size, generator=generator)
-    target = config.steering_coefficient * direction / direction.norm()
+    target = steering_target(hidden_size, config.steering_coefficient, generator)
     frozen = frozen_copy(model)
-    updated = {max(0, config.layer - 2) + i for i in range(min(3, config.layer + 1))}
+    updated = sorted({max(0, config.layer - 2) + i for i in range(min(3, config.layer + 1))})
     # Only what was trainable before may train (on a LoRA-wrapped model, the adapters of
-    # the chosen layers), and every flag is put back afterwards.
+    # the chosen modules), and every flag is put back afterwards.
     trainable_before = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
-    chosen = [p for i in sorted(updated) for p in layers[i].parameters() if p.requires_grad]
+    modules = [
+        layers[i].mlp.down_proj if config.trainable == "down_proj" else layers[i] for i in updated
+    ]
+    chosen = [p for module in modules for p in module.parameters() if p.requires_grad]
     if not chosen:
-        raise ValueError(f"RMU: no trainable parameter in layers {sorted(updated)}")
+        where = "mlp.down_proj of" if config.trainable == "down_proj" else "any of"
+        raise ValueError(
+            f"RMU: no trainable parameter in {where} layers {updated} "
+            f"(trainable={config.trainable!r}); accepted: a model with trainable parameters "
+            "there, or trainable='layers' to train every parameter of those layers"
+        )
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     for parameter in chosen:

@@ -5,10 +5,17 @@ for LLM Unlearning" (arXiv:2410.07163). Loss:
 
 $$
 \\mathcal{L}_{SimNPO} = -\\frac{2}{\\beta}\\, \\mathbb{E}_{(x,y)\\in D_f}
-    \\log \\sigma\\!\\Big(-\\frac{\\beta}{|y|} \\log \\pi_\\theta(y\\mid x) - \\gamma\\Big)
+    \\log \\sigma\\!\\Big(\\beta\\Big(-\\frac{1}{|y|} \\log \\pi_\\theta(y\\mid x)
+    - \\gamma\\Big)\\Big)
     \\; + \\; \\lambda\\, \\mathrm{NLL}_\\theta(D_r)
 $$
 
+The margin is parameterised as in the paper's released code (``simnpo`` loss of
+OPTML-Group/Unlearn-Simple: the length-normalised NLL minus $\\gamma$, then scaled by
+$\\beta$). The paper's equation writes the margin outside the scale,
+$\\sigma(-\\frac{\\beta}{|y|}\\log\\pi_\\theta(y\\mid x) - \\gamma')$, so
+$\\gamma' = \\beta\\gamma$; the published $\\gamma$ values were tuned with the code and
+apply here unchanged. The $2/\\beta$ factor is in both.
 """
 
 from __future__ import annotations
@@ -40,6 +47,23 @@ class SimNPOParams(GradientMethodParams):
     retain_weight: float = Field(default=1.0, ge=0.0, le=1000.0)
 
 
+def simnpo_forget_loss(
+    log_prob: torch.Tensor, lengths: torch.Tensor, beta: float, gamma: float
+) -> torch.Tensor:
+    """The forget term: $-\\frac{2}{\\beta}$ mean of
+    $\\log\\sigma(\\beta(-\\log\\pi_\\theta(y\\mid x)/|y| - \\gamma))$ over rows.
+
+    ``log_prob`` is each row's summed answer log-probability, ``lengths`` its answer
+    token count.
+    """
+    import torch.nn.functional as F
+
+    normalised = log_prob / lengths.clamp(min=1.0)
+    # beta * (NLL / |y| - gamma): gamma is subtracted before the scale, as in the code
+    margin = beta * (-normalised - gamma)
+    return -(2.0 / beta) * F.logsigmoid(margin).mean()
+
+
 def simnpo(
     model: torch.nn.Module,
     data: UnlearnData,
@@ -49,7 +73,6 @@ def simnpo(
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` with SimNPO (+ retain NLL) in place."""
     import torch
-    import torch.nn.functional as F
 
     from unlearn_llm.data import answer_nll, sequence_logprob
 
@@ -61,9 +84,7 @@ def simnpo(
 
     def loss() -> StepLoss:
         logp, lengths = sequence_logprob(model, next(forget_batches))
-        normalised = logp / lengths.clamp(min=1.0)
-        margin = -config.beta * normalised - config.gamma
-        forget = -(2.0 / config.beta) * F.logsigmoid(margin).mean()
+        forget = simnpo_forget_loss(logp, lengths, config.beta, config.gamma)
         retain = None
         if config.retain_weight > 0:
             retain = config.retain_weight * answer_nll(model, next(retain_batches))

@@ -16,6 +16,7 @@ from unlearn_llm.attacks.membership import (
     TokenStatistics,
     membership_scores,
     mia_auc,
+    muse_auc,
     token_statistics,
 )
 from unlearn_llm.metrics.generation import greedy_answers, greedy_continuations
@@ -24,6 +25,7 @@ from unlearn_llm.metrics.muse import rouge_l_f1, verbatim_memorisation
 from unlearn_llm.metrics.tofu import (
     answer_probability,
     model_utility,
+    option_probability,
     rouge_l_recall,
     truth_ratio,
     truth_ratio_score,
@@ -38,10 +40,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class FactScores:
-    """Per-fact arrays for one split (question = the first trained phrasing)."""
+    """Per-fact arrays for one split (question = the first trained phrasing).
+
+    ``option_probability`` is TOFU's probability normalised over the options (the
+    paraphrased answer against the perturbed ones), used on the general set.
+    """
 
     answer_probability: np.ndarray
     truth_ratio: np.ndarray
+    option_probability: np.ndarray
     exact_match: np.ndarray
     exact_memorisation: np.ndarray
     extraction_strength: np.ndarray
@@ -91,12 +98,17 @@ def score_facts(
     count = torch.cat(lengths).numpy().reshape(len(facts), 2 + m)
     normalised = answer_probability(total, count)
     answer_matches = [matches[i * (2 + m)] for i in range(len(facts))]
+    # exact memorisation and extraction strength leave the end-of-sequence token out, as
+    # OpenUnlearning's token-wise scores do; exact-answer accuracy keeps it (the answer
+    # must also stop)
+    without_eos = [row[:-1] for row in answer_matches]
     scores = FactScores(
         answer_probability=normalised[:, 0],
         truth_ratio=truth_ratio(normalised[:, 2:], normalised[:, 1]),
+        option_probability=option_probability(normalised[:, 1], normalised[:, 2:]),
         exact_match=np.array([bool(x.all()) for x in answer_matches]),
-        exact_memorisation=exact_memorisation(answer_matches),
-        extraction_strength=extraction_strength(answer_matches),
+        exact_memorisation=exact_memorisation(without_eos),
+        extraction_strength=extraction_strength(without_eos),
     )
     if generate:
         references = [qa.answer for qa in facts]
@@ -110,10 +122,19 @@ def score_facts(
 
 
 def membership_texts(facts: Sequence[QA]) -> list[str]:
-    """The training text of each fact's first phrasing (what MIA attacks score)."""
+    """The scored text of each fact for the MIA attacks: its answer (zlib compresses it)."""
+    return [qa.answer for qa in facts]
+
+
+def answer_token_statistics(
+    model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA]
+) -> TokenStatistics:
+    """Token statistics of each fact's answer given its first trained question phrasing
+    (the answer tokens only, as trained; see ``attacks.membership``)."""
     from unlearn_llm.data import prompt_text
 
-    return [f"{prompt_text(qa.questions[0])} {qa.answer}" for qa in facts]
+    prompts = [prompt_text(qa.questions[0]) for qa in facts]
+    return token_statistics(model, tokenizer, membership_texts(facts), prompts)
 
 
 @dataclass
@@ -126,15 +147,23 @@ class ModelEvaluation:
     forget_stats: TokenStatistics
     holdout_stats: TokenStatistics
     mia: dict[str, float] = field(default_factory=dict)
+    """ROC AUC per attack, forget texts positive (1 = every forget text outscores every
+    holdout text, 0.5 = no signal)."""
+    muse_auc: dict[str, float] = field(default_factory=dict)
+    """The same in MUSE's orientation (holdout positive, $1 -$ ``mia``): PrivLeak's input."""
     forget_verbatim: np.ndarray | None = None
     """MUSE verbatim memorisation (ROUGE-L F1) per forget passage."""
     retain_verbatim: np.ndarray | None = None
     """The same on retain passages."""
 
     def utility_components(self) -> dict[str, float]:
+        """TOFU's utility terms; the general set's probability is normalised over options."""
         parts: dict[str, float] = {}
         for name, scores in (("retain", self.retain), ("general", self.general)):
-            parts[f"{name}_probability"] = float(scores.answer_probability.mean())
+            probability = (
+                scores.option_probability if name == "general" else scores.answer_probability
+            )
+            parts[f"{name}_probability"] = float(probability.mean())
             if scores.rouge_l_recall is not None:
                 parts[f"{name}_rouge_l"] = float(scores.rouge_l_recall.mean())
             parts[f"{name}_truth_ratio"] = truth_ratio_score(scores.truth_ratio)
@@ -165,8 +194,8 @@ def evaluate_model(
     """
     forget_texts = membership_texts(forget)
     holdout_texts = membership_texts(holdout)
-    forget_stats = token_statistics(model, tokenizer, forget_texts)
-    holdout_stats = token_statistics(model, tokenizer, holdout_texts)
+    forget_stats = answer_token_statistics(model, tokenizer, forget)
+    holdout_stats = answer_token_statistics(model, tokenizer, holdout)
     member = membership_scores(
         forget_stats, forget_texts, mia_k, reference[0] if reference else None
     )
@@ -181,6 +210,7 @@ def evaluate_model(
         holdout_stats=holdout_stats,
     )
     evaluation.mia = {name: mia_auc(member[name], nonmember[name]) for name in member}
+    evaluation.muse_auc = {name: muse_auc(member[name], nonmember[name]) for name in member}
     if forget_passages:
         texts = [p.text for p in forget_passages]
         evaluation.forget_verbatim = verbatim_memorisation(
@@ -197,6 +227,7 @@ def evaluate_model(
 __all__ = [
     "FactScores",
     "ModelEvaluation",
+    "answer_token_statistics",
     "evaluate_model",
     "greedy_answers",
     "greedy_continuations",

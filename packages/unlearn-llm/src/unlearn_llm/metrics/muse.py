@@ -8,10 +8,17 @@
   measured on forget passages and on retain passages;
 * knowledge memorisation: ROUGE-L F1 of answers to questions phrased in a way never
   trained on (the held-out paraphrase), on the forget set and on the retain set;
-* PrivLeak, against the oracle's own membership AUC (not a constant 0.5):
-  $\\mathrm{PrivLeak} = 100 \\cdot (\\mathrm{AUC}_{unl} - \\mathrm{AUC}_{oracle})
-  / \\mathrm{AUC}_{oracle}$; near 0 is good, strongly positive means the forget set is
-  still recognisably trained on (under-unlearning), strongly negative over-unlearning.
+* PrivLeak, against the retrain oracle's own membership AUC (not a constant 0.5), with
+  MUSE's orientation of the AUC: non-members (holdout) are the positive class and a
+  higher likelihood scores higher, so
+  $\\mathrm{AUC}_{MUSE} = \\Pr[s(x_{holdout}) > s(x_{forget})]$, near 0 for a model that
+  memorised the forget set and near 0.5 for one that never saw it, and
+  $\\mathrm{PrivLeak} = 100 \\cdot (\\mathrm{AUC}_{unl} - \\mathrm{AUC}_{retrain})
+  / \\mathrm{AUC}_{retrain}$ (MUSE's ``eval.py``). Near 0 is good; strongly negative
+  (down to -100) means the forget set is still recognisably trained on
+  (under-unlearning); positive means it is *less* likely than unseen text
+  (over-unlearning). $\\mathrm{AUC}_{MUSE} = 1 - $ ``mia_auc`` (members positive).
+* ROUGE in MUSE is computed without stemming (``use_stemmer=False``), unlike TOFU's.
 """
 
 from __future__ import annotations
@@ -43,11 +50,17 @@ def rouge_l_f1(predictions: Sequence[str], references: Sequence[str]) -> np.ndar
     )
 
 
-def privleak(unlearned_auc: float, oracle_auc: float) -> float:
-    """Relative gap (in %) between the unlearned model's and the oracle's MIA AUC."""
-    if not 0.0 < oracle_auc <= 1.0:
-        raise ValueError(f"oracle AUC must lie in (0, 1], got {oracle_auc}")
-    return 100.0 * (unlearned_auc - oracle_auc) / oracle_auc
+def privleak(unlearned_auc: float, retrain_auc: float) -> float:
+    """MUSE's PrivLeak (in %) from two AUCs in MUSE's orientation (``muse_auc``).
+
+    ``unlearned_auc`` is the unlearned model's, ``retrain_auc`` the retrain oracle's
+    for the same attack; the result lies in $[-100, 100/\\mathrm{AUC}_{retrain} - 100]$.
+    """
+    if not 0.0 < retrain_auc <= 1.0:
+        raise ValueError(f"retrain AUC must lie in (0, 1], got {retrain_auc}")
+    if not 0.0 <= unlearned_auc <= 1.0:
+        raise ValueError(f"unlearned AUC must lie in [0, 1], got {unlearned_auc}")
+    return 100.0 * (unlearned_auc - retrain_auc) / retrain_auc
 
 
 class VerbatimMemorisationParams(MethodParams):
