@@ -49,7 +49,7 @@ def test_an_unknown_method_is_an_error_naming_the_field(benchmark: Any) -> None:
         assert f"methods: {benchmark.name} takes no methods, got ['sld']" in problems
     else:
         assert "methods[0].name: unknown method 'sld'" in problems
-        assert "accepted: uce, rece, esd-x, esd-u, mace" in problems
+        assert "accepted: uce, rece, rece-cumulative, esd-x, esd-u, mace" in problems
 
 
 @pytest.mark.parametrize("benchmark", ALL, ids=lambda b: b.name)
@@ -134,6 +134,7 @@ def test_parsed_methods_carry_their_registered_params_type() -> None:
     assert types == {
         "uce": "UCEParams",
         "rece": "RECEParams",
+        "rece-cumulative": "RECEParams",
         "esd-x": "ESDXParams",
         "esd-u": "ESDUParams",
         "mace": "MACEParams",

@@ -14,7 +14,7 @@ from erase_diffusion.methods.cross_attention import (
 )
 from erase_diffusion.methods.esd import ESDUParams, erase_esd, erase_esd_u, erase_esd_x
 from erase_diffusion.methods.mace import erase_mace
-from erase_diffusion.methods.rece import RECETrace, erase_rece
+from erase_diffusion.methods.rece import RECETrace, erase_rece, erase_rece_cumulative
 from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.methods.uce import erase_uce
 from erase_diffusion.worlds.shapes import make_concept, prompts_for
@@ -129,15 +129,14 @@ def test_mace_shared_fusion_equals_fusing_materialised_experts(tiny_pipe: Any) -
         assert _relative(w_fused, w) > 1e-3
 
 
-def test_rece_fast_and_reference_implementations_agree(tiny_pipe: Any) -> None:
+@pytest.mark.parametrize("erase", [erase_rece, erase_rece_cumulative])
+def test_rece_fast_and_reference_implementations_agree(tiny_pipe: Any, erase: Any) -> None:
     concept = make_concept("circle", prompts_per_concept=2)
     params = {"rounds": 2, "ridge": 1e-2}
     fast_trace, ref_trace = RECETrace(), RECETrace()
-    fast = _weights(
-        erase_rece(tiny_pipe, EraseRequest([concept], PRESERVE), params, trace=fast_trace)
-    )
+    fast = _weights(erase(tiny_pipe, EraseRequest([concept], PRESERVE), params, trace=fast_trace))
     ref = _weights(
-        erase_rece(
+        erase(
             tiny_pipe,
             EraseRequest([concept], PRESERVE),
             {**params, "implementation": "reference"},
@@ -149,6 +148,71 @@ def test_rece_fast_and_reference_implementations_agree(tiny_pipe: Any) -> None:
     original = _weights(tiny_pipe)
     for a, b, w in zip(fast, ref, original, strict=True):
         assert (a - b).norm() / (b - w).norm() < 1e-4
+
+
+def _uce_by_hand(
+    w: torch.Tensor, erased: torch.Tensor, targets: torch.Tensor, preserve: torch.Tensor
+) -> torch.Tensor:
+    # UCE (arXiv:2308.14761, eq. 7) with lambda = 1 and gamma = 1e-2, targets read through w:
+    # W' = (sum_i W t_i c_i^T + lambda sum_j W p_j p_j^T + gamma W)
+    #      (sum_i c_i c_i^T + lambda sum_j p_j p_j^T + gamma I)^-1
+    eye = torch.eye(w.shape[1], dtype=torch.float64)
+    left = w @ targets.T @ erased + w @ preserve.T @ preserve + 1e-2 * w
+    return left @ torch.linalg.inv(erased.T @ erased + preserve.T @ preserve + 1e-2 * eye)
+
+
+def test_rece_rounds_follow_the_authors_loop(tiny_pipe: Any) -> None:
+    # A transcription of RECE's loop: UCE once, then per round derive e' from the
+    # *current* weights (closed form, ridge rho and regulariser mu relative to the
+    # scale of sum W'^T W' as RECEParams documents) and apply UCE to the current
+    # weights with e' -> anchor alone.
+    concept = make_concept("circle", prompts_per_concept=2)
+    rho, mu, rounds = 1e-3, 1e-4, 2
+    erased, targets = concept_rows(tiny_pipe, [concept])
+    preserve = preserve_rows(tiny_pipe, PRESERVE)
+    original = _weights(tiny_pipe)
+    current = [_uce_by_hand(w, erased, targets, preserve) for w in original]
+    d = erased.shape[1]
+    prior = preserve.T @ preserve
+    for _ in range(rounds):
+        gram = sum(wc.T @ wc for wc in current)
+        cross = sum(wc.T @ w for wc, w in zip(current, original, strict=True))
+        scale = float(torch.trace(gram)) / d
+        system = gram + rho * scale * torch.eye(d, dtype=torch.float64)
+        system = system + mu * scale * d / float(torch.trace(prior)) * prior
+        derived = torch.linalg.solve(system, cross @ erased.T).T
+        current = [_uce_by_hand(wc, derived, targets, preserve) for wc in current]
+
+    params = {"rounds": rounds, "ridge": 1e-2, "derive_ridge": rho, "regularization": mu}
+    for implementation in ("fast", "reference"):
+        ours = _weights(
+            erase_rece(
+                tiny_pipe,
+                EraseRequest([concept], PRESERVE),
+                {**params, "implementation": implementation},
+            )
+        )
+        for a, b, w in zip(ours, current, original, strict=True):
+            assert (a - b).norm() / (b - w).norm() < 1e-4, implementation
+    # the cumulative variant is another method: after two rounds it lands elsewhere
+    cumulative = _weights(
+        erase_rece_cumulative(tiny_pipe, EraseRequest([concept], PRESERVE), params)
+    )
+    gap = sum(float((a - b).norm()) for a, b in zip(cumulative, current, strict=True))
+    update = sum(float((b - w).norm()) for b, w in zip(current, original, strict=True))
+    assert gap > 0.01 * update
+
+
+def test_a_concept_name_of_several_words_gets_its_anchor_in_place() -> None:
+    from erase_diffusion.methods.cross_attention import anchor_prompt
+
+    style = Concept(name="van gogh", prompts=["a field by van gogh"], anchor="an artist")
+    assert anchor_prompt("a field by van gogh at dusk", style) == "a field by an artist at dusk"
+    assert anchor_prompt("a field by Van Gogh", style) == "a field by an artist"
+    assert anchor_prompt("a field by gogh", style) == "an artist"  # not the whole name
+    red = Concept(name="red", prompts=["a red circle"], anchor="blue")
+    assert anchor_prompt("a shred of red", red) == "a shred of blue"  # whole words only
+    assert anchor_prompt("a red circle", red.model_copy(update={"anchor": None})) == ""
 
 
 @pytest.mark.parametrize("variant", ["x", "u"])

@@ -15,6 +15,7 @@ from unlearn_schema import MethodParams, UnknownNameError
 PAPERS = {
     "uce": "arXiv:2308.14761",
     "rece": "arXiv:2407.12383",
+    "rece-cumulative": "arXiv:2407.12383",
     "mace": "arXiv:2403.06135",
     "esd-x": "arXiv:2303.07345",
     "esd-u": "arXiv:2303.07345",
@@ -22,7 +23,7 @@ PAPERS = {
 
 
 def test_every_method_has_a_summary_a_paper_and_typed_params() -> None:
-    assert list(METHODS) == ["uce", "rece", "esd-x", "esd-u", "mace"]
+    assert list(METHODS) == ["uce", "rece", "rece-cumulative", "esd-x", "esd-u", "mace"]
     for name, record in METHODS.items():
         assert record.summary.strip() and len(record.summary) < 120, name
         assert record.paper == PAPERS[name]

@@ -161,6 +161,7 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
         methods = {
             "uce": {},
             "rece": {"rounds": 2},
+            "rece-cumulative": {"rounds": 2},
             "esd-x": esd,
             # ESD-u trains every non-cross-attention weight, nearly the whole tiny UNet: at
             # ESD-x's 3e-4 it wipes out everything (preservation 0.29-0.42 in the quick

@@ -29,8 +29,18 @@ METHODS = Registry(
             params="erase_diffusion.methods.rece:RECEParams",
             entry="erase_diffusion.methods.rece:erase_rece",
             summary=(
-                "RECE: UCE, then erase the embeddings that still regenerate the concept "
-                "(derived in closed form), for a few rounds."
+                "RECE: UCE, then, round by round, erase from the current weights an "
+                "embedding that still regenerates the concept."
+            ),
+            paper="arXiv:2407.12383",
+        ),
+        MethodSpec(
+            name="rece-cumulative",
+            params="erase_diffusion.methods.rece:RECEParams",
+            entry="erase_diffusion.methods.rece:erase_rece_cumulative",
+            summary=(
+                "RECE variant: each round reruns UCE from the original weights with every "
+                "embedding derived so far."
             ),
             paper="arXiv:2407.12383",
         ),

@@ -48,12 +48,19 @@ def cross_attention_projections(
 
 
 def anchor_prompt(prompt: str, concept: Concept) -> str:
-    """The prompt the concept's prompt is mapped to: the concept word swapped for the anchor,
-    or the anchor (empty text when None) when the word does not occur verbatim."""
+    """The prompt the concept's prompt is mapped to: every whole-word occurrence of the
+    concept's name (a phrase of any number of words, such as ``"van gogh"``) swapped for
+    the anchor, or the anchor alone (empty text when None) when the name does not occur.
+
+    Matching is on whole words, case-insensitive: ``"red"`` is not found in ``"shred"``.
+    """
+    import re
+
     anchor = concept.anchor or ""
-    words = prompt.split(" ")
-    if concept.anchor and concept.name in words:
-        return " ".join(anchor if w == concept.name else w for w in words)
+    words = concept.name.split()
+    phrase = re.compile(r"(?<!\S)" + r"\s+".join(map(re.escape, words)) + r"(?!\S)", re.I)
+    if concept.anchor and words and phrase.search(prompt):
+        return phrase.sub(lambda _: anchor, prompt)
     return anchor
 
 

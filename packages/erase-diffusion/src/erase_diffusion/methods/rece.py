@@ -15,11 +15,22 @@ i.e. the input whose keys and values in the edited model are closest to the conc
 the original. The term $\mu \sum_j (p_j^\top e)^2$ is the regularisation that protects
 unrelated concepts: it keeps $e'$ away from the preserved embeddings, so erasing it next
 moves them little (our reading of the paper's regulariser; the authors weight a similar
-term). Each round then reruns UCE from the original weights with the erase set grown by
-the derived rows, all mapped to the concept's anchor rows:
+term).
+
+``rece`` runs the rounds as the authors' code does: round $k$ derives $E'_k$ from the
+*current* weights and edits the current weights with $E'_k$ alone, mapped to the
+concept's anchor rows $T$ (UCE's targets $W^{(k-1)} t$ read through the current weights):
+
+$$W^{(0)} = \mathrm{UCE}(W,\ C \to T,\ P), \qquad
+W^{(k)} = \mathrm{UCE}\big(W^{(k-1)},\ E'_k \to T,\ P\big).$$
+
+``rece-cumulative`` (our earlier variant, kept under its own name) instead reruns UCE
+from the original weights each round with the erase set grown by every derived row:
 
 $$W^{(k)} = \mathrm{UCE}\big(W,\ \text{erase } [C; E'_1; \dots; E'_k] \to [T; T; \dots; T],\
 \text{preserve } P\big).$$
+
+After two rounds the two differ by more than one round's update (checked in the tests).
 """
 
 from __future__ import annotations
@@ -198,17 +209,43 @@ def erase_rece(
     in_place: bool = False,
     trace: RECETrace | None = None,
 ) -> TextToImage:
-    """Erase ``request.concepts`` with RECE; returns a copy unless ``in_place``.
+    """Erase ``request.concepts`` with RECE as its authors run it; a copy unless ``in_place``.
 
-    Pass a `RECETrace` to receive the derived embeddings of each round. Every
-    round's UCE is a shared transform of the original weights (`SharedEdit`), so
-    the rounds run on d×d matrices and the weights are written once, at the end
-    (``implementation="reference"`` instead edits and re-reads every projection per
-    round, the straightforward way).
+    Each round derives embeddings from the current weights and edits the current weights
+    with those alone. Pass a `RECETrace` to receive each round's derived rows. The fast
+    path keeps the whole edit as one d×d transform ``W M`` of the original weights
+    (every UCE step right-multiplies it by ``I + X``), so rounds cost d×d products and
+    the weights are written once; ``implementation="reference"`` edits and re-reads
+    every projection per round.
     """
+    return _erase(pipe, request, params, in_place, trace, cumulative=False)
+
+
+def erase_rece_cumulative(
+    pipe: TextToImage,
+    request: EraseRequest,
+    params: RECEParams | Mapping[str, Any] | None = None,
+    *,
+    in_place: bool = False,
+    trace: RECETrace | None = None,
+) -> TextToImage:
+    """RECE's cumulative variant: every round reruns UCE from the original weights with
+    the erase set grown by all rows derived so far (``rece-cumulative``)."""
+    return _erase(pipe, request, params, in_place, trace, cumulative=True)
+
+
+def _erase(
+    pipe: TextToImage,
+    request: EraseRequest,
+    params: RECEParams | Mapping[str, Any] | None,
+    in_place: bool,
+    trace: RECETrace | None,
+    cumulative: bool,
+) -> TextToImage:
     import torch
 
-    params = method_params(RECEParams, params, "rece")
+    name = "rece-cumulative" if cumulative else "rece"
+    params = method_params(RECEParams, params, name)
     layers = cross_attention_projections(pipe.unet, params.edit_keys, params.edit_values)
     originals = [layer.weight.detach().clone() for _, layer in layers]
     edited = working_copy(pipe, in_place)
@@ -228,25 +265,49 @@ def erase_rece(
             derived = derive_embeddings(originals, current, erased, preserve, rho, mu)
             if trace is not None:
                 trace.derived.append(derived)
-            erase_set = torch.cat([erase_set, derived])
-            target_set = torch.cat([target_set, targets])
-            edit_projections(edited, erase_set, target_set, preserve, params, originals)
+            if cumulative:
+                erase_set = torch.cat([erase_set, derived])
+                target_set = torch.cat([target_set, targets])
+                edit_projections(edited, erase_set, target_set, preserve, params, originals)
+            else:  # the current weights are UCE's W: edit them with the new rows only
+                edit_projections(edited, derived, targets, preserve, params)
         return edited
 
     lam, ridge = params.preserve_weight, params.ridge
     gram = cached_weight_gram([layer.weight for _, layer in layers])
     prior = symmetric_gram([preserve.double()])  # PᵀP, shared by every solve below
     edit = closed_form_edit(erase_set, target_set, preserve, lam, ridge, preserve_gram=prior)
+    if cumulative:
+        for _ in range(params.rounds):
+            derived = derive_embeddings_shared(
+                gram, edit, erased, preserve, rho, mu, preserve_gram=prior
+            )
+            if trace is not None:
+                trace.derived.append(derived)
+            erase_set = torch.cat([erase_set, derived])
+            target_set = torch.cat([target_set, targets])
+            edit = closed_form_edit(
+                erase_set, target_set, preserve, lam, ridge, preserve_gram=prior, extends=edit
+            )
+        write_projections(edited.unet, edit.apply(originals), params.edit_keys, params.edit_values)
+        return edited
+    # W^(k) = W M_k with M_0 = I + X_0 and M_k = M_(k-1) (I + X_k): UCE's transform does
+    # not depend on the weights it is applied to, so each round only multiplies M.
+    eye = torch.eye(gram.shape[0], dtype=torch.float64)
+    transform = eye + edit.dense()
     for _ in range(params.rounds):
-        derived = derive_embeddings_shared(
-            gram, edit, erased, preserve, rho, mu, preserve_gram=prior
+        cross = transform.T @ gram  # Σ W'ᵀW with W' = W M
+        derived = _solve_derived(
+            cross @ transform, cross, erased, preserve, rho, mu, preserve_gram=prior
         )
         if trace is not None:
             trace.derived.append(derived)
-        erase_set = torch.cat([erase_set, derived])
-        target_set = torch.cat([target_set, targets])
-        edit = closed_form_edit(
-            erase_set, target_set, preserve, lam, ridge, preserve_gram=prior, extends=edit
-        )
-    write_projections(edited.unet, edit.apply(originals), params.edit_keys, params.edit_values)
+        step = closed_form_edit(derived, targets, preserve, lam, ridge, preserve_gram=prior)
+        transform = transform + transform @ step.dense()
+    write_projections(
+        edited.unet,
+        SharedEdit(transform - eye, None).apply(originals),
+        params.edit_keys,
+        params.edit_values,
+    )
     return edited
