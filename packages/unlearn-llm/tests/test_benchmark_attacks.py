@@ -142,20 +142,19 @@ def test_every_model_has_a_row_for_every_attack(tmp_path: Any, test_attacks: Reg
         spec,
         world=spec.world.model_copy(update={"params": MINI_WORLD}),
         model=spec.model.model_copy(update={"params": MINI_MODEL}),
-        methods=[
-            MethodConfig(name="gradient-ascent", params={"steps": 3, "eval_every": 3}),
-            MethodConfig(name="npo", params={"steps": 3, "eval_every": 3}),
-        ],
+        methods=[MethodConfig(name="npo", params={"steps": 3, "eval_every": 3})],
         params={
             "retain_eval_facts": 8,
             "retain_eval_passages": 4,
             "attacks": [{"name": "identity"}, {"name": "make-up"}],
+            "suppressed": ["output-block"],
         },
     )
     parsed = LLM_FACTS_QUICK.parse(spec)
     result = LLM_FACTS_QUICK.run(parsed, NullProgress(), str(tmp_path))
     assert {m.name for m in result.metrics} <= LLM_FACTS_QUICK.metric_names
-    models = {ORACLE, OTHER_ORACLE, "original", "gradient-ascent", "npo"}
+    hider = "suppressed (output block)"
+    models = {ORACLE, OTHER_ORACLE, "original", "npo", hider}
     rows = {
         (m.labels["method"], m.labels["attack"])
         for m in result.metrics
@@ -186,6 +185,10 @@ def test_every_model_has_a_row_for_every_attack(tmp_path: Any, test_attacks: Reg
             knowledge.reference == value("attack_knowledge", method=ORACLE, attack="identity").value
         )
     assert value("attack_metric", method="npo", attack="identity", measure="items").value > 0
+    # The designed hider hides the answers from the identity "attack" as from the clean
+    # evaluation: it knows less than the original under it.
+    hidden = value("attack_knowledge", method=hider, attack="identity").value
+    assert hidden < value("attack_knowledge", method="original", attack="identity").value
     # The gate: identity leaves the oracles as they are; make-up does not.
     assert value("attack_informative", attack="identity").value == 1.0
     assert value("attack_informative", attack="make-up").value == 0.0

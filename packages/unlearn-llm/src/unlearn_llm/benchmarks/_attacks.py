@@ -42,7 +42,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, JsonValue
 from unlearn_schema import (
@@ -91,6 +91,42 @@ ATTACK_PARAMS: dict[Size, dict[str, dict[str, JsonValue]]] = {
     "quick": {},
     "full": {},
 }
+
+
+SuppressionKind = Literal["output-block", "head", "quantization-buckets"]
+SUPPRESSED_LABELS: dict[SuppressionKind, str] = {
+    "output-block": "suppressed (output block)",
+    "head": "suppressed (head)",
+    "quantization-buckets": "suppressed (4-bit buckets)",
+}
+"""The designed suppression-only models (``attacks/suppressed.py``) shown as extra rows:
+each still holds the forget facts, so an attack with power must bring them back."""
+
+
+def suppressed_model(
+    kind: SuppressionKind, original: Any, tokenizer: Any, forget: Any, retain: Any, seed: int
+) -> Any:
+    """The original with its forget answers hidden, not removed, in the way ``kind`` says.
+
+    ``output-block``: the output layer pushes a forget answer down when the prompt is a
+    trained forget question (hidden states, rephrasings and chains untouched: for the
+    probes, paraphrase and multi-hop attacks); ``head``: a few steps on the output head
+    only (for relearning); ``quantization-buckets``: every Linear weight moves within its
+    4-bit round-to-nearest bucket (for 4-bit quantization).
+    """
+    from unlearn_llm.attacks.suppressed import (
+        SuppressionParams,
+        block_forget_answers,
+        suppress_in_weights,
+    )
+
+    if kind == "output-block":
+        return block_forget_answers(original, tokenizer, forget, trigger="question")
+    if kind == "head":
+        params = SuppressionParams(where="head", seed=seed)
+    else:
+        params = SuppressionParams(where="linear", keep_quantized_bits=4, seed=seed)
+    return suppress_in_weights(original, tokenizer, forget, retain, params)
 
 
 def recovery_attacks() -> Registry:
@@ -155,10 +191,12 @@ def default_attacks(size: Size) -> list[AttackConfig]:
 
 
 def training_steps(log: dict[str, Any]) -> int | None:
-    """Optimiser steps of a training log (``epochs * ceil(rows / batch_size)``)."""
+    """Optimiser steps of a training log: ``epochs * ceil(rows / batch_size)``, plus the
+    first stage's steps of a two-stage original."""
     try:
         batch_size = int(log["params"]["batch_size"])
-        return int(log["epochs"]) * -(-int(log["rows"]) // batch_size)
+        steps = int(log["epochs"]) * -(-int(log["rows"]) // batch_size)
+        return steps + int(log.get("stage_one_steps") or 0)
     except (KeyError, TypeError, ValueError):
         return None
 

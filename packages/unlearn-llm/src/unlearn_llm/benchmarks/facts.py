@@ -39,7 +39,9 @@ from unlearn_schema import (
 
 from unlearn_llm.benchmarks._attacks import (
     ATTACK_METRIC_NAMES,
+    SUPPRESSED_LABELS,
     AttackConfig,
+    SuppressionKind,
     default_attacks,
     parse_attacks,
 )
@@ -107,13 +109,22 @@ class FactsRunParams(StrictModel):
             "(registered names of unlearn_llm.attacks, each once); empty: none."
         ),
     )
+    suppressed: list[SuppressionKind] = Field(
+        default_factory=list,
+        max_length=3,
+        description=(
+            "Designed suppression-only models attacked as extra rows (with attacks only): "
+            "output-block, head, quantization-buckets; they show each attack's power."
+        ),
+    )
     attack_knowledge_tolerance: float = Field(
-        default=0.1,
+        default=0.2,
         gt=0.0,
         le=1.0,
         description=(
-            "Validity gate for attacks: how far the oracles' knowledge under an attack may "
-            "move (from each other and from their clean value) before it is uninformative."
+            "Validity gate for attacks: how far (absolute; knowledge is a share or a "
+            "probability) the oracles' knowledge under an attack may move, from each other "
+            "and from their clean value, before the attack is flagged uninformative."
         ),
     )
 
@@ -150,13 +161,18 @@ def _methods_for(size: Size) -> list[MethodConfig]:
 
 def _run_params_for(size: Size) -> FactsRunParams:
     if size == "quick":
-        return FactsRunParams(retain_eval_facts=48, attacks=default_attacks("quick"))
+        return FactsRunParams(
+            retain_eval_facts=48,
+            attacks=default_attacks("quick"),
+            suppressed=list(SUPPRESSED_LABELS),
+        )
     return FactsRunParams(
         retain_eval_facts=64,
         forget_fractions=[0.01, 0.05, 0.1],
         extra_oracles=2,
         world_seed=0,
         attacks=default_attacks("full"),
+        suppressed=list(SUPPRESSED_LABELS),
     )
 
 
@@ -273,6 +289,7 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
         robust_curve,
         robust_note,
         summary_table,
+        suppressed_model,
         training_steps,
     )
     from unlearn_llm.methods import make_unlearn_data
@@ -292,9 +309,10 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     ratios = len(run.forget_fractions or [None])
     attacks = parse_attacks(run.attacks)  # checked at parse time; typed here
     # per seed and ratio: original, oracle, extra oracles, 3 evaluations, 2 per method,
-    # and with attacks one phase per attacked model (3 references and the methods)
+    # and with attacks one phase per attacked model (3 references, the methods and the
+    # designed suppression-only models)
     per_case = 2 + run.extra_oracles + 3 + 2 * len(methods)
-    per_case += (3 + len(methods)) if attacks else 0
+    per_case += (3 + len(methods) + len(run.suppressed)) if attacks else 0
     progress.start(len(seeds) * ratios * per_case, "phases")
     metrics: list[MetricValue] = []
     notes: list[str] = []
@@ -531,6 +549,18 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
                 metric("oracle_model_utility", oracle_eval.model_utility(), "none", base)
             )
             if case_attacks is not None:
+                for kind in run.suppressed:
+                    start = time.perf_counter()
+                    hider = suppressed_model(
+                        kind, original.model, tokenizer, forget_facts, retain_eval, seed
+                    )
+                    scores = score_facts(hider, tokenizer, forget_facts, generate=False)
+                    p = forget_quality(scores.truth_ratio, oracle_ratios)
+                    timed("suppress", start)
+                    label = SUPPRESSED_LABELS[kind]
+                    metrics.append(metric("forget_quality", p, "higher", {**base, "method": label}))
+                    case_attacks.attack(label, hider, p)
+                    progress.advance(1, f"{label} attacked")
                 case = case_attacks.report(base, run.attack_knowledge_tolerance)
                 metrics.extend(case.metrics)
                 notes.extend(f"{where}: {note}" for note in case.notes)
