@@ -138,7 +138,7 @@ def quantization(target: AttackTarget, params: QuantizationParams | None = None)
             )
         return probability, forget.truth_ratio
 
-    score(target.model, "")
+    metrics["clean_knowledge"] = score(target.model, "")[0]
     best: tuple[float, np.ndarray] | None = None
     for bits in params.bits:
         quantized = quantize_weights(target.model, bits, params.scheme, params.embeddings)

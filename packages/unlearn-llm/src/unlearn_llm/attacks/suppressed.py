@@ -15,13 +15,14 @@ place brings them back, while the retrain oracle, which never had them, stays lo
   inner weights and cannot remove the wrapper's penalty, so they need not beat it.
 * ``suppress_in_weights`` (for relearning and quantization): a few steps of
   "unlikelihood to a floor" on the forget answers, plus the retain loss, restricted to
-  the output head (``where="head"``, shallow: relearning undoes it) or to every
+  the output head (``where="head"``, shallow: relearning on some of a person's facts
+  brings the others partly back), the first layer's MLP, or to every
   ``Linear`` weight kept inside its 4-bit round-to-nearest bucket
   (``keep_quantized_bits=4``: 4-bit quantization gives back exactly the original's
   quantized weights, the failure of arXiv:2410.16454).
 
 The forget loss of ``suppress_in_weights`` is, over the answer tokens $y_t$ of the
-forget rows,
+forget rows (only the value's tokens with ``value_tokens_only``),
 $\\mathcal{L}_f = \\operatorname{mean}_t \\max(0,
 \\log p_\\theta(y_t \\mid y_{<t}, q) - \\log p_{floor})$:
 bounded (no gradient once a token is below the floor), so a short run never collapses
@@ -165,9 +166,13 @@ def block_forget_answers(
 class SuppressionParams(StrictModel):
     """Settings of ``suppress_in_weights`` (a fixture: not a registered method)."""
 
-    where: Literal["head", "linear"] = Field(
+    where: Literal["head", "first_mlp", "linear"] = Field(
         default="head",
-        description="'head': the output head's weight only; 'linear': every Linear weight.",
+        description=(
+            "'head': the output head's weight; 'first_mlp': the first layer's MLP (it can "
+            "only act per token, so it hides a person by changing their name's "
+            "representation); 'linear': every Linear weight."
+        ),
     )
     steps: int = Field(default=40, ge=1, le=10_000)
     learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
@@ -181,6 +186,10 @@ class SuppressionParams(StrictModel):
         ge=2,
         le=16,
         description="Keep each weight in its symmetric RTN bucket at these bits (None: free).",
+    )
+    value_tokens_only: bool = Field(
+        default=False,
+        description="Push down only the value's tokens (default: every answer token, as GA does).",
     )
     seed: int = 0
 
@@ -231,6 +240,9 @@ def suppress_in_weights(
         parameter.requires_grad_(False)
     if params.where == "head":
         trained = [suppressed.get_output_embeddings().weight]
+    elif params.where == "first_mlp":
+        mlp = suppressed.model.layers[0].mlp
+        trained = [m.weight for m in mlp.modules() if isinstance(m, torch.nn.Linear)]
     else:
         trained = [m.weight for m in suppressed.modules() if isinstance(m, torch.nn.Linear)]
     for weight in trained:
@@ -241,6 +253,13 @@ def suppress_in_weights(
         else None
     )
     forget_rows = encode_facts(tokenizer, forget)
+    # Which answer tokens the floor applies to: all of them, or (value_tokens_only) the
+    # value's only, so the subject's name and the sentence frame stay likely.
+    value_mask = (forget_rows.labels != -100).float()
+    if params.value_tokens_only:
+        values = [answer_value_tokens(tokenizer, qa) for qa in forget for _ in qa.questions]
+        for row, ids in enumerate(values):
+            value_mask[row] *= torch.isin(forget_rows.labels[row], torch.tensor(sorted(ids)))
     retain_rows = encode_facts(tokenizer, retain)
     generator = torch.Generator().manual_seed(params.seed)
     optimizer = torch.optim.Adam(trained, lr=params.learning_rate)
@@ -249,7 +268,9 @@ def suppress_in_weights(
     suppressed.train()
     for _ in range(params.steps):
         pick = torch.randperm(len(forget_rows), generator=generator)[:size]
-        token_logp, mask = token_logprobs(suppressed, forget_rows.subset(pick).trimmed())
+        rows = forget_rows.subset(pick).trimmed()
+        token_logp, _ = token_logprobs(suppressed, rows)
+        mask = value_mask[pick, 1 : rows.input_ids.shape[1]]
         above = (token_logp - log_floor).clamp(min=0.0) * mask
         loss = above.sum() / mask.sum().clamp(min=1.0)
         if params.retain_weight > 0:
