@@ -1,7 +1,10 @@
-"""Attacks on unlearned models: membership inference (``membership.py``).
+"""Attacks on unlearned models: membership inference (``membership.py``) and knowledge
+recovery (``relearning.py``, ``quantization.py``, ``trace.py``, ... on the contract of
+``recovery.py``: ``attack(target, params=None) -> AttackOutcome``; ``suppressed.py``
+holds the suppression-only models that show each recovery attack has power).
 
-``ATTACKS`` is the registry: one ``AttackSpec`` per attack, each scoring texts from a
-model's ``TokenStatistics`` (higher = "was trained on"), in the entry shape
+``ATTACKS`` is the registry: one ``AttackSpec`` per attack; the membership ones score
+texts from a model's ``TokenStatistics`` (higher = "was trained on"), in the entry shape
 ``attack(stats, texts, params=None)`` (the reference attack takes its reference
 statistics as ``reference=``). Params classes live in ``membership.py`` (numpy, no
 torch at import). The benchmarks report each attack's ROC AUC (``mia_auc``) and
@@ -61,6 +64,35 @@ ATTACKS = Registry(
             entry=f"{_M}:reference_attack",
             summary="Reference: log-probability minus a reference model's (a retrain oracle).",
             paper="arXiv:2012.07805",
+        ),
+        # Recovery attacks (recovery.py contract: AttackTarget in, AttackOutcome out).
+        AttackSpec(
+            name="relearning",
+            params="unlearn_llm.attacks.relearning:RelearningParams",
+            entry="unlearn_llm.attacks.relearning:relearning",
+            summary="Fine-tune on some of each forget person's facts; score the held-out rest.",
+            paper="arXiv:2406.13356",
+        ),
+        AttackSpec(
+            name="relearning-related",
+            params="unlearn_llm.attacks.relearning:RelearningParams",
+            entry="unlearn_llm.attacks.relearning:related_relearning",
+            summary="Fine-tune on retain facts of the forget people's places and employers only.",
+            paper="arXiv:2406.13356",
+        ),
+        AttackSpec(
+            name="quantization",
+            params="unlearn_llm.attacks.quantization:QuantizationParams",
+            entry="unlearn_llm.attacks.quantization:quantization",
+            summary="Round-to-nearest per-channel weight quantization (8 and 4 bits), rescored.",
+            paper="arXiv:2410.16454",
+        ),
+        AttackSpec(
+            name="trace-detection",
+            params="unlearn_llm.attacks.trace:TraceParams",
+            entry="unlearn_llm.attacks.trace:trace_detection",
+            summary="Logistic regression telling the model from the original on unrelated prompts.",
+            paper="arXiv:2506.14003",
         ),
     ],
 )
