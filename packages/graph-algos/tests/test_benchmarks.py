@@ -3,19 +3,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from graph_algos.benchmarks.critical_nodes import CRITICAL_NODES
-from graph_algos.benchmarks.hierarchy_phase import HIERARCHY_PHASE
-from graph_algos.benchmarks.noisy_label_local import NOISY_LABEL_LOCAL
-from graph_algos.benchmarks.planted_power import PLANTED_POWER
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    MethodConfig,
-    NullProgress,
-    SpecError,
-    WorldSpec,
-)
+from graph_algos.benchmarks import CRITICAL_NODES, HIERARCHY_PHASE, NOISY_LABEL_LOCAL, PLANTED_POWER
+from unlearn_schema.configs import BenchmarkSpec, MethodConfig, WorldSpec
+from unlearn_schema.errors import SpecError
+from unlearn_schema.plugins import Benchmark, NullProgress
+from unlearn_schema.results import BenchmarkResult
 
 NEW = [HIERARCHY_PHASE, NOISY_LABEL_LOCAL, PLANTED_POWER, CRITICAL_NODES]
 

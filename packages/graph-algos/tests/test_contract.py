@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import ast
-import subprocess
-import sys
 from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
-from graph_algos.benchmarks.critical_nodes import CRITICAL_NODES
-from graph_algos.benchmarks.hierarchy_phase import HIERARCHY_PHASE
-from graph_algos.benchmarks.noisy_label_local import NOISY_LABEL_LOCAL
-from graph_algos.benchmarks.planted_power import PLANTED_POWER
-from graph_algos.benchmarks.planted_quickstart import PLANTED_QUICKSTART
-from graph_algos.benchmarks.speed import GRAPH_ALGOS_SPEED
+from graph_algos.benchmarks import (
+    CRITICAL_NODES,
+    GRAPH_ALGOS_SPEED,
+    HIERARCHY_PHASE,
+    NOISY_LABEL_LOCAL,
+    PLANTED_POWER,
+    PLANTED_QUICKSTART,
+)
 from graph_algos.methods import METHODS
 from graph_algos.metrics import METRICS
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkSpec,
-    MethodConfig,
-    ModelSpec,
-    NullProgress,
-    SpecError,
-    UnknownNameError,
-    WorldSpec,
-)
+from unlearn_schema.configs import BenchmarkSpec, MethodConfig, ModelSpec, WorldSpec
+from unlearn_schema.errors import SpecError
+from unlearn_schema.plugins import Benchmark, NullProgress
+from unlearn_schema.registry import UnknownNameError
+from unlearn_schema.testing import heavy_modules_after
 
 QUALITY: list[Benchmark[Any, Any, Any]] = [
     PLANTED_QUICKSTART,
@@ -142,15 +136,9 @@ def test_entry_points_name_the_registries_and_every_benchmark() -> None:
     assert methods.load() is METHODS and metrics.load() is METRICS
 
 
-def _imported(modules: str, watched: tuple[str, ...]) -> list[str]:
-    code = f"import sys, {modules}; print(sorted(m for m in {watched!r} if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return list(ast.literal_eval(out.stdout))
-
-
 def test_registry_modules_import_nothing_heavy_and_nothing_imports_torch() -> None:
     heavy = ("numpy", "scipy", "torch", "networkx")
-    assert _imported("graph_algos.methods, graph_algos.metrics", heavy) == []
+    assert heavy_modules_after("import graph_algos.methods, graph_algos.metrics", heavy) == []
     every_module = ", ".join(
         f"graph_algos.{name}"
         for name in (
@@ -167,7 +155,7 @@ def test_registry_modules_import_nothing_heavy_and_nothing_imports_torch() -> No
             *(f"benchmarks.{b.run.__module__.rsplit('.', 1)[1]}" for b in ALL),
         )
     )
-    assert _imported(every_module, ("torch", "diffusers")) == []
+    assert heavy_modules_after(f"import {every_module}", ("torch", "diffusers")) == []
 
 
 def test_speed_benchmark_quick_run_reports_ratios_goals_and_load(tmp_path: object) -> None:

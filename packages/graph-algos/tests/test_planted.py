@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from graph_algos.benchmarks.planted_quickstart import PLANTED_QUICKSTART
+from graph_algos.benchmarks import PLANTED_QUICKSTART
 from graph_algos.methods.planted import (
     calibrate_threshold,
     count_test,
@@ -13,14 +13,10 @@ from graph_algos.methods.planted import (
 )
 from graph_algos.worlds.generators import clique, erdos_renyi, planted_subgraph, star
 from scipy import stats
-from unlearn_schema import (
-    BenchmarkResult,
-    BenchmarkSpec,
-    MethodConfig,
-    NullProgress,
-    SpecError,
-    WorldSpec,
-)
+from unlearn_schema.configs import BenchmarkSpec, MethodConfig, WorldSpec
+from unlearn_schema.errors import SpecError
+from unlearn_schema.plugins import NullProgress
+from unlearn_schema.results import BenchmarkResult
 
 
 def test_count_threshold_has_the_stated_level() -> None:

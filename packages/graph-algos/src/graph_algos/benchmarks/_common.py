@@ -7,13 +7,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from unlearn_schema import (
-    Direction,
-    MetricValue,
-    ParsedSpec,
-    Series,
-)
+from unlearn_schema.plugins import ParsedSpec
 from unlearn_schema.recipes import check_methods
+from unlearn_schema.results import Direction, MetricValue, Series
 
 Check = Callable[[ParsedSpec[Any, Any, Any]], None]
 

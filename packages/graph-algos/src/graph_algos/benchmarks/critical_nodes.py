@@ -14,23 +14,14 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, JsonValue, model_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Size,
-    SpecError,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.errors import SpecError
+from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Curve, MetricValue
 
-from graph_algos.benchmarks._common import mean_metric, mean_series, method_check
-from graph_algos.methods import METHODS
+from graph_algos.benchmarks._common import mean_metric, mean_series
 from graph_algos.methods.critical import BetweennessParams
 from graph_algos.methods.influence import SpreadEstimator
 from graph_algos.methods.selection import NodeSelection
@@ -89,7 +80,7 @@ class CriticalRun(StrictModel):
     greedy_max_n: int = Field(default=600, ge=10, description="Greedy CND only up to this n.")
 
 
-def _critical_spec(size: Size) -> BenchmarkSpec:
+def critical_spec(size: Size) -> BenchmarkSpec:
     if size == "quick":
         world = CriticalWorld(n=500, m=2)
         run = CriticalRun(budgets=[5, 10, 25, 50], spread_samples=200)
@@ -114,7 +105,7 @@ def _critical_spec(size: Size) -> BenchmarkSpec:
     )
 
 
-def _check_budgets(parsed: ParsedSpec[CriticalWorld, NoParams, CriticalRun]) -> None:
+def check_budgets(parsed: ParsedSpec[CriticalWorld, NoParams, CriticalRun]) -> None:
     world, run = parsed.world, parsed.params
     problems = []
     bad = [k for k in run.budgets if not 1 <= k < world.n]
@@ -276,26 +267,3 @@ def run_critical(
         notes=notes,
         timings={f"select {m}": t for m, t in timings.items()},
     )
-
-
-CRITICAL_NODES: Benchmark[CriticalWorld, NoParams, CriticalRun] = Benchmark(
-    name="critical-nodes",
-    summary="Centralities, critical node deletion, influence maximisation, RWCS: dismantle/spread.",
-    default_spec=_critical_spec,
-    run=run_critical,
-    params_type=CriticalRun,
-    worlds={"critical-graph": CriticalWorld},
-    methods=METHODS,
-    method_names=CRITICAL_METHODS,
-    metric_names=frozenset(
-        {
-            "largest_component_after_removal",
-            "cascade_spread",
-            "two_hop_coverage",
-            "greedy_cnd_excess_pairs",
-            "driver_node_share",
-        }
-    ),
-    check=method_check(CRITICAL_METHODS, _check_budgets),
-    quick_budget_s=120.0,
-)

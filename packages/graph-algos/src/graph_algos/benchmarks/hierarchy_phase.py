@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field, model_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    Heatmap,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Series,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Curve, Heatmap, MetricValue, Series
 
-from graph_algos.benchmarks._common import mean_metric, method_check
-from graph_algos.methods import METHODS
+from graph_algos.benchmarks._common import mean_metric
 from graph_algos.methods.hierarchy import leaf_divergence_ratio, linkage_gap_boundary
 from graph_algos.metrics.hierarchy import exact_recovery_by_depth, tree_recovered
 from graph_algos.worlds.generators import hierarchical_sbm
@@ -77,7 +66,7 @@ class HierarchyRun(StrictModel):
     trials: int = Field(default=4, ge=1, le=200)
 
 
-def _hierarchy_spec(size: Size) -> BenchmarkSpec:
+def hierarchy_spec(size: Size) -> BenchmarkSpec:
     if size == "quick":
         world = HierarchyWorld(
             community_size=100,
@@ -270,18 +259,3 @@ def run_hierarchy(
             "on average."
         )
     return BenchmarkResult(metrics=metrics, curves=curves, heatmaps=heatmaps, notes=notes)
-
-
-HIERARCHY_PHASE: Benchmark[HierarchyWorld, NoParams, HierarchyRun] = Benchmark(
-    name="hierarchy-phase",
-    summary="Bottom-up vs top-down hierarchical community detection on hierarchical SBMs.",
-    default_spec=_hierarchy_spec,
-    run=run_hierarchy,
-    params_type=HierarchyRun,
-    worlds={"hierarchical-sbm": HierarchyWorld},
-    methods=METHODS,
-    method_names=HIERARCHY_METHODS,
-    metric_names=frozenset({"exact_recovery", "tree_recovery", "dendrogram_inversions"}),
-    check=method_check(HIERARCHY_METHODS),
-    quick_budget_s=90.0,
-)

@@ -11,21 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field, model_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Curve
 
-from graph_algos.benchmarks._common import mean_metric, mean_series, method_check
-from graph_algos.methods import METHODS
+from graph_algos.benchmarks._common import mean_metric, mean_series
 from graph_algos.methods.local import LabelledSeed
 from graph_algos.metrics.local import f1_score
 from graph_algos.worlds.noisy_labels import noisy_label_world
@@ -72,7 +64,7 @@ class NoisyLabelRun(StrictModel):
     trials: int = Field(default=4, ge=1, le=500)
 
 
-def _noisy_spec(size: Size) -> BenchmarkSpec:
+def noisy_spec(size: Size) -> BenchmarkSpec:
     if size == "quick":
         world = NoisyLabelWorldParams(
             cluster_size=100,
@@ -174,18 +166,3 @@ def run_noisy(
         mean = np.mean([np.mean(scores[(name, eta)]) for eta in world.noise_levels])
         notes.append(f"{name}: mean F1 over the noise grid {mean:.3f}.")
     return BenchmarkResult(metrics=metrics, curves=curves, notes=notes)
-
-
-NOISY_LABEL_LOCAL: Benchmark[NoisyLabelWorldParams, NoParams, NoisyLabelRun] = Benchmark(
-    name="noisy-label-local",
-    summary="Local clustering with noisy labels: label-weighted flow diffusion vs baselines.",
-    default_spec=_noisy_spec,
-    run=run_noisy,
-    params_type=NoisyLabelRun,
-    worlds={"noisy-label-sbm": NoisyLabelWorldParams},
-    methods=METHODS,
-    method_names=LOCAL_METHODS,
-    metric_names=frozenset({"f1"}),
-    check=method_check(LOCAL_METHODS),
-    quick_budget_s=120.0,
-)

@@ -12,28 +12,19 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, model_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Curve, MetricValue
 
-from graph_algos.benchmarks._common import mean_metric, mean_series, method_check
+from graph_algos.benchmarks._common import mean_metric, mean_series
 from graph_algos.benchmarks.planted_quickstart import (
     PlantedRun,
     SubgraphName,
     power_curve,
     power_grid,
 )
-from graph_algos.methods import METHODS
 from graph_algos.methods.planted import boundary_size, scan_signal_to_noise
 from graph_algos.worlds.generators import make_subgraph
 
@@ -77,7 +68,7 @@ class PlantedPowerWorld(StrictModel):
         return self
 
 
-def _planted_power_spec(size: Size) -> BenchmarkSpec:
+def planted_power_spec(size: Size) -> BenchmarkSpec:
     if size == "quick":
         world = PlantedPowerWorld(
             ns=[300, 1000],
@@ -275,18 +266,3 @@ def run_planted_power(
                 + "."
             )
     return BenchmarkResult(metrics=metrics, curves=curves, notes=notes)
-
-
-PLANTED_POWER: Benchmark[PlantedPowerWorld, NoParams, PlantedRun] = Benchmark(
-    name="planted-power",
-    summary="Power curves of count, degree and scan tests over (n, q, Γ, k), thresholds drawn.",
-    default_spec=_planted_power_spec,
-    run=run_planted_power,
-    params_type=PlantedRun,
-    worlds={"planted-grid": PlantedPowerWorld},
-    methods=METHODS,
-    method_names=POWER_TESTS,
-    metric_names=frozenset({"detection_power", "false_alarm_rate"}),
-    check=method_check(POWER_TESTS),
-    quick_budget_s=120.0,
-)

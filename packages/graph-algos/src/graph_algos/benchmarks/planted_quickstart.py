@@ -13,23 +13,13 @@ from typing import Literal, get_args
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, model_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Series,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series
 
-from graph_algos.benchmarks._common import mean_metric, mean_series, method_check
-from graph_algos.methods import METHODS
+from graph_algos.benchmarks._common import mean_metric, mean_series
 from graph_algos.methods.planted import boundary_size
 from graph_algos.metrics.planted import detection_power, false_alarm_rate
 from graph_algos.worlds.generators import Subgraph, erdos_renyi, make_subgraph, planted_subgraph
@@ -67,7 +57,7 @@ class PlantedRun(StrictModel):
     )
 
 
-def _planted_spec(size: Size) -> BenchmarkSpec:
+def planted_spec(size: Size) -> BenchmarkSpec:
     if size == "quick":
         world = PlantedWorld(
             n=1000,
@@ -229,18 +219,3 @@ def run_planted(
             f"mean power over the k grid: {mean_power}."
         )
     return BenchmarkResult(metrics=metrics, curves=curves, notes=notes)
-
-
-PLANTED_QUICKSTART: Benchmark[PlantedWorld, NoParams, PlantedRun] = Benchmark(
-    name="planted-quickstart",
-    summary="Count vs degree test for planted cliques, stars, cycles, dense subgraphs in G(n, q).",
-    default_spec=_planted_spec,
-    run=run_planted,
-    params_type=PlantedRun,
-    worlds={"planted-gnq": PlantedWorld},
-    methods=METHODS,
-    method_names=TESTS,
-    metric_names=frozenset({"detection_power", "false_alarm_rate"}),
-    check=method_check(TESTS),
-    quick_budget_s=60.0,
-)

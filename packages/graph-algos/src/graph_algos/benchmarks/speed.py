@@ -36,18 +36,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, model_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import Goal, machine_load_note, met_flag, spec_from_parts
+from unlearn_schema.results import BenchmarkResult, MetricValue
 
 from graph_algos.kernels import (
     LocalResult,
@@ -280,7 +273,7 @@ METRIC_NAMES = frozenset(
 )
 
 
-def _speed_spec(size: Size) -> BenchmarkSpec:
+def speed_spec(size: Size) -> BenchmarkSpec:
     if size == "quick":
         graphs = SpeedGraphs(edges=20_000, locality_sizes=[2_000, 8_000])
         run = SpeedRun(sources=8)
@@ -403,17 +396,3 @@ def run_speed(
     if parsed.size == "quick":
         notes.append("quick size: tiny graphs, a smoke run; the ratios are not the goals' sizes.")
     return BenchmarkResult(metrics=_metrics(report), notes=notes, timings={"measure": wall})
-
-
-GRAPH_ALGOS_SPEED: Benchmark[SpeedGraphs, NoParams, SpeedRun] = Benchmark(
-    name="graph-algos-speed",
-    summary="PageRank, components, betweenness, local diffusions vs networkx and igraph.",
-    default_spec=_speed_spec,
-    run=run_speed,
-    params_type=SpeedRun,
-    worlds={"speed-graphs": SpeedGraphs},
-    metric_names=METRIC_NAMES,
-    max_seeds=1,
-    kind="speed",
-    quick_budget_s=60.0,
-)
