@@ -142,7 +142,17 @@ def _methods_for(size: Size) -> list[MethodConfig]:
         MethodConfig(
             name="npo", params={**light, "projection": {"retain_batches": 2, "refresh_every": 1}}
         ),
-        MethodConfig(name="rmu", params={"steps": 24, "eval_every": light["eval_every"]}),
+        # RMU steers the last layer's output (layer 1 of 2, so both MLP down-projections
+        # train, as the paper's l-2..l); those two matrices alone need a larger step
+        MethodConfig(
+            name="rmu",
+            params={
+                "steps": 24,
+                "layer": 1,
+                "learning_rate": 1e-2,
+                "eval_every": light["eval_every"],
+            },
+        ),
     ]
     if size == "quick":
         return quick
