@@ -24,6 +24,11 @@ steps are cut to it, and ``metrics["steps"]`` says how many ran). Headline
 $P(a\\mid q) = \\pi(a\\mid q)^{1/|a|}$, from ``metrics.evaluate.score_facts``) after
 fine-tuning; ``truth_ratios`` are the held-out items' after fine-tuning.
 
+The answer sentence names the person, so a few steps on a person's other facts teach
+even the oracle the name and the sentence frame: on the quick world the oracle's
+held-out answer probability rises from 0.02 to about 0.14 (default params), never its
+exact answers; compare a method's value with the oracle's under the same attack.
+
 torch is imported inside the functions, so importing this module (and its params)
 stays light.
 """
