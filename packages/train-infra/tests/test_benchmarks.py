@@ -7,21 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from train_infra.benchmarks.diskgnn_features import DISKGNN_FEATURES
-from train_infra.benchmarks.p2p_disruption import P2P_DISRUPTION
-from train_infra.benchmarks.rope_feasibility import ROPE_FEASIBILITY
-from train_infra.benchmarks.snapshot_recovery import SNAPSHOT_RECOVERY
-from train_infra.benchmarks.speed import GOALS, TRAIN_INFRA_SPEED
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    MethodConfig,
-    ModelSpec,
-    NullProgress,
-    SpecError,
-    WorldSpec,
+from train_infra.benchmarks import (
+    DISKGNN_FEATURES,
+    P2P_DISRUPTION,
+    ROPE_FEASIBILITY,
+    SNAPSHOT_RECOVERY,
+    TRAIN_INFRA_SPEED,
 )
+from train_infra.benchmarks.speed import GOALS
+from unlearn_schema.configs import BenchmarkSpec, MethodConfig, ModelSpec, WorldSpec
+from unlearn_schema.errors import SpecError
+from unlearn_schema.plugins import Benchmark, NullProgress
+from unlearn_schema.results import BenchmarkResult
 
 ALL = [SNAPSHOT_RECOVERY, ROPE_FEASIBILITY, DISKGNN_FEATURES, P2P_DISRUPTION, TRAIN_INFRA_SPEED]
 

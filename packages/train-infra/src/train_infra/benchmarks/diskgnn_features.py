@@ -16,18 +16,11 @@ import tempfile
 import time
 
 from pydantic import Field
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Direction,
-    MetricValue,
-    ParsedSpec,
-    Progress,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import ParsedSpec, Progress
 from unlearn_schema.recipes import spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Direction, MetricValue
 
 from train_infra.benchmarks._common import aggregate_seeds, metric
 from train_infra.models import GraphSageParams
@@ -46,7 +39,7 @@ class DiskGNNRun(StrictModel):
     prefetch_depth: int = Field(default=2, ge=1, le=64)
 
 
-def _default_spec(size: Size) -> BenchmarkSpec:
+def diskgnn_spec(size: Size) -> BenchmarkSpec:
     world = DiskGraphWorld(num_nodes=10_000 if size == "quick" else 1_000_000)
     run = DiskGNNRun(
         epochs=2 if size == "quick" else 3, batch_size=256 if size == "quick" else 1024
@@ -231,16 +224,3 @@ def run_diskgnn(
         "disk would serve.",
     ]
     return BenchmarkResult(metrics=aggregate_seeds(per_seed), notes=notes, timings=timings)
-
-
-DISKGNN_FEATURES: Benchmark[DiskGraphWorld, GraphSageParams, DiskGNNRun] = Benchmark(
-    name="diskgnn-features",
-    summary="Out-of-core GNN features: offline sampling, per-batch packing, cache, prefetch.",
-    default_spec=_default_spec,
-    run=run_diskgnn,
-    params_type=DiskGNNRun,
-    worlds={"planted-partition-on-disk": DiskGraphWorld},
-    models={"graphsage-mean": GraphSageParams},
-    metric_names=frozenset({"bytes_read_per_useful_byte", "batches_per_second", "test_accuracy"}),
-    quick_budget_s=120.0,
-)

@@ -13,23 +13,13 @@ import statistics
 from typing import Literal
 
 from pydantic import Field
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Series,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import check_methods, spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series
 
 from train_infra.benchmarks._common import aggregate_seeds, metric
-from train_infra.methods import METHODS
 from train_infra.methods.params import GossipAveragingParams
 from train_infra.worlds.gossip import GossipWorld
 
@@ -55,7 +45,7 @@ class DisruptionRun(StrictModel):
     )
 
 
-def _default_spec(size: Size) -> BenchmarkSpec:
+def p2p_spec(size: Size) -> BenchmarkSpec:
     world = (
         GossipWorld() if size == "quick" else GossipWorld(num_nodes=200, rounds=150, drop_round=50)
     )
@@ -70,7 +60,7 @@ def _default_spec(size: Size) -> BenchmarkSpec:
     )
 
 
-def _check(parsed: ParsedSpec[GossipWorld, NoParams, DisruptionRun]) -> None:
+def check_p2p(parsed: ParsedSpec[GossipWorld, NoParams, DisruptionRun]) -> None:
     """One gossip method per spec: the curves and metrics are labelled by scenario only."""
     check_methods(parsed, GOSSIP_METHODS, at_most=1)
 
@@ -124,18 +114,3 @@ def run_p2p(
             f"{world.drop_by} choice, dropped at round {world.drop_round})."
         )
     return BenchmarkResult(metrics=aggregate_seeds(per_seed), curves=curves, notes=notes)
-
-
-P2P_DISRUPTION: Benchmark[GossipWorld, NoParams, DisruptionRun] = Benchmark(
-    name="p2p-disruption",
-    summary="Gossip learning on a Barabási–Albert graph when data or relay nodes drop.",
-    default_spec=_default_spec,
-    run=run_p2p,
-    params_type=DisruptionRun,
-    worlds={"barabasi-albert-gossip": GossipWorld},
-    methods=METHODS,
-    method_names=GOSSIP_METHODS,
-    metric_names=frozenset({"final_accuracy", "live_components"}),
-    check=_check,
-    quick_budget_s=60.0,
-)

@@ -13,20 +13,11 @@ import math
 from typing import Any
 
 from pydantic import Field, model_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Series,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series
 
 from train_infra.rope_bounds import PhaseDtype, check_hf_config, feasible_region
 
@@ -90,7 +81,7 @@ class RopeRun(StrictModel):
         return self
 
 
-def _default_spec(size: Size) -> BenchmarkSpec:
+def rope_spec(size: Size) -> BenchmarkSpec:
     top = 22 if size == "quick" else 26
     run = RopeRun(context_lengths=[2**p for p in range(10, top + 1)])
     return spec_from_parts("rope-feasibility", size, params=run)
@@ -175,17 +166,3 @@ def run_rope(
         log_x=True,
     )
     return BenchmarkResult(metrics=metrics, curves=[curve], notes=notes)
-
-
-ROPE_FEASIBILITY: Benchmark[NoParams, NoParams, RopeRun] = Benchmark(
-    name="rope-feasibility",
-    summary="Aliasing, DC-stability and precision bounds on the RoPE base; config verdicts.",
-    default_spec=_default_spec,
-    run=run_rope,
-    params_type=RopeRun,
-    metric_names=frozenset(
-        {"precision_wall_context", "base_over_lower_bound", "upper_bound_over_base"}
-    ),
-    max_seeds=1,
-    quick_budget_s=5.0,
-)

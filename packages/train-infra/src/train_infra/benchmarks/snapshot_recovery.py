@@ -23,24 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    MetricValue,
-    NoParams,
-    ParsedMethod,
-    ParsedSpec,
-    Progress,
-    Series,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import NoParams, ParsedMethod, ParsedSpec, Progress
 from unlearn_schema.recipes import check_methods, spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series
 
 from train_infra.benchmarks._common import metric
-from train_infra.methods import METHODS
 from train_infra.methods.params import SnapshotOptimizerParams
 from train_infra.models import MLPParams
 
@@ -50,7 +39,7 @@ if TYPE_CHECKING:
     from train_infra.snapshot.snapshotter import Snapshotter
 
 # Metric names per strategy: the copy path keeps the plain names it always had.
-_PREFIX = {"copy-snapshot": "", "pingpong-adamw": "pingpong_"}
+METRIC_PREFIXES = {"copy-snapshot": "", "pingpong-adamw": "pingpong_"}
 _SERIES = {
     "copy-snapshot": "every-step snapshot (copy path)",
     "pingpong-adamw": "every-step snapshot (PingPongAdamW)",
@@ -62,8 +51,8 @@ _PER_METHOD = (
     "restore_time",
     "snapshot_wait_total",
 )
-METRIC_NAMES = frozenset(
-    {prefix + name for prefix in _PREFIX.values() for name in _PER_METHOD}
+SNAPSHOT_METRIC_NAMES = frozenset(
+    {prefix + name for prefix in METRIC_PREFIXES.values() for name in _PER_METHOD}
     | {"torch_load_time", "torch_save_time", "persist_time"}
     | {"encode_throughput", "decode_throughput"}
 )
@@ -85,7 +74,7 @@ class SnapshotRun(StrictModel):
         return self
 
 
-def _default_spec(size: Size) -> BenchmarkSpec:
+def snapshot_spec(size: Size) -> BenchmarkSpec:
     quick = size == "quick"
     model = MLPParams() if quick else MLPParams(width=2048, layers=6)
     run = (
@@ -95,15 +84,15 @@ def _default_spec(size: Size) -> BenchmarkSpec:
         "snapshot-recovery",
         size,
         model=("mlp", model),
-        methods=_PREFIX,
-        method_params={name: SnapshotOptimizerParams() for name in _PREFIX},
+        methods=METRIC_PREFIXES,
+        method_params={name: SnapshotOptimizerParams() for name in METRIC_PREFIXES},
         params=run,
     )
 
 
-def _check(parsed: ParsedSpec[NoParams, MLPParams, SnapshotRun]) -> None:
+def check_snapshot(parsed: ParsedSpec[NoParams, MLPParams, SnapshotRun]) -> None:
     """At least one strategy, each once: the metric names are per strategy."""
-    check_methods(parsed, tuple(_PREFIX))
+    check_methods(parsed, tuple(METRIC_PREFIXES))
 
 
 def run_snapshot(
@@ -266,7 +255,7 @@ def run_snapshot(
     versus = "uninterrupted torch.optim.AdamW run"
     metrics: list[MetricValue] = []
     for name, outcome in outcomes.items():
-        prefix, difference = _PREFIX[name], outcome["max_difference"]
+        prefix, difference = METRIC_PREFIXES[name], outcome["max_difference"]
         outcome["step"] = statistics.median(outcome["times"])
         overhead = outcome["step"] / base_step - 1.0
         exact = 1.0 if difference == 0.0 else 0.0
@@ -357,19 +346,3 @@ def run_snapshot(
         notes=notes,
         timings={**timings, "torch_save": save_s, "persist": persist_s},
     )
-
-
-SNAPSHOT_RECOVERY: Benchmark[NoParams, MLPParams, SnapshotRun] = Benchmark(
-    name="snapshot-recovery",
-    summary="Every-step in-memory snapshots: overhead, crash, bit-identical restore, EC.",
-    default_spec=_default_spec,
-    run=run_snapshot,
-    params_type=SnapshotRun,
-    models={"mlp": MLPParams},
-    methods=METHODS,
-    method_names=tuple(_PREFIX),
-    metric_names=METRIC_NAMES,
-    max_seeds=1,
-    check=_check,
-    quick_budget_s=120.0,
-)

@@ -35,19 +35,11 @@ import time
 from typing import Any
 
 from pydantic import Field
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Direction,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import Goal, machine_load_note, met_flag, spec_from_parts
+from unlearn_schema.results import BenchmarkResult, Direction, MetricValue
 
 from train_infra.benchmarks._common import metric
 
@@ -152,14 +144,14 @@ TIMINGS: dict[str, tuple[str, ...]] = {
     ),
 }
 THROUGHPUTS = ("ours_mb_s", "ours_parity_only_mb_s", "zfec_mb_s")
-METRIC_NAMES = frozenset(
+SPEED_METRIC_NAMES = frozenset(
     {*RATIOS, *(f"{name}_met" for name in GOALS), *THROUGHPUTS, "cache_hit_rate"}
     | {name for names in TIMINGS.values() for name in names}
     | {"storage_sequential_gb_s", "in_memory_gb_s"}
 )
 
 
-def _default_spec(size: Size) -> BenchmarkSpec:
+def speed_spec(size: Size) -> BenchmarkSpec:
     run = QUICK if size == "quick" else SpeedRun()
     return spec_from_parts("train-infra-speed", size, params=run)
 
@@ -322,16 +314,3 @@ def run_speed(
         machine_load_note(load_before, after=load_after),
     ]
     return BenchmarkResult(metrics=metrics, notes=notes, timings=phases)
-
-
-TRAIN_INFRA_SPEED: Benchmark[NoParams, NoParams, SpeedRun] = Benchmark(
-    name="train-infra-speed",
-    summary="Snapshot overhead, restore, erasure coding and out-of-core gathers vs baselines.",
-    default_spec=_default_spec,
-    run=run_speed,
-    params_type=SpeedRun,
-    metric_names=METRIC_NAMES,
-    max_seeds=1,
-    kind="speed",
-    quick_budget_s=60.0,
-)
