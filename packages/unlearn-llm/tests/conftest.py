@@ -57,3 +57,15 @@ def tiny() -> Tiny:
     train_to_memorise(model, encode_facts(tokenizer, training_facts(world, "original")), params, 0)
     data = make_unlearn_data(tokenizer, world.split("forget"), world.split("retain"))
     return Tiny(world, tokenizer, params, model, data)
+
+
+@pytest.fixture(scope="session")
+def tiny_oracle(tiny: Tiny) -> Any:
+    """The tiny world's exact retrain oracle: the ``tiny`` recipe without the forget set."""
+    from unlearn_llm.data import encode_facts
+    from unlearn_llm.models import build_model, train_to_memorise, training_facts
+
+    model = build_model(tiny.params, seed=0)
+    facts = training_facts(tiny.world, "oracle")
+    train_to_memorise(model, encode_facts(tiny.tokenizer, facts), tiny.params, 0)
+    return model

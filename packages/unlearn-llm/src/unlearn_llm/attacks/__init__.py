@@ -94,6 +94,27 @@ ATTACKS = Registry(
             summary="Logistic regression telling the model from the original on unrelated prompts.",
             paper="arXiv:2506.14003",
         ),
+        AttackSpec(
+            name="multihop",
+            params="unlearn_llm.attacks.multihop:MultihopParams",
+            entry="unlearn_llm.attacks.multihop:multihop",
+            summary="Step-by-step chains (direct, indirect, implied) through the forget facts.",
+            paper="arXiv:2506.17279",
+        ),
+        AttackSpec(
+            name="paraphrase",
+            params="unlearn_llm.attacks.paraphrase:ParaphraseParams",
+            entry="unlearn_llm.attacks.paraphrase:paraphrase",
+            summary="Forget questions in new wordings, another template and cloze; the best format.",
+            paper="arXiv:2401.06121",
+        ),
+        AttackSpec(
+            name="probes",
+            params="unlearn_llm.attacks.probes:ProbeParams",
+            entry="unlearn_llm.attacks.probes:probes",
+            summary="Per-layer linear probe (fit on retain people) and logit lens for forget values.",
+            paper="arXiv:2602.18505",
+        ),
     ],
 )
 
