@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -260,3 +261,90 @@ def test_the_oracles_disagreeing_under_attack_makes_it_uninformative() -> None:
     )
     ok, why = case.informative(tolerance=0.1)["a"]
     assert not ok and "other-seed oracle's attacked forget quality" in why
+
+
+def see_through_attack(target: Any, params: Any = None) -> Any:
+    """Reads the model under an output-layer wrapper: sees through the designed blocker."""
+    inner = getattr(target.model, "inner", target.model)
+    return identity_attack(dataclasses.replace(target, model=inner))
+
+
+def test_attack_power_finds_the_attack_that_sees_through_the_hider(
+    tmp_path: Any, test_attacks: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import unlearn_llm.attacks.recovery as recovery
+    from unlearn_llm.benchmarks.attack_power import LLM_ATTACK_POWER
+
+    monkeypatch.setattr(recovery, "see_through_attack", see_through_attack, raising=False)
+    registry = Registry(
+        "attack",
+        [
+            test_attacks["identity"],
+            AttackSpec(
+                name="see-through",
+                params="unlearn_schema:NoParams",
+                entry=f"{RECOVERY}:see_through_attack",
+                summary="Reads under the output layer (test).",
+            ),
+        ],
+    )
+    monkeypatch.setattr(_attacks, "recovery_attacks", lambda: registry)
+    spec = LLM_ATTACK_POWER.default_spec("quick")
+    spec = _with(
+        spec,
+        world=spec.world.model_copy(update={"params": MINI_WORLD}),
+        model=spec.model.model_copy(update={"params": MINI_MODEL}),
+        methods=[MethodConfig(name="npo", params={"steps": 3})],
+        params={
+            "finetune_epochs": 2,
+            "retain_eval_facts": 8,
+            "suppressed": ["output-block"],
+            "attacks": [{"name": "identity"}, {"name": "see-through"}],
+        },
+    )
+    result = LLM_ATTACK_POWER.run(LLM_ATTACK_POWER.parse(spec), NullProgress(), str(tmp_path))
+    assert {m.name for m in result.metrics} <= LLM_ATTACK_POWER.metric_names
+    power = {
+        (m.labels["recipe"], m.labels["attack"]): m.value
+        for m in result.metrics
+        if m.name == "attack_power"
+    }
+    # the blocker hides the answers from the plain scoring; reading under it finds them
+    for recipe in ("one-stage", "two-stage"):
+        assert power[(recipe, "see-through")] == 1.0, result.notes
+        assert power[(recipe, "identity")] == 0.0, result.notes
+    recovered = {
+        (m.labels["recipe"], m.labels["attack"], m.labels["method"]): m.value
+        for m in result.metrics
+        if m.name == "attack_recovery"
+    }
+    assert recovered[("one-stage", "see-through", "suppressed (output block)")] > 0.9
+    assert ("two-stage", "identity", "npo") in recovered
+    assert result.summary is not None and [r[0] for r in result.summary.rows] == [
+        "identity",
+        "see-through",
+    ]
+    assert any("two-stage: attack see-through: power" in n for n in result.notes)
+
+
+def test_the_two_stage_original_fine_tunes_the_oracle_on_every_fact(tiny: Any) -> None:
+    from unlearn_llm.models import trained_model, training_steps
+
+    params = tiny.params.model_copy(update={"max_epochs": 12})
+    original = trained_model(tiny.world, "original", 0, params, tiny.tokenizer, finetune_epochs=2)
+    oracle = trained_model(tiny.world, "oracle", 0, params, tiny.tokenizer)
+    assert original.path.name.endswith("-two-stage2") and original.log["finetune_epochs"] == 2
+    assert original.log["epochs"] <= 2
+    assert original.log["stage_one_steps"] == training_steps(oracle.log)
+    assert training_steps(original.log) > original.log["stage_one_steps"]
+    # the second stage starts from the oracle's weights, so it did learn from there
+    first = next(iter(original.model.parameters()))
+    assert not torch_equal(first, next(iter(oracle.model.parameters())))
+    again = trained_model(tiny.world, "original", 0, params, tiny.tokenizer, finetune_epochs=2)
+    assert again.from_cache and torch_equal(first, next(iter(again.model.parameters())))
+
+
+def torch_equal(a: Any, b: Any) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))

@@ -101,9 +101,15 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
         for ep in entry_points(group="unlearn.benchmarks")
         if ep.value.startswith("unlearn_llm.")
     }
-    assert set(benchmarks) == {"llm-facts-quick", "llm-facts-full", "unlearn-llm-speed"}
+    assert set(benchmarks) == {
+        "llm-facts-quick",
+        "llm-facts-full",
+        "unlearn-llm-speed",
+        "llm-attack-power",
+    }
     assert all(b.name == name for name, b in benchmarks.items())
     assert benchmarks["unlearn-llm-speed"].kind == "speed"
+    assert benchmarks["llm-attack-power"].kind == "quality"
 
 
 def test_attack_functions_match_the_combined_membership_scores() -> None:

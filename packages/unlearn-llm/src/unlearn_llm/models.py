@@ -306,12 +306,20 @@ def trained_model(
     tokenizer: PreTrainedTokenizerBase,
     use_cache: bool = True,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    finetune_epochs: int | None = None,
 ) -> TrainedModel:
     """The original model or the exact retrain oracle of ``world``, trained or cached.
 
     The checkpoint (safetensors), the tokenizer and ``training.json`` live in
     ``cache_root() / cache_key(...)``; it is written to a temporary folder and renamed,
     so an interrupted training never leaves a half checkpoint behind.
+
+    With ``finetune_epochs``, the TOFU-like two-stage recipe: stage 1 is the oracle of
+    the same seed (retain and general facts, trained to memorise), stage 2 trains a
+    copy of it for at most ``finetune_epochs`` more epochs on the role's facts (the
+    original: every fact, so the forget facts are the recently learned ones; the
+    oracle: the retain and general facts again). Cached under the key plus
+    ``-two-stage<epochs>``; the log's ``stage_one_steps`` counts stage 1.
     """
     import shutil
 
@@ -321,17 +329,29 @@ def trained_model(
     from unlearn_llm.data import encode_facts, qa_rows
 
     torch.set_num_threads(params.threads)
-    path = cache_root() / cache_key(world, role, seed, params)
+    key = cache_key(world, role, seed, params)
+    if finetune_epochs is not None:
+        key += f"-two-stage{finetune_epochs}"
+    path = cache_root() / key
     if use_cache and (path / "training.json").exists():
         with _no_progress_bars():
             cached = LlamaForCausalLM.from_pretrained(path)
         cached.eval()
         log = json.loads((path / "training.json").read_text())
         return TrainedModel(cached, tokenizer, role, seed, path, log, from_cache=True)
-    model = build_model(params, seed)
+    recipe, stage_one_steps = params, 0
+    if finetune_epochs is None:
+        model = build_model(params, seed)
+    else:
+        import copy
+
+        stage_one = trained_model(world, "oracle", seed, params, tokenizer, use_cache)
+        model = copy.deepcopy(stage_one.model)
+        recipe = params.model_copy(update={"max_epochs": finetune_epochs})
+        stage_one_steps = training_steps(stage_one.log)
     facts = training_facts(world, role)
     batch = encode_facts(tokenizer, facts, training_passages(world, role))
-    training = train_to_memorise(model, batch, params, seed, on_epoch, qa_rows(facts))
+    training = train_to_memorise(model, batch, recipe, seed, on_epoch, qa_rows(facts))
     log = {
         "role": role,
         "seed": seed,
@@ -343,6 +363,8 @@ def trained_model(
         "params": params.model_dump(),
         "world": world.params.model_dump(),
         "world_seed": world.seed,
+        "finetune_epochs": finetune_epochs,
+        "stage_one_steps": stage_one_steps,
     }
     staging = path.with_name(path.name + f".tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -358,6 +380,13 @@ def trained_model(
     except OSError:  # another process finished the same model first: keep theirs
         shutil.rmtree(staging, ignore_errors=True)
     return TrainedModel(model, tokenizer, role, seed, path, log, from_cache=False)
+
+
+def training_steps(log: dict[str, Any]) -> int:
+    """Optimiser steps of a training log: ``epochs * ceil(rows / batch_size)``, plus the
+    first stage's steps of a two-stage model."""
+    steps = int(log["epochs"]) * -(-int(log["rows"]) // int(log["params"]["batch_size"]))
+    return steps + int(log.get("stage_one_steps") or 0)
 
 
 def load_causal_lm(

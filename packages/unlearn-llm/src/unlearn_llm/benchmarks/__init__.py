@@ -5,6 +5,10 @@
   are in ``_facts_report.py``.
 - ``speed.py``: ``unlearn-llm-speed``, time per unlearning step against a plain
   training step, peak memory, and time to forget vs the oracle's retrain.
+- ``_attacks.py``: the recovery attacks inside the facts benchmarks (which run, on which
+  models, clean against attacked forget quality, the attack validity gate).
+- ``attack_power.py``: ``llm-attack-power``, which attacks catch the designed
+  suppression-only models, per training recipe (one-stage, TOFU-like two-stage).
 - ``_common.py``: the one ``metric(...)`` helper both build their MetricValues with.
 
 Benchmark modules import no torch at module level (``unlearn-bench list`` and

@@ -190,17 +190,6 @@ def default_attacks(size: Size) -> list[AttackConfig]:
     ]
 
 
-def training_steps(log: dict[str, Any]) -> int | None:
-    """Optimiser steps of a training log: ``epochs * ceil(rows / batch_size)``, plus the
-    first stage's steps of a two-stage original."""
-    try:
-        batch_size = int(log["params"]["batch_size"])
-        steps = int(log["epochs"]) * -(-int(log["rows"]) // batch_size)
-        return steps + int(log.get("stage_one_steps") or 0)
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 @dataclass
 class CaseAttacks:
     """Every attack's outcome on every model of one case (a seed and forget ratio).

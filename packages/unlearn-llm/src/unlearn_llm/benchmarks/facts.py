@@ -300,7 +300,6 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
         robust_note,
         summary_table,
         suppressed_model,
-        training_steps,
     )
     from unlearn_llm.methods import make_unlearn_data
     from unlearn_llm.metrics.evaluate import (
@@ -310,7 +309,7 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     )
     from unlearn_llm.metrics.tofu import forget_quality
     from unlearn_llm.metrics.validity import validity_gate
-    from unlearn_llm.models import TrainedModel, cache_key, trained_model
+    from unlearn_llm.models import TrainedModel, cache_key, trained_model, training_steps
     from unlearn_llm.worlds.tokenizer import train_tokenizer
 
     del out_dir  # checkpoints live in the cache; plots are returned as curves
