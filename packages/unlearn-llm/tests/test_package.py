@@ -61,7 +61,10 @@ def test_every_registered_name_has_a_summary_a_paper_and_resolves() -> None:
     }
     # The projection is an attachment of the gradient methods, not a method.
     assert "geometric-projection" not in set(METHODS)
-    assert set(ATTACKS) == {"loss", "zlib", "min-k", "min-k++", "reference"}
+    membership = {"loss", "zlib", "min-k", "min-k++", "reference"}
+    recovery = {"relearning", "relearning-related", "quantization", "trace-detection"}
+    recovery |= {"multihop", "paraphrase", "probes"}
+    assert set(ATTACKS) == membership | recovery
     assert METHODS["npo"].paper == "arXiv:2404.05868"
     assert METRICS["forget-quality"].paper == "arXiv:2401.06121"
     assert METRICS["privleak"].paper == "arXiv:2407.06460"
