@@ -170,7 +170,9 @@ for _name in SPEED_SESSIONS:
 @nox.session(python=PYTHON)
 def chaos(session: nox.Session) -> None:
     """Crash consistency: SIGKILL benchmark runs at random (20 in CI, 120 with
-    ``-- full``) and fail unless the store and output folder mend with no violation."""
+    ``-- full``) and fail unless the store and output folder mend with no violation;
+    then ``snapshot-chaos`` (100 kills inside persist in CI, 1 000 with ``-- full``)
+    must report no failure."""
     _sync(session, "--all-packages")
     size = "full" if "full" in session.posargs else "quick"
     out = ROOT / "runs" / "chaos"
@@ -181,6 +183,17 @@ def chaos(session: nox.Session) -> None:
     session.log(f"store-chaos: {counts}")
     if counts["violations"] or counts["integrity_failures"]:
         session.error(f"store-chaos found violations: {latest}")
+    # Snapshots: kills inside persist (100 in CI, 1 000 with -- full), every bit of a
+    # snapshot's metadata, lost fragments, wrong restores; every failure count must be 0.
+    session.run(
+        "unlearn-bench", "run", "snapshot-chaos", "--size", size, "--out", str(out), "--quiet"
+    )
+    latest = max((out / "snapshot-chaos").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    metrics = json.loads(latest.read_text())["result"]["metrics"]
+    failures = {m["name"]: m["value"] for m in metrics if not m.get("labels")}["failures"]
+    session.log(f"snapshot-chaos: {failures:.0f} failures")
+    if failures:
+        session.error(f"snapshot-chaos found failures: {latest}")
 
 
 @nox.session(venv_backend="none")

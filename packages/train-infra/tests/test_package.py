@@ -21,7 +21,7 @@ def test_import_is_light() -> None:
         "train_infra.models, train_infra.worlds.disk_graph, train_infra.worlds.gossip, "
         "train_infra.benchmarks.snapshot_recovery, train_infra.benchmarks.rope_feasibility, "
         "train_infra.benchmarks.diskgnn_features, train_infra.benchmarks.p2p_disruption, "
-        "train_infra.benchmarks.speed"
+        "train_infra.benchmarks.speed, train_infra.benchmarks.snapshot_chaos"
     )
     assert heavy_modules_after(code) == []
 
@@ -44,6 +44,7 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
     benchmarks = {name for group, name in mine if group == "unlearn.benchmarks"}
     assert benchmarks == {
         "snapshot-recovery",
+        "snapshot-chaos",
         "rope-feasibility",
         "diskgnn-features",
         "p2p-disruption",

@@ -15,6 +15,7 @@ from train_infra.snapshot.errors import (
     IncompatibleSnapshotError,
     NotEnoughFragmentsError,
     TruncatedSnapshotError,
+    UnrecoverableSnapshotError,
 )
 from train_infra.snapshot.persist import load_persisted, persist
 from train_infra.snapshot.state import capture_state, pack, restore_state, unpack_state
@@ -133,20 +134,20 @@ def test_persist_is_atomic_and_keeps_the_previous_snapshot(tmp_path: Path) -> No
     first = capture_state(model, optimizer, step=2, clone=True)
     persist(first, tmp_path)
 
-    def crash() -> None:
-        raise KeyboardInterrupt("simulated crash before publishing")
+    def crash(stage: str) -> None:
+        if stage == "written":
+            raise KeyboardInterrupt("simulated crash before publishing")
 
     model2, optimizer2 = _trained(4)
     with pytest.raises(KeyboardInterrupt):
-        persist(
-            capture_state(model2, optimizer2, step=4, clone=True), tmp_path, before_publish=crash
-        )
+        persist(capture_state(model2, optimizer2, step=4, clone=True), tmp_path, stage_hook=crash)
     loaded = load_persisted(tmp_path)
     assert loaded.step == 2
     for name, tensor in first.tensors.items():
         assert torch.equal(loaded.tensors[name], tensor), name
     (tmp_path / "step-00000002" / "state.safetensors").write_bytes(b"short")
-    with pytest.raises(TruncatedSnapshotError, match="holds 5 bytes"):
+    # The only snapshot is damaged: an error naming the file, never a fresh start.
+    with pytest.raises(UnrecoverableSnapshotError, match=r"state\.safetensors: holds 5 bytes"):
         load_persisted(tmp_path)
 
 

@@ -2,6 +2,8 @@
 
 - ``snapshot-recovery`` (`snapshot_recovery`): model ``mlp``; methods ``copy-snapshot``,
   ``pingpong-adamw``;
+- ``snapshot-chaos`` (`snapshot_chaos`): no world, model or method; SIGKILLs inside
+  persist, bit flips, lost fragments and wrong restores (`train_infra.snapshot.chaos`);
 - ``rope-feasibility`` (`rope_feasibility`): no world, model or method (pure math);
 - ``diskgnn-features`` (`diskgnn_features`): world ``planted-partition-on-disk``, model
   ``graphsage-mean``;
@@ -30,6 +32,12 @@ from train_infra.benchmarks.p2p_disruption import (
     run_p2p,
 )
 from train_infra.benchmarks.rope_feasibility import RopeRun, rope_spec, run_rope
+from train_infra.benchmarks.snapshot_chaos import (
+    CHAOS_METRIC_NAMES,
+    ChaosRun,
+    chaos_spec,
+    run_chaos,
+)
 from train_infra.benchmarks.snapshot_recovery import (
     METRIC_PREFIXES,
     SNAPSHOT_METRIC_NAMES,
@@ -56,6 +64,18 @@ SNAPSHOT_RECOVERY: Benchmark[NoParams, MLPParams, SnapshotRun] = Benchmark(
     metric_names=SNAPSHOT_METRIC_NAMES,
     max_seeds=1,
     check=check_snapshot,
+    quick_budget_s=120.0,
+)
+
+
+SNAPSHOT_CHAOS: Benchmark[NoParams, NoParams, ChaosRun] = Benchmark(
+    name="snapshot-chaos",
+    summary="SIGKILLs in persist, bit flips, m+1 lost fragments, wrong restores: 0 silent.",
+    default_spec=chaos_spec,
+    run=run_chaos,
+    params_type=ChaosRun,
+    metric_names=CHAOS_METRIC_NAMES,
+    max_seeds=1,
     quick_budget_s=120.0,
 )
 
@@ -119,6 +139,7 @@ __all__ = [
     "DISKGNN_FEATURES",
     "P2P_DISRUPTION",
     "ROPE_FEASIBILITY",
+    "SNAPSHOT_CHAOS",
     "SNAPSHOT_RECOVERY",
     "TRAIN_INFRA_SPEED",
 ]

@@ -13,14 +13,20 @@ without it, and the modules that need torch import it themselves.
 
 from train_infra.snapshot.errors import (
     IncompatibleSnapshotError,
+    ManagerLostError,
     NotEnoughFragmentsError,
     SnapshotError,
+    SnapshotFallbackWarning,
     TruncatedSnapshotError,
+    UnrecoverableSnapshotError,
 )
 
 __all__ = [
     "IncompatibleSnapshotError",
+    "ManagerLostError",
     "NotEnoughFragmentsError",
     "SnapshotError",
+    "SnapshotFallbackWarning",
     "TruncatedSnapshotError",
+    "UnrecoverableSnapshotError",
 ]

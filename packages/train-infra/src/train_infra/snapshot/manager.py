@@ -37,6 +37,8 @@ from multiprocessing.connection import Client, Connection, Listener
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
+from train_infra.snapshot.errors import ManagerLostError
+
 Address = tuple[str, int]
 KEEP_STEPS = 2
 
@@ -244,8 +246,16 @@ class ManagerClient:
 
     def request(self, *message: Any) -> Any:
         with self._lock:
-            self._conn.send(message)
-            status, value = self._conn.recv()
+            try:
+                self._conn.send(message)
+                status, value = self._conn.recv()
+            except (EOFError, OSError) as error:
+                # A killed manager closes the connection: EOFError has no message.
+                raise ManagerLostError(
+                    f"snapshot manager at {self.address[0]}:{self.address[1]} stopped answering "
+                    f"during {message[0]!r} ({type(error).__name__}: {error or 'connection closed'}"
+                    "): it was killed or its node was lost"
+                ) from error
         if status != "ok":
             raise RuntimeError(f"snapshot manager at {self.address}: {value}")
         return value

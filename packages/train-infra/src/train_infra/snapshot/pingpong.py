@@ -43,7 +43,7 @@ import torch
 
 from train_infra.snapshot.errors import IncompatibleSnapshotError, SnapshotError
 from train_infra.snapshot.manager import ManagerClient
-from train_infra.snapshot.state import FORMAT_VERSION, encode_inline, layout, unpack
+from train_infra.snapshot.state import FORMAT_VERSION, encode_inline, layout, param_shapes, unpack
 
 
 class SlotHost(Protocol):
@@ -246,6 +246,7 @@ class PingPongAdamW(torch.optim.Optimizer):
                 "class": type(self).__name__,
                 "param_groups": self.state_dict_groups(),
                 "scalars": {},
+                "param_shapes": param_shapes(self),
             },
         }
         header = {

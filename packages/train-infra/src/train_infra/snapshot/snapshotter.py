@@ -36,12 +36,21 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from train_infra.snapshot.erasure import ErasureCode, Fragment
-from train_infra.snapshot.errors import NotEnoughFragmentsError, SnapshotError
+from train_infra.snapshot.errors import (
+    IncompatibleSnapshotError,
+    NotEnoughFragmentsError,
+    SnapshotError,
+    SnapshotFallbackWarning,
+    TruncatedSnapshotError,
+    UnrecoverableSnapshotError,
+)
 from train_infra.snapshot.manager import Address, ManagerClient
 from train_infra.snapshot.pingpong import PingPongAdamW
 from train_infra.snapshot.state import (
@@ -84,6 +93,10 @@ class Snapshotter:
         self.rank = rank
         self.persist_dir = persist_dir
         self.persist_every = persist_every
+        if self.persist_root is not None and self.persist_root.is_dir():
+            from train_infra.snapshot.persist import sweep_stale
+
+            sweep_stale(self.persist_root)  # what a killed writer of this rank left
         self.encode_every = encode_every
         self.client = ManagerClient(address, authkey)
         self.peers = peers or []
@@ -101,6 +114,7 @@ class Snapshotter:
         self._copied = threading.Event()
         self._copied.set()
         self._error: BaseException | None = None
+        self._error_step: int | None = None
         self._reader: str | None = None  # the ping-pong slot a background job reads
         self._count = 0  # snapshots started (their encode_every phase)
         self.wait_seconds = 0.0
@@ -132,7 +146,11 @@ class Snapshotter:
             self._thread = None
         if self._error is not None:
             error, self._error = self._error, None
-            raise SnapshotError(f"snapshot failed: {error}") from error
+            detail = str(error) or "no message"
+            raise SnapshotError(
+                f"snapshot of rank {self.rank} at step {self._error_step} failed: "
+                f"{type(error).__name__}: {detail}"
+            ) from error
 
     def snapshot(
         self,
@@ -208,7 +226,7 @@ class Snapshotter:
                 write(TrainingState(tensors, header["meta"]), target)
                 del tensors, data
         except BaseException as error:
-            self._error = error
+            self._error, self._error_step = error, int(header["meta"]["step"])
 
     def before_overwrite(self, name: str) -> None:
         """Called by `PingPongAdamW` before it writes into the committed slot ``name``.
@@ -249,7 +267,7 @@ class Snapshotter:
             del target
             self.snapshots_taken += 1
         except BaseException as error:
-            self._error = error
+            self._error, self._error_step = error, int(state.meta["step"])
         finally:
             self._copied.set()
 
@@ -347,16 +365,27 @@ class Snapshotter:
             )
 
     # -- restoring --------------------------------------------------------------------
+    #
+    # Three tiers hold a step: this rank's manager (memory), the fragments on its peers
+    # and the persisted folder. A step any tier knows of is a candidate; `load` tries
+    # the newest first, each tier in that order, and a step that no tier can give back
+    # is reported, never dropped: restore falls back to the next one with a warning, and
+    # raises when candidates exist but none can be restored.
+
+    @property
+    def persist_root(self) -> Path | None:
+        """This rank's persistence folder (``persist_dir/rank-R``), if any."""
+        return None if self.persist_dir is None else Path(self.persist_dir) / f"rank-{self.rank}"
 
     def local_steps(self) -> list[int]:
-        """Steps of the intact full snapshots this rank's manager holds."""
+        """Steps of the full snapshots this rank's manager holds (checked at load)."""
         return [h["meta"]["step"] for _, h in self.client.request("snapshots")]
 
-    def fragment_steps(self) -> list[int]:
-        """Steps for which at least ``k`` fragments of this rank answer their peers."""
-        if self.code is None:
-            return []
+    def _fragment_counts(self) -> dict[int, int]:
+        """For every step with a fragment of this rank on a reachable peer: how many."""
         counts: dict[int, int] = {}
+        if self.code is None:
+            return counts
         for index in range(len(self.peers)):
             try:
                 keys = self._peer(index).request("fragment_index")
@@ -365,35 +394,136 @@ class Snapshotter:
             for owner, step, _ in keys:
                 if owner == self.rank:
                     counts[step] = counts.get(step, 0) + 1
-        return sorted(s for s, n in counts.items() if n >= self.code.k)
+        return counts
+
+    def fragment_steps(self) -> list[int]:
+        """Steps for which at least ``k`` fragments of this rank answer their peers."""
+        if self.code is None:
+            return []
+        return sorted(s for s, n in self._fragment_counts().items() if n >= self.code.k)
+
+    def _persisted(self) -> tuple[list[int], dict[int, str]]:
+        if self.persist_root is None or not self.persist_root.is_dir():
+            return [], {}
+        from train_infra.snapshot.persist import persisted_steps
+
+        return persisted_steps(self.persist_root)
+
+    def step_report(self) -> tuple[list[int], dict[int, str]]:
+        """``(restorable steps, {damaged step: why})``, from one survey of every tier.
+
+        A step is restorable from memory, from at least ``k`` fragments or from an
+        intact persisted folder; it is damaged when some tier knows of it but none of
+        them can give it back (fewer than ``k`` fragments answer, its files fail their
+        checks).
+        """
+        local = set(self.local_steps())
+        counts = self._fragment_counts()
+        on_disk, broken = self._persisted()
+        k = self.code.k if self.code is not None else 1
+        available = local | {s for s, n in counts.items() if n >= k} | set(on_disk)
+        damaged: dict[int, str] = {}
+        for step, count in counts.items():
+            if step not in available:
+                damaged[step] = (
+                    f"rank {self.rank}, step {step}: {count} fragment(s) answer, k={k} are needed"
+                )
+        for step, why in broken.items():
+            if step not in available:
+                damaged[step] = f"{damaged[step]}; {why}" if step in damaged else why
+        return sorted(available), damaged
 
     def available_steps(self) -> list[int]:
-        """Every step this rank can restore, from memory or from fragments."""
-        return sorted(set(self.local_steps()) | set(self.fragment_steps()))
+        """Every step this rank can restore: from memory, fragments or the persisted folder.
 
-    def load(self, step: int | None = None, copy: bool = True) -> TrainingState | None:
-        """The state at ``step`` (default: the newest), from memory or fragments.
-
-        With ``copy=False`` model tensors may be views of the manager's memory, valid
-        until the next snapshot: enough for `restore`, which copies them.
+        Steps that exist but cannot be restored are in `damaged_steps`, not here.
         """
-        self.wait()
+        return self.step_report()[0]
+
+    def damaged_steps(self) -> dict[int, str]:
+        """Steps some tier knows of that none can restore, with why (fragments, files)."""
+        return self.step_report()[1]
+
+    def _candidate_steps(self) -> list[int]:
+        available, damaged = self.step_report()
+        return sorted(set(available) | set(damaged), reverse=True)
+
+    def _load_step(self, step: int, copy: bool) -> TrainingState:
+        """The state at ``step`` from the first tier that gives it back intact."""
+        problems: list[tuple[str, Exception]] = []
         for name, header in self.client.request("snapshots"):
-            if step is None or header["meta"]["step"] == step:
+            if header["meta"]["step"] == step:
                 memory = self.client.segment(name)
                 data = torch.frombuffer(memory.buf, dtype=torch.uint8, count=header["size"])
                 try:
                     return unpack_state(data, header, copy=copy)
-                except SnapshotError:
-                    continue  # damaged in memory: fall back to fragments
-        if self.code is None:
-            return None
-        steps = self.fragment_steps()
-        if step is None:
-            if not steps:
-                return None
-            step = steps[-1]
-        return self._load_from_fragments(step)
+                except SnapshotError as error:
+                    problems.append(("in the manager's memory", error))
+        counts = self._fragment_counts()
+        if counts.get(step):
+            try:
+                return self._load_from_fragments(step)
+            except SnapshotError as error:
+                problems.append(("from fragments", error))
+        root = self.persist_root
+        if root is not None and (root / f"step-{step:08d}").is_dir():
+            from train_infra.snapshot.persist import load_persisted
+
+            try:
+                return load_persisted(root, step=step)
+            except (SnapshotError, OSError) as error:
+                problems.append(("from disk", error))
+        if not problems:
+            raise SnapshotError(
+                f"rank {self.rank} holds no snapshot of step {step} in memory, fragments or "
+                f"on disk (restorable: {self.available_steps()})"
+            )
+        message = f"rank {self.rank}, step {step}: " + "; ".join(f"{w}: {e}" for w, e in problems)
+        kinds = {type(error) for _, error in problems}
+        single = kinds.pop() if len(kinds) == 1 else SnapshotError
+        known = (NotEnoughFragmentsError, TruncatedSnapshotError, IncompatibleSnapshotError)
+        raise (single if single in known else SnapshotError)(message)
+
+    def load(
+        self, step: int | None = None, copy: bool = True, fallback: bool = True
+    ) -> TrainingState | None:
+        """The state at ``step`` (default: the newest restorable), from any tier.
+
+        None only when this rank knows of no snapshot at all. When the newest one cannot
+        be restored, the newest that can is returned with a `SnapshotFallbackWarning`
+        naming what was skipped and why (``fallback=False``: raise instead); when none
+        can, `UnrecoverableSnapshotError`. With ``copy=False`` model tensors may be views
+        of the manager's memory, valid until the next snapshot: enough for `restore`,
+        which copies them.
+        """
+        self.wait()
+        if step is not None:
+            return self._load_step(step, copy)
+        problems: dict[str, str] = {}
+        for candidate in self._candidate_steps():
+            try:
+                state = self._load_step(candidate, copy)
+            except SnapshotError as error:
+                problems[f"step {candidate}"] = str(error)
+                continue
+            if problems:
+                skipped = "; ".join(problems.values())
+                if not fallback:
+                    raise UnrecoverableSnapshotError(
+                        f"rank {self.rank}: the newest snapshot cannot be restored ({skipped}); "
+                        f"step {candidate} can: pass fallback=True or step={candidate}",
+                        problems,
+                    )
+                message = f"rank {self.rank}: restoring step {candidate} instead ({skipped})"
+                warnings.warn(message, SnapshotFallbackWarning, stacklevel=2)
+            return state
+        if problems:
+            raise UnrecoverableSnapshotError(
+                f"rank {self.rank}: snapshots exist but none can be restored: "
+                + "; ".join(problems.values()),
+                problems,
+            )
+        return None
 
     def _load_from_fragments(self, step: int) -> TrainingState:
         assert self.code is not None
@@ -425,35 +555,75 @@ class Snapshotter:
         model: torch.nn.Module,
         optimizer: torch.optim.Optimizer | None = None,
         step: int | None = None,
+        fallback: bool = True,
+        required: bool = False,
     ) -> tuple[int, Any] | None:
-        """Restore the newest (or the given) snapshot; ``(step, loader_position)`` or None."""
-        state = self.load(step, copy=False)
+        """Restore the newest restorable (or the given) snapshot: ``(step, loader_position)``.
+
+        None only on a true fresh start: this rank knows of no snapshot in memory, in
+        fragments or on disk (``required=True`` makes that an error too, for a restart
+        that knows it is one). Damaged newer snapshots are skipped with a warning, or
+        refused with ``fallback=False`` (see `load`); model, optimizer and RNGs are
+        checked against the snapshot before any of them changes.
+        """
+        state = self.load(step, copy=False, fallback=fallback)
         if state is None:
+            if required:
+                raise UnrecoverableSnapshotError(
+                    f"rank {self.rank}: a snapshot is required but none exists in its "
+                    f"manager at {self.client.address}, on its {len(self.peers)} peers or "
+                    f"under {self.persist_root}",
+                    {},
+                )
             return None
         restore_state(state, model, optimizer)
         return state.step, state.loader_position
 
     def restore_agreed(
-        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        required: bool = False,
     ) -> tuple[int, Any] | None:
         """Restore the newest step that every rank of the default process group can restore.
 
-        Ranks gather their `available_steps` (from memory or fragments) and all
-        restore the largest common one, so they continue from the same step; without an
-        initialised ``torch.distributed`` group this is `restore`. Returns None on a
-        fresh start (no common step).
+        Ranks gather their `available_steps` and `damaged_steps` and all restore the
+        largest common available step, so they continue from the same step; without an
+        initialised ``torch.distributed`` group this is `restore`. Returns None only when
+        no rank knows of any snapshot; when some rank does but no step is common to all,
+        every rank raises `UnrecoverableSnapshotError` (a partial fresh start would
+        desynchronise the job).
         """
         import torch.distributed as dist
 
-        steps = self.available_steps()
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-            return self.restore(model, optimizer) if steps else None
+            return self.restore(model, optimizer, required=required)
+        available, damaged = self.step_report()
+        mine = (available, sorted(damaged))
         everyone: list[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(everyone, steps)
-        common = set(everyone[0]).intersection(*everyone[1:])
+        dist.all_gather_object(everyone, mine)
+        common = set(everyone[0][0]).intersection(*(steps for steps, _ in everyone[1:]))
         if not common:
-            return None
-        return self.restore(model, optimizer, step=max(common))
+            if not required and not any(steps or damaged for steps, damaged in everyone):
+                return None
+            report = "; ".join(
+                f"rank {r}: restorable {steps}, damaged {damaged}"
+                for r, (steps, damaged) in enumerate(everyone)
+            )
+            raise UnrecoverableSnapshotError(
+                f"rank {self.rank}: no step every rank can restore ({report})",
+                {f"rank {r}": str(entry) for r, entry in enumerate(everyone)},
+            )
+        chosen = max(common)
+        newer = sorted({s for _, damaged in everyone for s in damaged if s > chosen})
+        if newer:
+            warnings.warn(
+                f"rank {self.rank}: restoring step {chosen}, the newest every rank can "
+                f"restore; steps {newer} are damaged on some rank (see damaged_steps)",
+                SnapshotFallbackWarning,
+                stacklevel=2,
+            )
+        return self.restore(model, optimizer, step=chosen)
 
     def close(self) -> None:
         """Wait for the copy in flight, then drop the connections (the manager keeps all)."""

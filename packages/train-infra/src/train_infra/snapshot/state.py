@@ -79,10 +79,58 @@ def capture_state(
             "class": type(optimizer).__name__,
             "param_groups": opt_state["param_groups"],
             "scalars": scalars,
+            "param_shapes": param_shapes(optimizer),
         }
     tensors.update(encode_rng_states())
     tensors["rng/torch"] = torch.get_rng_state().clone()
     return TrainingState(tensors=tensors, meta=meta)
+
+
+def param_shapes(optimizer: torch.optim.Optimizer) -> list[list[int]]:
+    """The shape of every parameter the optimizer updates, in state-dict order."""
+    return [list(p.shape) for group in optimizer.param_groups for p in group["params"]]
+
+
+def _check_optimizer(
+    state: TrainingState, optimizer: torch.optim.Optimizer
+) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]]]:
+    """The optimizer's state dict from ``state``, checked against ``optimizer``."""
+    opt_meta = state.meta.get("optimizer")
+    if opt_meta is None:
+        raise IncompatibleSnapshotError("snapshot holds no optimizer state")
+    if opt_meta["class"] != type(optimizer).__name__:
+        raise IncompatibleSnapshotError(
+            f"snapshot optimizer is {opt_meta['class']}, restoring into {type(optimizer).__name__}"
+        )
+    groups = opt_meta["param_groups"]
+    sizes = [len(g["params"]) for g in groups]
+    here = [len(g["params"]) for g in optimizer.param_groups]
+    if sizes != here:
+        raise IncompatibleSnapshotError(
+            f"optimizer parameter groups of sizes {here}, the snapshot's are {sizes}"
+        )
+    shapes = param_shapes(optimizer)
+    recorded = opt_meta.get("param_shapes")
+    if recorded is not None and recorded != shapes:
+        first = next(i for i, (a, b) in enumerate(zip(recorded, shapes, strict=False)) if a != b)
+        raise IncompatibleSnapshotError(
+            f"optimizer parameter {first}: the snapshot's has shape {tuple(recorded[first])}, "
+            f"this optimizer's {tuple(shapes[first])}"
+        )
+    ids = {int(i) for g in groups for i in g["params"]}
+    per_param: dict[int, dict[str, Any]] = {}
+    for name, value in state.tensors.items():
+        if name.startswith("optim/"):
+            _, index, key = name.split("/", 2)
+            per_param.setdefault(int(index), {})[key] = value
+    for index, scalars in opt_meta["scalars"].items():
+        per_param.setdefault(int(index), {}).update(scalars)
+    unknown = sorted(set(per_param) - ids)
+    if unknown:
+        raise IncompatibleSnapshotError(
+            f"optimizer state for parameters {unknown[:5]} that no group of the snapshot lists"
+        )
+    return per_param, groups
 
 
 def restore_state(
@@ -92,8 +140,8 @@ def restore_state(
 ) -> TrainingState:
     """Load ``state`` into ``model``, ``optimizer`` and the global RNGs; return it.
 
-    All or nothing: the model's tensors, the optimizer's class and groups and the RNG
-    states are all checked before any of them is touched, and
+    All or nothing: the model's tensors, the optimizer's class, groups and parameter
+    shapes and the RNG states are all checked before any of them is touched, and
     `IncompatibleSnapshotError` names the first mismatch. The RNG states are numbers
     (`train_infra.snapshot.rng`), so restoring a snapshot never unpickles anything.
     """
@@ -116,35 +164,20 @@ def restore_state(
                 f"tensor {name!r}: snapshot has {tuple(got.shape)} {got.dtype}, "
                 f"model expects {tuple(value.shape)} {value.dtype}"
             )
-    opt_meta = state.meta.get("optimizer")
-    if optimizer is not None:
-        if opt_meta is None:
-            raise IncompatibleSnapshotError("snapshot holds no optimizer state")
-        if opt_meta["class"] != type(optimizer).__name__:
-            raise IncompatibleSnapshotError(
-                f"snapshot optimizer is {opt_meta['class']}, restoring into "
-                f"{type(optimizer).__name__}"
-            )
-        groups = opt_meta["param_groups"]
-        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
-            raise IncompatibleSnapshotError(
-                "optimizer parameter groups differ in size from the snapshot's"
-            )
-        per_param: dict[int, dict[str, Any]] = {}
-        for name, value in state.tensors.items():
-            if name.startswith("optim/"):
-                _, index, key = name.split("/", 2)
-                per_param.setdefault(int(index), {})[key] = value
-        for index, scalars in opt_meta["scalars"].items():
-            per_param.setdefault(int(index), {}).update(scalars)
+    checked = _check_optimizer(state, optimizer) if optimizer is not None else None
     python_rng, numpy_rng = decode_rng_states(state.tensors)
     torch_rng = state.tensors.get("rng/torch")
-    if torch_rng is None or torch_rng.dtype != torch.uint8:
-        raise IncompatibleSnapshotError("snapshot holds no uint8 'rng/torch' state")
-    # Everything checked: now change the model, the optimizer and the RNGs.
-    model.load_state_dict(model_state)
-    if optimizer is not None:
+    current_rng = torch.get_rng_state()
+    if torch_rng is None or torch_rng.dtype != torch.uint8 or torch_rng.shape != current_rng.shape:
+        raise IncompatibleSnapshotError(
+            f"snapshot holds no uint8 'rng/torch' state of shape {tuple(current_rng.shape)}"
+        )
+    # Everything checked: now change the optimizer (the one whose loading may still
+    # refuse), the model and the RNGs.
+    if optimizer is not None and checked is not None:
+        per_param, groups = checked
         optimizer.load_state_dict({"state": per_param, "param_groups": groups})
+    model.load_state_dict(model_state)
     set_rng_states(python_rng, numpy_rng)
     torch.set_rng_state(torch_rng.clone())
     return state
