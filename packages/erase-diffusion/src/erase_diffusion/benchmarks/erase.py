@@ -23,22 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field, JsonValue, field_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Concept,
-    Curve,
-    Direction,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Series,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import Benchmark, NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import check_methods, spec_from_parts
+from unlearn_schema.requests import Concept
+from unlearn_schema.results import BenchmarkResult, Curve, Direction, MetricValue, Series
 
 from erase_diffusion.methods import METHODS
 from erase_diffusion.methods.request import EraseRequest

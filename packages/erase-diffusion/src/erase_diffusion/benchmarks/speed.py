@@ -30,18 +30,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import Field
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    MetricValue,
-    NoParams,
-    ParsedSpec,
-    Progress,
-    Size,
-    StrictModel,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, Size
+from unlearn_schema.plugins import Benchmark, NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import Goal, machine_load_note, met_flag, spec_from_parts
+from unlearn_schema.results import BenchmarkResult, MetricValue
 
 SD15_OUT_WIDTHS = [320] * 2 + [640] * 2 + [1280] * 2 + [1280] + [1280] * 3 + [640] * 3 + [320] * 3
 TEXT_DIM = 768
