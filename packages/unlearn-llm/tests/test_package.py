@@ -1,37 +1,30 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from importlib.metadata import requires
+
+from unlearn_schema.testing import heavy_modules_after, requirement_names
 
 
 def test_import_is_light() -> None:
     # Importing the package must not import torch: discovery and config validation
     # stay fast, and heavy imports live inside the functions that need them.
-    code = "import sys, unlearn_llm; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert heavy_modules_after("import unlearn_llm") == []
 
 
 def test_dependencies_stay_within_the_package() -> None:
-    names = {
-        re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower() for r in requires("unlearn-llm") or []
-    }
-    assert "unlearn-schema" in names
-    assert names.isdisjoint({"diffusers", "torch-geometric", "deepspeed"})
+    names = requirement_names("unlearn-llm")
+    assert "unlearn-schema" in names and names.isdisjoint(
+        {"diffusers", "torch-geometric", "deepspeed"}
+    )
 
 
 def test_registries_and_benchmark_modules_import_no_torch() -> None:
     code = (
-        "import sys\n"
         "import unlearn_llm.methods, unlearn_llm.attacks, unlearn_llm.metrics\n"
-        "import unlearn_llm.benchmarks.facts, unlearn_llm.benchmarks.speed\n"
-        "heavy = ('torch', 'transformers', 'numpy', 'scipy', 'sklearn', 'peft')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "import unlearn_llm.benchmarks.facts, unlearn_llm.benchmarks.speed"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    heavy = ("torch", "transformers", "numpy", "scipy", "sklearn", "peft")
+    assert heavy_modules_after(code, heavy) == []
 
 
 def test_every_registered_name_has_a_summary_a_paper_and_resolves() -> None:
