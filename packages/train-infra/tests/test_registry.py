@@ -5,13 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from train_infra.benchmarks import (
-    DISKGNN_FEATURES,
-    P2P_DISRUPTION,
-    ROPE_FEASIBILITY,
-    SNAPSHOT_RECOVERY,
-    TRAIN_INFRA_SPEED,
-)
+from train_infra import benchmarks
 from train_infra.methods import METHODS
 from train_infra.metrics import METRICS
 from unlearn_schema.configs import BenchmarkSpec, MethodConfig, ModelSpec, WorldSpec
@@ -19,7 +13,7 @@ from unlearn_schema.errors import SpecError
 from unlearn_schema.plugins import Benchmark
 from unlearn_schema.registry import Registry, UnknownNameError
 
-ALL = [SNAPSHOT_RECOVERY, ROPE_FEASIBILITY, DISKGNN_FEATURES, P2P_DISRUPTION, TRAIN_INFRA_SPEED]
+ALL = [getattr(benchmarks, name) for name in benchmarks.__all__]
 
 
 @pytest.mark.parametrize("registry", [METHODS, METRICS], ids=lambda r: r.kind)
@@ -108,6 +102,8 @@ def test_seeds_beyond_what_the_benchmark_takes(benchmark: Benchmark[Any, Any, An
 
 def test_seeds_are_honoured_where_they_are_meaningful() -> None:
     # Random worlds loop over seeds; timing runs and pure maths take one.
-    assert DISKGNN_FEATURES.max_seeds is None and P2P_DISRUPTION.max_seeds is None
-    assert SNAPSHOT_RECOVERY.max_seeds == ROPE_FEASIBILITY.max_seeds == 1
-    assert TRAIN_INFRA_SPEED.max_seeds == 1 and TRAIN_INFRA_SPEED.kind == "speed"
+    assert benchmarks.DISKGNN_FEATURES.max_seeds is None
+    assert benchmarks.P2P_DISRUPTION.max_seeds is None
+    assert benchmarks.SNAPSHOT_RECOVERY.max_seeds == benchmarks.ROPE_FEASIBILITY.max_seeds == 1
+    assert benchmarks.TRAIN_INFRA_SPEED.max_seeds == 1
+    assert benchmarks.TRAIN_INFRA_SPEED.kind == "speed"
