@@ -156,13 +156,17 @@ def test_prompt_attacks_get_past_a_question_keyed_block(
     assert outcome.knowledge == pytest.approx(original.knowledge, abs=0.05)
 
 
-def test_probes_read_through_an_output_block(tiny: Any, on_original: dict[str, Any]) -> None:
+def test_probes_read_through_an_output_block(tiny: Any) -> None:
+    from unlearn_llm.attacks.probes import ProbeParams
     from unlearn_llm.attacks.suppressed import block_forget_answers
 
     forget = tiny.world.split("forget")
     blocked = block_forget_answers(tiny.model, tiny.tokenizer, forget, trigger="subject")
-    outcome = _attack("probes")(_target(tiny, blocked))
-    original = on_original["probes"]
+    # Places and organisations: the blocker hides their first token (a profession may
+    # share its first token with a wrong answer, which the blocker leaves alone).
+    params = ProbeParams(relations=["born_in", "works_for"])
+    outcome = _attack("probes")(_target(tiny, blocked), params)
+    original = _attack("probes")(_target(tiny, tiny.model), params)
     # Hidden states are the original's: the probe and the lens see the same values.
     assert outcome.knowledge == original.knowledge
     assert outcome.metrics["lens_best_probability"] == pytest.approx(
@@ -238,7 +242,7 @@ def test_errors_name_the_bad_value(tiny: Any) -> None:
         lambda: MultihopParams(max_facts=0),
         lambda: ParaphraseParams(formats=["poem"]),
         lambda: ProbeParams(relations=["region"]),
-        lambda: ProbeParams(inverse_regularisation=0.0),
+        lambda: ProbeParams(regularisation=0.0),
     ):
         with pytest.raises(ValidationError):
             make()

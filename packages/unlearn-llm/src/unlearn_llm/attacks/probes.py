@@ -8,9 +8,10 @@ class features from intermediate layers). Two readings of every layer's hidden s
 one after the final norm), both without training the model:
 
 * **linear probe**: for each relation in ``relations`` (by default the birthplace
-  among the places and the employer among the organisations), a multinomial logistic
-  regression from $h_\\ell$ at one position of the fact's prompt to the value, trained
-  on the *retain* people's facts and evaluated on the *forget* people's (and on the
+  among the places, the employer among the organisations and the profession), a
+  linear classifier (one-vs-rest ridge regression on standardised features) from
+  $h_\\ell$ at one position of the fact's prompt to the value, trained on the
+  *retain* people's facts and evaluated on the *forget* people's (and on the
   holdout people's, never trained on). Accuracy is pooled over the relations; the
   chance reference is ``probe_majority_accuracy``, always answering the commonest
   retain value. A model that never learned the forget people (the oracle) sits near
@@ -54,7 +55,7 @@ ProbedRelation = Literal["born_in", "works_for", "profession"]
 
 
 def _default_relations() -> list[ProbedRelation]:
-    return ["born_in", "works_for"]
+    return ["born_in", "works_for", "profession"]
 
 
 class ProbeParams(MethodParams):
@@ -68,8 +69,8 @@ class ProbeParams(MethodParams):
     position: ProbePosition = Field(
         default="answer", description="Token whose hidden state is probed: answer, prompt, subject."
     )
-    inverse_regularisation: float = Field(
-        default=1.0, gt=0.0, le=1e6, description="C of the logistic regression."
+    regularisation: float = Field(
+        default=10.0, gt=0.0, le=1e6, description="Ridge penalty of the probe (alpha)."
     )
 
 
@@ -162,22 +163,21 @@ def layer_readings(
     }
 
 
-def _probe(inverse_regularisation: float, seed: int) -> Any:
-    from sklearn.linear_model import LogisticRegression
+def _probe(regularisation: float) -> Any:
+    """A linear probe: standardised features, one-vs-rest ridge regression (closed form,
+    so deterministic and fast enough to cross-validate on every layer)."""
+    from sklearn.linear_model import RidgeClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(
-        StandardScaler(),
-        LogisticRegression(C=inverse_regularisation, max_iter=2000, random_state=seed),
-    )
+    return make_pipeline(StandardScaler(), RidgeClassifier(alpha=regularisation))
 
 
 def probe_accuracies(
     train: np.ndarray,
     train_labels: Sequence[str],
     tests: Sequence[tuple[np.ndarray, Sequence[str]]],
-    inverse_regularisation: float,
+    regularisation: float,
     seed: int,
     folds: int = 5,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -202,9 +202,9 @@ def probe_accuracies(
             if len(set(labels[rest])) < 2:
                 validated[part, layer] = labels[part] == labels[rest][0]
                 continue
-            fold = _probe(inverse_regularisation, seed).fit(train[rest, layer], labels[rest])
+            fold = _probe(regularisation).fit(train[rest, layer], labels[rest])
             validated[part, layer] = fold.predict(train[part, layer]) == labels[part]
-        probe = _probe(inverse_regularisation, seed).fit(train[:, layer], labels)
+        probe = _probe(regularisation).fit(train[:, layer], labels)
         for index, (x, expected) in enumerate(tests):
             if len(x):
                 hits[index][:, layer] = probe.predict(x[:, layer]) == np.asarray(expected)
@@ -247,7 +247,7 @@ def probes(target: AttackTarget, params: ProbeParams | None = None) -> AttackOut
             read[0]["states"],
             [qa.object for qa in retain],
             tests,
-            params.inverse_regularisation,
+            params.regularisation,
             target.seed,
         )
         retain_hits.append(validated)
