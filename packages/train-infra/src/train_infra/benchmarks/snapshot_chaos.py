@@ -83,34 +83,43 @@ def run_chaos(
 
     run = parsed.params
     (seed,) = parsed.seeds
-    progress.start(run.kills + 4, "faults")
+    progress.start(run.kills + 3, "faults")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: threads only contend with the forked writers
     began = time.perf_counter()
     results: dict[str, ChaosCounts] = {}
+    seconds: dict[str, float] = {}
     metrics: list[MetricValue] = []
     try:
         with tempfile.TemporaryDirectory(prefix="snapshot-chaos-") as scratch:
             work = Path(scratch)
+
+            def timed(fault: str, counts: ChaosCounts, start: float) -> None:
+                results[fault], seconds[fault] = counts, time.perf_counter() - start
+                progress.advance(0 if fault == "kill-in-persist" else 1, fault)
+
             if run.kills:
-                results["kill-in-persist"], hits = chaos.kill_in_persist(
+                start = time.perf_counter()
+                counts, hits = chaos.kill_in_persist(
                     work / "kills", run.kills, seed, progress=lambda: progress.advance(1)
                 )
+                timed("kill-in-persist", counts, start)
                 metrics.append(metric("kills_mid_persist", hits["mid_persist"]))
                 metrics.append(metric("kills_aimed", hits["aimed"]))
-            results["bit-flip"], flipped = chaos.flip_bits(
+            start = time.perf_counter()
+            counts, flipped = chaos.flip_bits(
                 work / "flips", run.shard_flips, seed, metadata_flips=run.metadata_flips
             )
-            metrics.extend(
-                metric("bits_flipped", n, labels={"file": f}) for f, n in flipped.items()
-            )
-            progress.advance(1, "bit flips")
+            timed("bit-flip", counts, start)
+            for name, count in flipped.items():
+                metrics.append(metric("bits_flipped", count, labels={"file": name}))
             if run.fragment_trials:
-                results["fragment-loss"] = chaos.lose_fragments(run.fragment_trials, work / "disk")
-            progress.advance(1, "fragment losses")
+                start = time.perf_counter()
+                lost = chaos.lose_fragments(run.fragment_trials, work / "disk")
+                timed("fragment-loss", lost, start)
             if run.wrong_targets:
-                results["wrong-optimizer"] = chaos.wrong_optimizer()
-            progress.advance(1, "wrong targets")
+                start = time.perf_counter()
+                timed("wrong-optimizer", chaos.wrong_optimizer(), start)
     finally:
         torch.set_num_threads(threads)
     for fault, counts in results.items():
@@ -118,6 +127,8 @@ def run_chaos(
         for name in COUNT_NAMES:
             direction: Direction = "lower" if name in FAILURE_NAMES else "none"
             metrics.append(metric(name, values[name], direction, {"fault": fault}))
+        labels = {"fault": fault}
+        metrics.append(metric("wall_time", seconds[fault], "lower", labels, unit="s"))
     total = sum(counts.failures for counts in results.values())
     metrics.append(metric("failures", total, "lower"))
     metrics.append(metric("wall_time", time.perf_counter() - began, "lower", unit="s"))
