@@ -131,9 +131,16 @@ def test_new_wordings_are_never_trained(tiny: Any) -> None:
     }
     chains = multihop_chains(tiny.world, tiny.world.split("forget"))
     assert chains and {c.question for c in chains}.isdisjoint(asked)
-    unknown = {tiny.tokenizer.unk_token_id}
-    for template in NEW_QUESTIONS.values():
-        assert not unknown & set(tiny.tokenizer.encode(template.format(s="Ann")))
+    # Every prompt an attack writes is spelled in the world's own characters.
+    from unlearn_llm.attacks.multihop import step_prompt
+    from unlearn_llm.attacks.paraphrase import FORMATS, format_prompt
+
+    qa = tiny.world.split("forget")[0]
+    prompts = [template.format(s=qa.subject) for template in NEW_QUESTIONS.values()]
+    prompts += [step_prompt(c.question, 2, qa.questions[0], " Step 1: x") for c in chains]
+    prompts += [format_prompt(qa, name) for name in FORMATS]
+    for prompt in prompts:
+        assert tiny.tokenizer.unk_token_id not in tiny.tokenizer.encode(prompt), prompt
 
 
 # --- power: designed suppression -----------------------------------------------------
