@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import inspect
-import subprocess
-import sys
 from importlib.metadata import entry_points
 
 import pytest
@@ -10,6 +8,7 @@ from unlearn_graph.attacks import ATTACKS
 from unlearn_graph.methods import METHODS
 from unlearn_graph.metrics import METRICS
 from unlearn_schema import MethodParams, Registry, UnknownNameError
+from unlearn_schema.testing import heavy_modules_after
 
 REGISTRIES = {"method": METHODS, "attack": ATTACKS, "metric": METRICS}
 PAPERS = {
@@ -89,20 +88,16 @@ def test_entry_points_name_the_registries() -> None:
 
 
 def test_registries_and_params_import_no_torch() -> None:
-    code = (
-        "import sys\n"
+    listing = (
         "from unlearn_graph.methods import METHODS\n"
         "from unlearn_graph.metrics import METRICS\n"
         "from unlearn_graph.attacks import ATTACKS\n"
-        "heavy = [m for m in ('torch', 'numpy', 'torch_geometric') if m in sys.modules]\n"
         "for registry in (METHODS, METRICS, ATTACKS):\n"
-        "    registry.describe()\n"
-        "print(','.join(heavy))\n"
-        "for registry in (METHODS,):\n"
-        "    for record in registry.values():\n"
-        "        record.validate_params({}, 'params')\n"
-        "print('torch' in sys.modules)\n"
+        "    registry.describe()"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # nothing heavy to list the registries; still no torch once every params type is loaded
-    assert out.stdout.splitlines() == ["", "False"]
+    assert heavy_modules_after(listing, ("torch", "numpy", "torch_geometric")) == []
+    validating = (
+        f"{listing}\nfor record in METHODS.values():\n    record.validate_params({{}}, 'params')"
+    )
+    assert heavy_modules_after(validating) == []

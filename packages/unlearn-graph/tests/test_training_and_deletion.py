@@ -13,7 +13,7 @@ from unlearn_graph.deletion import (
 )
 from unlearn_graph.metrics import accuracy, link_auroc
 from unlearn_graph.training import minimise, predict
-from unlearn_schema import (
+from unlearn_schema.requests import (
     EdgeDeletionRequest,
     NodeDeletionRequest,
     NodeFeatureDeletionRequest,

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import Tensor
-from unlearn_schema import (
+from unlearn_schema.requests import (
     EdgeDeletionRequest,
     ForgetRequest,
     NodeDeletionRequest,

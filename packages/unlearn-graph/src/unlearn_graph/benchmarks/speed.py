@@ -55,23 +55,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    Direction,
-    MethodConfig,
-    MetricValue,
-    ModelSpec,
-    ParsedSpec,
-    Progress,
-    Series,
-    Size,
-    StrictModel,
-    WorldSpec,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, MethodConfig, ModelSpec, Size, WorldSpec
+from unlearn_schema.plugins import Benchmark, ParsedSpec, Progress
 from unlearn_schema.recipes import Goal, check_methods, machine_load_note
+from unlearn_schema.results import BenchmarkResult, Curve, Direction, MetricValue, Series
 
 from unlearn_graph.config import BACKBONE_PARAMS, BackboneParams
 from unlearn_graph.methods import METHODS

@@ -25,27 +25,13 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
-from unlearn_schema import (
-    Benchmark,
-    BenchmarkResult,
-    BenchmarkSpec,
-    Curve,
-    Direction,
-    EdgeDeletionRequest,
-    Flag,
-    MethodConfig,
-    MetricValue,
-    ModelSpec,
-    NodeDeletionRequest,
-    ParsedSpec,
-    Progress,
-    Series,
-    Size,
-    SpecError,
-    StrictModel,
-    WorldSpec,
-)
+from unlearn_schema.base import StrictModel
+from unlearn_schema.configs import BenchmarkSpec, MethodConfig, ModelSpec, Size, WorldSpec
+from unlearn_schema.errors import SpecError
+from unlearn_schema.plugins import Benchmark, ParsedSpec, Progress
 from unlearn_schema.recipes import check_methods
+from unlearn_schema.requests import EdgeDeletionRequest, NodeDeletionRequest
+from unlearn_schema.results import BenchmarkResult, Curve, Direction, Flag, MetricValue, Series
 
 from unlearn_graph.config import BACKBONE_PARAMS, BackboneParams, TrainConfig
 from unlearn_graph.methods import METHODS

@@ -108,14 +108,9 @@ def _negatively_trained(
 
 
 def d2dgn(
-    original: GraphModel,
-    problem: DeletionProblem,
-    params: D2DGNParams | None = None,
-    *,
-    seed: int = 0,
+    original: GraphModel, problem: DeletionProblem, params: D2DGNParams, *, seed: int = 0
 ) -> GraphModel:
     """Distil a student from the preserver (retained) and a destroyer (deleted)."""
-    params = params or D2DGNParams()
     problem.require_deleted_elements("D2DGN")
     x, edge_index, task = problem.x, problem.edge_index, problem.kind
     n = problem.task.num_nodes

@@ -82,14 +82,9 @@ def _pick(elements: Tensor, count: int, generator: torch.Generator) -> Tensor:
 
 
 def gif(
-    original: GraphModel,
-    problem: DeletionProblem,
-    params: GIFParams | None = None,
-    *,
-    seed: int = 0,
+    original: GraphModel, problem: DeletionProblem, params: GIFParams, *, seed: int = 0
 ) -> GraphModel:
     """A copy of ``original`` after the GIF parameter update for ``problem``."""
-    params = params or GIFParams()
     model: Any = copy.deepcopy(original).eval()
     weights = [p for p in model.parameters() if p.requires_grad]
     task = problem.task

@@ -82,14 +82,9 @@ class GNNDeleteModel(nn.Module):
 
 
 def gnndelete(
-    original: GraphModel,
-    problem: DeletionProblem,
-    params: GNNDeleteParams | None = None,
-    *,
-    seed: int = 0,
+    original: GraphModel, problem: DeletionProblem, params: GNNDeleteParams, *, seed: int = 0
 ) -> GNNDeleteModel:
     """Learn deletion operators for ``problem`` on top of the frozen ``original``."""
-    params = params or GNNDeleteParams()
     if problem.deleted_pairs.numel() == 0 and problem.deleted_nodes.numel() == 0:
         raise ValueError(
             "GNNDelete needs deleted edges or nodes; these requests delete neither "

@@ -23,14 +23,9 @@ __all__ = ["GradientAscentParams", "gradient_ascent"]
 
 
 def gradient_ascent(
-    original: GraphModel,
-    problem: DeletionProblem,
-    params: GradientAscentParams | None = None,
-    *,
-    seed: int = 0,
+    original: GraphModel, problem: DeletionProblem, params: GradientAscentParams, *, seed: int = 0
 ) -> GraphModel:
     """A copy of ``original`` after gradient ascent on ``problem.deleted_elements``."""
-    params = params or GradientAscentParams()
     problem.require_deleted_elements("gradient ascent")
     torch.manual_seed(seed)
     model = copy.deepcopy(original)

@@ -17,14 +17,9 @@ __all__ = ["RetrainParams", "retrain"]
 
 
 def retrain(
-    original: GraphModel,
-    problem: DeletionProblem,
-    params: RetrainParams | None = None,
-    *,
-    seed: int = 0,
+    original: GraphModel, problem: DeletionProblem, params: RetrainParams, *, seed: int = 0
 ) -> GraphModel:
     """Train a fresh copy of ``original``'s architecture on the retained data."""
-    params = params or RetrainParams()
     model = fresh_copy(original, seed)
     # RetrainParams is a TrainConfig: the oracle trains exactly as the original did.
     train(
