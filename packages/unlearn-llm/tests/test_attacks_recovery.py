@@ -11,18 +11,6 @@ import pytest
 from pydantic import ValidationError
 
 
-@pytest.fixture(scope="module")
-def oracle(tiny: Any) -> Any:
-    """The tiny world's exact retrain oracle (the conftest recipe without the forget set)."""
-    from unlearn_llm.data import encode_facts
-    from unlearn_llm.models import build_model, train_to_memorise, training_facts
-
-    model = build_model(tiny.params, seed=0)
-    facts = training_facts(tiny.world, "oracle")
-    train_to_memorise(model, encode_facts(tiny.tokenizer, facts), tiny.params, 0)
-    return model
-
-
 def _target(tiny: Any, model: Any, **extra: Any) -> Any:
     from unlearn_llm.attacks.recovery import AttackTarget
 
@@ -159,14 +147,14 @@ def test_quantization_recovers_bucket_suppression(tiny: Any, bucket_suppressed: 
     assert outcome.attack == "quantization" and outcome.wall_time_s > 0
 
 
-def test_quantization_leaves_oracle_and_target_alone(tiny: Any, oracle: Any) -> None:
+def test_quantization_leaves_oracle_and_target_alone(tiny: Any, tiny_oracle: Any) -> None:
     from unlearn_llm.attacks.quantization import quantization
 
-    before = copy.deepcopy(oracle)
-    first = quantization(_target(tiny, oracle))
+    before = copy.deepcopy(tiny_oracle)
+    first = quantization(_target(tiny, tiny_oracle))
     assert abs(first.knowledge - first.metrics["clean_knowledge"]) < 0.05
-    assert _same_weights(before, oracle)
-    second = quantization(_target(tiny, oracle))
+    assert _same_weights(before, tiny_oracle)
+    second = quantization(_target(tiny, tiny_oracle))
     assert first.knowledge == second.knowledge and first.metrics == second.metrics
 
 
@@ -213,13 +201,13 @@ def head_suppressed(tiny: Any) -> Any:
 
 
 def test_relearning_recovers_head_suppression_but_not_the_oracle(
-    tiny: Any, head_suppressed: Any, oracle: Any
+    tiny: Any, head_suppressed: Any, tiny_oracle: Any
 ) -> None:
     from unlearn_llm.attacks.relearning import RelearningParams, relearning
 
     params = RelearningParams(steps=20, learning_rate=1e-3)
     suppressed = relearning(_target(tiny, head_suppressed), params)
-    never_knew = relearning(_target(tiny, oracle), params)
+    never_knew = relearning(_target(tiny, tiny_oracle), params)
     assert suppressed.metrics["clean_knowledge"] < 0.1
     assert suppressed.knowledge > suppressed.metrics["clean_knowledge"] + 0.2
     assert suppressed.knowledge > never_knew.knowledge + 0.1, (suppressed, never_knew)
@@ -230,17 +218,17 @@ def test_relearning_recovers_head_suppression_but_not_the_oracle(
     assert len(suppressed.truth_ratios) == suppressed.metrics["heldout_facts"]
 
 
-def test_relearning_is_seeded_capped_and_leaves_the_target(tiny: Any, oracle: Any) -> None:
+def test_relearning_is_seeded_capped_and_leaves_the_target(tiny: Any, tiny_oracle: Any) -> None:
     from unlearn_llm.attacks.relearning import RelearningParams, related_relearning, relearning
 
-    before = copy.deepcopy(oracle)
+    before = copy.deepcopy(tiny_oracle)
     params = RelearningParams(steps=30)
-    first = relearning(_target(tiny, oracle, original_training_steps=50), params)
-    second = relearning(_target(tiny, oracle, original_training_steps=50), params)
+    first = relearning(_target(tiny, tiny_oracle, original_training_steps=50), params)
+    second = relearning(_target(tiny, tiny_oracle, original_training_steps=50), params)
     assert first.metrics["steps"] == 5.0
     assert first.knowledge == second.knowledge and first.metrics == second.metrics
-    assert _same_weights(before, oracle)
-    related = related_relearning(_target(tiny, oracle), RelearningParams(steps=3))
+    assert _same_weights(before, tiny_oracle)
+    related = related_relearning(_target(tiny, tiny_oracle), RelearningParams(steps=3))
     assert related.attack == "relearning-related" and related.metrics["steps"] == 3.0
     assert related.metrics["heldout_facts"] == first.metrics["heldout_facts"]
 
