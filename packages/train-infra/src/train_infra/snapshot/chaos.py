@@ -275,7 +275,9 @@ def flip_bits(
                 if _identical(state, newer) or (warned and _identical(state, older)):
                     counts.survived += 1
                 else:
-                    counts.fail("silent_wrong_restore", f"{where}: step {state.step} differs")
+                    counts.fail(
+                        "silent_wrong_restore", f"{where}: step {state.meta.get('step')} differs"
+                    )
             flip_bit(path, bit)
             if progress is not None:
                 progress(1)
