@@ -156,21 +156,28 @@ def test_m_plus_one_lost_fragments_raise_or_use_the_disk_copy(tmp_path: Path) ->
     assert counts.trials == counts.survived == 2
 
 
-def test_damaged_steps_are_reported_and_restore_refuses(tmp_path: Path) -> None:
+def test_damaged_steps_are_reported_and_restore_falls_back_or_refuses(tmp_path: Path) -> None:
     manager = start_manager()
     try:
         model = make_model(4)
         optimizer = torch.optim.Adam(model.parameters())
-        persist(capture_state(model, optimizer, step=3, clone=True), tmp_path / "rank-0")
-        shard = tmp_path / "rank-0" / "step-00000003" / "state.safetensors"
-        flip_bit(shard, 100)
+        for step in (2, 3):
+            persist(capture_state(model, optimizer, step=step, clone=True), tmp_path / "rank-0")
+        shards = [tmp_path / "rank-0" / f"step-0000000{s}" / "state.safetensors" for s in (2, 3)]
+        flip_bit(shards[1], 100)
         snapshots = Snapshotter(manager.address, manager.authkey, persist_dir=str(tmp_path))
-        assert snapshots.available_steps() == []
+        assert snapshots.available_steps() == [2]
         assert list(snapshots.damaged_steps()) == [3]
         assert "CRC-32" in snapshots.damaged_steps()[3]
-        with pytest.raises(UnrecoverableSnapshotError, match="step 3"):
+        with pytest.warns(SnapshotFallbackWarning, match="restoring step 2"):
+            assert snapshots.restore(model, optimizer) == (2, None)
+        with pytest.raises(SnapshotError, match="step=2"):
+            snapshots.restore(model, optimizer, fallback=False)
+        flip_bit(shards[0], 100)
+        with pytest.raises(UnrecoverableSnapshotError, match="step 3") as caught:
             snapshots.restore(model, optimizer)
-        flip_bit(shard, 100)
+        assert set(caught.value.damaged) == {"step 2", "step 3"}
+        flip_bit(shards[1], 100)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the newest is intact: no fallback warning
             assert snapshots.restore(model, optimizer) == (3, None)

@@ -491,10 +491,10 @@ class Snapshotter:
 
         None only when this rank knows of no snapshot at all. When the newest one cannot
         be restored, the newest that can is returned with a `SnapshotFallbackWarning`
-        naming what was skipped and why (``fallback=False``: raise instead); when none
-        can, `UnrecoverableSnapshotError`. With ``copy=False`` model tensors may be views
-        of the manager's memory, valid until the next snapshot: enough for `restore`,
-        which copies them.
+        naming what was skipped and why (``fallback=False``: a `SnapshotError` naming
+        the step that could be restored); when none can, `UnrecoverableSnapshotError`.
+        With ``copy=False`` model tensors may be views of the manager's memory, valid
+        until the next snapshot: enough for `restore`, which copies them.
         """
         self.wait()
         if step is not None:
@@ -509,10 +509,9 @@ class Snapshotter:
             if problems:
                 skipped = "; ".join(problems.values())
                 if not fallback:
-                    raise UnrecoverableSnapshotError(
+                    raise SnapshotError(
                         f"rank {self.rank}: the newest snapshot cannot be restored ({skipped}); "
-                        f"step {candidate} can: pass fallback=True or step={candidate}",
-                        problems,
+                        f"step {candidate} can: pass fallback=True or step={candidate}"
                     )
                 message = f"rank {self.rank}: restoring step {candidate} instead ({skipped})"
                 warnings.warn(message, SnapshotFallbackWarning, stacklevel=2)
