@@ -205,9 +205,18 @@ def test_full_code_path_aggregates_seeds_and_forget_ratios(tmp_path: Any) -> Non
             "retain_eval_facts": 8,
             "retain_eval_passages": 4,
             "forget_fractions": [0.125, 0.25],
+            # one cheap attack: the attack rows carry the seed and ratio labels too
+            "attacks": [{"name": "quantization", "params": {"bits": [4]}}],
+            "suppressed": [],
         },
     )
     result = LLM_FACTS_FULL.run(LLM_FACTS_FULL.parse(spec), NullProgress(), str(tmp_path))
+    attacked = {
+        (m.labels["seed"], m.labels["forget_ratio"], m.labels["method"])
+        for m in result.metrics
+        if m.name == "attack_knowledge"
+    }
+    assert len(attacked) == 2 * 2 * 5  # seeds x ratios x (oracle, other, original, 2 methods)
     assert {m.name for m in result.metrics} <= LLM_FACTS_FULL.metric_names
     gates = [m for m in result.metrics if m.name == "validity_gate_passed"]
     assert {(m.labels["seed"], m.labels["forget_ratio"]) for m in gates} == {

@@ -289,7 +289,11 @@ def run_attack_power(parsed: PowerSpec, progress: Progress, out_dir: str) -> Ben
                     metric("attack_power", float(power), "higher", {**base, "attack": name})
                 )
                 if best is None:
-                    why = "the original shows no more knowledge than the oracle under it"
+                    measure = case.outcomes[ORACLE][name].knowledge_name
+                    why = (
+                        f"the original shows no more {measure} than the oracle under it, "
+                        "so there is nothing to recover"
+                    )
                 else:
                     why = f"recovers {hiders[best]:.2f} of the hidden knowledge from {best}"
                 if not informative:

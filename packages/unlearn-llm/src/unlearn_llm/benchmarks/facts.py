@@ -9,6 +9,11 @@ three seeds and three forget ratios (1 %, 5 %, 10 % of the people); one original
 serves every ratio of a seed, because it trains on the same facts whichever of them
 are later forgotten. Every seed of the spec is run.
 
+With ``params.attacks`` (by default every registered recovery attack) every model is
+also attacked, and the designed suppression-only models of ``params.suppressed`` are
+attacked beside them: clean against attacked forget quality, the robust forget quality
+and the attacks' validity gate (``_attacks.py``).
+
 The per-model metrics, curves and seed means are built in ``_facts_report.py``.
 Importing this module does not import torch; ``run_facts`` does.
 """
