@@ -281,9 +281,7 @@ def load_pipeline(path: str | Path | None = None) -> TextToImage:
     with reading_file(folder / "unet", "the UNet folder"):
         unet = UNet2DConditionModel.from_pretrained(folder / "unet", local_files_only=True)
     with reading_file(folder / "text_encoder", "the text encoder folder"):
-        text_encoder = CLIPTextModel.from_pretrained(
-            folder / "text_encoder", local_files_only=True
-        )
+        text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", local_files_only=True)
     with reading_file(folder / "tokenizer", "the tokenizer folder"):
         tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
     if (folder / "scheduler").is_dir():
