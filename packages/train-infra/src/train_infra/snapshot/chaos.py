@@ -198,14 +198,22 @@ def _trained_state(step: int) -> TrainingState:
     """A small model and Adam after two updates (gradients drawn, no autograd: cheap)."""
     from train_infra.snapshot.demo import make_model
 
-    model = make_model(8, seed=step)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    generator = torch.Generator().manual_seed(step)
-    for _ in range(2):
-        for parameter in model.parameters():
-            parameter.grad = torch.randn(parameter.shape, generator=generator)
-        optimizer.step()
-    return capture_state(model, optimizer, step=step, loader_position=step * 10, clone=True)
+    saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(step)  # the captured RNG states too are a function of step
+    np.random.seed(step)
+    try:
+        model = make_model(8, seed=step)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        generator = torch.Generator().manual_seed(step)
+        for _ in range(2):
+            for parameter in model.parameters():
+                parameter.grad = torch.randn(parameter.shape, generator=generator)
+            optimizer.step()
+        return capture_state(model, optimizer, step=step, loader_position=step * 10, clone=True)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.set_rng_state(saved[2])
 
 
 def flip_bit(path: Path, bit: int) -> None:
