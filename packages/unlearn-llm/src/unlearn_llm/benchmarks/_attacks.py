@@ -240,6 +240,18 @@ class CaseAttacks:
         if on_done is not None:
             on_done(label)
 
+    def attack_scored(self, label: str, model: Any, oracle_ratios: Any) -> float:
+        """`attack` with the clean forget quality scored here (forget truth ratios against
+        ``oracle_ratios``, no generation); returns that forget quality."""
+        from unlearn_llm.metrics.evaluate import score_facts
+        from unlearn_llm.metrics.tofu import forget_quality
+
+        target = self.template
+        scores = score_facts(model, target.tokenizer, target.forget, generate=False)
+        p = forget_quality(scores.truth_ratio, oracle_ratios)
+        self.attack(label, model, p)
+        return p
+
     def informative(self, tolerance: float) -> dict[str, tuple[bool, str]]:
         """Per attack: whether the oracles stay near their clean state, and why not."""
         from unlearn_llm.metrics.tofu import forget_quality

@@ -568,12 +568,10 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
                     hider = suppressed_model(
                         kind, original.model, tokenizer, forget_facts, retain_eval, seed
                     )
-                    scores = score_facts(hider, tokenizer, forget_facts, generate=False)
-                    p = forget_quality(scores.truth_ratio, oracle_ratios)
                     timed("suppress", start)
                     label = SUPPRESSED_LABELS[kind]
+                    p = case_attacks.attack_scored(label, hider, oracle_ratios)
                     metrics.append(metric("forget_quality", p, "higher", {**base, "method": label}))
-                    case_attacks.attack(label, hider, p)
                     progress.advance(1, f"{label} attacked")
                 case = case_attacks.report(base, run.attack_knowledge_tolerance)
                 metrics.extend(case.metrics)
