@@ -119,6 +119,9 @@ class GradientMethodParams(MethodParams):
     )
 
 
+GradientParamsT = TypeVar("GradientParamsT", bound=GradientMethodParams)
+
+
 @dataclass
 class StepLoss:
     """One step's loss, as a method's loss function returns it: its two terms, each as
@@ -181,6 +184,22 @@ def typed(params_type: type[ParamsT], params: ParamsT | None) -> ParamsT:
             "validate a dict with unlearn_llm.methods.METHODS.validate_params(name, raw)"
         )
     return params
+
+
+def setup(
+    model: torch.nn.Module,
+    data: UnlearnData,
+    params_type: type[GradientParamsT],
+    params: GradientParamsT | None,
+) -> tuple[GradientParamsT, torch.Generator, StepRunner]:
+    """The start of every gradient method: its typed params (``typed``), the generator
+    seeded with their ``seed`` that draws every minibatch, and the ``StepRunner`` that
+    takes the optimiser steps."""
+    import torch
+
+    config = typed(params_type, params)
+    generator = torch.Generator().manual_seed(config.seed)
+    return config, generator, StepRunner(model, data, config, generator)
 
 
 def finish(log: UnlearnLog, model: torch.nn.Module, steps: int, start: float) -> UnlearnLog:

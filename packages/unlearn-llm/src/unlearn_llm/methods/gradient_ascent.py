@@ -15,19 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from unlearn_llm.methods._common import (
-    GradientMethodParams,
-    StepCallback,
-    StepLoss,
-    StepRunner,
-    UnlearnData,
-    UnlearnLog,
-    cycle,
-    typed,
-)
+from unlearn_llm.methods._common import GradientMethodParams, StepLoss, cycle, setup
 
 if TYPE_CHECKING:
     import torch
+
+    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
 
 
 class GradientAscentParams(GradientMethodParams):
@@ -42,13 +35,9 @@ def gradient_ascent(
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` from ``model`` in place by gradient ascent."""
-    import torch
-
     from unlearn_llm.data import answer_nll
 
-    config = typed(GradientAscentParams, params)
-    generator = torch.Generator().manual_seed(config.seed)
-    runner = StepRunner(model, data, config, generator)
+    config, generator, runner = setup(model, data, GradientAscentParams, params)
     forget_batches = cycle(data.forget, config.batch_size, generator)
 
     def loss() -> StepLoss:

@@ -23,22 +23,13 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from unlearn_llm.methods._common import (
-    GradientMethodParams,
-    StepCallback,
-    StepLoss,
-    StepRunner,
-    UnlearnData,
-    UnlearnLog,
-    cycle,
-    frozen_copy,
-    typed,
-)
+from unlearn_llm.methods._common import GradientMethodParams, StepLoss, cycle, frozen_copy, setup
 
 if TYPE_CHECKING:
     import torch
 
     from unlearn_llm.data import Batch
+    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
 
 
 class GradientDifferenceParams(GradientMethodParams):
@@ -85,13 +76,9 @@ def gradient_difference(
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` while fitting ``data.retain`` (in place)."""
-    import torch
-
     from unlearn_llm.data import answer_nll
 
-    config = typed(GradientDifferenceParams, params)
-    generator = torch.Generator().manual_seed(config.seed)
-    runner = StepRunner(model, data, config, generator)
+    config, generator, runner = setup(model, data, GradientDifferenceParams, params)
     forget_batches = cycle(data.forget, config.batch_size, generator)
     retain_batches = cycle(data.retain, config.batch_size, generator)
     reference = frozen_copy(model) if config.retain_loss == "kl" else None

@@ -35,20 +35,18 @@ from pydantic import Field
 
 from unlearn_llm.methods._common import (
     GradientMethodParams,
-    StepCallback,
     StepLoss,
-    StepRunner,
-    UnlearnData,
-    UnlearnLog,
     cycle,
     cycle_indices,
     frozen_copy,
     reference_logprob,
-    typed,
+    setup,
 )
 
 if TYPE_CHECKING:
     import torch
+
+    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
 
 
 class IdkPOParams(GradientMethodParams):
@@ -75,13 +73,12 @@ def idk_po(
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Teach ``model`` to prefer a refusal over the answer on ``data.forget`` questions."""
-    import torch
     import torch.nn.functional as F
 
     from unlearn_llm.data import sequence_logprob
     from unlearn_llm.methods.gradient_difference import retain_term
 
-    config = typed(IdkPOParams, params)
+    config, generator, runner = setup(model, data, IdkPOParams, params)
     if data.forget_idk is None or len(data.forget_idk) > len(data.forget):
         raise ValueError(
             "IdkPO needs forget_idk rows aligned with the first rows (the questions) of "
@@ -89,8 +86,6 @@ def idk_po(
         )
     refusals = data.forget_idk
     questions = data.forget.subset(slice(0, len(refusals)))
-    generator = torch.Generator().manual_seed(config.seed)
-    runner = StepRunner(model, data, config, generator)
     forget_rows = cycle_indices(len(refusals), config.batch_size, generator)
     retain_batches = cycle(data.retain, config.batch_size, generator)
     use_kl = config.retain_loss == "kl" and config.retain_weight > 0

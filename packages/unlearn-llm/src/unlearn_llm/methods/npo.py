@@ -23,19 +23,17 @@ from pydantic import Field
 
 from unlearn_llm.methods._common import (
     GradientMethodParams,
-    StepCallback,
     StepLoss,
-    StepRunner,
-    UnlearnData,
-    UnlearnLog,
     cycle,
     cycle_indices,
     reference_logprob,
-    typed,
+    setup,
 )
 
 if TYPE_CHECKING:
     import torch
+
+    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
 
 
 class NPOParams(GradientMethodParams):
@@ -53,14 +51,11 @@ def npo(
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` with NPO (+ retain NLL) in place."""
-    import torch
     import torch.nn.functional as F
 
     from unlearn_llm.data import answer_nll, sequence_logprob
 
-    config = typed(NPOParams, params)
-    generator = torch.Generator().manual_seed(config.seed)
-    runner = StepRunner(model, data, config, generator)
+    config, generator, runner = setup(model, data, NPOParams, params)
     forget_rows = cycle_indices(len(data.forget), config.batch_size, generator)
     retain_batches = cycle(data.retain, config.batch_size, generator)
     # The reference is the model before unlearning: score every forget row once.

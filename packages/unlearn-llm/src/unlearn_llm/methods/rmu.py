@@ -35,10 +35,7 @@ from unlearn_schema import MethodParams
 
 from unlearn_llm.methods._common import (
     PlainStep,
-    StepCallback,
     StepLoss,
-    UnlearnData,
-    UnlearnLog,
     cycle,
     decoder_layers,
     frozen_copy,
@@ -50,6 +47,7 @@ if TYPE_CHECKING:
     import torch
 
     from unlearn_llm.data import Batch
+    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
 
 
 class RMUParams(MethodParams):

@@ -32,10 +32,7 @@ from unlearn_schema import MethodParams
 
 from unlearn_llm.methods._common import (
     PlainStep,
-    StepCallback,
     StepLoss,
-    UnlearnData,
-    UnlearnLog,
     cycle,
     decoder_layers,
     train_steps,
@@ -47,6 +44,7 @@ if TYPE_CHECKING:
     import torch
 
     from unlearn_llm.data import Batch
+    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
 
 
 class SANIParams(MethodParams):

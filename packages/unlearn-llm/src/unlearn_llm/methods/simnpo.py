@@ -24,19 +24,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from unlearn_llm.methods._common import (
-    GradientMethodParams,
-    StepCallback,
-    StepLoss,
-    StepRunner,
-    UnlearnData,
-    UnlearnLog,
-    cycle,
-    typed,
-)
+from unlearn_llm.methods._common import GradientMethodParams, StepLoss, cycle, setup
 
 if TYPE_CHECKING:
     import torch
+
+    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
 
 
 class SimNPOParams(GradientMethodParams):
@@ -72,13 +65,9 @@ def simnpo(
     on_step: StepCallback | None = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` with SimNPO (+ retain NLL) in place."""
-    import torch
-
     from unlearn_llm.data import answer_nll, sequence_logprob
 
-    config = typed(SimNPOParams, params)
-    generator = torch.Generator().manual_seed(config.seed)
-    runner = StepRunner(model, data, config, generator)
+    config, generator, runner = setup(model, data, SimNPOParams, params)
     forget_batches = cycle(data.forget, config.batch_size, generator)
     retain_batches = cycle(data.retain, config.batch_size, generator)
 

@@ -21,10 +21,7 @@ from unlearn_schema import MethodParams
 
 from unlearn_llm.methods._common import (
     PlainStep,
-    StepCallback,
     StepLoss,
-    UnlearnData,
-    UnlearnLog,
     cycle,
     finish,
     train_steps,
@@ -34,6 +31,8 @@ from unlearn_llm.methods._common import (
 
 if TYPE_CHECKING:
     import torch
+
+    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
 
 
 class TaskVectorParams(MethodParams):
