@@ -79,5 +79,18 @@ def test_a_method_named_retrain_is_the_oracle_row() -> None:
     assert 'class="reference"' in render_leaderboard(board)
 
 
+def test_an_oracle_row_with_few_metrics_of_its_own_takes_the_references() -> None:
+    # e.g. an attack run on the oracle too: its row must still show the oracle's clean values
+    metrics = [
+        _m("utility", "npo", 0.69, reference=0.73, direction="higher"),
+        _m("attacked", "npo", 0.30, reference=0.05, direction="target"),
+        _m("attacked", "oracle", 0.05, direction="target"),
+    ]
+    board = build_leaderboards(metrics)[0]
+    assert list(board.rows) == ["oracle", "npo"]
+    assert board.rows["oracle"]["utility"].value == 0.73
+    assert board.rows["oracle"]["attacked"].value == 0.05  # its own value kept
+
+
 def test_metrics_without_a_method_make_no_leaderboard() -> None:
     assert build_leaderboards([MetricValue(name="power", value=0.9, labels={"test": "x"})]) == []

@@ -140,7 +140,12 @@ def _add_reference_row(board: Leaderboard) -> None:
     if reference and not oracles:
         ordered[REFERENCE_ROW] = reference
     for method in oracles:
-        ordered[method] = board.rows[method]
+        # An oracle row may carry only some metrics itself (say, attacks run on it): the
+        # others' references are its values too.
+        cells = board.rows[method]
+        for key, cell in reference.items():
+            cells.setdefault(key, cell)
+        ordered[method] = cells
     for method in ("original",):
         if method in board.rows:
             ordered[method] = board.rows[method]
