@@ -163,6 +163,7 @@ def test_every_model_has_a_row_for_every_attack(tmp_path: Any, test_attacks: Reg
     }
     assert rows == {(model, attack) for model in models for attack in ("identity", "make-up")}
     assert {"attack:identity", "attack:make-up"} <= set(result.timings)
+    assert any(n.startswith("attacks took") and "on 5 attacked models" in n for n in result.notes)
 
     def value(name: str, **labels: str) -> Any:
         found = [

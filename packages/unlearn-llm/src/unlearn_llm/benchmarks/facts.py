@@ -594,6 +594,12 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     if attacked_rows:
         curves.append(robust_curve(attacked_rows))
         summary = summary_table(attacked_rows, [attack.name for attack in attacks])
+        spent = {k.removeprefix("attack:"): v for k, v in timings.items() if k[:7] == "attack:"}
+        notes.append(
+            f"attacks took {sum(spent.values()):.1f} s in all ("
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent.items())
+            + f") on {len(attacked_rows)} attacked models."
+        )
     return BenchmarkResult(
         metrics=metrics, curves=curves, timings=timings, notes=notes, summary=summary
     )
@@ -626,7 +632,7 @@ def _declare(
 LLM_FACTS_QUICK = _declare(
     "llm-facts-quick",
     "Forget fictitious people from a tiny Llama: 5 methods vs the exact retrain oracle.",
-    300.0,
+    180.0,
 )
 LLM_FACTS_FULL = _declare(
     "llm-facts-full",
