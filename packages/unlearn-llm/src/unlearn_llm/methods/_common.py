@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 StepCallback = Callable[[int, "torch.nn.Module"], None]
 """Called as ``on_step(step, model)`` every ``eval_every`` steps (per-step curves)."""
+OnStep = StepCallback | None
+"""An entry function's ``on_step``: a ``StepCallback``, or ``None`` for none."""
 
 ParamsT = TypeVar("ParamsT", bound=MethodParams)
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from unlearn_llm.methods._common import GradientMethodParams, StepLoss, cycle, setup
 
 if TYPE_CHECKING:
-    import torch
+    from torch.nn import Module
 
-    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
+    from unlearn_llm.methods._common import OnStep, UnlearnData, UnlearnLog
 
 
 class GradientAscentParams(GradientMethodParams):
@@ -28,11 +28,11 @@ class GradientAscentParams(GradientMethodParams):
 
 
 def gradient_ascent(
-    model: torch.nn.Module,
+    model: Module,
     data: UnlearnData,
     params: GradientAscentParams | None = None,
     *,
-    on_step: StepCallback | None = None,
+    on_step: OnStep = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` from ``model`` in place by gradient ascent."""
     from unlearn_llm.data import answer_nll

@@ -27,9 +27,10 @@ from unlearn_llm.methods._common import GradientMethodParams, StepLoss, cycle, f
 
 if TYPE_CHECKING:
     import torch
+    from torch.nn import Module
 
     from unlearn_llm.data import Batch
-    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
+    from unlearn_llm.methods._common import OnStep, UnlearnData, UnlearnLog
 
 
 class GradientDifferenceParams(GradientMethodParams):
@@ -39,7 +40,7 @@ class GradientDifferenceParams(GradientMethodParams):
     retain_weight: float = Field(default=1.0, ge=0.0, le=1000.0)
 
 
-def retain_kl(model: torch.nn.Module, reference: torch.nn.Module, batch: Batch) -> torch.Tensor:
+def retain_kl(model: Module, reference: Module, batch: Batch) -> torch.Tensor:
     """Mean over the non-padding positions of KL(reference || model), next-token laws.
 
     Every position of a row's tokens counts, question included, as in TOFU's KL retain
@@ -59,9 +60,7 @@ def retain_kl(model: torch.nn.Module, reference: torch.nn.Module, batch: Batch) 
     return (kl * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def retain_term(
-    model: torch.nn.Module, reference: torch.nn.Module | None, batch: Batch
-) -> torch.Tensor:
+def retain_term(model: Module, reference: Module | None, batch: Batch) -> torch.Tensor:
     """$R(D_r)$ on ``batch``: the retain NLL, or with a ``reference`` the KL to it."""
     from unlearn_llm.data import answer_nll
 
@@ -69,11 +68,11 @@ def retain_term(
 
 
 def gradient_difference(
-    model: torch.nn.Module,
+    model: Module,
     data: UnlearnData,
     params: GradientDifferenceParams | None = None,
     *,
-    on_step: StepCallback | None = None,
+    on_step: OnStep = None,
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` while fitting ``data.retain`` (in place)."""
     from unlearn_llm.data import answer_nll

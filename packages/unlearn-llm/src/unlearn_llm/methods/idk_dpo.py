@@ -44,9 +44,9 @@ from unlearn_llm.methods._common import (
 )
 
 if TYPE_CHECKING:
-    import torch
+    from torch.nn import Module
 
-    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
+    from unlearn_llm.methods._common import OnStep, UnlearnData, UnlearnLog
 
 
 class IdkPOParams(GradientMethodParams):
@@ -66,11 +66,7 @@ class IdkPOParams(GradientMethodParams):
 
 
 def idk_po(
-    model: torch.nn.Module,
-    data: UnlearnData,
-    params: IdkPOParams | None = None,
-    *,
-    on_step: StepCallback | None = None,
+    model: Module, data: UnlearnData, params: IdkPOParams | None = None, *, on_step: OnStep = None
 ) -> UnlearnLog:
     """Teach ``model`` to prefer a refusal over the answer on ``data.forget`` questions."""
     import torch.nn.functional as F

@@ -31,9 +31,9 @@ from unlearn_llm.methods._common import (
 )
 
 if TYPE_CHECKING:
-    import torch
+    from torch.nn import Module
 
-    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
+    from unlearn_llm.methods._common import OnStep, UnlearnData, UnlearnLog
 
 
 class NPOParams(GradientMethodParams):
@@ -44,11 +44,7 @@ class NPOParams(GradientMethodParams):
 
 
 def npo(
-    model: torch.nn.Module,
-    data: UnlearnData,
-    params: NPOParams | None = None,
-    *,
-    on_step: StepCallback | None = None,
+    model: Module, data: UnlearnData, params: NPOParams | None = None, *, on_step: OnStep = None
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` with NPO (+ retain NLL) in place."""
     import torch.nn.functional as F

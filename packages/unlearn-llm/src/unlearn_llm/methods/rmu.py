@@ -45,9 +45,10 @@ from unlearn_llm.methods._common import (
 
 if TYPE_CHECKING:
     import torch
+    from torch.nn import Module
 
     from unlearn_llm.data import Batch
-    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
+    from unlearn_llm.methods._common import OnStep, UnlearnData, UnlearnLog
 
 
 class RMUParams(MethodParams):
@@ -72,11 +73,11 @@ class RMUParams(MethodParams):
     seed: int = Field(default=0, ge=0)
 
 
-def _hidden(model: torch.nn.Module, batch: Batch, layer: int) -> torch.Tensor:
+def _hidden(model: Module, batch: Batch, layer: int) -> torch.Tensor:
     """The output of decoder layer ``layer`` on ``batch`` (read by a forward hook)."""
     captured: list[torch.Tensor] = []
 
-    def keep(_module: torch.nn.Module, _inputs: object, output: object) -> None:
+    def keep(_module: Module, _inputs: object, output: object) -> None:
         # a decoder layer returns its hidden states, or a tuple that starts with them
         captured.append(output[0] if isinstance(output, tuple) else output)  # type: ignore[arg-type]
 
@@ -99,11 +100,7 @@ def steering_target(
 
 
 def rmu(
-    model: torch.nn.Module,
-    data: UnlearnData,
-    params: RMUParams | None = None,
-    *,
-    on_step: StepCallback | None = None,
+    model: Module, data: UnlearnData, params: RMUParams | None = None, *, on_step: OnStep = None
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` by representation misdirection (in place)."""
     import torch

@@ -42,9 +42,10 @@ from unlearn_llm.methods._common import (
 
 if TYPE_CHECKING:
     import torch
+    from torch.nn import Module
 
     from unlearn_llm.data import Batch
-    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
+    from unlearn_llm.methods._common import OnStep, UnlearnData, UnlearnLog
 
 
 class SANIParams(MethodParams):
@@ -60,13 +61,13 @@ class SANIParams(MethodParams):
     seed: int = Field(default=0, ge=0)
 
 
-def _mean_abs_activation(model: torch.nn.Module, layer: Any, batch: Batch) -> torch.Tensor:
+def _mean_abs_activation(model: Module, layer: Any, batch: Batch) -> torch.Tensor:
     """Mean |activation| of each MLP neuron of ``layer`` over ``batch``'s answer tokens."""
     import torch
 
     captured: list[torch.Tensor] = []
 
-    def hook(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+    def hook(module: Module, inputs: tuple[torch.Tensor, ...]) -> None:
         captured.append(inputs[0].detach())
 
     handle = layer.mlp.down_proj.register_forward_pre_hook(hook)
@@ -83,11 +84,7 @@ def _mean_abs_activation(model: torch.nn.Module, layer: Any, batch: Batch) -> to
 
 
 def sani(
-    model: torch.nn.Module,
-    data: UnlearnData,
-    params: SANIParams | None = None,
-    *,
-    on_step: StepCallback | None = None,
+    model: Module, data: UnlearnData, params: SANIParams | None = None, *, on_step: OnStep = None
 ) -> UnlearnLog:
     """Reset forget-specific neurons in the last layers, then repair (in place)."""
     import torch

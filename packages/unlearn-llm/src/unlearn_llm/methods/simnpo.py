@@ -28,8 +28,9 @@ from unlearn_llm.methods._common import GradientMethodParams, StepLoss, cycle, s
 
 if TYPE_CHECKING:
     import torch
+    from torch.nn import Module
 
-    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
+    from unlearn_llm.methods._common import OnStep, UnlearnData, UnlearnLog
 
 
 class SimNPOParams(GradientMethodParams):
@@ -58,11 +59,7 @@ def simnpo_forget_loss(
 
 
 def simnpo(
-    model: torch.nn.Module,
-    data: UnlearnData,
-    params: SimNPOParams | None = None,
-    *,
-    on_step: StepCallback | None = None,
+    model: Module, data: UnlearnData, params: SimNPOParams | None = None, *, on_step: OnStep = None
 ) -> UnlearnLog:
     """Unlearn ``data.forget`` with SimNPO (+ retain NLL) in place."""
     from unlearn_llm.data import answer_nll, sequence_logprob

@@ -30,9 +30,9 @@ from unlearn_llm.methods._common import (
 )
 
 if TYPE_CHECKING:
-    import torch
+    from torch.nn import Module
 
-    from unlearn_llm.methods._common import StepCallback, UnlearnData, UnlearnLog
+    from unlearn_llm.methods._common import OnStep, UnlearnData, UnlearnLog
 
 
 class TaskVectorParams(MethodParams):
@@ -46,11 +46,11 @@ class TaskVectorParams(MethodParams):
 
 
 def task_vector(
-    model: torch.nn.Module,
+    model: Module,
     data: UnlearnData,
     params: TaskVectorParams | None = None,
     *,
-    on_step: StepCallback | None = None,
+    on_step: OnStep = None,
 ) -> UnlearnLog:
     """Negate the forget-set task vector of ``model`` (in place)."""
     import torch
