@@ -1,0 +1,139 @@
+"""Attacks that bring an erased concept back: registry, contract, and power on a model that
+only hides the concept in its text encoder (shipped pipeline, concept circle)."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any
+
+import pytest
+import torch
+from erase_diffusion.attacks import ATTACKS
+from erase_diffusion.attacks.embeddings import learned_embedding, learned_embedding_transfer
+from erase_diffusion.attacks.hiding import hide_in_text_encoder
+from erase_diffusion.attacks.latents import inverted_latents, inverted_latents_transfer
+from erase_diffusion.attacks.target import DiffusionAttackTarget
+from erase_diffusion.worlds.shapes import make_concept
+from unlearn_schema import MethodParams, SpecError
+from unlearn_schema.testing import heavy_modules_after
+
+# Test sizes: a few seconds per attack on one core.
+FAST_EMBEDDING = {"steps": 25, "training_images": 16, "images_per_prompt": 1}
+FAST_LATENTS = {"images": 12}
+
+
+@pytest.fixture(scope="module")
+def hidden(shipped_pipe: Any) -> Any:
+    return hide_in_text_encoder(shipped_pipe, "circle", "square")
+
+
+def target_for(pipe: Any, shipped_pipe: Any, judge: Any, seed: int = 0) -> DiffusionAttackTarget:
+    concept = make_concept("circle", prompts_per_concept=8)
+    return DiffusionAttackTarget(
+        pipe=pipe, concept=concept, judge=judge, seed=seed, original=shipped_pipe
+    )
+
+
+def weights(pipe: Any) -> dict[str, torch.Tensor]:
+    parts = {"unet": pipe.unet, "text_encoder": pipe.text_encoder}
+    return {f"{p}.{k}": v.clone() for p, m in parts.items() for k, v in m.state_dict().items()}
+
+
+def test_registry_records_and_entry_point() -> None:
+    assert list(ATTACKS) == [
+        "learned-embedding",
+        "learned-embedding-transfer",
+        "inverted-latents",
+        "inverted-latents-transfer",
+    ]
+    for name, record in ATTACKS.items():
+        assert record.kind == "attack"
+        assert record.summary.strip() and len(record.summary) < 100, name
+        assert issubclass(record.params_type, MethodParams), name
+        assert callable(record.function), name
+    found = [ep for ep in entry_points(group="unlearn.attacks") if ep.name == "erase-diffusion"]
+    assert len(found) == 1 and found[0].load() is ATTACKS
+
+
+def test_listing_and_validating_attacks_imports_no_torch() -> None:
+    code = (
+        "from erase_diffusion.attacks import ATTACKS\n"
+        "for record in ATTACKS.values():\n"
+        "    record.validate_params({}, record.name)\n"
+    )
+    assert heavy_modules_after(code, ("torch", "diffusers", "transformers")) == []
+
+
+def test_hiding_model_hides_at_the_text_encoder_only(
+    shipped_pipe: Any, hidden: Any, judge: Any
+) -> None:
+    prompts = make_concept("circle", prompts_per_concept=8).prompts
+    seen = judge.judge(hidden.generate(prompts, steps=12)).sees("circle", "shape")
+    assert seen.mean() <= 0.1
+    original = shipped_pipe.unet.state_dict()
+    assert all(torch.equal(v, original[k]) for k, v in hidden.unet.state_dict().items())
+    circle, square = (
+        hidden.tokenizer(w, add_special_tokens=False).input_ids[0] for w in ("circle", "square")
+    )
+    table = hidden.text_encoder.get_input_embeddings().weight
+    assert torch.equal(table[circle], table[square])
+    assert not torch.equal(
+        shipped_pipe.text_encoder.get_input_embeddings().weight[circle], table[circle]
+    )
+
+
+@pytest.mark.parametrize(
+    ("attack", "params"),
+    [
+        (learned_embedding, FAST_EMBEDDING),
+        (learned_embedding_transfer, FAST_EMBEDDING),
+        (inverted_latents, FAST_LATENTS),
+    ],
+)
+def test_attack_brings_back_a_concept_hidden_in_the_text_encoder(
+    attack: Any, params: dict[str, Any], shipped_pipe: Any, hidden: Any, judge: Any
+) -> None:
+    before = weights(hidden)
+    outcome = attack(target_for(hidden, shipped_pipe, judge), params)
+    assert outcome.clean_reproduction_rate <= 0.1
+    assert outcome.reproduction_rate >= 0.5
+    assert outcome.attack_success_rate >= outcome.reproduction_rate
+    assert outcome.concept == "circle" and outcome.wall_time_s > 0
+    after = weights(hidden)
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+    assert all(p.grad is None for p in hidden.unet.parameters())
+
+
+def test_attacks_reach_the_concept_on_the_original(shipped_pipe: Any, judge: Any) -> None:
+    target = target_for(shipped_pipe, shipped_pipe, judge)
+    for outcome in (
+        inverted_latents(target, FAST_LATENTS),
+        inverted_latents_transfer(target, FAST_LATENTS),
+    ):
+        assert outcome.reproduction_rate >= 0.8, outcome.attack
+        assert outcome.metrics["reconstruction_mse"] < 0.05
+
+
+def test_attacks_are_seeded(shipped_pipe: Any, hidden: Any, judge: Any) -> None:
+    params = {"steps": 3, "training_images": 4, "batch_size": 2}
+    first = learned_embedding(target_for(hidden, shipped_pipe, judge, seed=3), params)
+    again = learned_embedding(target_for(hidden, shipped_pipe, judge, seed=3), params)
+    assert first.metrics["embedding_norm"] == again.metrics["embedding_norm"]
+    assert first.reproduction_rate == again.reproduction_rate
+    other = learned_embedding(target_for(hidden, shipped_pipe, judge, seed=4), params)
+    assert other.metrics["embedding_norm"] != first.metrics["embedding_norm"]
+
+
+def test_bad_params_and_targets_are_errors(shipped_pipe: Any, hidden: Any, judge: Any) -> None:
+    target = target_for(hidden, shipped_pipe, judge)
+    with pytest.raises(SpecError, match=r"(?s)learned-embedding params.*steps"):
+        learned_embedding(target, {"steps": 0})
+    with pytest.raises(SpecError, match=r"(?s)inverted-latents params.*imagez"):
+        inverted_latents(target, {"imagez": 3})
+    no_original = DiffusionAttackTarget(pipe=hidden, concept=target.concept, judge=judge, seed=0)
+    with pytest.raises(ValueError, match=r"black-box.*original=\.\.\."):
+        learned_embedding_transfer(no_original, FAST_EMBEDDING)
+    with pytest.raises(ValueError, match=r"black-box.*original=\.\.\."):
+        inverted_latents_transfer(no_original, FAST_LATENTS)
+    with pytest.raises(ValueError, match="anchor must differ"):
+        hide_in_text_encoder(shipped_pipe, "circle", "circle")
