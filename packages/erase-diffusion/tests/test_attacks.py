@@ -114,6 +114,20 @@ def test_attacks_reach_the_concept_on_the_original(shipped_pipe: Any, judge: Any
         assert outcome.metrics["reconstruction_mse"] < 0.05
 
 
+def test_inverted_latents_bring_back_what_uce_erased(shipped_pipe: Any, judge: Any) -> None:
+    # UCE edits the UNet's cross-attention, not the text encoder; white-box inversion still
+    # finds starting noise from which the edited UNet draws the concept.
+    from erase_diffusion.methods.request import EraseRequest
+    from erase_diffusion.methods.uce import erase_uce
+    from erase_diffusion.worlds.shapes import all_attributes, caption
+
+    preserve = [caption(a) for a in all_attributes() if a.shape != "circle"][::4][:24]
+    erased = erase_uce(shipped_pipe, EraseRequest([make_concept("circle")], preserve))
+    outcome = inverted_latents(target_for(erased, shipped_pipe, judge), FAST_LATENTS)
+    assert outcome.clean_reproduction_rate <= 0.1
+    assert outcome.reproduction_rate >= 0.5
+
+
 def test_attacks_are_seeded(shipped_pipe: Any, hidden: Any, judge: Any) -> None:
     params = {"steps": 3, "training_images": 4, "batch_size": 2}
     first = learned_embedding(target_for(hidden, shipped_pipe, judge, seed=3), params)
