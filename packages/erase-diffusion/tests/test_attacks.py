@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 from erase_diffusion.attacks import ATTACKS
+from erase_diffusion.attacks.concept_vector import concept_vector
 from erase_diffusion.attacks.embeddings import learned_embedding, learned_embedding_transfer
 from erase_diffusion.attacks.hiding import hide_in_text_encoder
 from erase_diffusion.attacks.latents import inverted_latents, inverted_latents_transfer
@@ -45,6 +46,7 @@ def test_registry_records_and_entry_point() -> None:
         "learned-embedding-transfer",
         "inverted-latents",
         "inverted-latents-transfer",
+        "concept-vector",
     ]
     for name, record in ATTACKS.items():
         assert record.kind == "attack"
@@ -88,6 +90,7 @@ def test_hiding_model_hides_at_the_text_encoder_only(
         (learned_embedding, FAST_EMBEDDING),
         (learned_embedding_transfer, FAST_EMBEDDING),
         (inverted_latents, FAST_LATENTS),
+        (concept_vector, {"images_per_prompt": 1}),
     ],
 )
 def test_attack_brings_back_a_concept_hidden_in_the_text_encoder(
@@ -149,5 +152,9 @@ def test_bad_params_and_targets_are_errors(shipped_pipe: Any, hidden: Any, judge
         learned_embedding_transfer(no_original, FAST_EMBEDDING)
     with pytest.raises(ValueError, match=r"black-box.*original=\.\.\."):
         inverted_latents_transfer(no_original, FAST_LATENTS)
+    with pytest.raises(ValueError, match=r"black-box.*original=\.\.\."):
+        concept_vector(no_original)
+    with pytest.raises(SpecError, match=r"(?s)concept-vector params.*strength"):
+        concept_vector(target, {"strength": -1.0})
     with pytest.raises(ValueError, match="anchor must differ"):
         hide_in_text_encoder(shipped_pipe, "circle", "circle")

@@ -9,6 +9,8 @@ Every entry function has the shape of ``target.py``'s contract::
   (white-box) or through the original, transferred (black-box);
 - ``latents.py``: DDIM inversion of concept images into starting noise, with the erased
   model (white-box) or the original (black-box);
+- ``concept_vector.py``: a concept direction from prompt pairs (original text encoder)
+  added to the erased model's prompt encodings (Ring-A-Bell style);
 - ``hiding.py``: a designed pipeline that hides a concept in its text encoder only, on
   which every white-box attack must bring the concept back.
 
@@ -54,6 +56,13 @@ ATTACKS = Registry(
             entry=f"{_L}:inverted_latents_transfer",
             summary="Black-box DDIM inversion with the original model, sampled by the erased one.",
             paper=_M_ERASUREBENCH,
+        ),
+        AttackSpec(
+            name="concept-vector",
+            params="erase_diffusion.attacks.concept_vector:ConceptVectorParams",
+            entry="erase_diffusion.attacks.concept_vector:concept_vector",
+            summary="Ring-A-Bell style: concept direction from prompt pairs added to the prompts.",
+            paper="arXiv:2310.10012",
         ),
     ],
 )
