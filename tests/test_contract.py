@@ -107,3 +107,12 @@ def test_validate_names_each_field_the_benchmark_does_not_read(
     if benchmark.max_seeds == 1:
         err = _validate(tmp_path, {**base, "seeds": [0, 1]}, capsys)
         assert f"seeds: {name} takes at most 1 seed" in err
+
+
+def test_validate_names_an_unknown_attack_of_the_facts_benchmark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _default("llm-facts-quick")
+    data["params"]["attacks"] = [{"name": "no-such-attack"}]
+    err = _validate(tmp_path, data, capsys)
+    assert "params.attacks[0].name: unknown attack 'no-such-attack'" in err

@@ -120,17 +120,16 @@ def test_an_unknown_attack_or_bad_attack_param_is_named(test_attacks: Registry) 
         parse_attacks([AttackConfig(name="identity"), AttackConfig(name="identity")])
 
 
-def test_validate_catches_an_unknown_attack(tmp_path: Any, capsys: Any) -> None:
-    import yaml
-    from unlearn_bench import cli
-
-    data = LLM_FACTS_QUICK.default_spec("quick").model_dump(mode="json")
-    data["params"]["attacks"] = [{"name": "no-such-attack"}]
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(data))
-    assert cli.main(["validate", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert "params.attacks[0].name: unknown attack 'no-such-attack'" in err
+def test_parse_names_an_unknown_attack_with_its_field_path() -> None:
+    # what `unlearn-bench validate` reports (the app's own check: tests/test_contract.py)
+    spec = LLM_FACTS_QUICK.default_spec("quick")
+    spec = _with(spec, params={**spec.params, "attacks": [{"name": "no-such-attack"}]})
+    with pytest.raises(SpecError) as caught:
+        LLM_FACTS_QUICK.parse(spec)
+    assert any(
+        p.startswith("params.attacks[0].name: unknown attack 'no-such-attack'")
+        for p in caught.value.problems
+    ), caught.value.problems
 
 
 MINI_WORLD = tiny_world_params().model_dump()
