@@ -155,19 +155,31 @@ def sequence_logprob(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor
     return (token_logp * mask).sum(dim=1), mask.sum(dim=1)
 
 
+def next_token_logprobs(
+    model: torch.nn.Module, batch: Batch
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Teacher-forced scoring: the whole next-token log-distribution, its targets and
+    the mask of answer positions.
+
+    ``logp`` is ``[rows, width - 1, vocab]`` (float32), ``targets`` and the boolean
+    ``mask`` are ``[rows, width - 1]``; position ``t`` scores token ``t + 1``.
+    """
+    import torch
+
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    targets = batch.labels[:, 1:]
+    return logp, targets, targets != IGNORE_INDEX
+
+
 def token_logprobs(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probability of every next token, and the mask of answer positions.
 
     Both are ``[rows, width - 1]``; position ``t`` scores token ``t + 1``.
     """
-    import torch
-
-    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-    logits = logits[:, :-1].float()
-    targets = batch.labels[:, 1:]
-    mask = (targets != IGNORE_INDEX).float()
-    safe = targets.clamp(min=0)
-    token_logp = torch.log_softmax(logits, dim=-1).gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+    logp, targets, answer = next_token_logprobs(model, batch)
+    mask = answer.float()
+    token_logp = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
     return token_logp * mask, mask
 
 

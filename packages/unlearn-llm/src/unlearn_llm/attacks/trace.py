@@ -63,7 +63,7 @@ def output_features(
     import numpy as np
     import torch
 
-    from unlearn_llm.data import encode, prompt_text
+    from unlearn_llm.data import encode, next_token_logprobs, prompt_text
 
     prompts = [prompt_text(q) for qa in facts for q in (*qa.questions, qa.heldout_question)]
     answers = [qa.answer for qa in facts for _ in (*qa.questions, qa.heldout_question)]
@@ -72,12 +72,8 @@ def output_features(
     with torch.no_grad():
         for start in range(0, len(batch), 128):
             part = batch.subset(slice(start, start + 128)).trimmed()
-            # Same teacher-forced scoring as metrics/evaluate.py score_facts; here the whole
-            # next-token distribution is kept, for its shape.
-            logits = model(input_ids=part.input_ids, attention_mask=part.attention_mask).logits
-            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-            targets = part.labels[:, 1:]
-            answer = targets != -100
+            # the whole next-token distribution is kept, for its shape
+            logp, targets, answer = next_token_logprobs(model, part)
             token_logp = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             mean_logp = (token_logp * answer).sum(1) / answer.sum(1).clamp(min=1)
             entropy = -(logp.exp() * logp).sum(-1)

@@ -65,7 +65,7 @@ def score_facts(
     """Probabilities, truth ratios, memorisation (and, with ``generate``, ROUGE) per fact."""
     import torch
 
-    from unlearn_llm.data import encode, prompt_text, sequence_logprob
+    from unlearn_llm.data import encode, next_token_logprobs, prompt_text
 
     if not facts:
         raise ValueError("cannot score an empty list of facts")
@@ -83,17 +83,13 @@ def score_facts(
     with torch.no_grad():
         for start in range(0, len(batch), 256):
             part = batch.subset(slice(start, start + 256)).trimmed()
-            logits = model(input_ids=part.input_ids, attention_mask=part.attention_mask).logits
-            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-            targets = part.labels[:, 1:]
-            answer_mask = targets != -100
+            logp, targets, answer_mask = next_token_logprobs(model, part)
             token_logp = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             log_probs.append((token_logp * answer_mask).sum(dim=1))
             lengths.append(answer_mask.sum(dim=1))
             hits = logp.argmax(dim=-1) == targets
             for row in range(len(part)):
                 matches.append(hits[row][answer_mask[row]].numpy())
-    del sequence_logprob  # the same computation, inlined to also get the argmax matches
     total = torch.cat(log_probs).numpy().reshape(len(facts), 2 + m)
     count = torch.cat(lengths).numpy().reshape(len(facts), 2 + m)
     normalised = answer_probability(total, count)
