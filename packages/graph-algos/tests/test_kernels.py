@@ -177,6 +177,23 @@ def test_flow_diffusion_and_sweep_cut_find_a_planted_cluster() -> None:
     assert abs(cut.conductance - expected) < 1e-12
 
 
+def test_sweep_cut_counts_a_self_loop_inside_the_set() -> None:
+    # Path 0-1-2-3 with a self-loop at 0. The diagonal entry counts once in d_0 and in the
+    # volume: d = (2, 2, 2, 1), vol V = 7. Sweeping 0, 1, 2 by hand, the loop never leaves S:
+    #   S = {0}:       cut 1 (edge 0-1), min(2, 5) = 2 -> 1/2
+    #   S = {0, 1}:    cut 1 (edge 1-2), min(4, 3) = 3 -> 1/3
+    #   S = {0, 1, 2}: cut 1 (edge 2-3), min(6, 1) = 1 -> 1
+    # Counting the loop as a cut edge gave [1.0, 0.667, 2.0].
+    rows = np.array([0, 1, 2, 0])
+    cols = np.array([1, 2, 3, 0])
+    upper = sp.coo_matrix((np.ones(4), (rows, cols)), shape=(4, 4))
+    adjacency = (upper + sp.triu(upper, k=1).T).tocsr()
+    assert adjacency[0, 0] == 1.0 and adjacency.sum() == 7.0
+    cut = sweep_cut(adjacency, {0: 3.0, 1: 2.0, 2: 1.0}, degree_normalized=False)
+    assert cut.profile == pytest.approx([1 / 2, 1 / 3, 1.0])
+    assert cut.nodes == [0, 1] and cut.conductance == pytest.approx(1 / 3)
+
+
 def test_local_methods_reject_bad_seeds() -> None:
     adjacency = erdos_renyi(50, 0.1, seed=0)
     with pytest.raises(ValueError, match=r"seed node 99 is not in the graph: nodes are 0..49"):

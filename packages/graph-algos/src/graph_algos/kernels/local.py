@@ -172,7 +172,9 @@ def sweep_cut(
     r"""Sweep over nodes by decreasing score (score/degree when ``degree_normalized``).
 
     Conductance $\phi(S) = \text{cut}(S) / \min(\text{vol}\, S, \text{vol}\, V - \text{vol}\, S)$,
-    updated incrementally: $\text{cut}(S \cup \{v\}) = \text{cut}(S) + d_v - 2 w(v, S)$.
+    updated incrementally: $\text{cut}(S \cup \{v\}) = \text{cut}(S) + d_v - w_{vv} - 2 w(v, S)$,
+    where $w_{vv}$ is v's self-loop (it adds to $d_v$ and to the volume, as the diagonal
+    entry of the matrix, but it never leaves S, so it is no cut edge).
     Only the scored nodes' rows are read;
     pass ``total_volume`` to avoid summing the whole matrix once.
     """
@@ -194,14 +196,15 @@ def sweep_cut(
     profile: list[float] = []
     for v in order:
         neighbours, weights = rows[v]
-        to_inside = float(
-            sum(
-                w for u, w in zip(neighbours.tolist(), weights.tolist(), strict=True) if u in inside
-            )
-        )
+        to_inside = self_loop = 0.0
+        for u, w in zip(neighbours.tolist(), weights.tolist(), strict=True):
+            if u == v:
+                self_loop += w
+            elif u in inside:
+                to_inside += w
         inside.add(v)
         volume += degree[v]
-        cut += degree[v] - 2.0 * to_inside
+        cut += degree[v] - self_loop - 2.0 * to_inside
         denominator = min(volume, volume_all - volume)
         profile.append(cut / denominator if denominator > 0 else 1.0)
     best = int(np.argmin(profile))
