@@ -2,7 +2,8 @@
 
 ``generators``: G(n, q), stochastic and hierarchical block models, Barabási–Albert,
 planted-subgraph patterns Γ and G(n, q) with a planted copy; ``noisy_labels``: a
-planted partition with noisy node labels. Every name is importable from
+planted partition with noisy node labels; ``travel``: the TravelFraudBench (TFG)
+heterogeneous travel graph with planted fraud rings. Every name is importable from
 ``graph_algos.worlds`` directly.
 """
 
@@ -28,13 +29,29 @@ from graph_algos.worlds.generators import (
     stochastic_block_model,
 )
 from graph_algos.worlds.noisy_labels import NoisyLabelWorld, noisy_label_world, noisy_labels
+from graph_algos.worlds.travel import (
+    EDGE_TYPES,
+    NODE_TYPES,
+    RING_KINDS,
+    FraudRing,
+    TravelFraudWorld,
+    TravelWorldConfig,
+    ring_recovery,
+    travel_fraud_world,
+)
 
 __all__ = [
+    "EDGE_TYPES",
+    "NODE_TYPES",
+    "RING_KINDS",
     "SUBGRAPHS",
+    "FraudRing",
     "NoisyLabelWorld",
     "PlantedGraph",
     "SeedLike",
     "Subgraph",
+    "TravelFraudWorld",
+    "TravelWorldConfig",
     "adjacency_from_edges",
     "as_rng",
     "barabasi_albert",
@@ -51,6 +68,8 @@ __all__ = [
     "path",
     "planted_subgraph",
     "random_tree",
+    "ring_recovery",
     "star",
     "stochastic_block_model",
+    "travel_fraud_world",
 ]
