@@ -164,6 +164,8 @@ def test_speed_benchmark_quick_run_reports_ratios_goals_and_load(tmp_path: objec
     names = {m.name for m in result.metrics}
     assert names <= GRAPH_ALGOS_SPEED.metric_names
     assert {"kernel_time", "speedup", "pagerank_vs_networkx_ge_50_met"} <= names
+    travel = [m for m in result.metrics if m.name == "travel_world_within_10s"]
+    assert len(travel) == 1 and travel[0].unit == "s" and 0 < travel[0].value < 10
     flags = [m for m in result.metrics if m.name.endswith("_met")]
     assert flags and all(m.value in (0.0, 1.0) and m.direction == "higher" for m in flags)
     assert all(m.unit == "s" and m.value > 0 for m in result.metrics if m.name == "kernel_time")
