@@ -68,6 +68,7 @@ from unlearn_schema.results import (
     Curve,
     Direction,
     Flag,
+    GraphPlot,
     Hardware,
     Heatmap,
     MetricValue,
@@ -75,6 +76,7 @@ from unlearn_schema.results import (
     Series,
     Table,
 )
+from unlearn_schema.sweeps import ParetoPlot, SweepSpec
 
 __version__ = "0.1.0"
 
@@ -100,6 +102,7 @@ __all__ = [
     "FactForgetRequest",
     "Flag",
     "ForgetRequest",
+    "GraphPlot",
     "Hardware",
     "Heatmap",
     "MethodConfig",
@@ -112,6 +115,7 @@ __all__ = [
     "NodeDeletionRequest",
     "NodeFeatureDeletionRequest",
     "NullProgress",
+    "ParetoPlot",
     "ParsedMethod",
     "ParsedSpec",
     "Progress",
@@ -122,6 +126,7 @@ __all__ = [
     "Size",
     "SpecError",
     "StrictModel",
+    "SweepSpec",
     "Table",
     "TextForgetRequest",
     "TextSample",

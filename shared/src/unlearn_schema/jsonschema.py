@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from unlearn_schema.configs import BenchmarkSpec, MethodConfig
 from unlearn_schema.requests import ForgetRequest
 from unlearn_schema.results import BenchmarkResult, MetricValue, RunReport
+from unlearn_schema.sweeps import SweepSpec
 
 TOP_LEVEL: dict[str, Any] = {
     "benchmark-spec": BenchmarkSpec,
@@ -21,6 +22,7 @@ TOP_LEVEL: dict[str, Any] = {
     "metric-value": MetricValue,
     "benchmark-result": BenchmarkResult,
     "run-report": RunReport,
+    "sweep-spec": SweepSpec,
 }
 
 
