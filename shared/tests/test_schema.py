@@ -162,6 +162,21 @@ def test_heatmap_rejects_ragged_grids_and_non_finite_values() -> None:
         Heatmap.model_validate({**good, "z": [[0.0, float("nan")]]})
 
 
+def test_graph_plot_checks_edges_and_per_node_lists() -> None:
+    from unlearn_schema import BenchmarkResult, GraphPlot
+
+    good = {"name": "g", "title": "t", "node_count": 3, "edges": [(0, 1), (1, 2)]}
+    plot = GraphPlot.model_validate({**good, "groups": [0, 0, 1], "group_names": {1: "ring"}})
+    result = BenchmarkResult(graphs=[plot])
+    assert BenchmarkResult.model_validate_json(result.model_dump_json()).graphs == [plot]
+    with pytest.raises(ValueError, match=r"out of range: \[\(2, 3\)\]"):
+        GraphPlot.model_validate({**good, "edges": [(0, 1), (2, 3)]})
+    with pytest.raises(ValueError, match="groups has 2 entries but node_count is 3"):
+        GraphPlot.model_validate({**good, "groups": [0, 1]})
+    with pytest.raises(ValueError, match="positions has 1 entries"):
+        GraphPlot.model_validate({**good, "positions": [(0.0, 0.0)]})
+
+
 def test_reading_file_names_the_file_and_keeps_missing_files_apart(tmp_path: Path) -> None:
     import json
 

@@ -76,7 +76,6 @@ from unlearn_schema.results import (
     Series,
     Table,
 )
-from unlearn_schema.sweeps import ParetoPlot, SweepSpec
 
 __version__ = "0.1.0"
 
@@ -115,7 +114,6 @@ __all__ = [
     "NodeDeletionRequest",
     "NodeFeatureDeletionRequest",
     "NullProgress",
-    "ParetoPlot",
     "ParsedMethod",
     "ParsedSpec",
     "Progress",
@@ -126,7 +124,6 @@ __all__ = [
     "Size",
     "SpecError",
     "StrictModel",
-    "SweepSpec",
     "Table",
     "TextForgetRequest",
     "TextSample",

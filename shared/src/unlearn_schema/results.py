@@ -113,6 +113,47 @@ class Heatmap(StrictModel):
         return self
 
 
+MAX_GRAPH_PLOT_NODES = 5000
+
+
+class GraphPlot(StrictModel):
+    """A small graph to draw, its nodes coloured by group (a community, a node type).
+
+    Nodes are 0..node_count-1. ``positions`` is a layout the benchmark computed (the app
+    draws nodes on a circle, group by group, without one); ``groups`` and ``labels`` give
+    each node's colour and hover text. The HTML report draws it twice: a static PNG and,
+    with the ``plotly`` extra of unlearn-bench, an interactive figure.
+    """
+
+    name: str = Field(min_length=1, description="File-safe identifier of the plot.")
+    title: str
+    node_count: int = Field(ge=1, le=MAX_GRAPH_PLOT_NODES)
+    edges: list[tuple[int, int]] = Field(default_factory=list)
+    groups: list[int] | None = Field(default=None, description="Group (colour) of each node.")
+    group_names: dict[int, str] = Field(default_factory=dict, description="Legend names.")
+    labels: list[str] | None = Field(default=None, description="Hover text of each node.")
+    positions: list[tuple[float, float]] | None = Field(default=None, description="Layout.")
+
+    @model_validator(mode="after")
+    def _per_node(self) -> GraphPlot:
+        bad = [
+            e
+            for e in self.edges
+            if not (0 <= e[0] < self.node_count and 0 <= e[1] < self.node_count)
+        ]
+        if bad:
+            raise ValueError(
+                f"edges must join nodes 0..{self.node_count - 1}; out of range: {bad[:5]}"
+            )
+        for field in ("groups", "labels", "positions"):
+            values = getattr(self, field)
+            if values is not None and len(values) != self.node_count:
+                raise ValueError(
+                    f"{field} has {len(values)} entries but node_count is {self.node_count}"
+                )
+        return self
+
+
 class Table(StrictModel):
     """A short table a reader should see first (the CLI prints it after a run)."""
 
@@ -136,6 +177,9 @@ class BenchmarkResult(StrictModel):
     metrics: list[MetricValue] = Field(default_factory=list)
     curves: list[Curve] = Field(default_factory=list)
     heatmaps: list[Heatmap] = Field(default_factory=list, description="Phase diagrams.")
+    graphs: list[GraphPlot] = Field(
+        default_factory=list, description="Small graphs and their communities."
+    )
     timings: dict[str, float] = Field(default_factory=dict, description="Phase -> seconds.")
     artifacts: dict[str, str] = Field(default_factory=dict, description="Name -> file path.")
     notes: list[str] = Field(default_factory=list, description="Plain findings for the reader.")
