@@ -76,6 +76,7 @@ from unlearn_schema.results import (
     Series,
     Table,
 )
+from unlearn_schema.sweeps import ParetoPlot, SweepSpec
 
 __version__ = "0.1.0"
 
@@ -114,6 +115,7 @@ __all__ = [
     "NodeDeletionRequest",
     "NodeFeatureDeletionRequest",
     "NullProgress",
+    "ParetoPlot",
     "ParsedMethod",
     "ParsedSpec",
     "Progress",
@@ -124,6 +126,7 @@ __all__ = [
     "Size",
     "SpecError",
     "StrictModel",
+    "SweepSpec",
     "Table",
     "TextForgetRequest",
     "TextSample",
