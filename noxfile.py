@@ -71,6 +71,16 @@ def tests_cross(session: nox.Session) -> None:
     _pytest(session, "tests")
 
 
+@nox.session(name="tests-extras", python=PYTHON, tags=["tests"])
+def tests_extras(session: nox.Session) -> None:
+    """The tests gated on an optional extra (``@pytest.mark.requires(...)``: plotly,
+    ladybug, igraph, ...), with every extra installed; elsewhere they skip."""
+    _sync(session, "--all-packages", "--all-extras")
+    session.run(
+        "pytest", "-m", "requires and not slow", *PACKAGES.values(), "tests", *session.posargs
+    )
+
+
 @nox.session(python=PYTHON)
 def slow(session: nox.Session) -> None:
     """Tests marked slow (nightly sizes), across the whole workspace."""
@@ -204,6 +214,7 @@ def ci(session: nox.Session) -> None:
         "typecheck",
         *(f"tests-{d}" for d in PACKAGES),
         "tests-cross",
+        "tests-extras",
         "chaos",
         "docs",
     ]:

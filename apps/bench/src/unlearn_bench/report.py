@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from unlearn_schema import Curve, Heatmap, MetricValue, RunReport, atomic_write_bytes
 
+from unlearn_bench.graph_plots import InteractiveFigures, plot_graph
 from unlearn_bench.leaderboard import CSS, build_leaderboards, render_leaderboard
 
 if TYPE_CHECKING:
@@ -262,6 +263,8 @@ def render_report(
     (the docs site); HTML always carries it.
     """
     writer = _Writer(fmt, image_dir, embed_images)
+    # HTML only: the figures carry plotly.js (about 4 MB), too heavy for docs pages.
+    interactive = InteractiveFigures() if fmt == "html" else None
     writer.heading(heading_level, "Benchmark results")
     if not reports:
         writer.paragraph(
@@ -317,10 +320,15 @@ def render_report(
             writer.image(f"{benchmark}-{curve.name}", plot_curve(curve), curve.title)
         for heatmap in latest.result.heatmaps:
             writer.image(f"{benchmark}-{heatmap.name}", plot_heatmap(heatmap), heatmap.title)
+        for graph in latest.result.graphs:
+            writer.image(f"{benchmark}-{graph.name}", plot_graph(graph), graph.title)
+            figure = interactive.html(graph, f"{benchmark}-{graph.name}") if interactive else None
+            if figure is not None:
+                writer.raw(figure)
         grouped: dict[str, list[MetricValue]] = defaultdict(list)
         for metric in latest.result.metrics:
             grouped[metric.name].append(metric)
-        if not latest.result.curves and not latest.result.heatmaps:
+        if not (latest.result.curves or latest.result.heatmaps or latest.result.graphs):
             for name, metrics in grouped.items():
                 if 1 < len(metrics) <= 40:
                     writer.image(f"{benchmark}-{name}", plot_metric_bars(name, metrics), name)
