@@ -69,6 +69,16 @@ def test_hierarchy_benchmark_shows_bottom_up_recovering_first(tmp_path: object) 
     # The linkage boundary sqrt(2q(1-q))/s = 0.0024 lies left of the swept gaps: not drawn.
     assert diagram.contours == {}
     assert any("signal-to-noise reaches one at gap 0.0024" in note for note in result.notes)
+    # one graph per method (the last one, gap 0.08), coloured by the communities found,
+    # the planted leaf (100 nodes each) in the hover text
+    plots = {g.name: g for g in result.graphs}
+    assert set(plots) == {"communities-bottom-up", "communities-top-down"}
+    found = plots["communities-bottom-up"]
+    assert found.node_count == 400 and found.positions is not None
+    assert found.groups is not None and len(set(found.groups)) >= 2
+    assert found.labels is not None
+    planted = [int(text.rsplit(" ", 1)[1]) for text in found.labels]
+    assert sorted(planted.count(leaf) for leaf in set(planted)) == [100] * 4
     json.dumps(result.model_dump(mode="json"))
 
 

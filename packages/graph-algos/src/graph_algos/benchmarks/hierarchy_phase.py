@@ -13,10 +13,21 @@ from unlearn_schema.base import StrictModel
 from unlearn_schema.configs import BenchmarkSpec, Size
 from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import spec_from_parts
-from unlearn_schema.results import BenchmarkResult, Curve, Heatmap, MetricValue, Series
+from unlearn_schema.results import (
+    MAX_GRAPH_PLOT_NODES,
+    BenchmarkResult,
+    Curve,
+    Heatmap,
+    MetricValue,
+    Series,
+)
 
-from graph_algos.benchmarks._common import mean_metric
-from graph_algos.methods.hierarchy import leaf_divergence_ratio, linkage_gap_boundary
+from graph_algos.benchmarks._common import graph_plot, mean_metric
+from graph_algos.methods.hierarchy import (
+    Dendrogram,
+    leaf_divergence_ratio,
+    linkage_gap_boundary,
+)
 from graph_algos.metrics.hierarchy import exact_recovery_by_depth, tree_recovered
 from graph_algos.worlds.generators import hierarchical_sbm
 
@@ -109,6 +120,7 @@ def run_hierarchy(
     recovery: dict[tuple[str, float, float], list[list[bool]]] = {}
     trees: dict[tuple[str, float, float], list[bool]] = {}
     inversions: dict[str, list[int]] = {m: [] for m in methods}
+    last_trees: dict[str, Dendrogram] = {}
     for seed in seeds:
         rng = np.random.default_rng(seed)
         for leaf, gap in cells:
@@ -127,6 +139,7 @@ def run_hierarchy(
                         tree_recovered(tree, labels, world.depth)
                     )
                     inversions[method].append(tree.inversions())
+                    last_trees[method] = tree
                 progress.advance(1, f"leaf p={leaf}, gap={gap}, seed {seed}")
 
     metrics: list[MetricValue] = []
@@ -258,4 +271,18 @@ def run_hierarchy(
             f"{method}: {np.mean(inversions[method]):.3f} dendrogram inversions per graph "
             "on average."
         )
-    return BenchmarkResult(metrics=metrics, curves=curves, heatmaps=heatmaps, notes=notes)
+    # The last graph of the sweep (the easiest cell), coloured by the leaves (finest
+    # communities) of each method's tree.
+    truth = [f"node {i}, planted leaf {leaf}" for i, leaf in enumerate(labels.tolist())]
+    graphs = []
+    for method, tree in last_trees.items():
+        if adjacency.shape[0] > MAX_GRAPH_PLOT_NODES:
+            break
+        found = np.zeros(adjacency.shape[0], dtype=np.int64)
+        for index, node in enumerate(tree.leaves()):
+            found[tree.members[node]] = index
+        title = f"{method}: the communities it found on one graph (leaf p={leaf}, gap={gap})"
+        graphs.append(graph_plot(adjacency, found, f"communities-{method}", title, truth))
+    return BenchmarkResult(
+        metrics=metrics, curves=curves, heatmaps=heatmaps, graphs=graphs, notes=notes
+    )
