@@ -8,6 +8,7 @@ from graph_algos.worlds.travel import (
     TravelFraudWorld,
     TravelWorldConfig,
     ring_recovery,
+    to_graph_tables,
     to_networkx,
     travel_fraud_world,
 )
@@ -172,3 +173,27 @@ def test_networkx_export_keeps_types_labels_and_edges() -> None:
     src, relation_name, dst = EDGE_TYPES[0]
     s, d = world.edges[EDGE_TYPES[0]][:, 0].tolist()
     assert graph.has_edge((src, s), (dst, d), key=relation_name)
+
+
+def test_graph_tables_export_has_a_table_per_type_and_a_relation_per_edge_type() -> None:
+    world = travel_fraud_world(TravelWorldConfig(nodes=600), seed=4)
+    tables = to_graph_tables(world)
+    assert tables.node_counts == world.num_nodes and tables.directed
+    assert [(r.source_type, r.name, r.target_type) for r in tables.relations] == list(EDGE_TYPES)
+    assert sum(len(r) for r in tables.relations) == world.edge_count
+
+
+@pytest.mark.requires("ladybug")
+def test_cypher_finds_a_ticketing_star_in_the_graph_database() -> None:
+    from graph_algos.store import open_store
+
+    config = TravelWorldConfig(nodes=800, ring_count=2, composition={"ticketing": 1.0})
+    world = travel_fraud_world(config, seed=5)
+    ring = world.rings[0]
+    card = int(ring.members["card"][0])
+    with open_store("ladybug") as store:
+        store.load(to_graph_tables(world))
+        found = store.query(
+            f"MATCH (b:booking)-[:paid_with]->(c:card) WHERE c.id = {card} RETURN b.id"
+        )
+    assert sorted(found["b.id"].tolist()) == sorted(ring.members["booking"].tolist())

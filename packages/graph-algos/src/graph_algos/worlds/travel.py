@@ -32,7 +32,7 @@ other nodes are split at random, in the `split` proportions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import networkx as nx
 import numpy as np
@@ -40,6 +40,9 @@ from pydantic import Field, model_validator
 from unlearn_schema.base import StrictModel
 
 from graph_algos.seeding import SeedLike, as_rng
+
+if TYPE_CHECKING:
+    from graph_algos.store.tables import GraphTables
 
 NodeType = Literal[
     "user", "device", "ip", "card", "booking", "flight", "hotel", "review", "loyalty"
@@ -499,3 +502,16 @@ def to_networkx(world: TravelFraudWorld) -> nx.MultiDiGraph:
             for s, d in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True)
         )
     return graph
+
+
+def to_graph_tables(world: TravelFraudWorld) -> GraphTables:
+    """The world as `graph_algos.store.GraphTables` (one node table per type, one
+    directed relation per edge type), ready for ``store.load`` and Cypher queries such
+    as ``MATCH (u:user)-[:uses_device]->(d:device) RETURN u.id, d.id``."""
+    from graph_algos.store.tables import GraphTables, Relation
+
+    relations = [
+        Relation(src, relation, dst, source=pairs[0], target=pairs[1])
+        for (src, relation, dst), pairs in world.edges.items()
+    ]
+    return GraphTables(node_counts=dict(world.num_nodes), relations=relations, directed=True)
