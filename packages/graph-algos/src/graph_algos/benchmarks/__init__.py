@@ -5,6 +5,8 @@
 - ``hierarchy_phase``: ``hierarchy-phase``, bottom-up vs top-down phase diagrams;
 - ``noisy_label_local``: ``noisy-label-local``, label-weighted flow diffusion vs baselines;
 - ``critical_nodes``: ``critical-nodes``, every selector on dismantling and spreading;
+- ``graph_db_tutorial``: ``graph-db-tutorial``, the graph-database tutorial's operations
+  by our kernels, networkx and Cypher on LadybugDB;
 - ``speed``: ``graph-algos-speed``, the kernels timed against networkx and igraph.
 
 A module holds its recipe: the world and run parameters, the default spec and the ``run``
@@ -27,6 +29,13 @@ from graph_algos.benchmarks.critical_nodes import (
     check_budgets,
     critical_spec,
     run_critical,
+)
+from graph_algos.benchmarks.graph_db_tutorial import METRIC_NAMES as TUTORIAL_METRICS
+from graph_algos.benchmarks.graph_db_tutorial import (
+    TutorialGraph,
+    TutorialRun,
+    run_tutorial,
+    tutorial_spec,
 )
 from graph_algos.benchmarks.hierarchy_phase import (
     HIERARCHY_METHODS,
@@ -141,6 +150,19 @@ CRITICAL_NODES: Benchmark[CriticalWorld, NoParams, CriticalRun] = Benchmark(
 )
 
 
+GRAPH_DB_TUTORIAL: Benchmark[TutorialGraph, NoParams, TutorialRun] = Benchmark(
+    name="graph-db-tutorial",
+    summary="Graph-DB tutorial operations: our kernels vs networkx vs Cypher on LadybugDB.",
+    default_spec=tutorial_spec,
+    run=run_tutorial,
+    params_type=TutorialRun,
+    worlds={"planted-partition": TutorialGraph},
+    metric_names=TUTORIAL_METRICS,
+    max_seeds=1,
+    quick_budget_s=180.0,
+)
+
+
 GRAPH_ALGOS_SPEED: Benchmark[SpeedGraphs, NoParams, SpeedRun] = Benchmark(
     name="graph-algos-speed",
     summary="PageRank, components, betweenness, local diffusions vs networkx and igraph.",
@@ -158,6 +180,7 @@ GRAPH_ALGOS_SPEED: Benchmark[SpeedGraphs, NoParams, SpeedRun] = Benchmark(
 __all__ = [
     "CRITICAL_NODES",
     "GRAPH_ALGOS_SPEED",
+    "GRAPH_DB_TUTORIAL",
     "HIERARCHY_PHASE",
     "NOISY_LABEL_LOCAL",
     "PLANTED_POWER",
