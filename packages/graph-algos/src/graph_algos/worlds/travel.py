@@ -66,15 +66,17 @@ EDGE_TYPES: tuple[EdgeType, ...] = (
 RingKind = Literal["ticketing", "ghost_hotel", "account_takeover"]
 RING_KINDS: tuple[str, ...] = get_args(RingKind)
 PARTITIONS: tuple[str, ...] = ("train", "val", "test")
+# Most users have a device and a card of their own (1.4 users per background device, 1.8
+# per card); a 500-node world still holds a ring of every kind at the default sizes.
 DEFAULT_NODE_SHARES: dict[str, float] = {
-    "user": 0.26,
-    "device": 0.12,
-    "ip": 0.10,
-    "card": 0.10,
-    "booking": 0.20,
+    "user": 0.24,
+    "device": 0.17,
+    "ip": 0.12,
+    "card": 0.13,
+    "booking": 0.15,
     "flight": 0.03,
-    "hotel": 0.05,
-    "review": 0.10,
+    "hotel": 0.04,
+    "review": 0.08,
     "loyalty": 0.04,
 }
 # Rings may take at most this share of any node type, so the background stays the bulk.
