@@ -32,16 +32,56 @@ def prompt_text(question: str) -> str:
     return f"Question: {question} Answer:"
 
 
+@dataclass(frozen=True)
+class Share:
+    """What one rank's part of a global minibatch stands for, under torch.distributed.
+
+    ``rows``, ``answer_tokens`` and ``positions`` (attention positions) count the whole
+    global minibatch; ``world`` is the number of ranks. A loss that is a mean over rows or
+    tokens divides its rank-local sum by the global count over ``world``
+    (``Batch.row_mean``, ``answer_count``, ``position_count``), so that the mean of the
+    ranks' losses, and of their gradients, is exactly the global minibatch's mean.
+    """
+
+    rows: int
+    answer_tokens: int
+    positions: int
+    world: int
+
+
 @dataclass
 class Batch:
-    """Right-padded token ids; ``labels`` is -100 outside the answer (and on padding)."""
+    """Right-padded token ids; ``labels`` is -100 outside the answer (and on padding).
+
+    ``share`` is set on one rank's part of a global minibatch
+    (``unlearn_llm.distributed.local_part``); ``None`` for a whole batch.
+    """
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     labels: torch.Tensor
+    share: Share | None = None
 
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
+
+    def row_mean(self, values: torch.Tensor) -> torch.Tensor:
+        """Mean of per-row ``values`` over the (global) minibatch's rows."""
+        if self.share is None:
+            return values.mean()
+        return values.sum() * (self.share.world / self.share.rows)
+
+    def answer_count(self, mask: torch.Tensor) -> torch.Tensor:
+        """Answer tokens a token mean divides by: ``mask``'s, or the global count's share."""
+        if self.share is None:
+            return mask.sum().clamp(min=1.0)
+        return mask.new_tensor(max(self.share.answer_tokens, 1) / self.share.world)
+
+    def position_count(self, mask: torch.Tensor) -> torch.Tensor:
+        """Attention positions a position mean divides by (``mask``'s, or the global share)."""
+        if self.share is None:
+            return mask.sum().clamp(min=1.0)
+        return mask.new_tensor(max(self.share.positions, 1) / self.share.world)
 
     def subset(self, index: torch.Tensor | slice | Sequence[int]) -> Batch:
         import torch
@@ -54,7 +94,10 @@ class Batch:
         """Drop padding columns that every row has (faster forward passes)."""
         width = int(self.attention_mask.sum(dim=1).max())
         return Batch(
-            self.input_ids[:, :width], self.attention_mask[:, :width], self.labels[:, :width]
+            self.input_ids[:, :width],
+            self.attention_mask[:, :width],
+            self.labels[:, :width],
+            self.share,
         )
 
     def minibatches(self, size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
@@ -186,4 +229,4 @@ def token_logprobs(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, 
 def answer_nll(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """Mean negative log-likelihood per answer token over the batch (the training loss)."""
     token_logp, mask = token_logprobs(model, batch)
-    return -(token_logp.sum() / mask.sum().clamp(min=1.0))
+    return -(token_logp.sum() / batch.answer_count(mask))

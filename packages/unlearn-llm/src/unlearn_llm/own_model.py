@@ -20,12 +20,12 @@ from unlearn_schema import TextForgetRequest, TextSample
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from unlearn_llm.methods import UnlearnData
+    from unlearn_llm.methods import UnlearnData, UnlearnLog
 
 
 @dataclass
 class OwnModelResult:
-    """Forget/retain answer NLL before and after, and where the result was saved."""
+    """Forget/retain answer NLL before and after, where the result was saved, the log."""
 
     method: str
     forget_nll_before: float
@@ -34,6 +34,7 @@ class OwnModelResult:
     retain_nll_after: float
     saved_to: str | None
     model: Any
+    log: UnlearnLog | None = None
 
 
 def _as_pairs(
@@ -112,10 +113,16 @@ def forget_in_own_model(
 
     All errors (missing directory, tokenizer not matching the model, empty forget set,
     forget/retain overlap, method parameter out of range) are raised before training.
+
+    Under ``torchrun`` / ``accelerate launch`` (an initialised torch.distributed group)
+    every rank runs this same call: each trains on its share of every minibatch with
+    gradients averaged over the ranks, the NLLs are scored sharded and gathered, and rank
+    0 alone saves (``unlearn_llm.distributed``; ``python -m unlearn_llm.distributed`` is
+    the command line).
     """
     import torch
 
-    from unlearn_llm.data import answer_nll
+    from unlearn_llm.distributed import rank_and_world, sharded_answer_nll
     from unlearn_llm.methods import METHODS
     from unlearn_llm.models import add_lora, load_causal_lm
 
@@ -134,17 +141,22 @@ def forget_in_own_model(
         model = add_lora(model, rank=lora_rank, alpha=2 * lora_rank)
 
     def nll(batch: Any) -> float:
-        with torch.no_grad():
-            return float(answer_nll(model, batch))
+        return sharded_answer_nll(model, batch)
 
     forget_before, retain_before = nll(data.forget), nll(data.retain)
-    record.function(model, data, config)
+    log = record.function(model, data, config)
     forget_after, retain_after = nll(data.forget), nll(data.retain)
     saved = None
     if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out_dir)
-        tokenizer.save_pretrained(out_dir)
+        rank, world = rank_and_world()
+        if rank == 0:  # the replicas are equal: one writer
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            model.save_pretrained(out_dir)
+            tokenizer.save_pretrained(out_dir)
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()  # the folder is complete before any rank returns
         saved = str(out_dir)
     return OwnModelResult(
         method=method,
@@ -154,4 +166,5 @@ def forget_in_own_model(
         retain_nll_after=retain_after,
         saved_to=saved,
         model=model,
+        log=log,
     )

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import Field
 from unlearn_schema import MethodParams, StrictModel
 
+from unlearn_llm.distributed import average_gradients, average_tensor, local_part, mean_over_ranks
+
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
@@ -163,13 +165,15 @@ class UnlearnLog:
     wall_time_s: float = 0.0
 
     def record(self, loss: StepLoss) -> None:
-        """Append one step's loss and its terms."""
+        """Append one step's loss and its terms (under torch.distributed, their means over
+        the ranks: the global minibatch's loss)."""
         terms = [term for term in (loss.forget, loss.retain) if term is not None]
-        self.losses.append(sum(float(term.detach()) for term in terms))
+        values = mean_over_ranks([float(term.detach()) for term in terms])
+        self.losses.append(sum(values))
         if loss.forget is not None:
-            self.forget_losses.append(float(loss.forget.detach()))
+            self.forget_losses.append(values[0])
         if loss.retain is not None:
-            self.retain_losses.append(float(loss.retain.detach()))
+            self.retain_losses.append(values[-1])
 
 
 def typed(params_type: type[ParamsT], params: ParamsT | None) -> ParamsT:
@@ -213,13 +217,19 @@ def finish(log: UnlearnLog, model: torch.nn.Module, steps: int, start: float) ->
 
 
 def cycle(batch: Batch, size: int, generator: torch.Generator) -> Iterator[Batch]:
-    """Endless shuffled minibatches of ``batch``."""
-    while True:
-        yield from batch.minibatches(size, generator)
+    """Endless shuffled minibatches of ``batch`` (every row once per pass).
+
+    Under torch.distributed each is this rank's part of the global minibatch
+    (``unlearn_llm.distributed.local_part``): the ranks draw the same global rows from
+    their equally seeded generators and each keeps a distinct share of them.
+    """
+    for index in cycle_indices(len(batch), size, generator):
+        yield local_part(batch, index)[1]
 
 
 def cycle_indices(rows: int, size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Endless shuffled minibatches of row indices in ``range(rows)``."""
+    """Endless shuffled minibatches of row indices in ``range(rows)`` (global: the same on
+    every rank; ``local_part`` turns one into this rank's rows)."""
     import torch
 
     while True:
@@ -325,11 +335,13 @@ class PlainStep:
     def __init__(self, parameters: Sequence[torch.nn.Parameter], learning_rate: float) -> None:
         import torch
 
-        self.optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=0.0)
+        self.parameters = list(parameters)
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=learning_rate, weight_decay=0.0)
 
     def step(self, loss: StepLoss) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         loss.total().backward()
+        average_gradients(self.parameters)
         self.optimizer.step()
 
 
@@ -384,26 +396,31 @@ class StepRunner:
         if projection is None:
             self.optimizer.zero_grad(set_to_none=True)
             loss.total().backward()
+            average_gradients(self.parameters)
         else:
             if loss.forget is None:
                 raise ValueError("the projection acts on the forget term; this step has none")
             forget_grads = torch.autograd.grad(
                 loss.forget, self.parameters, retain_graph=loss.retain is not None
             )
-            flat = torch.cat([g.reshape(-1) for g in forget_grads])
+            # Under torch.distributed each gradient is averaged over the ranks first
+            # (average_tensor), so the projection acts on the global minibatch's ones.
+            flat = average_tensor(torch.cat([g.reshape(-1) for g in forget_grads]))
             # One more forward+backward per basis batch is the whole cost of the plug-in;
             # fusing it with the forget pass into one forward on the concatenated batch
             # was measured slower (two backward passes over the doubled graph).
             if self.basis is None or self.step_count % projection.refresh_every == 0:
-                self.basis = retain_gradient_basis(
-                    self.model,
-                    self.parameters,
-                    [next(self.retain_stream) for _ in range(projection.retain_batches)],
+                self.basis = average_tensor(
+                    retain_gradient_basis(
+                        self.model,
+                        self.parameters,
+                        [next(self.retain_stream) for _ in range(projection.retain_batches)],
+                    )
                 )
             flat = project_out(flat, self.basis, projection.ridge)
             if loss.retain is not None:
                 retain_grads = torch.autograd.grad(loss.retain, self.parameters)
-                flat = flat + torch.cat([g.reshape(-1) for g in retain_grads])
+                flat = flat + average_tensor(torch.cat([g.reshape(-1) for g in retain_grads]))
             offset = 0
             for parameter in self.parameters:
                 count = parameter.numel()

@@ -57,7 +57,7 @@ def retain_kl(model: Module, reference: Module, batch: Batch) -> torch.Tensor:
     ref_logp = torch.log_softmax(ref_logits.float(), dim=-1)
     logp = torch.log_softmax(logits.float(), dim=-1)
     kl = (ref_logp.exp() * (ref_logp - logp)).sum(dim=-1)
-    return (kl * mask).sum() / mask.sum().clamp(min=1.0)
+    return (kl * mask).sum() / batch.position_count(mask)
 
 
 def retain_term(model: Module, reference: Module | None, batch: Batch) -> torch.Tensor:

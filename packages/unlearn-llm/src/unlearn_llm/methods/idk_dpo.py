@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from unlearn_llm.distributed import local_part
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepLoss,
@@ -91,12 +92,14 @@ def idk_po(
     rejected_reference = reference_logprob(model, questions)
 
     def loss() -> StepLoss:
-        index = next(forget_rows)
-        chosen_logp, _ = sequence_logprob(model, refusals.subset(index).trimmed())
-        rejected_logp, _ = sequence_logprob(model, questions.subset(index).trimmed())
+        rows = next(forget_rows)  # this rank's part of it below (all of it in one process)
+        index, chosen = local_part(refusals, rows)
+        _, rejected = local_part(questions, rows)
+        chosen_logp, _ = sequence_logprob(model, chosen)
+        rejected_logp, _ = sequence_logprob(model, rejected)
         chosen_margin = chosen_logp - chosen_reference[index]
         rejected_margin = rejected_logp - rejected_reference[index]
-        preference = F.logsigmoid(config.beta * (chosen_margin - rejected_margin)).mean()
+        preference = chosen.row_mean(F.logsigmoid(config.beta * (chosen_margin - rejected_margin)))
         forget = config.forget_weight * (-2.0 / config.beta) * preference
         retain = None
         if config.retain_weight > 0:

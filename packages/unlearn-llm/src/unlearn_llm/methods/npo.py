@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from unlearn_llm.distributed import local_part
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepLoss,
@@ -58,10 +59,11 @@ def npo(
     reference_all = reference_logprob(model, data.forget)
 
     def loss() -> StepLoss:
-        index = next(forget_rows)
-        logp, _ = sequence_logprob(model, data.forget.subset(index).trimmed())
+        # this rank's rows of the step's forget minibatch (all of them in one process)
+        index, rows = local_part(data.forget, next(forget_rows))
+        logp, _ = sequence_logprob(model, rows)
         log_ratio = logp - reference_all[index]
-        forget = -(2.0 / config.beta) * F.logsigmoid(-config.beta * log_ratio).mean()
+        forget = -(2.0 / config.beta) * rows.row_mean(F.logsigmoid(-config.beta * log_ratio))
         retain = None
         if config.retain_weight > 0:
             retain = config.retain_weight * answer_nll(model, next(retain_batches))

@@ -144,11 +144,15 @@ def rmu(
         mask_f = forget.attention_mask.unsqueeze(-1).float()
         mask_r = retain.attention_mask.unsqueeze(-1).float()
         h_forget = _hidden(model, forget, config.layer)
-        forget_loss = (((h_forget - target) ** 2) * mask_f).sum() / (mask_f.sum() * hidden_size)
+        forget_loss = (((h_forget - target) ** 2) * mask_f).sum() / (
+            forget.position_count(mask_f) * hidden_size
+        )
         h_retain = _hidden(model, retain, config.layer)
         with torch.no_grad():
             h_frozen = _hidden(frozen, retain, config.layer)
-        retain_loss = (((h_retain - h_frozen) ** 2) * mask_r).sum() / (mask_r.sum() * hidden_size)
+        retain_loss = (((h_retain - h_frozen) ** 2) * mask_r).sum() / (
+            retain.position_count(mask_r) * hidden_size
+        )
         return StepLoss(forget=forget_loss, retain=config.retain_weight * retain_loss)
 
     try:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import torch
     from torch.nn import Module
 
+    from unlearn_llm.data import Batch
     from unlearn_llm.methods._common import OnStep, UnlearnData, UnlearnLog
 
 
@@ -42,20 +43,26 @@ class SimNPOParams(GradientMethodParams):
 
 
 def simnpo_forget_loss(
-    log_prob: torch.Tensor, lengths: torch.Tensor, beta: float, gamma: float
+    log_prob: torch.Tensor,
+    lengths: torch.Tensor,
+    beta: float,
+    gamma: float,
+    batch: Batch | None = None,
 ) -> torch.Tensor:
     """The forget term: $-\\frac{2}{\\beta}$ mean of
     $\\log\\sigma(\\beta(-\\log\\pi_\\theta(y\\mid x)/|y| - \\gamma))$ over rows.
 
     ``log_prob`` is each row's summed answer log-probability, ``lengths`` its answer
-    token count.
+    token count; ``batch``, the rows they score, gives the mean's rows under
+    torch.distributed (``Batch.row_mean``).
     """
     import torch.nn.functional as F
 
     normalised = log_prob / lengths.clamp(min=1.0)
     # beta * (NLL / |y| - gamma): gamma is subtracted before the scale, as in the code
     margin = beta * (-normalised - gamma)
-    return -(2.0 / beta) * F.logsigmoid(margin).mean()
+    per_row = F.logsigmoid(margin)
+    return -(2.0 / beta) * (per_row.mean() if batch is None else batch.row_mean(per_row))
 
 
 def simnpo(
@@ -69,8 +76,9 @@ def simnpo(
     retain_batches = cycle(data.retain, config.batch_size, generator)
 
     def loss() -> StepLoss:
-        logp, lengths = sequence_logprob(model, next(forget_batches))
-        forget = simnpo_forget_loss(logp, lengths, config.beta, config.gamma)
+        rows = next(forget_batches)
+        logp, lengths = sequence_logprob(model, rows)
+        forget = simnpo_forget_loss(logp, lengths, config.beta, config.gamma, rows)
         retain = None
         if config.retain_weight > 0:
             retain = config.retain_weight * answer_nll(model, next(retain_batches))
