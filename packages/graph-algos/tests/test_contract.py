@@ -9,6 +9,7 @@ import pytest
 from graph_algos.benchmarks import (
     CRITICAL_NODES,
     GRAPH_ALGOS_SPEED,
+    GRAPH_DB_TUTORIAL,
     HIERARCHY_PHASE,
     NOISY_LABEL_LOCAL,
     PLANTED_POWER,
@@ -29,7 +30,7 @@ QUALITY: list[Benchmark[Any, Any, Any]] = [
     NOISY_LABEL_LOCAL,
     CRITICAL_NODES,
 ]
-ALL = [*QUALITY, GRAPH_ALGOS_SPEED]
+ALL = [*QUALITY, GRAPH_DB_TUTORIAL, GRAPH_ALGOS_SPEED]
 BASELINES = {"labels-only", "random"}  # our own baselines: no paper to cite
 
 
@@ -96,7 +97,7 @@ def test_unread_world_field_and_a_model_are_named(benchmark: Benchmark[Any, Any,
 def test_seeds(benchmark: Benchmark[Any, Any, Any]) -> None:
     spec = _quick(benchmark, seeds=[0, 1])
     if benchmark.max_seeds == 1:
-        assert "seeds: graph-algos-speed takes at most 1 seed(s)" in _problems(benchmark, spec)
+        assert f"seeds: {benchmark.name} takes at most 1 seed(s)" in _problems(benchmark, spec)
     else:
         assert benchmark.max_seeds is None  # the quality recipes loop over every seed
         assert benchmark.parse(spec).seeds == [0, 1]

@@ -125,3 +125,15 @@ def test_real_pyg_data_loads() -> None:
     with load_graph(data) as store:
         assert not store.schema.directed
         assert degrees(store).tolist() == [1, 2, 1]
+
+
+def test_an_unweighted_graph_reads_back_by_bulk_export() -> None:
+    matrix = erdos_renyi(400, 0.02, seed=5)  # every weight 1: the COPY TO path
+    with load_graph(matrix) as store:
+        source, target, weight = store.edge_arrays("Edge")  # type: ignore[attr-defined]
+        assert source.dtype == np.int64 and target.dtype == np.int64
+        assert set(weight.tolist()) == {1.0}
+        assert len(source) == matrix.nnz // 2
+        assert (to_csr(store) != matrix).nnz == 0
+        with pytest.raises(ValueError, match="no edge table 'Road'"):
+            store.edge_arrays("Road")  # type: ignore[attr-defined]

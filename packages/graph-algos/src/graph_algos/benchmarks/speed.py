@@ -17,11 +17,16 @@ Measured on one G(n, q) graph with about ``edges`` edges (mean degree 20):
   diffusion (fixed source mass) from a node of a planted 200-node community, on graphs
   of growing size; their time and touched-node count should stay flat while the graph
   grows.
+* Shortest paths (Dijkstra from 3 sources) and Louvain on a planted-partition graph of
+  about ``edges`` edges, against igraph and networkx, with the modularity each reaches
+  (``speed_paths``).
 * The TravelFraudBench world (``graph_algos.worlds.travel``) generated at
   ``travel_nodes`` nodes (200 000 at both sizes: the goal is under 10 s).
 
 Goals: PageRank and components no slower than igraph and at least 50× faster than
-networkx; sampled betweenness within 2× of igraph; local methods flat in n. Each goal is
+networkx; sampled betweenness within 2× of igraph; local methods flat in n; shortest
+paths and Louvain no slower than igraph, at least 50× faster than networkx, our Louvain's
+modularity at least 0.99 of igraph's. Each goal is
 reported as its ratio (with the goal as ``reference``) and a ``<goal>_met`` flag (1.0 or
 0.0); raw timings as ``kernel_time`` (unit s). The quick size is a smoke run on tiny
 graphs (its ratios mean little); ``--size full`` measures what the docs quote.
@@ -44,6 +49,7 @@ from unlearn_schema.plugins import NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import Goal, machine_load_note, met_flag, spec_from_parts
 from unlearn_schema.results import BenchmarkResult, MetricValue
 
+from graph_algos.benchmarks import speed_paths
 from graph_algos.kernels import (
     LocalResult,
     acl_push,
@@ -209,6 +215,7 @@ GOALS: dict[str, Goal] = {
     "acl_time_flat_in_n": Goal("<=", 3.0),
     "flow_time_flat_in_n": Goal("<=", 3.0),
     "travel_world_within_10s": Goal("<=", 10.0),
+    **speed_paths.GOALS,  # shortest paths and Louvain (speed_paths.py)
 }
 # Goals on a time rather than a ratio.
 GOAL_UNITS = {"travel_world_within_10s": "s"}
@@ -234,6 +241,7 @@ def goals(report: dict[str, Any]) -> dict[str, Any]:
             ratios[f"{name}_vs_igraph_ge_1"] = igraph[name]
     if igraph is not None:
         ratios["betweenness_sampled_within_2x_of_igraph"] = igraph["betweenness_sampled"]
+    ratios.update(speed_paths.goal_ratios(report["paths_communities"]))
     local = report["locality"]
     out: dict[str, Any] = {
         goal: {"ratio": ratio, "met": GOALS[goal].met(ratio)} for goal, ratio in ratios.items()
@@ -292,7 +300,14 @@ def locality(sizes: list[int], seed: int) -> dict[str, Any]:
 
 
 METRIC_NAMES = frozenset(
-    {"kernel_time", "speedup", "touched_nodes", *GOALS, *(f"{goal}_met" for goal in GOALS)}
+    {
+        "kernel_time",
+        "speedup",
+        "touched_nodes",
+        "modularity",
+        *GOALS,
+        *(f"{goal}_met" for goal in GOALS),
+    }
 )
 
 
@@ -368,6 +383,7 @@ def _metrics(report: dict[str, Any]) -> list[MetricValue]:
     if "travel_world" in report:
         travel = report["travel_world"]
         metrics.append(_time(travel["seconds"], "travel-world", "ours", n=str(travel["nodes"])))
+    metrics += speed_paths.metrics(report["paths_communities"], _time, _speedup)
     for goal, entry in report["goals"].items():
         metrics += [
             MetricValue(
@@ -389,7 +405,7 @@ def run_speed(
     """Time the kernels and their baselines in one run; report ratios and goals."""
     del out_dir
     graphs, run, seed = parsed.world, parsed.params, parsed.seeds[0]
-    progress.start(4, "kernel groups")
+    progress.start(5, "kernel groups")
     load_before = os.getloadavg()
     started = time.perf_counter()
     report: dict[str, Any] = {
@@ -402,6 +418,10 @@ def run_speed(
     progress.advance(1, "grid components")
     report["travel_world"] = travel_world(graphs.travel_nodes, seed)
     progress.advance(1, "travel world")
+    report["paths_communities"] = speed_paths.paths_and_communities(
+        graphs.edges, 3, seed, run.networkx, _timed
+    )
+    progress.advance(1, "shortest paths and Louvain")
     report["goals"] = goals(report)
     wall = time.perf_counter() - started
 
