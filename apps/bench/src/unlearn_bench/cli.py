@@ -1,4 +1,4 @@
-"""``unlearn-bench``: list, show, validate, run and report benchmarks; export JSON Schemas.
+"""``unlearn-bench``: list, show, validate, run, sweep and report benchmarks; export JSON Schemas.
 
 Exit codes: 0 success, 1 a benchmark failed while running, 2 bad input or an unusable
 place to write (unknown benchmark, invalid spec, unreadable file, a store or folder
@@ -290,6 +290,56 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from unlearn_bench.sweep import describe_plan, plan_sweep, read_sweep, run_sweep
+    from unlearn_bench.sweep_backends import BackendError, make_backend
+    from unlearn_bench.sweep_store import SweepCellStore
+
+    sweep = read_sweep(Path(args.sweep))
+    plan = plan_sweep(sweep, args.sweep)  # every cell checked before anything runs
+    out = Path(args.out)
+    store = ResultsStore(Path(args.store) if args.store else out / STORE_NAME)
+    if args.dry_run:
+        stored, failed = set(), set()
+        if store.path.is_file():
+            stored = store.run_ids()
+            failed = {
+                c.run_id
+                for c in SweepCellStore(store.path).cells(sweep.sweep)
+                if c.status == "failed"
+            }
+        print(describe_plan(plan, stored, failed))
+        return 0
+    try:
+        backend = make_backend(args.backend, args.workers, args.address)
+    except BackendError as error:
+        raise InputError(str(error)) from None
+    _check_writable(out, store)
+    progress = _TqdmProgress(enabled=not args.quiet)
+    print(
+        f"sweep {sweep.sweep}: {len(plan.cells)} cells of {plan.benchmark.name} "
+        f"on {backend.describe()}"
+    )
+    try:
+        with _terminate_as_exception():
+            summary = run_sweep(plan, out, store, backend, progress)
+    except BackendError as error:
+        raise InputError(str(error)) from None
+    finally:
+        progress.close()
+        stop = getattr(backend, "stop", None)
+        if stop is not None:
+            stop()
+    print(
+        f"{summary.cells} cells: {summary.stored_before} stored before, {summary.ran} run now "
+        f"({summary.wall_s:.1f} s), {len(summary.failed)} failed; stored in {store.path}"
+    )
+    for label, message in summary.failed.items():
+        print(f"  failed: {label}: {message}", file=sys.stderr)
+    print(f"see it with: unlearn-bench report --store {store.path} --format html")
+    return 1 if summary.failed else 0
+
+
 def format_table(table: Table) -> str:
     """A summary table as aligned plain text."""
     rows = [table.header, *table.rows]
@@ -304,6 +354,7 @@ def format_table(table: Table) -> str:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from unlearn_bench.report import render_report
+    from unlearn_bench.sweep_report import load_sweep_sections
 
     store_path = Path(args.store) if args.store else Path(DEFAULT_OUT) / STORE_NAME
     if not store_path.is_file():
@@ -317,7 +368,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else store_path.parent / f"report.{args.format}"
     image_dir = out.parent / f"{out.stem}-plots"
     try:
-        text = render_report(reports, args.format, image_dir=image_dir)
+        sweeps = load_sweep_sections(store_path, reports)
+        if args.benchmark:
+            sweeps = [s for s in sweeps if s.benchmark == args.benchmark]
+    except StoreError as error:
+        raise InputError(str(error)) from None
+    try:
+        text = render_report(reports, args.format, image_dir=image_dir, sweeps=sweeps)
         atomic_write_text(out, text)
     except OSError as error:
         where = error.filename or out
@@ -418,6 +475,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the resolved spec and the plan; run nothing"
     )
     p_run.set_defaults(func=_cmd_run)
+
+    p_sweep = _parser(
+        sub,
+        "sweep",
+        "run a benchmark over a grid of spec fields, one run per cell (resumable)",
+        [
+            "sweep sweeps/llm-lr-steps.yaml",
+            "sweep my-sweep.yaml --backend local",
+            "sweep my-sweep.yaml --workers 8 --address auto",
+        ],
+    )
+    p_sweep.add_argument("sweep", help="sweep file (.yaml or .json): spec, grid, pareto")
+    p_sweep.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="ray",
+        help="ray: one Ray task per cell (default; the unlearn-bench[ray] extra); "
+        "local: every cell in this process, one after another",
+    )
+    p_sweep.add_argument(
+        "--address",
+        help="join this Ray cluster (e.g. auto, ray://head:10001) instead of a local one",
+    )
+    p_sweep.add_argument(
+        "--workers", type=int, help="cells in flight at once (ray; default: every CPU)"
+    )
+    p_sweep.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: runs)")
+    p_sweep.add_argument("--store", help="results store (default: OUT/results.sqlite)")
+    p_sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_sweep.add_argument(
+        "--dry-run", action="store_true", help="list the cells and which are stored; run nothing"
+    )
+    p_sweep.set_defaults(func=_cmd_sweep)
 
     p_report = _parser(
         sub,

@@ -72,28 +72,67 @@ def apply_overrides(
             items = [_value(item) for item in raw.split(",") if item.strip()]
             result[str(head)] = items
             continue
-        if isinstance(head, str) and head not in result and head in default:
-            result[head] = copy.deepcopy(default[head])
-        node: Any = result
-        for position, step in enumerate(steps[:-1]):
-            following = steps[position + 1]
-            if isinstance(step, int):
-                if not isinstance(node, list) or step >= len(node):
-                    raise OverrideError(f"--set {override!r}: no item [{step}] there")
-                node = node[step]
-                continue
-            if not isinstance(node, dict):
-                raise OverrideError(f"--set {override!r}: {step!r} is inside a value, not a field")
-            if node.get(step) is None:
-                node[step] = [] if isinstance(following, int) else {}
+        _assign(result, steps, _value(raw), override, default)
+    return result
+
+
+def _assign(
+    result: dict[str, Any],
+    steps: list[str | int],
+    value: Any,
+    override: str,
+    default: dict[str, Any],
+) -> None:
+    """Set ``value`` at ``steps`` inside ``result`` (in place); ``override`` names it in errors."""
+    import copy
+
+    head = steps[0]
+    if isinstance(head, str) and head not in result and head in default:
+        result[head] = copy.deepcopy(default[head])
+    node: Any = result
+    for position, step in enumerate(steps[:-1]):
+        following = steps[position + 1]
+        if isinstance(step, int):
+            if not isinstance(node, list) or step >= len(node):
+                raise OverrideError(f"--set {override!r}: no item [{step}] there")
             node = node[step]
-        last = steps[-1]
-        if isinstance(last, int):
-            if not isinstance(node, list) or last >= len(node):
-                raise OverrideError(f"--set {override!r}: no item [{last}] there")
-            node[last] = _value(raw)
-        elif isinstance(node, dict):
-            node[last] = _value(raw)
-        else:
-            raise OverrideError(f"--set {override!r}: {last!r} is inside a value, not a field")
+            continue
+        if not isinstance(node, dict):
+            raise OverrideError(f"--set {override!r}: {step!r} is inside a value, not a field")
+        if node.get(step) is None:
+            node[step] = [] if isinstance(following, int) else {}
+        node = node[step]
+    last = steps[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise OverrideError(f"--set {override!r}: no item [{last}] there")
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise OverrideError(f"--set {override!r}: {last!r} is inside a value, not a field")
+
+
+def set_value(
+    data: dict[str, Any], path: str, value: Any, default: dict[str, Any]
+) -> dict[str, Any]:
+    """``data`` with the field at ``path`` set to the already parsed ``value``, as ``--set``.
+
+    The path rules are those of `apply_overrides`; a sweep's grid uses them. For
+    ``methods`` a name takes the default spec's configs of that name (all variants)
+    and a mapping is one method config; for ``seeds`` a number is one seed.
+    """
+    import copy
+
+    result = copy.deepcopy(data)
+    shown = f"{path}={value!r}"
+    steps = _path(path, shown)
+    if steps == ["methods"] and isinstance(value, str):
+        result["methods"] = _methods(value, default.get("methods") or [])
+    elif steps == ["methods"] and isinstance(value, dict):
+        result["methods"] = [copy.deepcopy(value)]
+    elif steps == ["seeds"] and isinstance(value, int) and not isinstance(value, bool):
+        result["seeds"] = [value]
+    else:
+        _assign(result, steps, copy.deepcopy(value), shown, default)
     return result

@@ -6,7 +6,7 @@ import base64
 import html
 import io
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -14,6 +14,7 @@ from unlearn_schema import Curve, Heatmap, MetricValue, RunReport, atomic_write_
 
 from unlearn_bench.graph_plots import InteractiveFigures, plot_graph
 from unlearn_bench.leaderboard import CSS, build_leaderboards, render_leaderboard
+from unlearn_bench.sweep_report import SweepSection, render_sweep
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -253,6 +254,7 @@ def render_report(
     embed_images: bool = False,
     heading_level: int = 1,
     style: bool = False,
+    sweeps: Sequence[SweepSection] = (),
 ) -> str:
     """Render the latest run of each benchmark and the run history.
 
@@ -260,7 +262,8 @@ def render_report(
     first, shaded), the findings, the plots, then the long tables folded away. Markdown
     writes plot PNGs into ``image_dir`` unless ``embed_images``; HTML always embeds them,
     so the HTML file stands alone. ``style`` puts the stylesheet into Markdown output
-    (the docs site); HTML always carries it.
+    (the docs site); HTML always carries it. Each of ``sweeps`` ends the report as one
+    section: its grid as one table, and its Pareto plot.
     """
     writer = _Writer(fmt, image_dir, embed_images)
     # HTML only: the figures carry plotly.js (about 4 MB), too heavy for docs pages.
@@ -361,4 +364,6 @@ def render_report(
             ],
         )
         writer.raw(f"<details><summary>Run history ({len(runs)} runs)</summary>{history}</details>")
+    for section in sweeps:  # each sweep's grid as one table (and its Pareto plot)
+        render_sweep(writer, section, heading_level + 1)
     return writer.text(style)

@@ -198,6 +198,8 @@ def run_benchmark(
     out_dir: str | Path,
     store: ResultsStore | None = None,
     progress: Progress | None = None,
+    *,
+    run_id: str | None = None,
 ) -> tuple[RunReport, Path]:
     """Run ``benchmark`` on ``spec``; write ``<out>/<benchmark>/<run_id>.json`` and store it.
 
@@ -206,11 +208,13 @@ def run_benchmark(
     to ``<out>/<benchmark>/<run_id>/``. The folder is filled under a temporary name and
     renamed only when the run succeeds, so a failed run leaves neither a report nor half
     an artifact folder behind. Only the metrics the spec selects are kept. A quick run
-    slower than the benchmark's ``quick_budget_s`` gets a note saying so.
+    slower than the benchmark's ``quick_budget_s`` gets a note saying so. A sweep passes
+    its cell's ``run_id`` (derived from the cell's spec), so that a rerun cannot store a
+    cell twice.
     """
     parsed = spec if isinstance(spec, ParsedSpec) else benchmark.parse(spec)
     spec = parsed.spec
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     bench_dir = Path(out_dir) / spec.benchmark
     mended = reconcile(out_dir, store)
     staging = bench_dir / f".staging-{run_id}-pid{os.getpid()}"

@@ -1,0 +1,41 @@
+"""Sweeps on a local Ray instance (the ``ray`` extra; nox tests-extras installs it)."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from unlearn_bench import cli
+from unlearn_bench.sweep_store import SweepCellStore
+
+pytestmark = pytest.mark.requires("ray")
+
+
+def test_a_small_grid_on_local_ray_records_the_failing_cell(tmp_path: Path, capsys: Any) -> None:
+    sweep = {
+        "sweep": "on-ray",
+        "spec": {"benchmark": "sweep-selftest", "params": {"samples": 5000, "fail_seeds": [2]}},
+        "grid": {"seeds": [0, 1, 2, 3], "params.samples": [5000, 6000]},
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
+    args = ["sweep", str(path), "--backend", "ray", "--workers", "2", "--out", str(tmp_path)]
+    assert cli.main([*args, "--quiet"]) == 1  # the failing cells, after every other ran
+    out = capsys.readouterr()
+    assert "ray (a local Ray instance, 2 workers" in out.out
+    assert "8 cells: 0 stored before, 8 run now" in out.out and "2 failed" in out.out
+    store = tmp_path / "results.sqlite"
+    cells = SweepCellStore(store).cells("on-ray")
+    assert [c.status for c in cells] == ["ok"] * 4 + ["failed"] * 2 + ["ok"] * 2
+    assert all("DeliberateFailure" in (c.error or "") for c in cells if c.status == "failed")
+    # the reports came back from the workers and the driver stored each once
+    with closing(sqlite3.connect(store)) as connection:
+        stored = [row[0] for row in connection.execute("SELECT run_id FROM runs")]
+    assert sorted(stored) == sorted(c.run_id for c in cells if c.status == "ok")
+    # a rerun skips the six stored cells
+    assert cli.main([*args, "--quiet"]) == 1
+    assert "8 cells: 6 stored before, 2 run now" in capsys.readouterr().out
