@@ -137,8 +137,10 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Nightly: every registered quality benchmark at its full size, then every speed
-    benchmark (the bench-<package> sessions); JSON under runs/nightly/."""
-    _sync(session, "--all-packages")
+    benchmark (the bench-<package> sessions); JSON under runs/nightly/. Every extra is
+    installed, so that graph-db-tutorial times the database (graph-algos[db]) and
+    igraph's Louvain/Leiden (graph-algos[igraph]) instead of leaving them out."""
+    _sync(session, "--all-packages", "--all-extras")
     listing = session.run("unlearn-bench", "list", "--json", silent=True)
     names = [
         b["name"]
