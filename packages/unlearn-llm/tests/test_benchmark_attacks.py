@@ -15,7 +15,7 @@ from unlearn_llm.benchmarks._attacks import (
     AttackConfig,
     CaseAttacks,
     default_attacks,
-    parse_attacks,
+    parsed_attacks,
     recovery_attacks,
     summary_table,
 )
@@ -114,10 +114,30 @@ def test_an_unknown_attack_or_bad_attack_param_is_named(test_attacks: Registry) 
     assert "unknown attack 'identiti'" in unknown and "did you mean 'identity'" in unknown
     assert "accepted: identity, make-up" in unknown
     # membership inference is another entry shape: not accepted as a recovery attack
-    with pytest.raises(SpecError, match=r"params\.attacks\[0\]\.name: unknown attack 'loss'"):
-        parse_attacks([AttackConfig(name="loss")])
-    with pytest.raises(SpecError, match=r"params\.attacks: each attack runs once.*identity"):
-        parse_attacks([AttackConfig(name="identity"), AttackConfig(name="identity")])
+    twice = [{"name": "identity"}, {"name": "identity"}]
+    for attacks, message in (
+        ([{"name": "loss"}], r"params\.attacks\[0\]\.name: unknown attack 'loss'"),
+        (twice, r"params\.attacks: each attack runs once.*identity"),
+        (
+            [{"name": "identity", "params": {"kk": 1}}],
+            r"attacks\[0\]\.params\.kk: .*accepted fields: k",
+        ),
+    ):
+        with pytest.raises(SpecError, match=message):
+            LLM_FACTS_QUICK.parse(_with(spec, params={**spec.params, "attacks": attacks}))
+
+
+def test_attacks_are_parsed_once_with_the_spec(test_attacks: Registry) -> None:
+    # the recipe reads typed params from the parsed spec; nothing parses them again
+    spec = LLM_FACTS_QUICK.default_spec("quick")
+    attacks = [{"name": "identity", "params": {"k": 0.5}}, {"name": "make-up"}]
+    parsed = LLM_FACTS_QUICK.parse(_with(spec, params={**spec.params, "attacks": attacks}))
+    typed = parsed_attacks(parsed.params.attacks)
+    assert [attack.name for attack in typed] == ["identity", "make-up"]
+    assert type(typed[0].params).__name__ == "MinKParams" and typed[0].params.k == 0.5
+    assert typed[0].spec is test_attacks["identity"]
+    with pytest.raises(ValueError, match="never validated"):
+        _ = AttackConfig.model_construct(name="identity", params={}).parsed
 
 
 def test_parse_names_an_unknown_attack_with_its_field_path() -> None:
@@ -300,23 +320,26 @@ def test_attack_power_finds_the_attack_that_sees_through_the_hider(
             "retain_eval_facts": 8,
             "suppressed": ["output-block"],
             "attacks": [{"name": "identity"}, {"name": "see-through"}],
+            "larger": [{"world": {**MINI_WORLD, "people": 20}, "model": MINI_MODEL}],
         },
     )
     result = LLM_ATTACK_POWER.run(LLM_ATTACK_POWER.parse(spec), NullProgress(), str(tmp_path))
     assert {m.name for m in result.metrics} <= LLM_ATTACK_POWER.metric_names
     power = {
-        (m.labels["recipe"], m.labels["attack"]): m.value
+        (m.labels["recipe"], m.labels["size"], m.labels["attack"]): m.value
         for m in result.metrics
         if m.name == "attack_power"
     }
-    # the blocker hides the answers from the plain scoring; reading under it finds them
-    for recipe in ("one-stage", "two-stage"):
-        assert power[(recipe, "see-through")] == 1.0, result.notes
-        assert power[(recipe, "identity")] == 0.0, result.notes
+    sizes = ("16 people, 1x32", "20 people, 1x32")
+    # the blocker hides the answers from the plain scoring; reading under it finds them,
+    # at every size
+    for recipe, size in ((recipe, size) for recipe in ("one-stage", "two-stage") for size in sizes):
+        assert power[(recipe, size, "see-through")] == 1.0, result.notes
+        assert power[(recipe, size, "identity")] == 0.0, result.notes
     recovered = {
         (m.labels["recipe"], m.labels["attack"], m.labels["method"]): m.value
         for m in result.metrics
-        if m.name == "attack_recovery"
+        if m.name == "attack_recovery" and m.labels["size"] == sizes[0]
     }
     assert recovered[("one-stage", "see-through", "suppressed (output block)")] > 0.9
     assert ("two-stage", "identity", "npo") in recovered
@@ -324,7 +347,22 @@ def test_attack_power_finds_the_attack_that_sees_through_the_hider(
         "identity",
         "see-through",
     ]
-    assert any("two-stage: attack see-through: power" in n for n in result.notes)
+    recipes = ("one-stage", "two-stage")
+    assert result.summary.header[1:] == [f"{r}, {s}" for s in sizes for r in recipes]
+    assert any("two-stage, 20 people, 1x32: attack see-through: power" in n for n in result.notes)
+
+
+def test_attack_power_sizes_are_the_spec_and_the_larger_ones() -> None:
+    from unlearn_llm.benchmarks.attack_power import LLM_ATTACK_POWER
+
+    full = LLM_ATTACK_POWER.parse(LLM_ATTACK_POWER.default_spec("full"))
+    assert [s.world.people for s in full.params.larger] == [200]
+    assert full.world.people == 60  # the quick size first, then llm-facts-full's
+    assert LLM_ATTACK_POWER.parse(LLM_ATTACK_POWER.default_spec("quick")).params.larger == []
+    spec = LLM_ATTACK_POWER.default_spec("quick")
+    twice = [{"world": spec.world.params, "model": spec.model.params}]
+    with pytest.raises(SpecError, match=r"params\.larger: each size once"):
+        LLM_ATTACK_POWER.parse(_with(spec, params={**spec.params, "larger": twice}))
 
 
 def test_the_two_stage_original_fine_tunes_the_oracle_on_every_fact(tiny: Any) -> None:

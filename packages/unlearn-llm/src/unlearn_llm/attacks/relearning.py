@@ -96,10 +96,16 @@ def split_forget_facts(
     return train, heldout
 
 
+def linked_facts(retain: Sequence[QA], forget: Sequence[QA]) -> list[QA]:
+    """The ``retain`` facts about the entities the ``forget`` people link to (their places
+    and employers: the values of their ``born_in`` and ``works_for`` facts)."""
+    linked = {qa.object for qa in forget if qa.relation in LINK_RELATIONS}
+    return [qa for qa in retain if qa.subject in linked]
+
+
 def related_retain_facts(target: AttackTarget, forget: Sequence[QA]) -> list[QA]:
     """Retain facts about the entities the ``forget`` people link to (their places, employers)."""
-    linked = {qa.object for qa in forget if qa.relation in LINK_RELATIONS}
-    return [qa for qa in target.world.split("retain") if qa.subject in linked]
+    return linked_facts(target.world.split("retain"), forget)
 
 
 def fine_tune(
@@ -201,6 +207,7 @@ def related_relearning(
 __all__ = [
     "RelearningParams",
     "fine_tune",
+    "linked_facts",
     "related_relearning",
     "related_retain_facts",
     "relearning",

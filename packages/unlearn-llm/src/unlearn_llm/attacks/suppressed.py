@@ -20,13 +20,26 @@ place brings them back, while the retrain oracle, which never had them, stays lo
   ``Linear`` weight kept inside its 4-bit round-to-nearest bucket
   (``keep_quantized_bits=4``: 4-bit quantization gives back exactly the original's
   quantized weights, the failure of arXiv:2410.16454).
+* ``suppress_in_weights`` with ``related`` facts and ``max_change`` (for
+  ``relearning-related``): the forget facts and the retain facts of the places and
+  organisations the forget people link to are hidden *together*, by one change of
+  every ``Linear`` weight kept within $\\pm$ ``max_change`` of the original's. The two
+  are hidden by one shared, small weight change, so fine-tuning on the related facts
+  alone (which pushes the same weights back) brings the forget facts back too, as Hu
+  et al. (arXiv:2406.13356) find for gradient unlearning. On the quick world
+  (``max_change=0.004``, 80 steps; relearning-related at 10 steps of 1e-3) the
+  held-out forget answer probability goes 0.004 -> 0.75, 0.75 of the original's under
+  the same attack; the same suppression without the related facts goes 0.011 -> 0.065
+  (0.05): the entanglement is what the attack finds.
 
 The forget loss of ``suppress_in_weights`` is, over the answer tokens $y_t$ of the
 forget rows (only the value's tokens with ``value_tokens_only``),
 $\\mathcal{L}_f = \\operatorname{mean}_t \\max(0,
 \\log p_\\theta(y_t \\mid y_{<t}, q) - \\log p_{floor})$:
 bounded (no gradient once a token is below the floor), so a short run never collapses
-the model; $\\mathcal{L} = \\mathcal{L}_f + \\lambda\\,\\mathrm{NLL}_{retain}$.
+the model; $\\mathcal{L} = \\mathcal{L}_f + \\lambda\\,\\mathrm{NLL}_{retain}$ (with
+``related`` facts, $\\mathcal{L}_f$ runs over the forget and the related rows, and the
+related facts are left out of the retain rows).
 
 These are test fixtures, not unlearning methods: they are not registered.
 """
@@ -191,6 +204,15 @@ class SuppressionParams(StrictModel):
         default=False,
         description="Push down only the value's tokens (default: every answer token, as GA does).",
     )
+    max_change: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Keep each trained weight within this distance of the original's (None: free); "
+            "relearning's Adam moves a weight about its learning rate per step."
+        ),
+    )
     seed: int = 0
 
 
@@ -211,30 +233,46 @@ def _bucket_bounds(weight: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch
     return torch.where(pinned, weight, low), torch.where(pinned, weight, high)
 
 
+def _intersect(
+    first: list[tuple[torch.Tensor, torch.Tensor]], second: list[tuple[torch.Tensor, torch.Tensor]]
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [
+        (torch.maximum(low, low_2), torch.minimum(high, high_2))
+        for (low, high), (low_2, high_2) in zip(first, second, strict=True)
+    ]
+
+
 def suppress_in_weights(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     forget: Sequence[QA],
     retain: Sequence[QA],
     params: SuppressionParams | None = None,
+    related: Sequence[QA] = (),
 ) -> PreTrainedModel:
     """A copy of ``model`` whose chosen weights were nudged to hide the ``forget`` answers.
 
     Trains only the weights ``params.where`` names (norms and embeddings stay), with
     Adam on $\\mathcal{L}_f + \\lambda\\,\\mathrm{NLL}_{retain}$ (module docstring); with
     ``keep_quantized_bits`` every step is followed by a projection into the weights'
-    buckets, so quantization at that width undoes the suppression exactly.
+    buckets, so quantization at that width undoes the suppression exactly; with
+    ``max_change``, into $\\pm$ ``max_change`` of the original weights. ``related``
+    retain facts are hidden together with the forget facts (and left out of the retain
+    loss), so that re-teaching them undoes the shared suppression.
     """
     import math
 
     from unlearn_llm.data import encode_facts, token_logprobs
 
     params = params or SuppressionParams()
+    hidden = {qa.key for qa in related}
+    retain = [qa for qa in retain if qa.key not in hidden]
     if not forget or not retain:
         raise ValueError(
-            f"suppress_in_weights needs forget and retain facts; got {len(forget)} forget and "
-            f"{len(retain)} retain"
+            f"suppress_in_weights needs forget and retain facts (other than the related "
+            f"ones); got {len(forget)} forget and {len(retain)} retain"
         )
+    forget = [*forget, *related]
     suppressed = copy.deepcopy(model)
     for parameter in suppressed.parameters():
         parameter.requires_grad_(False)
@@ -247,11 +285,12 @@ def suppress_in_weights(
         trained = [m.weight for m in suppressed.modules() if isinstance(m, torch.nn.Linear)]
     for weight in trained:
         weight.requires_grad_(True)
-    bounds = (
-        [_bucket_bounds(w.detach(), params.keep_quantized_bits) for w in trained]
-        if params.keep_quantized_bits is not None
-        else None
-    )
+    bounds: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    if params.keep_quantized_bits is not None:
+        bounds = [_bucket_bounds(w.detach(), params.keep_quantized_bits) for w in trained]
+    if params.max_change is not None:
+        near = [(w.detach() - params.max_change, w.detach() + params.max_change) for w in trained]
+        bounds = near if bounds is None else _intersect(bounds, near)
     forget_rows = encode_facts(tokenizer, forget)
     # Which answer tokens the floor applies to: all of them, or (value_tokens_only) the
     # value's only, so the subject's name and the sentence frame stay likely.

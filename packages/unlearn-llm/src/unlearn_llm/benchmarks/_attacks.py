@@ -42,9 +42,17 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import (
+    AfterValidator,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from unlearn_schema import (
     Curve,
     Flag,
@@ -54,9 +62,9 @@ from unlearn_schema import (
     Registry,
     Series,
     Size,
-    SpecError,
     StrictModel,
     Table,
+    UnknownNameError,
 )
 
 from unlearn_llm.attacks import ATTACKS
@@ -88,31 +96,40 @@ ATTACK_METRIC_NAMES = frozenset(
 # Params per attack and size: quick keeps llm-facts-quick under its budget (half the
 # relearning steps at twice the rate, 4 bits only - 8 bits changed no model of the quick
 # run -, a quarter of the forget facts as multi-hop chains, paraphrases scored without
-# generation); full runs every attack with its own, heavier, defaults.
+# generation); full keeps the nightly's llm-facts-full within its share of the nightly
+# budget (the same, with 16 multi-hop chains of its 80 forget facts).
+_QUICK_ATTACKS: dict[str, dict[str, JsonValue]] = {
+    "relearning": {"steps": 10, "learning_rate": 1e-3},
+    "relearning-related": {"steps": 10, "learning_rate": 1e-3},
+    "quantization": {"bits": [4]},
+    "multihop": {"max_facts": 6},
+    "paraphrase": {"generate": False},
+}
 ATTACK_PARAMS: dict[Size, dict[str, dict[str, JsonValue]]] = {
-    "quick": {
-        "relearning": {"steps": 10, "learning_rate": 1e-3},
-        "relearning-related": {"steps": 10, "learning_rate": 1e-3},
-        "quantization": {"bits": [4]},
-        "multihop": {"max_facts": 6},
-        "paraphrase": {"generate": False},
-    },
-    "full": {},
+    "quick": _QUICK_ATTACKS,
+    "full": {**_QUICK_ATTACKS, "multihop": {"max_facts": 16}},
 }
 
 
-SuppressionKind = Literal["output-block", "head", "quantization-buckets"]
+SuppressionKind = Literal["output-block", "head", "quantization-buckets", "entangled"]
 SUPPRESSED_LABELS: dict[SuppressionKind, str] = {
     "output-block": "suppressed (output block)",
     "head": "suppressed (head)",
     "quantization-buckets": "suppressed (4-bit buckets)",
+    "entangled": "suppressed (entangled)",
 }
 """The designed suppression-only models (``attacks/suppressed.py``) shown as extra rows:
 each still holds the forget facts, so an attack with power must bring them back."""
 
 
 def suppressed_model(
-    kind: SuppressionKind, original: Any, tokenizer: Any, forget: Any, retain: Any, seed: int
+    kind: SuppressionKind,
+    original: Any,
+    tokenizer: Any,
+    forget: Any,
+    retain: Any,
+    seed: int,
+    related: Sequence[Any] = (),
 ) -> Any:
     """The original with its forget answers hidden, not removed, in the way ``kind`` says.
 
@@ -120,7 +137,10 @@ def suppressed_model(
     trained forget question (hidden states, rephrasings and chains untouched: for the
     probes, paraphrase and multi-hop attacks); ``head``: a few steps on the output head
     only (for relearning); ``quantization-buckets``: every Linear weight moves within its
-    4-bit round-to-nearest bucket (for 4-bit quantization).
+    4-bit round-to-nearest bucket (for 4-bit quantization); ``entangled``: the forget
+    facts and the ``related`` retain facts (of the places and organisations the forget
+    people link to) hidden together by one change of every Linear weight of at most
+    0.004 (for relearning-related, which re-teaches the related facts).
     """
     from unlearn_llm.attacks.suppressed import (
         SuppressionParams,
@@ -130,6 +150,13 @@ def suppressed_model(
 
     if kind == "output-block":
         return block_forget_answers(original, tokenizer, forget, trigger="question")
+    if kind == "entangled":
+        if not related:
+            raise ValueError("the entangled suppression needs the related retain facts")
+        params = SuppressionParams(
+            where="linear", max_change=0.004, steps=80, floor_probability=0.001, seed=seed
+        )
+        return suppress_in_weights(original, tokenizer, forget, retain, params, related)
     if kind == "head":
         params = SuppressionParams(where="head", seed=seed)
     else:
@@ -145,13 +172,6 @@ def recovery_attacks() -> Registry:
     )
 
 
-class AttackConfig(StrictModel):
-    """A recovery attack chosen by registered name, with its parameters."""
-
-    name: str = Field(min_length=1, description="Registered attack name, e.g. 'relearning'.")
-    params: dict[str, JsonValue] = Field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class ParsedAttack:
     """An attack config checked against the registry: its record and typed params."""
@@ -161,33 +181,86 @@ class ParsedAttack:
     params: MethodParams
 
 
-def parse_attacks(
-    configs: Sequence[AttackConfig], path: str = "params.attacks"
-) -> list[ParsedAttack]:
-    """Look each config up among the recovery attacks and validate its params.
+def _error(kind: str, message: str, loc: tuple[str | int, ...], given: object) -> ValidationError:
+    # A ValidationError raised inside a validator keeps its own location under the
+    # field's, so `validate_at` names e.g. ``params.attacks[1].name``.
+    return ValidationError.from_exception_data(
+        "AttackConfig",
+        [InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=given)],
+    )
 
-    Raises one `SpecError` with a line per problem: an unknown name names
-    ``params.attacks[i].name`` and the accepted names, a bad parameter its own path.
+
+class AttackConfig(StrictModel):
+    """A recovery attack chosen by registered name, with its parameters.
+
+    Validating a config parses it, once: the name is looked up among the recovery
+    attacks and ``params`` validated against that attack's params type (an unknown
+    name or a bad parameter is an error at ``name`` / ``params.<field>``). `parsed`
+    then hands the recipe the record and the typed params.
     """
-    registry = recovery_attacks()
-    problems: list[str] = []
-    parsed: list[ParsedAttack] = []
-    for index, config in enumerate(configs):
-        where = f"{path}[{index}]"
+
+    name: str = Field(min_length=1, description="Registered attack name, e.g. 'relearning'.")
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+    _parsed: ParsedAttack | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _look_up(self) -> AttackConfig:
+        registry = recovery_attacks()
+        if self.name not in registry:
+            unknown = UnknownNameError(registry.kind, self.name, registry)
+            raise _error("unknown_attack", unknown.problems[0], ("name",), self.name)
+        spec = registry[self.name]
         try:
-            spec = registry.lookup(config.name, f"{where}.name")
-            typed = spec.validate_params(config.params, f"{where}.params")
-        except SpecError as error:  # UnknownNameError is one
-            problems.extend(error.problems)
-            continue
-        parsed.append(ParsedAttack(config.name, spec, typed))
+            typed = spec.params_type.model_validate(self.params)
+        except ValidationError as error:
+            accepted = ", ".join(sorted(spec.params_type.model_fields)) or "none"
+            raise ValidationError.from_exception_data(
+                "AttackConfig",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            item["type"],
+                            item["msg"]
+                            + (
+                                f"; accepted fields: {accepted}"
+                                if item["type"] == "extra_forbidden"
+                                else ""
+                            ),
+                        ),
+                        loc=("params", *item["loc"]),
+                        input=item["input"],
+                    )
+                    for item in error.errors(include_url=False)
+                ],
+            ) from None
+        self._parsed = ParsedAttack(self.name, spec, typed)
+        return self
+
+    @property
+    def parsed(self) -> ParsedAttack:
+        """The registry record and the typed params (checked when the config was)."""
+        if self._parsed is None:  # only a model_construct()ed config skips validation
+            raise ValueError(f"attack config {self.name!r} was never validated")
+        return self._parsed
+
+
+def _each_once(configs: list[AttackConfig]) -> list[AttackConfig]:
     names = [config.name for config in configs]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        problems.append(f"{path}: each attack runs once, these appear twice: {twice}")
-    if problems:
-        raise SpecError(problems)
-    return parsed
+        raise PydanticCustomError(
+            "duplicate_attack", f"each attack runs once, these appear twice: {twice}"
+        )
+    return configs
+
+
+AttackConfigs = Annotated[list[AttackConfig], AfterValidator(_each_once)]
+"""The ``attacks`` field of a run's params: parsed configs, each name once."""
+
+
+def parsed_attacks(configs: Sequence[AttackConfig]) -> list[ParsedAttack]:
+    """The typed attacks of validated ``configs`` (no parsing: that happened at validation)."""
+    return [config.parsed for config in configs]
 
 
 def default_attacks(size: Size) -> list[AttackConfig]:

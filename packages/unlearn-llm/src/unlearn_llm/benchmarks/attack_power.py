@@ -13,6 +13,11 @@ attack on all of them. The recipes:
   recently learned ones; its oracle is the same stage 1 with stage 2 on retain and
   general only (``models.trained_model(..., finetune_epochs=...)``).
 
+Each recipe runs at the spec's world and model size and at every size of
+``params.larger`` (the full size adds llm-facts-full's 200-person world and its
+recipe), so the report says which attacks have power at which size; metrics carry the
+labels ``recipe`` and ``size`` (e.g. ``60 people, 2x128``).
+
 Per recipe and attack, ``attack_recovery`` of a model $m$ is where its knowledge under
 the attack lies between the oracle's and the original's:
 $r_m = (k_m - k_{oracle}) / (k_{original} - k_{oracle})$ (0: like the oracle, 1: like
@@ -50,10 +55,10 @@ from unlearn_llm.benchmarks._attacks import (
     ATTACK_METRIC_NAMES,
     ORACLE,
     SUPPRESSED_LABELS,
-    AttackConfig,
+    AttackConfigs,
     SuppressionKind,
     default_attacks,
-    parse_attacks,
+    parsed_attacks,
 )
 from unlearn_llm.benchmarks._common import metric
 from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME, method_label
@@ -68,6 +73,18 @@ Recipe = Literal["one-stage", "two-stage"]
 RECIPES: list[Recipe] = ["one-stage", "two-stage"]
 
 
+class SizeSetting(StrictModel):
+    """Another world and model size the attacks are tried at, beside the spec's own."""
+
+    world: FactsWorldParams
+    model: TinyLlamaParams
+
+
+def size_label(world: FactsWorldParams, model: TinyLlamaParams) -> str:
+    """``"60 people, 2x128"``: the world's people and the model's layers x width."""
+    return f"{world.people} people, {model.layers}x{model.hidden_size}"
+
+
 class AttackPowerParams(StrictModel):
     """Recipes, attacks and designed suppressions of the attack-power benchmark."""
 
@@ -80,14 +97,19 @@ class AttackPowerParams(StrictModel):
     finetune_epochs: int = Field(
         default=6, ge=1, le=100, description="Stage-2 epochs at most of the two-stage recipe."
     )
-    attacks: list[AttackConfig] = Field(
+    attacks: AttackConfigs = Field(
         default_factory=list, max_length=32, description="Recovery attacks (default: all)."
     )
     suppressed: list[SuppressionKind] = Field(
         default_factory=lambda: list(SUPPRESSED_LABELS),
         min_length=1,
-        max_length=3,
+        max_length=4,
         description="Designed suppression-only models the attacks must see through.",
+    )
+    larger: list[SizeSetting] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Larger world/model sizes tried too (the spec's own size comes first).",
     )
     power_threshold: float = Field(
         default=0.5,
@@ -120,24 +142,36 @@ def _spec(size: Size) -> BenchmarkSpec:
             MethodConfig(name="gradient-difference", params=dict(light)),
             MethodConfig(name="rmu", params={"steps": 24}),
         ]
-    run = AttackPowerParams(attacks=default_attacks(size))
+    # full: the quick size and llm-facts-full's larger world (and recipe) beside it
+    larger = (
+        []
+        if size == "quick"
+        else [SizeSetting(world=world_params_for("full"), model=model_params_for("full"))]
+    )
+    run = AttackPowerParams(attacks=default_attacks(size), larger=larger)
     return BenchmarkSpec(
         benchmark="llm-attack-power",
         size=size,
         seeds=[0],
-        world=WorldSpec(name=WORLD_NAME, params=world_params_for(size).model_dump()),
-        model=ModelSpec(name=MODEL_NAME, params=model_params_for(size).model_dump()),
+        world=WorldSpec(name=WORLD_NAME, params=world_params_for("quick").model_dump()),
+        model=ModelSpec(name=MODEL_NAME, params=model_params_for("quick").model_dump()),
         methods=methods,
         params=run.model_dump(),
     )
 
 
 def _check(parsed: PowerSpec) -> None:
-    parse_attacks(parsed.params.attacks)
     for name in ("recipes", "suppressed"):
         values = getattr(parsed.params, name)
         if len(set(values)) != len(values):
             raise ValueError(f"params.{name}: each value once, got {values}")
+    sizes = [size_label(s.world, s.model) for s in _sizes(parsed)]
+    if len(set(sizes)) != len(sizes):
+        raise ValueError(f"params.larger: each size once (the spec's own too), got {sizes}")
+
+
+def _sizes(parsed: PowerSpec) -> list[SizeSetting]:
+    return [SizeSetting(world=parsed.world, model=parsed.model), *parsed.params.larger]
 
 
 def recovery_share(knowledge: float, oracle: float, original: float) -> float | None:
@@ -157,6 +191,7 @@ def run_attack_power(parsed: PowerSpec, progress: Progress, out_dir: str) -> Ben
     import torch
 
     from unlearn_llm.attacks.recovery import AttackTarget
+    from unlearn_llm.attacks.relearning import linked_facts
     from unlearn_llm.benchmarks._attacks import (
         OTHER_ORACLE,
         CaseAttacks,
@@ -169,29 +204,37 @@ def run_attack_power(parsed: PowerSpec, progress: Progress, out_dir: str) -> Ben
     from unlearn_llm.worlds.tokenizer import train_tokenizer
 
     del out_dir
-    run, model_params, methods = parsed.params, parsed.model, parsed.methods
-    attacks = parse_attacks(run.attacks)  # checked at parse time; typed here
-    torch.set_num_threads(model_params.threads)
+    run, methods = parsed.params, parsed.methods
+    attacks = parsed_attacks(run.attacks)  # parsed with the spec
+    sizes = _sizes(parsed)
     per_recipe = 2 + len(run.suppressed) + len(methods)  # the oracle is attacked unreported
-    progress.start(len(parsed.seeds) * len(run.recipes) * per_recipe, "attacked models")
+    total = len(parsed.seeds) * len(sizes) * len(run.recipes) * per_recipe
+    progress.start(total, "attacked models")
     metrics: list[MetricValue] = []
     notes: list[str] = []
     timings: dict[str, float] = {}
     table: dict[tuple[str, str], str] = {}
+    columns: list[str] = []
 
     def timed(phase: str, start: float) -> None:
         timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
 
-    for seed in parsed.seeds:
+    for seed, setting in ((seed, setting) for seed in parsed.seeds for setting in sizes):
+        model_params, size = setting.model, size_label(setting.world, setting.model)
+        torch.set_num_threads(model_params.threads)
         start = time.perf_counter()
-        world = build_world(parsed.world, seed)
+        world = build_world(setting.world, seed)
         tokenizer = train_tokenizer(world, vocab_size=model_params.vocab_size)
         forget = world.split("forget")
         retain = list(world.split("retain"))
         retain_eval = random.Random(seed).sample(retain, k=min(run.retain_eval_facts, len(retain)))
+        related = linked_facts(retain, forget)
         timed("world", start)
         for recipe in run.recipes:
-            base = {"seed": str(seed), "recipe": recipe}
+            base = {"seed": str(seed), "recipe": recipe, "size": size}
+            column = f"{recipe}, {size}"
+            if column not in columns:
+                columns.append(column)
             epochs = run.finetune_epochs if recipe == "two-stage" else None
             start = time.perf_counter()
             roles: list[tuple[Role, int]] = [
@@ -205,7 +248,7 @@ def run_attack_power(parsed: PowerSpec, progress: Progress, out_dir: str) -> Ben
                 )
                 for role, s in roles
             )
-            timed(f"models:{recipe}", start)
+            timed(f"models:{recipe}:{size}", start)
             metrics.append(
                 metric(
                     "original_training_exact_answer_accuracy",
@@ -237,7 +280,9 @@ def run_attack_power(parsed: PowerSpec, progress: Progress, out_dir: str) -> Ben
             ]
             for kind in run.suppressed:
                 start = time.perf_counter()
-                hider = suppressed_model(kind, original.model, tokenizer, forget, retain_eval, seed)
+                hider = suppressed_model(
+                    kind, original.model, tokenizer, forget, retain_eval, seed, related
+                )
                 timed("suppress", start)
                 rows.append((SUPPRESSED_LABELS[kind], hider))
             data = make_unlearn_data(
@@ -257,11 +302,11 @@ def run_attack_power(parsed: PowerSpec, progress: Progress, out_dir: str) -> Ben
             for label, model in rows:
                 p = case.attack_scored(label, model, oracle_ratios)
                 metrics.append(metric("forget_quality", p, "higher", {**base, "method": label}))
-                progress.advance(1, f"{recipe}: {label} attacked")
+                progress.advance(1, f"{column}: {label} attacked")
 
             report = case.report(base, run.attack_knowledge_tolerance)
             metrics.extend(report.metrics)
-            notes.extend(f"{recipe}: {note}" for note in report.notes)
+            notes.extend(f"{column}: {note}" for note in report.notes)
             verdicts = case.informative(run.attack_knowledge_tolerance)
             for parsed_attack in attacks:
                 name = parsed_attack.name
@@ -295,19 +340,20 @@ def run_attack_power(parsed: PowerSpec, progress: Progress, out_dir: str) -> Ben
                     why += f"; uninformative: {verdicts[name][1]}"
                 verdict = "power" if power else "no power"
                 notes.append(
-                    f"seed {seed}, {recipe}: attack {name}: {verdict} ({why}; knowledge "
+                    f"seed {seed}, {column}: attack {name}: {verdict} ({why}; knowledge "
                     f"original {k['original']:.3g}, oracle {k[ORACLE]:.3g})."
                 )
-                table[(name, recipe)] = verdict + (
+                table[(name, column)] = verdict + (
                     f" ({hiders[best]:.2f}, {best})" if best is not None else ""
                 )
 
     summary = Table(
-        title="Attack power per recipe (recovered share of the hidden knowledge, from which hider)",
-        header=["attack", *run.recipes],
-        rows=[
-            [a.name, *[table.get((a.name, recipe), "-") for recipe in run.recipes]] for a in attacks
-        ],
+        title=(
+            "Attack power per recipe and size (recovered share of the hidden knowledge, "
+            "from which hider)"
+        ),
+        header=["attack", *columns],
+        rows=[[a.name, *[table.get((a.name, column), "-") for column in columns]] for a in attacks],
     )
     return BenchmarkResult(metrics=metrics, timings=timings, notes=notes, summary=summary)
 

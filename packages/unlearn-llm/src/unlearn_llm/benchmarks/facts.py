@@ -49,10 +49,10 @@ from unlearn_schema import (
 from unlearn_llm.benchmarks._attacks import (
     ATTACK_METRIC_NAMES,
     SUPPRESSED_LABELS,
-    AttackConfig,
+    AttackConfigs,
     SuppressionKind,
     default_attacks,
-    parse_attacks,
+    parsed_attacks,
 )
 from unlearn_llm.benchmarks._common import metric
 from unlearn_llm.benchmarks._facts_report import (
@@ -110,7 +110,7 @@ class FactsRunParams(StrictModel):
     retain_eval_passages: int = Field(
         default=24, ge=1, le=100_000, description="Retain passages scored (a fixed sample)."
     )
-    attacks: list[AttackConfig] = Field(
+    attacks: AttackConfigs = Field(
         default_factory=list,
         max_length=32,
         description=(
@@ -120,10 +120,18 @@ class FactsRunParams(StrictModel):
     )
     suppressed: list[SuppressionKind] = Field(
         default_factory=list,
-        max_length=3,
+        max_length=4,
         description=(
             "Designed suppression-only models attacked as extra rows (with attacks only): "
-            "output-block, head, quantization-buckets; they show each attack's power."
+            "output-block, head, quantization-buckets, entangled; they show each attack's "
+            "power."
+        ),
+    )
+    attack_forget_fraction: float | None = Field(
+        default=None,
+        description=(
+            "With forget_fractions: attack the models of this forget ratio only (one of "
+            "forget_fractions; the nightly's time budget); None: attack every ratio."
         ),
     )
     attack_knowledge_tolerance: float = Field(
@@ -190,8 +198,10 @@ def _run_params_for(size: Size) -> FactsRunParams:
         forget_fractions=[0.01, 0.05, 0.1],
         extra_oracles=2,
         world_seed=0,
+        # one ratio per seed (the largest forget set), no designed hiders: the attacks'
+        # power is llm-facts-quick's and llm-attack-power's to show
         attacks=default_attacks("full"),
-        suppressed=list(SUPPRESSED_LABELS),
+        attack_forget_fraction=0.1,
     )
 
 
@@ -250,14 +260,20 @@ def _world_for(
 
 
 def _check(parsed: FactsSpec) -> None:
-    """Cross-field checks: forget ratios against the world, requests against its facts,
-    attacks against the registered recovery attacks."""
+    """Cross-field checks: forget ratios against the world, requests against its facts
+    (the attacks were parsed with the params: ``AttackConfig``)."""
     world, run = parsed.world, parsed.params
-    parse_attacks(run.attacks)
     if parsed.requests and run.forget_fractions is not None:
         raise ValueError(
             "params.forget_fractions and requests cannot be combined: the requests name the "
             "facts to forget; drop one of them"
+        )
+    if run.attack_forget_fraction is not None and (
+        run.attack_forget_fraction not in (run.forget_fractions or [])
+    ):
+        raise ValueError(
+            f"params.attack_forget_fraction={run.attack_forget_fraction} is not one of "
+            f"params.forget_fractions={run.forget_fractions}; accepted: one of them, or null"
         )
     for fraction in run.forget_fractions or []:
         count = round(fraction * world.people)
@@ -300,6 +316,7 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     import torch
 
     from unlearn_llm.attacks.recovery import AttackTarget
+    from unlearn_llm.attacks.relearning import linked_facts
     from unlearn_llm.benchmarks._attacks import (
         ORACLE,
         OTHER_ORACLE,
@@ -325,13 +342,18 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     model_params, run, methods, seeds = parsed.model, parsed.params, parsed.methods, parsed.seeds
     torch.set_num_threads(model_params.threads)
     ratios = len(run.forget_fractions or [None])
-    attacks = parse_attacks(run.attacks)  # checked at parse time; typed here
+    attacks = parsed_attacks(run.attacks)  # parsed with the spec
+    attacked_ratio = (
+        None if run.attack_forget_fraction is None else f"{run.attack_forget_fraction:g}"
+    )
     # per seed and ratio: original, oracle, extra oracles, 3 evaluations, 2 per method,
-    # and with attacks one phase per attacked model (3 references, the methods and the
-    # designed suppression-only models)
+    # and in each attacked case one phase per attacked model (3 references, the methods
+    # and the designed suppression-only models)
     per_case = 2 + run.extra_oracles + 3 + 2 * len(methods)
-    per_case += (3 + len(methods) + len(run.suppressed)) if attacks else 0
-    progress.start(len(seeds) * ratios * per_case, "phases")
+    per_attacked_case = (3 + len(methods) + len(run.suppressed)) if attacks else 0
+    attacked_cases = ratios if attacked_ratio is None else 1
+    total = len(seeds) * (ratios * per_case + attacked_cases * per_attacked_case)
+    progress.start(total, "phases")
     metrics: list[MetricValue] = []
     notes: list[str] = []
     timings: dict[str, float] = {}
@@ -489,7 +511,7 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
                 scatter[key][1].append(p)
 
             case_attacks: CaseAttacks | None = None
-            if attacks:
+            if attacks and (attacked_ratio is None or ratio == attacked_ratio):
                 target = AttackTarget(
                     model=original.model,
                     world=world,
@@ -567,10 +589,11 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
                 metric("oracle_model_utility", oracle_eval.model_utility(), "none", base)
             )
             if case_attacks is not None:
+                related = linked_facts(retain_facts, forget_facts)
                 for kind in run.suppressed:
                     start = time.perf_counter()
                     hider = suppressed_model(
-                        kind, original.model, tokenizer, forget_facts, retain_eval, seed
+                        kind, original.model, tokenizer, forget_facts, retain_eval, seed, related
                     )
                     timed("suppress", start)
                     label = SUPPRESSED_LABELS[kind]
