@@ -13,12 +13,12 @@ from unlearn_schema.plugins import NullProgress
 from unlearn_schema.results import BenchmarkResult
 
 
-def _tiny_run(tmp_path: object) -> BenchmarkResult:
+def _tiny_run(tmp_path: object, **params: object) -> BenchmarkResult:
     spec = GRAPH_DB_TUTORIAL.default_spec("quick")
     assert spec.world is not None
     world = WorldSpec(name=spec.world.name, params={"nodes": 1500, "blocks": 5})
     spec = spec.model_copy(
-        update={"world": world, "params": {"sources": 2, "networkx_louvain": False}}
+        update={"world": world, "params": {"sources": 2, "networkx_louvain": False, **params}}
     )
     result = GRAPH_DB_TUTORIAL.run(GRAPH_DB_TUTORIAL.parse(spec), NullProgress(), str(tmp_path))
     assert {m.name for m in result.metrics} <= GRAPH_DB_TUTORIAL.metric_names
@@ -47,6 +47,25 @@ def test_every_answer_agrees_and_is_timed(tmp_path: object) -> None:
         assert any("database not timed" in note for note in result.notes)
     else:
         assert ("read-back", "database") in agree and ("load", "database") in timed
+
+
+@pytest.mark.requires("ladybug")
+def test_the_database_answers_agree_with_ours(tmp_path: object) -> None:
+    result = _tiny_run(tmp_path, networkx=False)
+    agree = {
+        m.labels["op"]: m.value
+        for m in result.metrics
+        if m.name == "answers_agree" and m.labels["implementation"] == "database"
+    }
+    assert set(agree) == {
+        "degree",
+        "two-hop",
+        "shortest-paths",
+        "point-to-point",
+        "pagerank",
+        "read-back",
+    }
+    assert all(value == 1.0 for value in agree.values()), agree
 
 
 def test_the_graph_is_seeded_and_weighted() -> None:
