@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from train_infra.rope_bounds import (
     aliasing_lower_bound,
@@ -14,6 +15,12 @@ from train_infra.rope_bounds import (
     feasible_region,
     precision_upper_bound,
     slowest_frequency,
+)
+from train_infra.rope_decay import (
+    PAPER_TABLE,
+    first_negative_distance,
+    long_term_decay,
+    rope_decay_lower_bound,
 )
 
 
@@ -68,3 +75,51 @@ def test_bad_inputs_name_the_value() -> None:
         precision_upper_bound(64, "int8")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no rope_theta"):
         check_hf_config({"hidden_size": 64})
+
+
+# -- the long-term-decay bound of arXiv:2405.14591 --------------------------------------
+
+
+def _decay_holds(base: float, context_length: int, head_dim: int = 128) -> bool:
+    """The paper's criterion written out independently: sum_i cos(m b^(-2i/d)) >= 0."""
+    thetas = [base ** (-2 * i / head_dim) for i in range(head_dim // 2)]
+    return all(sum(math.cos(m * theta) for theta in thetas) >= 0 for m in range(context_length + 1))
+
+
+@pytest.mark.parametrize("context_length", [1024, 4096])
+def test_decay_bound_matches_the_papers_table(context_length: int) -> None:
+    bound = rope_decay_lower_bound(context_length)
+    # Table 1 of the paper, to its two significant digits.
+    assert float(f"{bound:.1e}") == PAPER_TABLE[context_length]
+    assert _decay_holds(bound, context_length)
+    assert not _decay_holds(bound * (1 - 1e-6), context_length)
+
+
+@pytest.mark.slow
+def test_decay_bound_matches_the_papers_table_at_8k() -> None:
+    bound = rope_decay_lower_bound(8192)
+    assert float(f"{bound:.1e}") == PAPER_TABLE[8192] == 8.4e4
+    assert _decay_holds(bound, 8192) and not _decay_holds(bound * (1 - 1e-6), 8192)
+
+
+def test_decay_bound_is_the_first_island_of_feasible_bases() -> None:
+    # No base on a grid of relative step 1e-3 between 2e3 and the bound holds.
+    bound = rope_decay_lower_bound(1024)
+    grid = np.geomspace(2e3, bound * (1 - 1e-7), 770)
+    assert not any(first_negative_distance(b, 128, 1024) is None for b in grid)
+    # At 2k the paper's 1.6e4 satisfies the criterion, but a smaller base does too:
+    # the feasible bases are islands, and the first one starts near 1.16e4.
+    smallest = rope_decay_lower_bound(2048)
+    assert 1.15e4 < smallest < 1.17e4
+    assert _decay_holds(smallest, 2048) and _decay_holds(PAPER_TABLE[2048], 2048)
+    assert not _decay_holds(1.3e4, 2048)  # between the islands
+
+
+def test_decay_definition_on_a_hand_worked_example() -> None:
+    # d = 4: theta = (1, b^-1/2); base 100 gives theta_1 = 0.1.
+    decay = long_term_decay(100.0, 4, np.array([0, 1, 20]))
+    assert decay == pytest.approx([2.0, math.cos(1) + math.cos(0.1), math.cos(20) + math.cos(2)])
+    with pytest.raises(ValueError, match="head_dim must be an even integer >= 2, got 5"):
+        rope_decay_lower_bound(100, 5)
+    with pytest.raises(ValueError, match="context_length must be an integer >= 1, got 0"):
+        rope_decay_lower_bound(0)
