@@ -179,6 +179,20 @@ for _name in SPEED_SESSIONS:
     _speed_session(_name.removeprefix("bench-"))
 
 
+@nox.session(name="sweep-nightly", python=PYTHON, tags=["bench"])
+def sweep_nightly(session: nox.Session) -> None:
+    """Nightly: the shipped llm-lr-steps sweep on a local Ray instance (resumes what a
+    killed night left), its report with the Pareto plot, then the sweep-speed benchmark
+    (Ray vs serial, per-cell overhead); JSON under runs/nightly/."""
+    _sync(session, "--all-packages", "--extra", "ray")
+    out = os.environ.get("UNLEARN_NIGHTLY_OUT", "runs/nightly")
+    store = f"{out}/results.sqlite"
+    # exit 1 means a cell failed (recorded in the store): report it, fail at the end
+    session.run("unlearn-bench", "sweep", "llm-lr-steps", "--out", out, success_codes=[0, 1])
+    session.run("unlearn-bench", "report", "--store", store, "--format", "html")
+    session.run("unlearn-bench", "run", "sweep-speed", "--size", "full", "--out", out)
+
+
 @nox.session(python=PYTHON)
 def chaos(session: nox.Session) -> None:
     """Crash consistency: SIGKILL benchmark runs at random (20 in CI, 120 with

@@ -191,3 +191,16 @@ def test_cell_value_reads_the_method_rows_and_the_oracle_reference() -> None:
     assert value == pytest.approx(0.3) and reference == 0.1 and direction == "lower"
     assert original_value(report, "forget") == 1.0
     assert cell_value(report, "missing") is None
+
+
+def test_an_unknown_sweep_name_lists_the_shipped_ones(tmp_path: Path, capsys: Any) -> None:
+    assert cli.main(["sweep", "no-such-sweep", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no shipped sweep of that name" in err and "llm-lr-steps" in err
+
+
+def test_a_benchmark_spec_is_not_a_sweep(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text("benchmark: sweep-selftest\n", encoding="utf-8")
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path)]) == 2
+    assert "is a benchmark spec, not a sweep" in capsys.readouterr().err

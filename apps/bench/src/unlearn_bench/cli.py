@@ -295,7 +295,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from unlearn_bench.sweep_backends import BackendError, make_backend
     from unlearn_bench.sweep_store import SweepCellStore
 
-    sweep = read_sweep(Path(args.sweep))
+    sweep = read_sweep(args.sweep)
     plan = plan_sweep(sweep, args.sweep)  # every cell checked before anything runs
     out = Path(args.out)
     store = ResultsStore(Path(args.store) if args.store else out / STORE_NAME)
@@ -481,12 +481,14 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         "run a benchmark over a grid of spec fields, one run per cell (resumable)",
         [
-            "sweep sweeps/llm-lr-steps.yaml",
+            "sweep llm-lr-steps  (a shipped sweep)",
             "sweep my-sweep.yaml --backend local",
             "sweep my-sweep.yaml --workers 8 --address auto",
         ],
     )
-    p_sweep.add_argument("sweep", help="sweep file (.yaml or .json): spec, grid, pareto")
+    p_sweep.add_argument(
+        "sweep", help="sweep file (.yaml or .json: sweep, spec, grid, pareto) or a shipped sweep"
+    )
     p_sweep.add_argument(
         "--backend",
         choices=("local", "ray"),

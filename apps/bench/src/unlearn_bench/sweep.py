@@ -48,10 +48,10 @@ def display_value(value: JsonValue) -> str:
     if isinstance(value, int | float):
         return f"{value:g}"
     if isinstance(value, dict) and isinstance(value.get("name"), str):
-        params = value.get("params") or {}
-        if not params:
-            return str(value["name"])
-        return f"{value['name']}({json.dumps(params, sort_keys=True, separators=(',', ':'))})"
+        # A method config: its name, and which params it sets (npo(projection)).
+        params = value.get("params")
+        keys = ",".join(params) if isinstance(params, dict) else ""
+        return f"{value['name']}({keys})" if keys else str(value["name"])
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
@@ -96,10 +96,28 @@ def cell_run_id(sweep: str, key: str) -> str:
     return f"{sweep}-{key[:16]}"
 
 
-def read_sweep(path: Path) -> SweepSpec:
-    """Read and validate a sweep file (YAML or JSON); `SpecError` naming the bad field."""
+def shipped_sweeps() -> dict[str, Path]:
+    """The sweeps this app ships (``unlearn_bench/sweeps/*.yaml``), by name."""
+    folder = Path(__file__).with_name("sweeps")
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def read_sweep(target: str) -> SweepSpec:
+    """Read and validate a sweep file (YAML or JSON) or a shipped sweep by name.
+
+    `SpecError` names a bad field.
+    """
     from unlearn_bench.cli import InputError, _read_spec_data
 
+    path = Path(target)
+    shipped = shipped_sweeps()
+    if not path.exists() and target in shipped:
+        path = shipped[target]
+    elif not path.exists() and "/" not in target and not target.endswith((".yaml", ".json")):
+        raise InputError(
+            f"no sweep file {target!r} and no shipped sweep of that name; shipped: "
+            + ", ".join(shipped)
+        )
     data = _read_spec_data(path)
     if "benchmark" in data and "spec" not in data:
         raise InputError(
