@@ -152,6 +152,10 @@ def plan_sweep(sweep: SweepSpec, source: str) -> SweepPlan:
                 default = benchmark.default_spec(data.get("size", "quick")).model_dump(mode="json")
                 for path, value in values.items():
                     data = set_value(data, path, value, default)
+                # Every part spelled out (a part the sweep leaves out is the default's,
+                # as in a spec file): the key covers all of it, and the worker's copy
+                # parses to the same spec.
+                data = {**default, **data}
                 spec = benchmark.parse(validate_or_raise(BenchmarkSpec, data, source)).spec
             except SpecError as error:
                 for problem in error.problems:
