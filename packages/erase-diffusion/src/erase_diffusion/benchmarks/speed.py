@@ -20,6 +20,11 @@ Goals (issue 4): one concept < 0.2 s, 100 concepts < 2 s, ≥ 20× faster than t
 baseline, equal to it within 1e-4 relative error of the update; each is reported as a
 ``*_met`` metric (1.0 met, 0.0 not), per method and concept count. The goals are set for
 the full size; at the quick size the flags only show that the code path works.
+
+IRECE (issue 15): the shipped pipeline samples the same prompts and noise with the
+defence (`erase_diffusion.defences.irece`, concept circle, default params) and
+without it, in alternating blocks; ``irece_overhead`` = with / without − 1, goal
+≤ 0.2 (``irece_overhead_met``).
 """
 
 from __future__ import annotations
@@ -61,6 +66,11 @@ class SpeedRun(StrictModel):
     )
     text_dim: int = Field(default=TEXT_DIM, ge=2, le=100_000, description="Text embedding width.")
     tokens: int = Field(default=TOKENS, ge=1, le=10_000, description="Token rows per concept.")
+    irece_images: int = Field(
+        default=64, ge=0, le=100_000, description="Images sampled with and without IRECE (0: skip)."
+    )
+    irece_steps: int = Field(default=12, ge=1, le=1000, description="DDIM steps of that sampling.")
+    irece_blocks: int = Field(default=3, ge=1, le=100, description="Alternating blocks (IRECE).")
 
 
 def _timed(fn: Any) -> tuple[float, Any]:
@@ -197,11 +207,37 @@ def measure(params: SpeedRun, seed: int) -> dict[str, Any]:
     return results
 
 
+def measure_irece(params: SpeedRun) -> dict[str, float]:
+    """Sampling time of the shipped pipeline with IRECE (concept circle, default params)
+    against plain sampling, same prompts and noise, alternating blocks; best of each."""
+    from erase_diffusion.defences.irece import defend_irece
+    from erase_diffusion.pipeline import load_pipeline
+    from erase_diffusion.worlds.shapes import make_concept, prompts_for
+
+    pipe = load_pipeline()
+    defended = defend_irece(pipe, make_concept("circle"), original=pipe).pipe
+    pool = prompts_for("circle") + prompts_for("square")
+    prompts = [pool[i % len(pool)] for i in range(params.irece_images)]
+    timed = _alternate(
+        lambda: defended.generate(prompts, steps=params.irece_steps),
+        lambda: pipe.generate(prompts, steps=params.irece_steps),
+        params.irece_blocks,
+        1,
+    )
+    return {
+        "irece_s": timed["fast_s"],
+        "plain_s": timed["reference_s"],
+        "overhead": timed["fast_s"] / timed["reference_s"] - 1,
+    }
+
+
 # The goals are set for the full size's 1 and 100 concepts; other counts have no time goal.
 GOAL_SECONDS = {1: Goal("<", 0.2), 100: Goal("<", 2.0)}
 GOAL_SPEEDUP = Goal(">=", 20.0)
 # Read on the update W' - W (the strictest reading), not on the weights.
 GOAL_RELATIVE_ERROR = Goal("<", 1e-4)
+# Issue 15: IRECE adds at most 20 % to sampling time.
+GOAL_IRECE_OVERHEAD = Goal("<=", 0.2)
 
 METRIC_NAMES = frozenset(
     {
@@ -215,6 +251,9 @@ METRIC_NAMES = frozenset(
         "speedup_met",
         "error_met",
         "goals_met",
+        "sampling_s",
+        "irece_overhead",
+        "irece_overhead_met",
     }
 )
 
@@ -313,6 +352,36 @@ def goal_metrics(results: dict[str, Any]) -> list[MetricValue]:
         goals = timing.goals()
         out += [met_flag(name, met, labels) for name, (_, met) in goals.items()]
         out.append(met_flag("goals_met", all(met for _, met in goals.values()), labels))
+    irece = results.get("irece")
+    if irece:
+        labels = {"method": "irece"}
+        out += [
+            MetricValue(
+                name="sampling_s",
+                value=irece["irece_s"],
+                direction="lower",
+                unit="s",
+                reference=irece["plain_s"],
+                reference_name="plain sampling",
+                labels=labels,
+            ),
+            MetricValue(
+                name="sampling_s",
+                value=irece["plain_s"],
+                direction="lower",
+                unit="s",
+                labels={"method": "plain"},
+            ),
+            MetricValue(
+                name="irece_overhead",
+                value=irece["overhead"],
+                direction=GOAL_IRECE_OVERHEAD.direction,
+                reference=GOAL_IRECE_OVERHEAD.bound,
+                reference_name="goal",
+                labels=labels,
+            ),
+            met_flag("irece_overhead_met", GOAL_IRECE_OVERHEAD.met(irece["overhead"]), labels),
+        ]
     return out
 
 
@@ -346,6 +415,8 @@ def run_speed(
     start = time.perf_counter()
     try:
         results = measure(params, parsed.seeds[0])
+        if params.irece_images:
+            results["irece"] = measure_irece(params)
     finally:
         torch.set_num_threads(previous_threads)
     wall = time.perf_counter() - start
@@ -363,6 +434,15 @@ def run_speed(
         "set for the full size (SD-1.5 shapes)",
         *_summary(results),
     ]
+    if "irece" in results:
+        irece = results["irece"]
+        notes.append(
+            f"IRECE (issue 15): {params.irece_images} images x {params.irece_steps} DDIM steps "
+            f"of the shipped pipeline, {irece['irece_s']:.3f} s with it vs "
+            f"{irece['plain_s']:.3f} s plain (best of {params.irece_blocks} alternating "
+            f"blocks): +{100 * irece['overhead']:.1f} % (goal <= "
+            f"{100 * GOAL_IRECE_OVERHEAD.bound:.0f} %)"
+        )
     return BenchmarkResult(metrics=goal_metrics(results), timings={"total": wall}, notes=notes)
 
 
@@ -380,6 +460,8 @@ def _spec(size: Size) -> BenchmarkSpec:
             widths=[16, 24],
             text_dim=32,
             tokens=5,
+            irece_images=8,
+            irece_blocks=2,
         )
     else:
         params = SpeedRun()
