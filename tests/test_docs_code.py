@@ -18,8 +18,11 @@ Per page, in a fresh temporary folder:
   seeded run prints.
 
 ``<!-- docs-test: slow -->`` anywhere on a page moves it to the ``slow`` suite (the nox
-``slow`` session); ``<!-- docs-test: not-run REASON -->`` before a block leaves that
-one block out, with its reason in the page.
+``slow`` session); ``<!-- docs-test: requires MODULE -->`` marks the page
+``requires(MODULE)``: it runs where that optional module imports (the nox
+``tests-extras`` session) and is skipped, with the reason, elsewhere;
+``<!-- docs-test: not-run REASON -->`` before a block leaves that one block out, with
+its reason in the page.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ FENCE = re.compile(
 class Page:
     path: Path
     slow: bool
+    requires: list[str] = field(default_factory=list)
     python: list[str] = field(default_factory=list)
     bash: list[str] = field(default_factory=list)
     specs: list[tuple[str | None, str]] = field(default_factory=list)
@@ -59,6 +63,7 @@ def _pages() -> list[Page]:
             continue
         text = path.read_text(encoding="utf-8")
         page = Page(path=path, slow="<!-- docs-test: slow -->" in text)
+        page.requires = REQUIRES.findall(text)
         for match in FENCE.finditer(text):
             mark = (match.group("mark") or "").strip()
             lang, body = match.group("lang"), match.group("body")
@@ -82,6 +87,7 @@ def _pages() -> list[Page]:
     return pages
 
 
+REQUIRES = re.compile(r"<!--\s*docs-test:\s*requires\s+([\w.]+)\s*-->")
 PAGES = _pages()
 
 
@@ -164,7 +170,10 @@ def _run_page(page: Page, tmp_path: Path) -> None:
     "page",
     [
         pytest.param(
-            p, id=str(p.path.relative_to(DOCS)), marks=[pytest.mark.slow] if p.slow else []
+            p,
+            id=str(p.path.relative_to(DOCS)),
+            marks=([pytest.mark.slow] if p.slow else [])
+            + ([pytest.mark.requires(*p.requires)] if p.requires else []),
         )
         for p in PAGES
     ],
