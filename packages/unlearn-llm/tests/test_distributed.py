@@ -165,7 +165,8 @@ def test_command_line_two_ranks_match_one_process(
         lora_rank=4,
         out_dir=tmp_path / "one",
     )
-    assert report["world_size"] == 2 and report["bytes_all_reduced"] > 0
+    assert report["world_size"] == 2 and report["steps"] == cases.CLI_PARAMS["steps"]
+    assert report["bytes_all_reduced"] > 0
     for what in ("forget_nll_before", "forget_nll_after", "retain_nll_before", "retain_nll_after"):
         assert report[what] == pytest.approx(getattr(alone, what), rel=1e-5), what
     assert report["forget_nll_after"] > 2 * report["forget_nll_before"]  # it did unlearn
@@ -174,3 +175,22 @@ def test_command_line_two_ranks_match_one_process(
     assert one.keys() == two.keys() and one
     for name, tensor in one.items():
         torch.testing.assert_close(two[name], tensor, rtol=1e-4, atol=2e-4, msg=name)
+
+
+@pytest.mark.slow
+def test_the_speed_benchmarks_distributed_part_reports_time_bytes_and_agreement() -> None:
+    from unlearn_llm.benchmarks._distributed import distributed_metrics
+    from unlearn_llm.benchmarks.speed import SPEED_METRIC_NAMES
+    from unlearn_llm.models import tiny_model_params
+    from unlearn_llm.worlds.facts import tiny_world_params
+
+    notes: list[str] = []
+    metrics = distributed_metrics(tiny_world_params(), tiny_model_params(), 0, 8, 3, notes)
+    assert {m.name for m in metrics} <= SPEED_METRIC_NAMES
+    value = {(m.name, m.labels.get("ranks")): m.value for m in metrics}
+    assert value[("distributed_bytes_all_reduced_per_step", "1")] == 0
+    assert value[("distributed_bytes_all_reduced_per_step", "2")] > 0
+    assert value[("distributed_seconds_per_step", "2")] > 0
+    assert value[("distributed_max_weight_difference", None)] < 1e-3
+    assert value[("distributed_nll_difference", None)] < 1e-4
+    assert "2 ranks" in notes[-1]

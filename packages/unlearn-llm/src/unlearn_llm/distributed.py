@@ -70,7 +70,7 @@ class Traffic:
 
 
 TRAFFIC = Traffic()
-"""This process's all-reduce traffic since start (or since ``TRAFFIC.__init__()``)."""
+"""This process's all-reduce traffic since it started (read a difference to time a part)."""
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -306,4 +306,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # Run the importable module's main, not this __main__ copy's: the methods count their
+    # all-reduce bytes in unlearn_llm.distributed.TRAFFIC, which the report reads.
+    from unlearn_llm.distributed import main as imported_main
+
+    imported_main(sys.argv[1:])

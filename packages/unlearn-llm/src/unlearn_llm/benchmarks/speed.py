@@ -18,6 +18,10 @@ target gives a ``ratio_to_baseline_met`` metric (1 met, 0 not). With ``versus_or
 the report also records the unlearning wall time needed to reach forget quality > 0.1
 (what a second-seed oracle must pass) against the retrain oracle's wall time.
 
+With ``distributed`` it also runs NPO on 1 and on 2 CPU ranks (gloo, through the
+``torchrun -m unlearn_llm.distributed`` command line, ``benchmarks/_distributed.py``):
+per-step time, bytes all-reduced per step, and how far apart the two results end.
+
 Sizes: ``full`` is the quick facts world and model, batch 16, 20 timed steps, 3 rounds,
 memory and the oracle comparison (what ``python -m unlearn_llm.speed_bench`` measured);
 ``quick`` shrinks world, model and steps so a test runs it in seconds.
@@ -47,6 +51,7 @@ from unlearn_schema import (
 )
 
 from unlearn_llm.benchmarks._common import metric
+from unlearn_llm.benchmarks._distributed import DISTRIBUTED_METRIC_NAMES, distributed_metrics
 from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME
 from unlearn_llm.models import TinyLlamaParams, model_params_for, tiny_model_params
 from unlearn_llm.worlds.facts import FactsWorldParams, tiny_world_params, world_params_for
@@ -109,6 +114,7 @@ SPEED_METRIC_NAMES = frozenset(
         "forget_quality_at_target",
         "unlearning_wall_time_to_target",
         "ratio_to_oracle_retrain",
+        *DISTRIBUTED_METRIC_NAMES,
     }
 )
 
@@ -130,6 +136,10 @@ class SpeedRunParams(StrictModel):
     oracle_steps: int = Field(
         default=60, ge=2, le=10_000, description="Most unlearning steps to reach the target."
     )
+    distributed: bool = Field(
+        default=True,
+        description="NPO on 1 and 2 gloo ranks (torchrun): step time, bytes all-reduced.",
+    )
 
 
 SpeedSpec = ParsedSpec[FactsWorldParams, TinyLlamaParams, SpeedRunParams]
@@ -139,7 +149,9 @@ def _sizes(size: Size) -> tuple[FactsWorldParams, TinyLlamaParams, SpeedRunParam
     if size == "full":
         return world_params_for("quick"), model_params_for("quick"), SpeedRunParams()
     world, model = tiny_world_params(), tiny_model_params()
-    run = SpeedRunParams(steps=3, batch_size=8, rounds=1, memory=False, oracle_steps=4)
+    run = SpeedRunParams(
+        steps=3, batch_size=8, rounds=1, memory=False, oracle_steps=4, distributed=False
+    )
     return world, model, run
 
 
@@ -386,7 +398,10 @@ def run_speed(parsed: SpeedSpec, progress: Progress, out_dir: str) -> BenchmarkR
     run = parsed.params
     load_before = _load()
     progress.start(
-        len(CONFIGS) + (len(CONFIGS) + 1 if run.memory else 0) + int(run.versus_oracle),
+        len(CONFIGS)
+        + (len(CONFIGS) + 1 if run.memory else 0)
+        + int(run.versus_oracle)
+        + int(run.distributed),
         "configurations",
     )
     metrics: list[MetricValue] = []
@@ -446,6 +461,13 @@ def run_speed(parsed: SpeedSpec, progress: Progress, out_dir: str) -> BenchmarkR
         metrics += _versus_oracle(parsed, notes)
         progress.advance(1, "versus oracle")
         timings["versus_oracle"] = time.perf_counter() - started
+    if run.distributed:
+        started = time.perf_counter()
+        metrics += distributed_metrics(
+            parsed.world, parsed.model, parsed.seeds[0], run.batch_size, run.steps, notes
+        )
+        progress.advance(1, "1 and 2 gloo ranks")
+        timings["distributed"] = time.perf_counter() - started
     notes[:0] = [
         f"baseline: {BASELINE}, {baseline * 1e3:.2f} ms per step; batch {run.batch_size}, "
         f"{run.steps} timed steps x {run.rounds} rounds per configuration, 1 torch thread.",
