@@ -48,7 +48,7 @@ def test_a_new_method_runs_through_the_unchanged_recipe(tmp_path) -> None:  # ty
     spec = benchmark.default_spec("quick").model_dump(mode="json")
     spec["methods"] = [{"name": "keep-everything", "params": {"note": "hello"}}]
     spec["params"].update(
-        erase=[["circle"]], erased_samples=8, preserve_samples=8, preserve_prompts=4
+        erase=[["circle"]], erased_samples=8, preserve_samples=8, preserve_prompts=4, attacks=[]
     )
     parsed = benchmark.parse(BenchmarkSpec.model_validate(spec))
     assert isinstance(parsed.methods[0].params, KeepEverythingParams)

@@ -47,6 +47,7 @@ def test_registry_records_and_entry_point() -> None:
         "inverted-latents",
         "inverted-latents-transfer",
         "concept-vector",
+        "prompt-search",
     ]
     for name, record in ATTACKS.items():
         assert record.kind == "attack"

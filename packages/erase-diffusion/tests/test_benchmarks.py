@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from erase_diffusion.benchmarks.erase import (
+    CLEAN_METRIC_NAMES,
     DIFFUSION_ERASE_FULL,
     DIFFUSION_ERASE_QUICK,
     METHOD_NAMES,
@@ -149,6 +150,10 @@ def test_anchors_are_never_erased_in_the_same_task() -> None:
 
 
 SMALL_TASKS = [["red"], ["green", "yellow"]]
+SMALL_ATTACKS = [
+    {"name": "inverted-latents", "params": {"images": 2}},
+    {"name": "concept-vector", "params": {"pairs": 2, "images_per_prompt": 1}},
+]
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +169,9 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, BenchmarkR
             "preserve_samples": 6,
             "steps": 6,
             "grid_columns": 4,
+            # Two cheap attacks keep the run short; every attack reports the same names.
+            "attacks": SMALL_ATTACKS,
+            "attack_prompts": 2,
         },
     )
     parsed = DIFFUSION_ERASE_QUICK.parse(small)
@@ -206,6 +214,70 @@ def test_metrics_selection_keeps_only_the_selected_metric(small_run: Any) -> Non
     assert DIFFUSION_ERASE_QUICK.select_metrics(parsed, result) == result
 
 
+def test_a_small_run_attacks_every_model_of_the_one_concept_task(small_run: Any) -> None:
+    _, result, _ = small_run
+    attacked = {
+        (m.labels["method"], m.labels["erased"], m.labels["attack"]): m
+        for m in result.metrics
+        if m.name == "attacked_reproduction_rate"
+    }
+    attacks = [a["name"] for a in SMALL_ATTACKS]
+    # Only the one-concept task is attacked, on the original and every method.
+    assert set(attacked) == {
+        (label, "red", a) for label in ("original", "uce", "rece", "mace") for a in attacks
+    }
+    for (label, _, attack), metric in attacked.items():
+        assert 0.0 <= metric.value <= 1.0 and metric.direction == "lower"
+        original = attacked[("original", "red", attack)].value
+        assert metric.reference == (None if label == "original" else original)
+    clean = {
+        m.labels["method"]: m.value
+        for m in result.metrics
+        if m.name == "erasure_rate" and m.labels["erased"] == "red"
+    }
+    robust = [m for m in result.metrics if m.name == "robust_erasure_rate"]
+    assert {m.labels["method"] for m in robust} == {"original", "uce", "rece", "mace"}
+    for m in robust:
+        # The robust rate is the clean rate or the worst attack's CRR, whichever is higher.
+        label, worst = m.labels["method"], m.labels["worst_attack"]
+        rates = {a: attacked[(label, "red", a)].value for a in attacks}
+        assert m.value == pytest.approx(max(clean[label], *rates.values()))
+        assert worst == "none" or rates[worst] == m.value
+    assert result.summary is not None and result.summary.header[3:5] == attacks
+    assert [row[1] for row in result.summary.rows] == ["original", "uce", "rece", "mace"]
+    assert Path(result.artifacts["grid-attacks-red"]).stat().st_size > 0
+    assert "grid-attacks-green+yellow" not in result.artifacts
+    curve = {c.name: c for c in result.curves}["clean-vs-attacked-red"]
+    assert [s.label for s in curve.series] == ["original", "uce", "rece", "mace"]
+    assert curve.series[1].x == [0.0, 1.0, 2.0] and curve.series[1].y[0] == clean["uce"]
+    assert {f"attack {a} on uce red seed 0" for a in attacks} <= set(result.timings)
+
+
+def test_default_specs_run_every_registered_attack() -> None:
+    from erase_diffusion.attacks import ATTACKS
+
+    for benchmark in ERASE:
+        for size in ("quick", "full"):
+            parsed = benchmark.parse(benchmark.default_spec(size))  # type: ignore[arg-type]
+            assert [a.name for a in parsed.params.attacks] == list(ATTACKS)
+
+
+def test_bad_attacks_name_the_field_and_value() -> None:
+    quick = DIFFUSION_ERASE_QUICK
+    spec = quick.default_spec("quick")
+
+    def problems(attacks: list[dict[str, Any]]) -> str:
+        return _problems(quick, _spec(quick, params={**spec.params, "attacks": attacks}))
+
+    found = problems([{"name": "nudity-prompts"}])
+    assert "params.attacks[0]" in found and "unknown attack 'nudity-prompts'" in found
+    assert "accepted: learned-embedding" in found
+    found = problems([{"name": "inverted-latents", "params": {"images": 0}}])
+    assert "params.attacks[0]" in found and "params.images" in found and "(got 0)" in found
+    found = problems([{"name": "concept-vector"}, {"name": "concept-vector"}])
+    assert "given more than once: concept-vector" in found
+
+
 @pytest.mark.slow
 def test_quick_benchmark_default_spec_end_to_end(tmp_path: Path) -> None:
     parsed = DIFFUSION_ERASE_QUICK.parse(DIFFUSION_ERASE_QUICK.default_spec("quick"))
@@ -218,6 +290,10 @@ def test_quick_benchmark_default_spec_end_to_end(tmp_path: Path) -> None:
     for method in ("uce", "rece"):
         for task in ("circle", "red"):
             assert erasure[(method, task)] < erasure[("original", task)]
+    # The attacks work: on the original each brings the concept back in most images.
+    for m in result.metrics:
+        if m.name == "attacked_reproduction_rate" and m.labels["method"] == "original":
+            assert m.value >= 0.5, m.labels
 
 
 def test_quick_benchmark_at_full_size_is_the_quick_recipe_over_three_seeds() -> None:
@@ -266,6 +342,8 @@ def test_full_benchmark_code_path_on_a_shrunken_spec(tmp_path: Path) -> None:
                 "prompts_per_concept": 2,
                 "steps": 3,
                 "grid_columns": 2,
+                "attacks": [{"name": "concept-vector", "params": {"pairs": 2}}],
+                "attack_prompts": 2,
             },
         }
     )
@@ -276,8 +354,13 @@ def test_full_benchmark_code_path_on_a_shrunken_spec(tmp_path: Path) -> None:
         for task in labels:
             for seed in small.seeds:
                 assert f"edit {method} {task} seed {seed}" in result.timings
-            got = {m.name for m in result.metrics if m.labels == {"method": method, "erased": task}}
-            assert got == METRIC_NAMES
+            got = {
+                m.name
+                for m in result.metrics
+                if m.labels["method"] == method and m.labels["erased"] == task
+            }
+            # Attacks run on the one-concept task only.
+            assert got == (METRIC_NAMES if task == "circle" else CLEAN_METRIC_NAMES)
     for task in labels:
         assert Path(result.artifacts[f"grid-{task}"]).stat().st_size > 0
     by_size = {c.name: c for c in result.curves}["erasure-rate-vs-concepts"]

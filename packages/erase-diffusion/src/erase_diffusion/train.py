@@ -22,12 +22,34 @@ from pathlib import Path
 from typing import Any
 
 from erase_diffusion.pipeline import TextToImage, TinyPipelineConfig, build_tiny_pipeline
-from erase_diffusion.worlds.shapes import ShapesWorld, all_attributes, caption, sample
+from erase_diffusion.worlds.shapes import (
+    ShapesWorld,
+    all_attributes,
+    caption,
+    kind_of,
+    render,
+    sample,
+)
 
 
 def vocabulary() -> list[str]:
     """Every word of every caption of the world."""
     return sorted({w for a in all_attributes() for w in caption(a).split()})
+
+
+def _batch(
+    n: int, world: ShapesWorld, seed: int, exclude: tuple[str, ...]
+) -> tuple[Any, list[str]]:
+    """``n`` training images and captions; none shows (or names) a concept in ``exclude``."""
+    if not exclude:
+        images, captions, _ = sample(n, world, seed=seed)
+        return images, captions
+    import numpy as np
+
+    left = [a for a in all_attributes() if not {a.shape, a.colour, a.style} & set(exclude)]
+    rng = np.random.default_rng(seed)
+    picks = [left[i] for i in rng.integers(0, len(left), n)]
+    return np.stack([render(a, world, rng) for a in picks]), [caption(a) for a in picks]
 
 
 def train_pipeline(
@@ -42,6 +64,7 @@ def train_pipeline(
     save_to: Path | None = None,
     init_from: Path | None = None,
     ema_decay: float = 0.0,
+    exclude: tuple[str, ...] = (),
 ) -> TextToImage:
     """Train a tiny pipeline on the shapes world (from scratch, or continuing from the
     diffusers folder ``init_from``); returns it in eval mode.
@@ -49,9 +72,15 @@ def train_pipeline(
     With ``ema_decay`` > 0 the returned (and checkpointed) weights are an exponential
     moving average of the trained ones, ``θ̄ ← d·θ̄ + (1 − d)·θ`` after every step (the
     usual way to get sharper samples from a diffusion model than its last iterate).
+
+    ``exclude`` names concepts the model never sees: no training image shows them (their
+    words stay in the vocabulary, with untrained embeddings), which gives the "retrained
+    without the concept" reference that attacks are checked against.
     """
     if not 0.0 <= ema_decay < 1.0:
         raise ValueError(f"ema_decay must lie in [0, 1), got {ema_decay}")
+    for name in exclude:
+        kind_of(name)
     import torch
     from diffusers import DDPMScheduler
 
@@ -77,7 +106,7 @@ def train_pipeline(
     pipe.text_encoder.train()
     start = time.perf_counter()
     for step in range(steps):
-        images, captions, _ = sample(batch_size, world, seed=seed * 1_000_003 + step)
+        images, captions = _batch(batch_size, world, seed * 1_000_003 + step, exclude)
         drop = torch.rand(batch_size, generator=generator) < 0.1
         captions = ["" if d else c for c, d in zip(captions, drop.tolist(), strict=True)]
         x0 = torch.from_numpy(images)
@@ -147,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--ema", type=float, default=0.0, help="EMA decay of the saved weights (0: off)"
     )
+    parser.add_argument(
+        "--exclude", nargs="*", default=[], help="Concepts no training image shows."
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -160,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         save_to=args.out.parent / (args.out.name + "-checkpoints"),
         init_from=args.init,
         ema_decay=args.ema,
+        exclude=tuple(args.exclude),
     )
     pipe.save_pretrained(args.out)
     print(f"saved to {args.out}")

@@ -11,6 +11,9 @@ Every entry function has the shape of ``target.py``'s contract::
   model (white-box) or the original (black-box);
 - ``concept_vector.py``: a concept direction from prompt pairs (original text encoder)
   added to the erased model's prompt encodings (Ring-A-Bell style);
+- ``prompt_search.py``: discrete adversarial tokens before the prompt, each chosen over
+  the whole vocabulary by the erased model's denoising loss on a concept image
+  (UnlearnDiffAtk style);
 - ``hiding.py``: a designed pipeline that hides a concept in its text encoder only, on
   which every white-box attack must bring the concept back.
 
@@ -63,6 +66,13 @@ ATTACKS = Registry(
             entry="erase_diffusion.attacks.concept_vector:concept_vector",
             summary="Ring-A-Bell style: concept direction from prompt pairs added to the prompts.",
             paper="arXiv:2310.10012",
+        ),
+        AttackSpec(
+            name="prompt-search",
+            params="erase_diffusion.attacks.prompt_search:PromptSearchParams",
+            entry="erase_diffusion.attacks.prompt_search:prompt_search",
+            summary="UnlearnDiffAtk style: adversarial tokens searched by the erased denoiser.",
+            paper="arXiv:2310.11868",
         ),
     ],
 )

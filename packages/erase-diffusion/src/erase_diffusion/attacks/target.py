@@ -83,6 +83,10 @@ class DiffusionAttackOutcome:
     """Images generated under attack (the CRR's denominator)."""
     metrics: dict[str, float] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    samples: Any = field(default=None, repr=False)
+    """The images generated under attack, numpy (n, 3, H, W) in [-1, 1] (for grids)."""
+    prompts: list[str] = field(default_factory=list)
+    """The attacked prompts, for attacks that write text (prompt search)."""
 
 
 AttackFunction = Callable[[DiffusionAttackTarget, Any], DiffusionAttackOutcome]
@@ -124,6 +128,7 @@ def judged_outcome(
         images=int(attacked.shape[0]),
         metrics=metrics,
         wall_time_s=time.perf_counter() - started,
+        samples=attacked.detach().cpu().numpy(),
     )
 
 

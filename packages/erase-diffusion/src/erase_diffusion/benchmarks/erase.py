@@ -11,6 +11,12 @@ the world supplies captions and concepts), ``model: {name: tiny-shapes}`` with a
 optional ``checkpoint`` (a local diffusers folder trained on the shapes world, read
 instead of the shipped weights), ``methods:`` from `erase_diffusion.methods.METHODS`,
 any number of ``seeds`` and the run knobs of `EraseRun` in ``params``.
+
+With ``params.attacks`` (both default specs: every registered attack) each task that
+erases one concept is also attacked: every attack on the original, on every method's
+pipeline and on a pipeline retrained without the concept where the package ships one;
+the report gives clean vs attacked, the robust erasure rate, attacked grids and a plot
+(`erase_diffusion.benchmarks._attacks`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,20 @@ from unlearn_schema.recipes import check_methods, spec_from_parts
 from unlearn_schema.requests import Concept
 from unlearn_schema.results import BenchmarkResult, Curve, Direction, MetricValue, Series
 
+from erase_diffusion.benchmarks._attacks import (
+    ATTACK_METRIC_NAMES,
+    RETRAINED_LABEL,
+    AttackChoice,
+    AttackLedger,
+    attack_curves,
+    attack_grid_note,
+    attack_metrics,
+    attack_notes,
+    default_attacks,
+    each_attack_once,
+    robust_table,
+    save_attack_grids,
+)
 from erase_diffusion.methods import METHODS
 from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.worlds.shapes import (
@@ -51,11 +71,15 @@ if TYPE_CHECKING:
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 """Every registered method; both benchmarks run any of them."""
 
-METRIC_NAMES = frozenset(
+CLEAN_METRIC_NAMES = frozenset(
     {"erasure_rate", "preservation_accuracy", "prompt_alignment", "frechet_distance"}
 )
+"""What every (method, task) reports from clean prompts."""
+
+METRIC_NAMES = CLEAN_METRIC_NAMES | ATTACK_METRIC_NAMES
 """The metric names the recipe reports (the original model reports all but the
-Fréchet distance, each edited pipeline all four)."""
+Fréchet distance, each edited pipeline all four; with attacks, the attack metrics of
+`erase_diffusion.benchmarks._attacks` for every attacked model)."""
 
 
 class EraseRun(StrictModel):
@@ -84,6 +108,21 @@ class EraseRun(StrictModel):
         ),
     )
     grid_columns: int = Field(default=8, ge=1, le=64)
+    attacks: list[AttackChoice] = Field(
+        default_factory=list,
+        description=(
+            "Attacks (names of erase_diffusion.attacks, each once) run on the original, "
+            "every method and the retrained reference, for each one-concept task; empty: none."
+        ),
+    )
+    attack_prompts: int = Field(
+        default=8, ge=1, le=120, description="Concept prompts the prompt-based attacks use."
+    )
+
+    @field_validator("attacks")
+    @classmethod
+    def _attacks_once(cls, choices: list[AttackChoice]) -> list[AttackChoice]:
+        return each_attack_once(choices)
 
     @field_validator("erase")
     @classmethod
@@ -126,7 +165,11 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
         # The quick recipe; at size "full" the same recipe over 3 seeds (the nightly runs
         # every benchmark at full size, and diffusion-erase-full already covers the rest).
         run = EraseRun(
-            erase=[["circle"], ["red"]], erased_samples=24, preserve_samples=48, steps=12
+            erase=[["circle"], ["red"]],
+            erased_samples=24,
+            preserve_samples=48,
+            steps=12,
+            attacks=default_attacks("quick"),
         )
         methods: dict[str, dict[str, JsonValue]] = {
             "uce": {},
@@ -146,6 +189,7 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
             preserve_samples=48,
             preserve_prompts=48,
             steps=12,
+            attacks=default_attacks("full"),
         )
         esd: dict[str, JsonValue] = {"iterations": 50, "batch_size": 4, "ddim_steps": 6}
         methods = {
@@ -252,6 +296,39 @@ def _evaluate(
     return images.numpy(), seen.features[offset:]
 
 
+def _attack_model(
+    model: TextToImage,
+    label: str,
+    ledger: AttackLedger,
+    run: EraseRun,
+    task: str,
+    seed: int,
+    concept: Concept,
+    judge: Judge,
+    original: TextToImage,
+    timings: dict[str, float],
+    progress: Progress,
+) -> None:
+    """Every attack of the run on ``model``, into ``ledger``."""
+    from erase_diffusion.attacks.target import DiffusionAttackTarget
+
+    def make_target(m: TextToImage) -> DiffusionAttackTarget:
+        return DiffusionAttackTarget(
+            pipe=m,
+            concept=concept,
+            judge=judge,
+            seed=seed,
+            original=original,
+            steps=run.steps,
+            guidance=run.guidance,
+        )
+
+    def advance(status: str) -> None:
+        progress.advance(1, status)
+
+    ledger.run(run.attacks, label, task, make_target, model, timings, seed, advance)
+
+
 def run_erasure(
     parsed: ParsedSpec[NoParams, NoParams, EraseRun], progress: Progress, out_dir: str
 ) -> BenchmarkResult:
@@ -264,6 +341,7 @@ def run_erasure(
     run, methods, seeds = parsed.params, parsed.methods, parsed.seeds
     import torch
 
+    from erase_diffusion.attacks.reference import retrained_without
     from erase_diffusion.metrics.erasure import frechet_distance
     from erase_diffusion.metrics.judge import load_judge
     from erase_diffusion.pipeline import load_pipeline
@@ -272,8 +350,19 @@ def run_erasure(
     start = time.perf_counter()
     pipe = load_pipeline(parsed.checkpoint)
     judge = load_judge()
+    # The shipped retrained references belong to the shipped model's world and sizes.
+    retrained: dict[str, TextToImage] = {}
+    for names in run.erase:
+        never_saw = retrained_without(names[0]) if len(names) == 1 else None
+        if never_saw is not None and run.attacks and parsed.checkpoint is None:
+            retrained[names[0]] = never_saw
     timings["load"] = time.perf_counter() - start
-    progress.start(len(seeds) * len(run.erase) * (1 + len(methods)), "pipelines judged")
+    attacked_models = sum(
+        1 + len(methods) + (names[0] in retrained) for names in run.erase if len(names) == 1
+    )
+    units = len(run.erase) * (1 + len(methods)) + len(run.attacks) * attacked_models
+    progress.start(len(seeds) * units, "pipelines judged and attacks run")
+    ledger = AttackLedger([a.name for a in run.attacks])
 
     rows: dict[tuple[str, str, str], list[float]] = {}  # (metric, method, task) -> per seed
     grids: dict[str, str] = {}
@@ -310,6 +399,17 @@ def run_erasure(
                 pipe, "original", evaluation, run, judge, record, timings
             )
             progress.advance(1, f"original, {task}, seed {seed}")
+            attacked = bool(run.attacks) and len(names) == 1
+            attack_concept = Concept(
+                name=names[0],
+                prompts=prompts_for(names[0], run.attack_prompts, seed + 1),
+                anchor=request.concepts[0].anchor,
+            )
+
+            # What every attacked model of this (seed, task) shares.
+            shared = (ledger, run, task, seed, attack_concept, judge, pipe, timings, progress)
+            if attacked:
+                _attack_model(pipe, "original", *shared)
             grid_rows = [original_images[: run.grid_columns]]
             grid_rows_keep = [original_images[-run.grid_columns :]]
             for method in methods:
@@ -330,6 +430,11 @@ def run_erasure(
                 grid_rows.append(images[: run.grid_columns])
                 grid_rows_keep.append(images[-run.grid_columns :])
                 progress.advance(1, f"{method_name}, {task}, seed {seed}")
+                if attacked:
+                    _attack_model(edited, method_name, *shared)
+            if attacked and names[0] in retrained:
+                label = RETRAINED_LABEL.format(concept=names[0])
+                _attack_model(retrained[names[0]], label, *shared)
             if seed == seeds[0]:
                 path = Path(out_dir) / f"grid-{task}.png"
                 _save_grid(grid_rows + grid_rows_keep, path)
@@ -342,6 +447,12 @@ def run_erasure(
         "prompt_alignment": "higher",
         "frechet_distance": "lower",
     }
+
+    def clean_erasure(label: str, task: str) -> float | None:
+        values = rows.get(("erasure_rate", label, task))
+        return float(np.mean(values)) if values else None
+
+    metrics += attack_metrics(ledger, clean_erasure)
     for (metric, label, task), values in rows.items():
         reference = rows.get((metric, "original", task))
         compared = bool(reference) and label != "original"
@@ -424,9 +535,22 @@ def run_erasure(
             + "; ".join(parts)
             + "."
         )
+    summary = None
+    if ledger.outcomes:
+        curves += attack_curves(ledger, clean_erasure)
+        summary = robust_table(ledger, clean_erasure)
+        grids.update(save_attack_grids(ledger, run.grid_columns, out_dir, _save_grid))
+        notes += [attack_grid_note(ledger), *attack_notes(ledger)]
+        attack_s = sum(v for k, v in timings.items() if k.startswith("attack "))
+        notes.append(f"Attacks took {attack_s:.0f} s of the run in all.")
     timings["total"] = time.perf_counter() - start
     return BenchmarkResult(
-        metrics=metrics, curves=curves, timings=timings, artifacts=grids, notes=notes
+        metrics=metrics,
+        curves=curves,
+        timings=timings,
+        artifacts=grids,
+        notes=notes,
+        summary=summary,
     )
 
 
@@ -450,8 +574,8 @@ def _declared(name: str, summary: str, **options: Any) -> Benchmark[NoParams, No
 
 DIFFUSION_ERASE_QUICK = _declared(
     "diffusion-erase-quick",
-    "Erase a shape and a colour from the tiny shapes pipeline with UCE, RECE and ESD-x.",
-    quick_budget_s=300.0,
+    "Erase a shape and a colour with UCE, RECE and ESD-x; attack each with every attack.",
+    quick_budget_s=240.0,
 )
 
 DIFFUSION_ERASE_FULL = _declared(
