@@ -39,3 +39,21 @@ def test_a_small_grid_on_local_ray_records_the_failing_cell(tmp_path: Path, caps
     # a rerun skips the six stored cells
     assert cli.main([*args, "--quiet"]) == 1
     assert "8 cells: 6 stored before, 2 run now" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_sweep_speed_reports_both_goals(tmp_path: Path) -> None:
+    from unlearn_bench.discovery import load_benchmark
+    from unlearn_bench.runner import run_benchmark
+    from unlearn_schema import BenchmarkSpec
+
+    benchmark, package = load_benchmark("sweep-speed")
+    spec = BenchmarkSpec(
+        benchmark="sweep-speed", params={"cells": 4, "samples": 20_000, "overhead_cells": 4}
+    )
+    report, _ = run_benchmark(benchmark, package, spec, tmp_path)
+    values = {m.name: m.value for m in report.result.metrics}
+    assert values["ray_speedup_vs_serial"] == pytest.approx(values["serial_s"] / values["ray_s"])
+    assert values["ray_speedup_vs_serial_met"] in (0.0, 1.0)
+    assert values["ray_overhead_per_cell_s_met"] in (0.0, 1.0)
+    assert values["ray_start_s"] > 0 and "load_average_1m" in values
