@@ -204,3 +204,18 @@ def test_a_benchmark_spec_is_not_a_sweep(tmp_path: Path, capsys: Any) -> None:
     path.write_text("benchmark: sweep-selftest\n", encoding="utf-8")
     assert cli.main(["sweep", str(path), "--out", str(tmp_path)]) == 2
     assert "is a benchmark spec, not a sweep" in capsys.readouterr().err
+
+
+def test_report_draws_the_pareto_plot_a_sweep_asks_for(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, {"seeds": [0, 1], "params.samples": [100, 400]})
+    data = yaml.safe_load(path.read_text())
+    data["pareto"] = {"x": "abs_error", "y": "estimate_s", "by": "seeds"}
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    assert (
+        cli.main(["sweep", str(path), "--backend", "local", "--out", str(tmp_path), "--quiet"]) == 0
+    )
+    out = tmp_path / "report.md"
+    assert cli.main(["report", "--store", str(tmp_path / "results.sqlite"), "--out", str(out)]) == 0
+    png = tmp_path / "report-plots" / "sweep-selftest-pareto.png"
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert "report-plots/sweep-selftest-pareto.png" in out.read_text()
