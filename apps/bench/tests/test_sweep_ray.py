@@ -57,3 +57,41 @@ def test_sweep_speed_reports_both_goals(tmp_path: Path) -> None:
     assert values["ray_speedup_vs_serial_met"] in (0.0, 1.0)
     assert values["ray_overhead_per_cell_s_met"] in (0.0, 1.0)
     assert values["ray_start_s"] > 0 and "load_average_1m" in values
+
+
+@pytest.mark.slow
+def test_killed_mid_sweep_on_ray_then_resumed_stores_each_cell_once(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from unlearn_bench.store import ResultsStore
+
+    cells = 12
+    sweep = {
+        "sweep": "ray-kill",
+        "spec": {"benchmark": "sweep-selftest", "params": {"samples": 1_500_000}},
+        "grid": {"seeds": list(range(cells))},
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
+    store = tmp_path / "results.sqlite"
+    command = [sys.executable, "-m", "unlearn_bench.cli", "sweep", str(path), "--workers", "2"]
+    command += ["--out", str(tmp_path), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if store.exists() and 2 <= len(ResultsStore(store).run_ids()) < cells:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the sweep finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    with closing(sqlite3.connect(store)) as connection:
+        stored = [row[0] for row in connection.execute("SELECT run_id FROM runs")]
+    assert len(stored) == cells and len(set(stored)) == cells
+    assert {c.status for c in SweepCellStore(store).cells("ray-kill")} == {"ok"}

@@ -184,6 +184,7 @@ def render_sweep(writer: ReportWriter, section: SweepSection, level: int) -> Non
         paths.extend(p for p in cell.values if p not in paths)
     names = _metric_names(section)
     oracle: dict[str, float | None] = {}
+    reference_name: str | None = None
     rows = []
     for cell in cells:
         report = section.reports.get(cell.run_id)
@@ -191,14 +192,18 @@ def render_sweep(writer: ReportWriter, section: SweepSection, level: int) -> Non
         for name in names:
             found = cell_value(report, name) if report is not None else None
             values.append(f"{found[0]:.4g}" if found else "")
-            if found and found[1] is not None:
+            if found and found[1] is not None and report is not None:
                 oracle.setdefault(name, found[1])
+                reference_name = reference_name or next(
+                    (m.reference_name for m in report.result.metrics if m.reference_name), None
+                )
         error = (cell.error or "")[:MAX_ERROR_CHARS]
         row = [cell.values.get(p, "") for p in paths]
         rows.append([*row, cell.status, *values, cell.run_id, error])
     if oracle:
         reference = [f"{oracle[n]:.4g}" if oracle.get(n) is not None else "" for n in names]
-        rows.insert(0, [*(["retrain oracle"] + [""] * (len(paths) - 1)), "", *reference, "", ""])
+        first = [reference_name or "reference", *[""] * (len(paths) - 1)]
+        rows.insert(0, [*first, "", *reference, "", ""])
     header = [*paths, "status", *names, "run", "error"]
     table = writer.html_table(header, rows)
     writer.raw(
