@@ -219,3 +219,14 @@ def test_report_draws_the_pareto_plot_a_sweep_asks_for(tmp_path: Path) -> None:
     png = tmp_path / "report-plots" / "sweep-selftest-pareto.png"
     assert png.read_bytes().startswith(b"\x89PNG")
     assert "report-plots/sweep-selftest-pareto.png" in out.read_text()
+
+
+def test_without_ray_the_ray_backend_names_the_extra(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    path = write_sweep(tmp_path, {"seeds": [0]})
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unlearn-bench[ray]" in err and "--backend local" in err
+    assert not (tmp_path / "results.sqlite").exists()

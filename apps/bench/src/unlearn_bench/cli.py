@@ -481,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         "run a benchmark over a grid of spec fields, one run per cell (resumable)",
         [
-            "sweep llm-lr-steps  (a shipped sweep)",
+            "sweep llm-lr-steps --dry-run",
             "sweep my-sweep.yaml --backend local",
             "sweep my-sweep.yaml --workers 8 --address auto",
         ],
