@@ -113,3 +113,15 @@ def test_registry_and_param_errors() -> None:
         record.validate_params({"threshold": 1.5}, "defence")
     with pytest.raises(LookupError, match="irece"):
         DEFENCES.lookup("irec")
+
+
+def test_erasure_benchmarks_take_an_irece_switch() -> None:
+    from erase_diffusion.benchmarks.erase import DIFFUSION_ERASE_QUICK, EraseRun
+
+    assert EraseRun(erase=[["circle"]]).irece is False
+    assert EraseRun.model_validate({"erase": [["circle"]], "irece": True}).irece is True
+    spec = DIFFUSION_ERASE_QUICK.default_spec("quick")
+    parsed = DIFFUSION_ERASE_QUICK.parse(
+        spec.model_copy(update={"params": {**spec.params, "irece": True}})
+    )
+    assert parsed.params.irece is True

@@ -16,7 +16,9 @@ With ``params.attacks`` (both default specs: every registered attack) each task 
 erases one concept is also attacked: every attack on the original, on every method's
 pipeline and on a pipeline retrained without the concept where the package ships one;
 the report gives clean vs attacked, the robust erasure rate, attacked grids and a plot
-(`erase_diffusion.benchmarks._attacks`).
+(`erase_diffusion.benchmarks._attacks`). With ``params.irece`` every method's pipeline
+is attacked a second time defended by IRECE (`erase_diffusion.defences.irece`), in rows
+labelled ``<method>+irece``.
 """
 
 from __future__ import annotations
@@ -117,6 +119,13 @@ class EraseRun(StrictModel):
     )
     attack_prompts: int = Field(
         default=8, ge=1, le=120, description="Concept prompts the prompt-based attacks use."
+    )
+    irece: bool = Field(
+        default=False,
+        description=(
+            "Also attack every method's pipeline defended by IRECE (erase_diffusion.defences, "
+            "default params; rows '<method>+irece'): CRR with and without it per attack."
+        ),
     )
 
     @field_validator("attacks")
@@ -360,6 +369,8 @@ def run_erasure(
     attacked_models = sum(
         1 + len(methods) + (names[0] in retrained) for names in run.erase if len(names) == 1
     )
+    if run.irece:
+        attacked_models += len(methods) * sum(1 for names in run.erase if len(names) == 1)
     units = len(run.erase) * (1 + len(methods)) + len(run.attacks) * attacked_models
     progress.start(len(seeds) * units, "pipelines judged and attacks run")
     ledger = AttackLedger([a.name for a in run.attacks])
@@ -432,6 +443,11 @@ def run_erasure(
                 progress.advance(1, f"{method_name}, {task}, seed {seed}")
                 if attacked:
                     _attack_model(edited, method_name, *shared)
+                if attacked and run.irece:
+                    from erase_diffusion.defences.irece import defend_irece
+
+                    defended = defend_irece(edited, attack_concept, original=pipe).pipe
+                    _attack_model(defended, f"{method_name}+irece", *shared)
             if attacked and names[0] in retrained:
                 label = RETRAINED_LABEL.format(concept=names[0])
                 _attack_model(retrained[names[0]], label, *shared)
