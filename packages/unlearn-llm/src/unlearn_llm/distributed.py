@@ -5,8 +5,9 @@ Run any registered method on a local Hugging Face folder with several processes:
     torchrun --nproc-per-node 2 -m unlearn_llm.distributed --model DIR \\
         --forget forget.jsonl --retain retain.jsonl --method npo --out OUT
 
-(``accelerate launch --num_processes 2 -m unlearn_llm.distributed ...`` starts the same
-processes.) Every rank holds a full replica of the model (LoRA or full weights), and:
+(``accelerate launch --multi_gpu --num_processes 2 -m unlearn_llm.distributed ...``
+starts the same processes; it ran so on a CPU-only machine too.) Every rank holds a
+full replica of the model (LoRA or full weights), and:
 
 * **distinct batches.** Every rank draws the same *global* minibatch indices from the
   method's seeded generator and keeps its own strided part of them (``local_part``,
@@ -35,7 +36,10 @@ processes.) Every rank holds a full replica of the model (LoRA or full weights),
 With the same seed and global batch, a 2-rank run gives the 1-process run's losses,
 metrics and (to float tolerance) weights: ``tests/test_distributed.py`` checks it for
 every registered method on gloo. Rank 0 alone writes the result. FSDP (sharded
-parameters) is not supported: the methods read and copy whole parameters.
+parameters) is not supported: the methods read and copy whole parameters. The
+package's data and methods build their tensors on the CPU (no device placement yet),
+so gloo is the backend that works today; NCCL needs the model and batches on
+``cuda:LOCAL_RANK`` first.
 
 This module imports torch only inside its functions: the method modules import
 ``local_part`` from it and stay torch-free at import.
@@ -256,7 +260,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default=None, help="where rank 0 saves the result")
     parser.add_argument("--report", default=None, help="where rank 0 writes the JSON report")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backend", default=None, choices=["gloo", "nccl"])
+    parser.add_argument(
+        "--backend",
+        default=None,
+        choices=["gloo", "nccl"],
+        help="default: nccl with CUDA, else gloo (the methods compute on the CPU today)",
+    )
     args = parser.parse_args(argv)
     params = json.loads(args.params)
     if not isinstance(params, dict):
