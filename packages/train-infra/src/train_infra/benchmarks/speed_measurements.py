@@ -33,22 +33,36 @@ def _drop_cache(path: Path) -> None:
         os.close(fd)
 
 
+def _folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
 def bench_snapshots(
-    params_millions: float, blocks: int, block_steps: int, batch: int = 32, *, seed: int = 0
+    params_millions: float,
+    blocks: int,
+    block_steps: int,
+    batch: int = 32,
+    *,
+    seed: int = 0,
+    dcp_async: bool = False,
 ) -> dict[str, Any]:
-    """Step times of four modes, alternated in blocks so machine load hits all alike.
+    """Step times of four modes (five with ``dcp_async``), alternated in blocks.
 
     ``plain``: ``torch.optim.AdamW`` without snapshots (the baseline); ``copy``: the
     same with a copy-path snapshot after every step; ``pingpong_plain``:
     `PingPongAdamW` without snapshots; ``pingpong``: with a snapshot after every
-    step (each flips slots). Two models with the same weights, one per optimizer.
+    step (each flips slots); ``dcp_async``: AdamW with
+    ``torch.distributed.checkpoint.async_save`` of model and optimizer after every
+    step, at most one in flight (the next one waits for the last, as ours do). Two
+    models with the same weights, one per optimizer; the alternation makes machine
+    load hit all modes alike.
     """
     import torch
 
     from train_infra.snapshot.manager import start_manager
     from train_infra.snapshot.pingpong import PingPongAdamW
     from train_infra.snapshot.snapshotter import Snapshotter
-    from train_infra.snapshot.state import capture_state
+    from train_infra.snapshot.state import capture_state, checksum, layout
 
     width = int((params_millions * 1e6 / 4) ** 0.5)
 
@@ -95,9 +109,15 @@ def bench_snapshots(
         fast_model = make()
         fast = PingPongAdamW(fast_model, fast_snapshots, lr=1e-4)
         step(fast_model, fast)
-        times: dict[str, list[float]] = {
-            m: [] for m in ("plain", "copy", "pingpong_plain", "pingpong")
-        }
+        modes = ["plain", "copy", "pingpong_plain", "pingpong"]
+        dcp_folder = tempfile.mkdtemp(dir=os.environ.get("TRAIN_INFRA_BENCH_DIR"))
+        saves: list[Any] = []  # the async_save in flight (at most one)
+        save_calls: list[float] = []
+        if dcp_async:
+            import torch.distributed.checkpoint as dcp
+
+            modes.append("dcp_async")
+        times: dict[str, list[float]] = {m: [] for m in modes}
         commit: list[float] = []
         counter = 0
         for block in range(blocks + 1):  # block 0 warms every mode up (page faults)
@@ -109,6 +129,16 @@ def bench_snapshots(
                 for _ in range(block_steps):
                     elapsed = step(net, opt)
                     counter += 1
+                    if mode == "dcp_async":
+                        began = time.perf_counter()
+                        if saves:
+                            saves.pop().result()
+                        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+                        saves.append(dcp.async_save(state, checkpoint_id=f"{dcp_folder}/step"))
+                        taken = time.perf_counter() - began
+                        elapsed += taken
+                        if block:
+                            save_calls.append(taken)
                     if mode in ("copy", "pingpong"):
                         began = time.perf_counter()
                         (snapshots if mode == "copy" else fast_snapshots).snapshot(
@@ -122,21 +152,58 @@ def bench_snapshots(
                         timings.append(elapsed)
                 snapshots.wait()
                 fast_snapshots.wait()
+                if saves:
+                    saves.pop().result()
         for mode, timings in times.items():
             out[f"step_s_{mode}"] = statistics.median(timings)
         out["step_s_without"] = out["step_s_plain"]
         out["step_s_with"] = out["step_s_copy"]
         out["pingpong_commit_s"] = statistics.median(commit)
+        # What a ping-pong snapshot copies: the header's inline tensors (RNG states,
+        # buffers, step counters); the copy path copies the whole packed state.
+        _, header = fast.snapshot_header(fast_model, counter)
+        out["pingpong_bytes_copied"] = sum(len(e["data"]) for e in header["inline"].values())
+        out["copy_bytes_copied"] = layout(capture_state(model, optimizer, counter).tensors)[1]
+        if dcp_async:
+            out["dcp_async_call_s"] = statistics.median(save_calls)
+            # Time to a durable copy: from the call until the files are written.
+            durable = []
+            for _ in range(3):
+                began = time.perf_counter()
+                state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+                pending: Any = dcp.async_save(state, checkpoint_id=f"{dcp_folder}/step")
+                pending.result()  # a Future without a staging/upload split requested
+                durable.append(time.perf_counter() - began)
+            out["dcp_async_durable_s"] = statistics.median(durable)
+            # async_save stages a copy of every tensor in memory, then writes the files.
+            out["dcp_async_bytes_copied"] = 2 * _folder_bytes(Path(dcp_folder) / "step")
+        import shutil
+
+        shutil.rmtree(dcp_folder, ignore_errors=True)
         out["snapshot_wait_s_total"] = snapshots.wait_seconds
         began = time.perf_counter()
         snapshots.snapshot(model, optimizer, step=counter + 1, blocking=True)
         out["snapshot_blocking_s"] = time.perf_counter() - began
-        began = time.perf_counter()
-        snapshots.restore(model, optimizer)
-        out["restore_s"] = time.perf_counter() - began
-        began = time.perf_counter()
-        fast_snapshots.restore(fast_model, fast)
-        out["pingpong_restore_s"] = time.perf_counter() - began
+        restores: dict[str, list[float]] = {"copy": [], "pingpong": []}
+        for _ in range(3):  # medians of three, as for DCP's loads below
+            began = time.perf_counter()
+            snapshots.restore(model, optimizer)
+            restores["copy"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            fast_snapshots.restore(fast_model, fast)
+            restores["pingpong"].append(time.perf_counter() - began)
+        out["restore_s"] = statistics.median(restores["copy"])
+        out["pingpong_restore_s"] = statistics.median(restores["pingpong"])
+        # The floor of a verified restore: one CRC-32 pass over the snapshot's bytes
+        # (the check before anything changes) plus one copy of them.
+        packed = torch.empty(out["copy_bytes_copied"], dtype=torch.uint8).fill_(1)
+        crcs = []
+        for _ in range(2):
+            began = time.perf_counter()
+            checksum(packed)
+            crcs.append(time.perf_counter() - began)
+        del packed
+        out["restore_crc_s"] = min(crcs)
         snapshots.close()
         fast_snapshots.close()
         del fast, fast_model
@@ -159,10 +226,25 @@ def bench_snapshots(
             began = time.perf_counter()
             dcp.save({"model": model.state_dict()}, checkpoint_id=f"{tmp}/dcp")
             out["dcp_save_model_only_s"] = time.perf_counter() - began
-            target = {"model": model.state_dict()}
+            loads = []
+            for _ in range(3):
+                target = {"model": model.state_dict()}
+                began = time.perf_counter()
+                dcp.load(target, checkpoint_id=f"{tmp}/dcp")
+                loads.append(time.perf_counter() - began)
+            out["dcp_load_model_only_s"] = statistics.median(loads)
+            # The same state our restore brings back: model and optimizer.
+            full = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
             began = time.perf_counter()
-            dcp.load(target, checkpoint_id=f"{tmp}/dcp")
-            out["dcp_load_model_only_s"] = time.perf_counter() - began
+            dcp.save(full, checkpoint_id=f"{tmp}/dcp-full")
+            out["dcp_save_s"] = time.perf_counter() - began
+            loads = []
+            for _ in range(3):
+                full = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+                began = time.perf_counter()
+                dcp.load(full, checkpoint_id=f"{tmp}/dcp-full")
+                loads.append(time.perf_counter() - began)
+            out["dcp_load_s"] = statistics.median(loads)
         except Exception as error:  # DCP's single-process mode varies by torch version
             out["dcp_error"] = f"{type(error).__name__}: {error}"
         from train_infra.snapshot.persist import persist

@@ -119,6 +119,8 @@ class PingPongAdamW(torch.optim.Optimizer):
                 for n in names
             ]
         self.slots = [unpack(b, self.manifest, copy=False) for b in buffers]
+        # `load_state_dict` copies into the slots: restore_state may hand it views.
+        self.copies_on_load = True
         self.live = 0
         self.live_committed = False
         self._buffers: dict[torch.dtype, torch.Tensor] = {}

@@ -497,8 +497,9 @@ class Snapshotter:
         be restored, the newest that can is returned with a `SnapshotFallbackWarning`
         naming what was skipped and why (``fallback=False``: a `SnapshotError` naming
         the step that could be restored); when none can, `UnrecoverableSnapshotError`.
-        With ``copy=False`` model tensors may be views of the manager's memory, valid
-        until the next snapshot: enough for `restore`, which copies them.
+        With ``copy=False`` tensors may be views of the manager's memory, valid until
+        the next snapshot: enough for `restore`, which copies them into the model and
+        the optimizer (into the optimizer's own state tensors where it has them).
         """
         self.wait()
         if step is not None:

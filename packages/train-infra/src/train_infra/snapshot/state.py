@@ -133,6 +133,37 @@ def _check_optimizer(
     return per_param, groups
 
 
+def _owned_by(
+    optimizer: torch.optim.Optimizer, per_param: dict[int, dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """The state to hand to ``load_state_dict``, holding no tensor of the snapshot.
+
+    ``torch.optim.Optimizer.load_state_dict`` keeps the tensors it is given, and the
+    snapshot's may be views of the manager's memory. A tensor of the same shape and
+    dtype that the optimizer already holds is overwritten in place (a copy, no
+    allocation, no page faults); any other is cloned.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    out: dict[int, dict[str, Any]] = {}
+    for index, entries in per_param.items():
+        live = optimizer.state.get(params[index], {}) if index < len(params) else {}
+        out[index] = {}
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                mine = live.get(key)
+                if (
+                    isinstance(mine, torch.Tensor)
+                    and mine.shape == value.shape
+                    and mine.dtype == value.dtype
+                    and mine.device == value.device
+                ):
+                    value = mine.copy_(value)
+                else:
+                    value = value.clone()
+            out[index][key] = value
+    return out
+
+
 def restore_state(
     state: TrainingState,
     model: torch.nn.Module,
@@ -176,6 +207,8 @@ def restore_state(
     # refuse), the model and the RNGs.
     if optimizer is not None and checked is not None:
         per_param, groups = checked
+        if not getattr(optimizer, "copies_on_load", False):
+            per_param = _owned_by(optimizer, per_param)
         optimizer.load_state_dict({"state": per_param, "param_groups": groups})
     model.load_state_dict(model_state)
     set_rng_states(python_rng, numpy_rng)
@@ -278,9 +311,9 @@ def decode_inline(entries: dict[str, dict[str, Any]]) -> dict[str, torch.Tensor]
 def unpack_state(buffer: torch.Tensor, header: dict[str, Any], copy: bool = True) -> TrainingState:
     """Inverse of `pack`, verifying size and checksum first.
 
-    With ``copy=False`` the model tensors are views of ``buffer`` (``load_state_dict``
-    copies them anyway); optimizer and RNG tensors are always cloned, because an
-    optimizer keeps the tensors it is given. A header may carry small tensors inline
+    With ``copy=False`` every tensor is a view of ``buffer``, valid while it is:
+    `restore_state` copies them into the model and the optimizer (it never lets an
+    optimizer keep one). A header may carry small tensors inline
     (``header["inline"]``, from a ping-pong snapshot) and ``crc`` None when its bytes
     were not checksummed (a ping-pong slot; its fragments always are).
     """
@@ -291,10 +324,7 @@ def unpack_state(buffer: torch.Tensor, header: dict[str, Any], copy: bool = True
     buffer = buffer[: header["size"]]
     if header.get("crc") is not None and checksum(buffer) != header["crc"]:
         raise TruncatedSnapshotError("snapshot bytes fail their CRC-32 checksum")
-    tensors = unpack(buffer, header["manifest"], copy=False)
-    for name, tensor in tensors.items():
-        if copy or not name.startswith("model/"):
-            tensors[name] = tensor.clone()
+    tensors = unpack(buffer, header["manifest"], copy=copy)
     tensors.update(decode_inline(header.get("inline", {})))
     return TrainingState(tensors=tensors, meta=header["meta"])
 
