@@ -83,19 +83,19 @@ def astar(
     """Length and nodes of a shortest path ``source`` → ``target`` by A*.
 
     ``heuristic`` bounds the distance left to ``target`` from below (None: zero, which
-    makes A* Dijkstra stopped at the target). Returns ``(inf, [])`` when the target is
-    unreachable.
+    makes A* Dijkstra; then the compiled `dijkstra` answers). Returns ``(inf, [])`` when
+    the target is unreachable.
     """
     matrix = _checked_weights(adjacency)
     start = check_node(matrix, source, "source")
     goal = check_node(matrix, target, "target")
-    bound: Callable[[int], float]
     if heuristic is None:
-
-        def bound(node: int) -> float:
-            return 0.0
-
-    elif callable(heuristic):
+        # h = 0 settles nodes in Dijkstra's order; the compiled search is faster than
+        # the heap below even though it does not stop at the target.
+        found = dijkstra(matrix, start)
+        return float(found.distances[goal]), found.path_to(goal)
+    bound: Callable[[int], float]
+    if callable(heuristic):
         bound = heuristic
     else:
         values = np.asarray(heuristic, dtype=np.float64)
