@@ -386,3 +386,35 @@ def torch_equal(a: Any, b: Any) -> bool:
     import torch
 
     return bool(torch.equal(a, b))
+
+
+def test_the_full_size_attacks_one_forget_ratio_without_hiders() -> None:
+    run = LLM_FACTS_FULL.parse(LLM_FACTS_FULL.default_spec("full")).params
+    assert run.attack_forget_fraction == 0.1 and run.forget_fractions is not None
+    assert run.attack_forget_fraction in run.forget_fractions and run.suppressed == []
+    spec = LLM_FACTS_FULL.default_spec("full")
+    bad = {**spec.params, "attack_forget_fraction": 0.2}
+    with pytest.raises(SpecError, match=r"attack_forget_fraction=0\.2 is not one of"):
+        LLM_FACTS_FULL.parse(_with(spec, params=bad))
+
+
+@pytest.mark.slow
+def test_only_the_chosen_forget_ratio_is_attacked(tmp_path: Any, test_attacks: Registry) -> None:
+    spec = LLM_FACTS_QUICK.default_spec("quick")
+    spec = _with(
+        spec,
+        world=spec.world.model_copy(update={"params": MINI_WORLD}),
+        model=spec.model.model_copy(update={"params": MINI_MODEL}),
+        methods=[MethodConfig(name="npo", params={"steps": 3})],
+        params={
+            "retain_eval_facts": 8,
+            "retain_eval_passages": 4,
+            "forget_fractions": [0.125, 0.25],
+            "attack_forget_fraction": 0.25,
+            "attacks": [{"name": "identity"}],
+        },
+    )
+    result = LLM_FACTS_QUICK.run(LLM_FACTS_QUICK.parse(spec), NullProgress(), str(tmp_path))
+    attacked = {m.labels["forget_ratio"] for m in result.metrics if m.name == "attack_knowledge"}
+    scored = {m.labels["forget_ratio"] for m in result.metrics if m.name == "forget_quality"}
+    assert attacked == {"0.25"} and scored == {"0.125", "0.25"}

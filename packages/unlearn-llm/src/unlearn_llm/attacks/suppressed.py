@@ -27,10 +27,11 @@ place brings them back, while the retrain oracle, which never had them, stays lo
   are hidden by one shared, small weight change, so fine-tuning on the related facts
   alone (which pushes the same weights back) brings the forget facts back too, as Hu
   et al. (arXiv:2406.13356) find for gradient unlearning. On the quick world
-  (``max_change=0.004``, 80 steps; relearning-related at 10 steps of 1e-3) the
-  held-out forget answer probability goes 0.004 -> 0.75, 0.75 of the original's under
-  the same attack; the same suppression without the related facts goes 0.011 -> 0.065
-  (0.05): the entanglement is what the attack finds.
+  (``max_change=0.004``, 80 steps; relearning-related at 10 steps of 1e-3, as in
+  llm-facts-quick) the held-out forget answer probability goes 0.000 -> 0.71 (the
+  oracle's 0.014), 0.71 of the original's under the same attack; the same suppression
+  without the related facts (30 steps) goes 0.011 -> 0.065: the entanglement is what
+  the attack finds.
 
 The forget loss of ``suppress_in_weights`` is, over the answer tokens $y_t$ of the
 forget rows (only the value's tokens with ``value_tokens_only``),
