@@ -19,3 +19,30 @@ def test_a_tfg_world_becomes_heterodata_with_nine_node_and_twelve_edge_types() -
         mask = users[f"{ring.partition}_mask"]
         assert bool(mask[ring.users.tolist()].all())
     data.validate()
+
+
+def test_tfg_detection_runs_small_and_reports_auc_recovery_and_ablation(tmp_path: object) -> None:
+    import pytest
+    from unlearn_graph.benchmarks.fraud_rings import TFG_DETECTION
+    from unlearn_schema import NullProgress
+
+    spec = TFG_DETECTION.default_spec("quick").model_copy(deep=True)
+    assert spec.world is not None
+    spec.world.params = {"nodes": 1500, "fraud_rate": 0.08}
+    spec.params = {"detectors": ["mlp", "sage"], "epochs": 15, "ablate": ["uses_device"]}
+    parsed = TFG_DETECTION.parse(spec)
+    result = TFG_DETECTION.run(parsed, NullProgress(), str(tmp_path))
+    names = {m.name for m in result.metrics}
+    assert names == {"auc", "ring_recovery", "ablated_auc", "auc_drop"}
+    auc = {m.labels["method"]: m.value for m in result.metrics if m.name == "auc"}
+    assert set(auc) == {"mlp", "sage"} and all(0.5 < v <= 1.0 for v in auc.values())
+    recovery = [m for m in result.metrics if m.name == "ring_recovery"]
+    assert {m.labels["ring_kind"] for m in recovery} >= {"all"}
+    assert all(0.0 <= m.value <= 1.0 for m in recovery)
+    (drop,) = [m for m in result.metrics if m.name == "auc_drop"]
+    (ablated,) = [m for m in result.metrics if m.name == "ablated_auc"]
+    assert drop.value == pytest.approx(auc["sage"] - ablated.value)
+    assert result.summary is not None and [r[0] for r in result.summary.rows] == ["mlp", "sage"]
+    spec.params = {"ablate": ["teleports"]}
+    with pytest.raises(Exception, match="unknown relations \\['teleports'\\]"):
+        TFG_DETECTION.check(TFG_DETECTION.parse(spec))  # type: ignore[misc]

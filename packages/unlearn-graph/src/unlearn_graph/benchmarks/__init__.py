@@ -5,6 +5,8 @@
   (every method against the retrain oracle, edges and nodes scenarios);
 * `unlearn_graph.benchmarks.speed`: ``unlearn-graph-speed`` (wall time and peak memory
   of the approximate methods against exact retraining at matched retained utility).
+* `unlearn_graph.benchmarks.fraud_rings`: ``tfg-detection`` (fraud-ring detectors on
+  graph-algos' TravelFraudBench world: AUC, ring recovery, edge-type ablation).
 
 No module here imports torch at import time: listing and validating stay fast.
 """
