@@ -14,8 +14,10 @@ storing each report), each measurement into a fresh store:
   (``no_work_cells_local_s``), per cell (goal: under 0.5 s);
 - ``ray_start_s``: starting the local instance and warming its workers.
 
-The machine's load average at the start is a metric too (``load_average_1m``): timings
-on a loaded machine say little. Needs the ``ray`` extra.
+The machine's load average at the start is a metric too (``load_average_1m``), and so
+are the cores the cells actually got (``serial_cores_used``, ``ray_cores_used``: the
+cells' CPU seconds over the sweep's wall time): on a loaded machine Ray's workers get
+less than their cores and the speed-up says little. Needs the ``ray`` extra.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def _sweep(name: str, cells: int, samples: int) -> SweepSpec:
     )
 
 
-def _timed_sweep(sweep: SweepSpec, backend: Backend, root: Path) -> float:
+def _timed_sweep(sweep: SweepSpec, backend: Backend, root: Path) -> tuple[float, float]:
+    """Wall time of the sweep, and the CPU seconds its cells' estimates got in all."""
     folder = Path(tempfile.mkdtemp(prefix=f"{sweep.sweep}-", dir=root))
     plan = plan_sweep(sweep, sweep.sweep)
     start = time.perf_counter()
@@ -76,7 +79,9 @@ def _timed_sweep(sweep: SweepSpec, backend: Backend, root: Path) -> float:
     wall = time.perf_counter() - start
     if summary.failed or summary.ran != len(plan.cells):
         raise RuntimeError(f"sweep {sweep.sweep} did not run cleanly: {summary.failed}")
-    return wall
+    reports = ResultsStore(folder / "results.sqlite").reports()
+    cpu = sum(m.value for r in reports for m in r.result.metrics if m.name == "estimate_cpu_s")
+    return wall, cpu
 
 
 def run_sweep_speed(
@@ -90,22 +95,24 @@ def run_sweep_speed(
     idle = _sweep("speed-idle", params.overhead_cells, 1)
     with tempfile.TemporaryDirectory(dir=out_dir) as temp:
         root = Path(temp)
-        serial = _timed_sweep(busy, LocalBackend(), root)
+        serial, serial_cpu = _timed_sweep(busy, LocalBackend(), root)
         progress.advance(1, f"serial {serial:.1f} s")
-        local_idle = _timed_sweep(idle, LocalBackend(), root)
+        local_idle, _ = _timed_sweep(idle, LocalBackend(), root)
         progress.advance(1, "local no-work cells")
         backend = RayBackend(workers=params.workers)
         try:
             start = time.perf_counter()
             backend.start()
-            # Warm every worker (its first task imports the app and the benchmark).
-            _timed_sweep(_sweep("speed-warm", params.workers, 1), backend, root)
+            # Warm every worker (its first task imports the app and the benchmark): cells
+            # long enough that each worker gets some, not one worker all of them.
+            warm = _sweep("speed-warm", 2 * params.workers, max(1, params.samples // 10))
+            _timed_sweep(warm, backend, root)
             startup = time.perf_counter() - start
             progress.advance(1, f"ray started {startup:.1f} s")
-            on_ray = _timed_sweep(busy, backend, root)
+            on_ray, ray_cpu = _timed_sweep(busy, backend, root)
             progress.advance(1, f"ray {on_ray:.1f} s")
             one_at_a_time = RayBackend(workers=1)  # joins the running instance
-            ray_idle = _timed_sweep(idle, one_at_a_time, root)
+            ray_idle, _ = _timed_sweep(idle, one_at_a_time, root)
             progress.advance(1, "ray no-work cells")
         finally:
             backend.stop()
@@ -147,6 +154,9 @@ def run_sweep_speed(
                 reference_name=f"goal (< {OVERHEAD_GOAL_S} s)",
             ),
             metric("ray_overhead_per_cell_s_met", float(overhead_met), "higher", "flag"),
+            # cores the cells got: their estimates' CPU seconds over the sweep's wall time
+            metric("serial_cores_used", serial_cpu / serial, "none", "cores"),
+            metric("ray_cores_used", ray_cpu / on_ray, "none", "cores"),
             metric("no_work_cells_local_s", local_idle, "lower", "s"),
             metric("no_work_cells_ray_s", ray_idle, "lower", "s"),
             metric("load_average_1m", load, "none", "load"),
@@ -159,13 +169,16 @@ def run_sweep_speed(
             f"{with_start:.2f}x counting the instance's start ({startup:.1f} s).",
             f"Ray's overhead per cell: {overhead * 1000:.0f} ms over {params.overhead_cells} "
             f"no-work cells (goal < {OVERHEAD_GOAL_S} s: {'met' if overhead_met else 'NOT met'}).",
+            f"Cores the cells got (CPU seconds over wall time): {serial_cpu / serial:.2f} "
+            f"serially, {ray_cpu / on_ray:.2f} on Ray; the speed-up can only reach the "
+            "ratio of the two, and only free cores make it 2.",
             f"Load average at the start: {load:.2f} on {os.cpu_count()} CPUs.",
         ],
     )
 
 
 def _spec(size: Size) -> BenchmarkSpec:
-    samples = 600_000 if size == "quick" else 4_000_000
+    samples = 600_000 if size == "quick" else 16_000_000  # full: about 1.5 s of CPU a cell
     return BenchmarkSpec(
         benchmark="sweep-speed",
         size=size,
@@ -189,6 +202,8 @@ SWEEP_SPEED: Benchmark[StrictModel, StrictModel, SweepSpeedParams] = Benchmark(
             "ray_speedup_vs_serial_met",
             "ray_overhead_per_cell_s",
             "ray_overhead_per_cell_s_met",
+            "serial_cores_used",
+            "ray_cores_used",
             "no_work_cells_local_s",
             "no_work_cells_ray_s",
             "load_average_1m",
