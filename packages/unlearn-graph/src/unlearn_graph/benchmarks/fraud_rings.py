@@ -205,9 +205,9 @@ def _detect(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult
     if drops:
         main = max(drops, key=lambda r: drops[r])
         notes.append(
-            f"edge-type ablation ({run.ablation_detector}): the largest AUC loss is without "
-            f"{main} ({drops[main]:+.3f}); paper: without uses_device -0.052, device and IP "
-            "the main signal. All drops: "
+            f"edge-type ablation ({run.ablation_detector}): removing {main} loses the most "
+            f"AUC ({drops[main]:.3f}); paper: removing uses_device loses 0.052, device and IP "
+            "the main signal. AUC lost per relation removed (negative: it gained): "
             + ", ".join(f"{r} {d:+.3f}" for r, d in sorted(drops.items(), key=lambda x: -x[1]))
             + "."
         )
