@@ -120,6 +120,18 @@ def _colour_classes(matrix: sp.csr_matrix, rng: np.random.Generator) -> list[np.
     return classes
 
 
+def _row_entries(
+    matrix: sp.csr_matrix, nodes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions in the CSR arrays of the rows ``nodes`` (in order), each row's length,
+    and the row pointer of those rows alone: a row gather without sparse indexing."""
+    starts, counts = matrix.indptr[nodes], matrix.indptr[nodes + 1] - matrix.indptr[nodes]
+    indptr = np.zeros(len(nodes) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    positions = np.arange(indptr[-1]) + np.repeat(starts - indptr[:-1], counts)
+    return positions, counts, indptr
+
+
 def _move_class(
     matrix: sp.csr_matrix,
     nodes: np.ndarray,
@@ -127,6 +139,7 @@ def _move_class(
     total: np.ndarray,
     strength: np.ndarray,
     scale: float,
+    self_loops: bool,
 ) -> tuple[int, float, np.ndarray]:
     r"""Move every node of one colour class to its best community (in place).
 
@@ -136,12 +149,14 @@ def _move_class(
     exact, since no two movers are neighbours) and the movers.
     """
     n = matrix.shape[0]
-    rows = matrix[nodes]
-    row_of_entry = np.repeat(np.arange(len(nodes)), np.diff(rows.indptr))
-    weight = np.where(rows.indices == nodes[row_of_entry], 0.0, rows.data)  # no self-loops
+    positions, counts, indptr = _row_entries(matrix, nodes)
+    columns, weight = matrix.indices[positions], matrix.data[positions]
+    if self_loops:
+        row_of_entry = np.repeat(np.arange(len(nodes)), counts)
+        weight = np.where(columns == nodes[row_of_entry], 0.0, weight)
     # Weight from each node into each neighbouring community, k_{i,C}: the class's rows
     # with every column replaced by its community, duplicates summed (compiled scipy).
-    into = sp.csr_matrix((weight, community[rows.indices], rows.indptr), shape=(len(nodes), n))
+    into = sp.csr_matrix((weight, community[columns], indptr), shape=(len(nodes), n))
     into.sum_duplicates()
     pair_owner = np.repeat(np.arange(len(nodes)), np.diff(into.indptr))
     pair_community, weight_in = into.indices, into.data
@@ -185,6 +200,7 @@ def _local_moving(
     community = np.arange(n)
     total = strength.copy()
     inside = float(matrix.diagonal().sum())
+    self_loops = bool(matrix.diagonal().any())
     classes = _colour_classes(matrix, rng)
 
     def quality() -> float:
@@ -202,12 +218,12 @@ def _local_moving(
                 continue
             active[nodes] = False
             count, inside_change, movers = _move_class(
-                matrix, nodes, community, total, strength, scale
+                matrix, nodes, community, total, strength, scale, self_loops
             )
             moved += count
             inside += inside_change
             if count:
-                active[matrix[movers].indices] = True
+                active[matrix.indices[_row_entries(matrix, movers)[0]]] = True
         previous, current = current, quality()
         if moved == 0 or current - previous <= tol:
             break
