@@ -12,6 +12,7 @@ storing each report), each measurement into a fresh store:
 - ``ray_overhead_per_cell_s``: ``overhead_cells`` cells that draw one point, through Ray
   one at a time (``no_work_cells_ray_s``), minus the same in this process
   (``no_work_cells_local_s``), per cell (goal: under 0.5 s);
+- ``ray_task_round_trip_s``: an empty task submitted and waited for, one at a time;
 - ``ray_start_s``: starting the local instance and warming its workers.
 
 The machine's load average at the start is a metric too (``load_average_1m``), and so
@@ -58,6 +59,10 @@ class SweepSpeedParams(StrictModel):
     )
     workers: int = Field(default=2, ge=1, le=256, description="Ray workers (CPUs).")
     overhead_cells: int = Field(default=16, ge=1, le=1024, description="No-work cells.")
+
+
+def no_op() -> None:
+    """A task that does nothing: what is left of its time is Ray's."""
 
 
 def _sweep(name: str, cells: int, samples: int) -> SweepSpec:
@@ -113,6 +118,10 @@ def run_sweep_speed(
             progress.advance(1, f"ray {on_ray:.1f} s")
             one_at_a_time = RayBackend(workers=1)  # joins the running instance
             ray_idle, _ = _timed_sweep(idle, one_at_a_time, root)
+            start = time.perf_counter()
+            for _ in one_at_a_time.map_unordered(no_op, [()] * params.overhead_cells):
+                pass
+            round_trip = (time.perf_counter() - start) / params.overhead_cells
             progress.advance(1, "ray no-work cells")
         finally:
             backend.stop()
@@ -157,6 +166,7 @@ def run_sweep_speed(
             # cores the cells got: their estimates' CPU seconds over the sweep's wall time
             metric("serial_cores_used", serial_cpu / serial, "none", "cores"),
             metric("ray_cores_used", ray_cpu / on_ray, "none", "cores"),
+            metric("ray_task_round_trip_s", round_trip, "lower", "s"),
             metric("no_work_cells_local_s", local_idle, "lower", "s"),
             metric("no_work_cells_ray_s", ray_idle, "lower", "s"),
             metric("load_average_1m", load, "none", "load"),
@@ -168,7 +178,8 @@ def run_sweep_speed(
             f"{speedup:.2f}x (goal >= {SPEEDUP_GOAL}: {'met' if speed_met else 'NOT met'}); "
             f"{with_start:.2f}x counting the instance's start ({startup:.1f} s).",
             f"Ray's overhead per cell: {overhead * 1000:.0f} ms over {params.overhead_cells} "
-            f"no-work cells (goal < {OVERHEAD_GOAL_S} s: {'met' if overhead_met else 'NOT met'}).",
+            f"no-work cells (goal < {OVERHEAD_GOAL_S} s: {'met' if overhead_met else 'NOT met'}); "
+            f"an empty Ray task's round trip: {round_trip * 1000:.1f} ms.",
             f"Cores the cells got (CPU seconds over wall time): {serial_cpu / serial:.2f} "
             f"serially, {ray_cpu / on_ray:.2f} on Ray; the speed-up can only reach the "
             "ratio of the two, and only free cores make it 2.",
@@ -204,6 +215,7 @@ SWEEP_SPEED: Benchmark[StrictModel, StrictModel, SweepSpeedParams] = Benchmark(
             "ray_overhead_per_cell_s_met",
             "serial_cores_used",
             "ray_cores_used",
+            "ray_task_round_trip_s",
             "no_work_cells_local_s",
             "no_work_cells_ray_s",
             "load_average_1m",
