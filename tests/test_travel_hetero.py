@@ -43,6 +43,11 @@ def test_tfg_detection_runs_small_and_reports_auc_recovery_and_ablation(tmp_path
     (ablated,) = [m for m in result.metrics if m.name == "ablated_auc"]
     assert drop.value == pytest.approx(auc["sage"] - ablated.value)
     assert result.summary is not None and [r[0] for r in result.summary.rows] == ["mlp", "sage"]
+    # each drawn ring: its members, marked in the hover text, and their neighbours
+    assert result.graphs
+    for plot in result.graphs:
+        assert plot.labels is not None and any("(ring)" in text for text in plot.labels)
+        assert plot.group_names and plot.edges
     spec.params = {"ablate": ["teleports"]}
     with pytest.raises(Exception, match="unknown relations \\['teleports'\\]"):
         TFG_DETECTION.check(TFG_DETECTION.parse(spec))  # type: ignore[misc]

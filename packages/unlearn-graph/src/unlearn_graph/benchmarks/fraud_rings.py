@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
+import numpy as np
 from pydantic import Field, field_validator
 from unlearn_schema.base import StrictModel
 from unlearn_schema.configs import BenchmarkSpec, Size
 from unlearn_schema.plugins import Benchmark, NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import machine_load_note, spec_from_parts
-from unlearn_schema.results import BenchmarkResult, MetricValue, Table
+from unlearn_schema.results import BenchmarkResult, GraphPlot, MetricValue, Table
 
 Detector = Literal["mlp", "sage", "rgcn", "han", "sage-focal"]
 DETECTORS: tuple[str, ...] = get_args(Detector)
@@ -81,6 +82,41 @@ def _check(parsed: Parsed) -> None:
     unknown = [r for r in parsed.params.ablate if r not in relations]
     if unknown:
         raise ValueError(f"params.ablate: unknown relations {unknown}; accepted: {relations}")
+
+
+def ring_plot(world: Any, ring_id: int, scores: np.ndarray, detector: str) -> GraphPlot:
+    """A `GraphPlot` of one ring and its direct neighbours, coloured by node type, the
+    users' hover text carrying ``detector``'s score."""
+    import networkx as nx
+
+    members = {(t, int(i)) for t, ids in world.rings[ring_id].members.items() for i in ids}
+    graph = nx.Graph()
+    graph.add_nodes_from(members)
+    for (source, _, target), pairs in world.edges.items():
+        for s, d in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
+            if (source, s) in members or (target, d) in members:
+                graph.add_edge((source, s), (target, d))
+    nodes = sorted(graph.nodes)
+    index = {node: k for k, node in enumerate(nodes)}
+    layout = nx.spring_layout(graph, seed=0)
+    types = sorted({t for t, _ in nodes})
+
+    def label(node: tuple[str, int]) -> str:
+        t, i = node
+        text = f"{t} {i}" + (" (ring)" if node in members else "")
+        return text + (f", {detector} score {scores[i]:.2f}" if t == "user" else "")
+
+    ring = world.rings[ring_id]
+    return GraphPlot(
+        name=f"ring-{ring_id}",
+        title=f"test ring {ring_id} ({ring.kind}) and its neighbours, by node type",
+        node_count=len(nodes),
+        edges=[(index[a], index[b]) for a, b in graph.edges],
+        groups=[types.index(t) for t, _ in nodes],
+        group_names=dict(enumerate(types)),
+        labels=[label(n) for n in nodes],
+        positions=[(float(layout[n][0]), float(layout[n][1])) for n in nodes],
+    )
 
 
 def _default_spec(size: Size) -> BenchmarkSpec:
@@ -148,10 +184,12 @@ def _detect(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult
 
     metrics: list[MetricValue] = []
     auc: dict[str, float] = {}
+    user_scores: dict[str, np.ndarray] = {}
     recovered: dict[str, dict[str, float]] = {}
     for detector in [*run.detectors, *extra]:
         found = train_detector(detector, data, run.epochs, run.hidden, seed=seed)
         auc[detector] = found.test_auc
+        user_scores[detector] = found.scores
         threshold = best_f1_threshold(labels[val], found.scores[val])
         recovered[detector] = ring_recovery(world, found.scores >= threshold, partition="test")
         if detector in run.detectors:
@@ -232,10 +270,15 @@ def _detect(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult
             for d in run.detectors
         ],
     )
+    # One ring of each kind in the test partition, drawn with its neighbourhood.
+    shown = {r.kind: r.ring_id for r in reversed(world.rings) if r.partition == "test"}
+    best = max(auc, key=lambda d: auc[d])
+    graphs = [ring_plot(world, i, user_scores[best], best) for i in sorted(shown.values())]
     return BenchmarkResult(
         metrics=metrics,
         notes=notes,
         summary=summary,
+        graphs=[g for g in graphs if g.node_count <= 2000],
         timings={"total": time.perf_counter() - started},
     )
 
