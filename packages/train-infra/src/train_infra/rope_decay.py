@@ -98,15 +98,18 @@ def rope_decay_lower_bound(
     rates = np.arange(0, head_dim, 2) / head_dim  # d ln(theta_i) / d ln(b) = -2i/d
     log_base, log_end = math.log(search_from), math.log(search_to)
     witnesses = np.zeros(0)
+    starts = list(range(0, context_length + 1, _CHUNK))
+    first_block = 0
     while log_base <= log_end:
         theta = np.exp(-rates * log_base)
         speed = float((rates * theta).sum())  # the rate bound, per unit of distance
         jump = _jump(witnesses, theta, speed)
         if jump is None:
-            # No remembered distance fails here: scan all of them (stop at the first
-            # block that has failing ones, and remember those).
+            # No remembered distance fails here: scan all of them, from the block where
+            # the last failure was (any failing distance proves a jump, so the order is
+            # free), stop at the first block that has failing ones and remember those.
             witnesses = np.zeros(0)
-            for start in range(0, context_length + 1, _CHUNK):
+            for start in starts[first_block:] + starts[:first_block]:
                 m = np.arange(start, min(start + _CHUNK, context_length + 1), dtype=np.float64)
                 decay = np.cos(np.multiply.outer(m, theta)).sum(axis=-1)
                 failing = decay < 0
@@ -115,6 +118,7 @@ def rope_decay_lower_bound(
                     best = np.argsort(ratios)[::-1][:_WITNESSES]
                     witnesses = m[failing][best]
                     jump = float(ratios[best[0]])
+                    first_block = start // _CHUNK
                     break
             if jump is None:
                 return math.exp(log_base)
