@@ -13,6 +13,7 @@ from erase_diffusion.attacks.concept_vector import concept_vector
 from erase_diffusion.attacks.embeddings import learned_embedding, learned_embedding_transfer
 from erase_diffusion.attacks.hiding import hide_in_text_encoder
 from erase_diffusion.attacks.latents import inverted_latents, inverted_latents_transfer
+from erase_diffusion.attacks.prompt_search import adversarial_ids, prompt_search
 from erase_diffusion.attacks.target import DiffusionAttackTarget
 from erase_diffusion.worlds.shapes import make_concept
 from unlearn_schema import MethodParams, SpecError
@@ -21,6 +22,7 @@ from unlearn_schema.testing import heavy_modules_after
 # Test sizes: a few seconds per attack on one core.
 FAST_EMBEDDING = {"steps": 25, "training_images": 16, "images_per_prompt": 1}
 FAST_LATENTS = {"images": 12}
+FAST_SEARCH = {"prompts": 4, "noise_draws": 2, "sweeps": 1, "tokens": 3}
 
 
 @pytest.fixture(scope="module")
@@ -157,5 +159,101 @@ def test_bad_params_and_targets_are_errors(shipped_pipe: Any, hidden: Any, judge
         concept_vector(no_original)
     with pytest.raises(SpecError, match=r"(?s)concept-vector params.*strength"):
         concept_vector(target, {"strength": -1.0})
+    with pytest.raises(SpecError, match=r"(?s)prompt-search params.*position"):
+        prompt_search(target, {"position": "middle"})
     with pytest.raises(ValueError, match="anchor must differ"):
         hide_in_text_encoder(shipped_pipe, "circle", "circle")
+
+
+def test_prompt_search_tokens_sit_before_or_after_the_prompt(shipped_pipe: Any) -> None:
+    tok = shipped_pipe.tokenizer
+    red, dark = (tok(w, add_special_tokens=False).input_ids[0] for w in ("red", "dark"))
+    prompt = "a red circle on a dark plain background"
+    words = tok(prompt, add_special_tokens=False).input_ids
+    for position, body in (("prefix", [red, dark, *words]), ("suffix", [*words, red, dark])):
+        ids = adversarial_ids(shipped_pipe, [prompt], [[red, dark]], position)
+        row = [tok.bos_token_id, *body, tok.eos_token_id]
+        assert ids[0, : len(row)].tolist() == row
+        assert set(ids[0, len(row) :].tolist()) <= {tok.pad_token_id}
+    with pytest.raises(ValueError, match=r"takes 8 tokens; with 7 adversarial.*exceeds"):
+        adversarial_ids(shipped_pipe, [prompt], [[red] * 7], "prefix")
+
+
+def test_prompt_search_keeps_most_circles_on_the_original(shipped_pipe: Any, judge: Any) -> None:
+    # On the original model the prompt already names the concept: the search keeps most
+    # images circles, and the tokens it found are words. The denoising loss is not the
+    # judge, so the chosen tokens ("triangle", say) cost some circles: measured 0.88 -> 0.62.
+    outcome = prompt_search(target_for(shipped_pipe, shipped_pipe, judge), FAST_SEARCH)
+    assert outcome.clean_reproduction_rate >= 0.75
+    assert outcome.reproduction_rate >= 0.5
+    assert len(outcome.prompts) == 4
+    assert all(p.endswith("background") and len(p.split()) == 9 + 3 for p in outcome.prompts)
+    assert outcome.metrics["denoising_loss"] > 0 and outcome.metrics["search_s"] > 0
+
+
+def test_prompt_search_on_the_hiding_model_reaches_only_the_shape_prior(
+    shipped_pipe: Any, hidden: Any, judge: Any
+) -> None:
+    # The hider reads "circle" as "square" and the world's vocabulary has no other word
+    # for a circle, so no discrete prompt can name it: the search only breaks the shape
+    # conditioning (0.25 is the prior's one-in-four). Measured: CRR 0.00 -> 0.25, ASR 0.50.
+    before = weights(hidden)
+    outcome = prompt_search(target_for(hidden, shipped_pipe, judge), FAST_SEARCH)
+    assert outcome.clean_reproduction_rate == 0.0
+    assert 0.1 <= outcome.reproduction_rate <= 0.5
+    assert outcome.attack_success_rate >= outcome.reproduction_rate
+    after = weights(hidden)
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+    assert all(p.grad is None for p in hidden.unet.parameters())
+
+
+# Against a pipeline retrained without circles (shipped, undertrained: the judge sees a
+# circle in about 13 % of its images of other shapes, the band of "nothing found").
+# Slow: six attacks on it take about 20 s on an idle core (a minute under load).
+NEVER_SAW = [
+    (learned_embedding, FAST_EMBEDDING, 0.15),
+    (learned_embedding_transfer, FAST_EMBEDDING, 0.15),
+    (inverted_latents_transfer, FAST_LATENTS, 0.3),
+    (concept_vector, {"images_per_prompt": 1}, 0.15),
+    (prompt_search, FAST_SEARCH, 0.15),
+]
+
+
+@pytest.fixture(scope="module")
+def never_saw_circle() -> Any:
+    from erase_diffusion.attacks.reference import retrained_without
+
+    pipe = retrained_without("circle")
+    assert pipe is not None, "the shipped tiny-shapes-no-circle pipeline is missing"
+    return pipe
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("attack", "params", "band"), NEVER_SAW, ids=[a.__name__ for a, _, _ in NEVER_SAW]
+)
+def test_attack_finds_nothing_in_a_model_retrained_without_the_concept(
+    attack: Any,
+    params: dict[str, Any],
+    band: float,
+    shipped_pipe: Any,
+    never_saw_circle: Any,
+    judge: Any,
+) -> None:
+    # Measured (seed 0): learned embeddings 0.12, their transfer 0.12, inverted-latents
+    # transfer 0.25, concept vector 0.00, prompt search 0.00 (on the hiding model the
+    # same attacks reach 0.5-1.0, prompt search 0.25).
+    outcome = attack(target_for(never_saw_circle, shipped_pipe, judge), params)
+    assert outcome.reproduction_rate <= band
+
+
+@pytest.mark.slow
+def test_white_box_inversion_paints_circles_even_into_a_model_that_never_saw_one(
+    shipped_pipe: Any, never_saw_circle: Any, judge: Any
+) -> None:
+    # DDIM inversion through the model itself is close to invertible: it reconstructs the
+    # concept image whatever the model learned (measured CRR 1.00 here). So its CRR on an
+    # erased model is an upper bound, not evidence of knowledge left behind.
+    outcome = inverted_latents(target_for(never_saw_circle, shipped_pipe, judge), FAST_LATENTS)
+    assert outcome.clean_reproduction_rate <= 0.15
+    assert outcome.reproduction_rate >= 0.8

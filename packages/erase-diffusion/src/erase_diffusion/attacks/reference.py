@@ -13,7 +13,11 @@ untrained embedding). It came from::
     half = TinyPipelineConfig(block_out_channels=(16, 32))
     pipe = train_pipeline(STEPS, 32, 0, 1e-3, config=half, ema_decay=0.999, exclude=("circle",))
 
-(``STEPS`` and the measured quality are in ``RETRAINED_STEPS`` below and the package docs.)
+with ``STEPS = RETRAINED_STEPS`` (3 000; the step-3000 checkpoint of a run cut short on
+a shared, heavily loaded 2-core machine). It is undertrained: on 40 prompts without a
+circle it draws the prompted shape in 43 % of the images (square 0.7, triangle
+0.4, cross 0.2; the shipped model 0.9-1.0) and the judge sees a circle in about 13 % of
+them. That is the band within which an attack "finds nothing" on it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ if TYPE_CHECKING:
 RETRAINED: dict[str, str] = {"circle": "tiny-shapes-no-circle"}
 """Concept -> shipped folder of a pipeline retrained without it."""
 
-RETRAINED_STEPS = 1000
+RETRAINED_STEPS = 3000
 """Training steps (batch 32, EMA 0.999) of the shipped retrained pipeline."""
 
 
