@@ -76,6 +76,7 @@ def test_entry_points_name_the_registries() -> None:
         "diffusion-erase-quick",
         "diffusion-erase-full",
         "erase-diffusion-speed",
+        "diffusion-memorisation",
     }
 
 
