@@ -75,10 +75,20 @@ class FraudRun(StrictModel):
 Parsed = ParsedSpec[FraudWorld, NoParams, FraudRun]
 
 
-def _check(parsed: Parsed) -> None:
-    from graph_algos.worlds.travel import EDGE_TYPES
+def _travel() -> Any:
+    """graph-algos' TFG module, or an error saying that this benchmark needs it."""
+    try:
+        from graph_algos.worlds import travel
+    except ImportError as error:
+        raise RuntimeError(
+            "tfg-detection needs graph-algos (its TravelFraudBench generator): "
+            "pip install graph-algos"
+        ) from error
+    return travel
 
-    relations = [e[1] for e in EDGE_TYPES]
+
+def _check(parsed: Parsed) -> None:
+    relations = [e[1] for e in _travel().EDGE_TYPES]
     unknown = [r for r in parsed.params.ablate if r not in relations]
     if unknown:
         raise ValueError(f"params.ablate: unknown relations {unknown}; accepted: {relations}")
@@ -155,25 +165,19 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
 
 def _detect(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
-    try:
-        from graph_algos.worlds.travel import TravelWorldConfig, ring_recovery, travel_fraud_world
-    except ImportError as error:
-        raise RuntimeError(
-            "tfg-detection needs graph-algos (its TravelFraudBench generator): "
-            "pip install graph-algos"
-        ) from error
+    travel = _travel()
     from unlearn_graph.fraud_detectors import best_f1_threshold, train_detector
     from unlearn_graph.worlds.hetero import to_hetero_data
 
     world_params, run, seed = parsed.world, parsed.params, parsed.seeds[0]
     load_before = os.getloadavg()
     started = time.perf_counter()
-    config = TravelWorldConfig(
+    config = travel.TravelWorldConfig(
         nodes=world_params.nodes,
         fraud_rate=world_params.fraud_rate,
         feature_signal=world_params.feature_signal,
     )
-    world = travel_fraud_world(config, seed=seed)
+    world = travel.travel_fraud_world(config, seed=seed)
     data = to_hetero_data(world, reverse_edges=True)
     labels = world.is_fraud["user"]
     val = world.mask("user", "val")
@@ -191,7 +195,8 @@ def _detect(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult
         auc[detector] = found.test_auc
         user_scores[detector] = found.scores
         threshold = best_f1_threshold(labels[val], found.scores[val])
-        recovered[detector] = ring_recovery(world, found.scores >= threshold, partition="test")
+        flagged = found.scores >= threshold
+        recovered[detector] = travel.ring_recovery(world, flagged, partition="test")
         if detector in run.detectors:
             labels_: dict[str, str] = {"method": detector}
             metrics.append(
