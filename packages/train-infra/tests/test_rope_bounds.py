@@ -123,3 +123,12 @@ def test_decay_definition_on_a_hand_worked_example() -> None:
         rope_decay_lower_bound(100, 5)
     with pytest.raises(ValueError, match="context_length must be an integer >= 1, got 0"):
         rope_decay_lower_bound(0)
+
+
+@pytest.mark.slow
+def test_decay_bound_at_128k_is_below_the_papers_value_and_holds() -> None:
+    bound = rope_decay_lower_bound(131072)
+    assert 4.86e6 < bound < 4.88e6 < PAPER_TABLE[131072]
+    assert _decay_holds(bound, 131072)
+    assert not _decay_holds(bound * (1 - 1e-7), 131072)
+    assert not _decay_holds(PAPER_TABLE[131072], 131072)  # the rounded 7.8e6 fails
