@@ -131,7 +131,7 @@ def test_ranks_draw_distinct_rows_that_make_up_the_global_minibatch(
 def test_local_part_refuses_a_minibatch_smaller_than_the_world(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import unlearn_llm.distributed as distributed
+    import unlearn_llm.ranks as distributed
     from unlearn_llm.data import Batch
 
     monkeypatch.setattr(distributed, "rank_and_world", lambda: (0, 2))

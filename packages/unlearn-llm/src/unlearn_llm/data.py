@@ -54,7 +54,7 @@ class Batch:
     """Right-padded token ids; ``labels`` is -100 outside the answer (and on padding).
 
     ``share`` is set on one rank's part of a global minibatch
-    (``unlearn_llm.distributed.local_part``); ``None`` for a whole batch.
+    (``unlearn_llm.ranks.local_part``); ``None`` for a whole batch.
     """
 
     input_ids: torch.Tensor

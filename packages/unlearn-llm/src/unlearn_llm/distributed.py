@@ -41,8 +41,8 @@ package's data and methods build their tensors on the CPU (no device placement y
 so gloo is the backend that works today; NCCL needs the model and batches on
 ``cuda:LOCAL_RANK`` first.
 
-This module imports torch only inside its functions: the method modules import
-``local_part`` from it and stay torch-free at import.
+The rank-aware pieces (``local_part``, ``average_gradients``, ``sharded_answer_nll``,
+``TRAFFIC``...) live in ``unlearn_llm.ranks`` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -52,173 +52,36 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import torch
+from unlearn_llm.ranks import (
+    BUCKET_BYTES,
+    TRAFFIC,
+    Traffic,
+    average_gradients,
+    average_tensor,
+    init_from_environment,
+    local_part,
+    mean_over_ranks,
+    rank_and_world,
+    sharded_answer_nll,
+)
 
-    from unlearn_llm.data import Batch
-
-BUCKET_BYTES = 25 * 2**20
-"""Gradients are all-reduced in flat buckets of at most this size (DDP's default)."""
-
-
-@dataclass
-class Traffic:
-    """Bytes this process sent through ``all_reduce`` (payload only), and how many calls."""
-
-    bytes_all_reduced: int = 0
-    calls: int = 0
-
-
-TRAFFIC = Traffic()
-"""This process's all-reduce traffic since it started (read a difference to time a part)."""
-
-
-def rank_and_world() -> tuple[int, int]:
-    """``(rank, world_size)`` of the initialised default process group, else ``(0, 1)``."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def local_part(batch: Batch, index: torch.Tensor) -> tuple[torch.Tensor, Batch]:
-    """This rank's rows of the global minibatch ``batch[index]``: their indices into
-    ``batch`` and the trimmed sub-batch, whose ``share`` records the global counts.
-
-    In one process it is ``(index, batch.subset(index).trimmed())`` unchanged.
-    """
-    from unlearn_llm.data import IGNORE_INDEX, Share
-
-    rank, world = rank_and_world()
-    if world == 1:
-        return index, batch.subset(index).trimmed()
-    if len(index) < world:
-        raise ValueError(
-            f"a minibatch of {len(index)} row(s) cannot give each of {world} ranks a row; "
-            f"accepted: a batch_size and a data set with at least {world} rows per minibatch "
-            "(also the last minibatch of a pass, rows % batch_size, unless it is 0)"
-        )
-    whole = batch.subset(index)
-    share = Share(
-        rows=len(index),
-        answer_tokens=int((whole.labels != IGNORE_INDEX).sum()),
-        positions=int(whole.attention_mask.sum()),
-        world=world,
-    )
-    mine = index[rank::world]
-    part = batch.subset(mine).trimmed()
-    part.share = share
-    return mine, part
-
-
-def _all_reduce_mean(flat: torch.Tensor, world: int) -> None:
-    import torch.distributed as dist
-
-    dist.all_reduce(flat)
-    flat.div_(world)
-    TRAFFIC.bytes_all_reduced += flat.numel() * flat.element_size()
-    TRAFFIC.calls += 1
-
-
-def average_tensor(tensor: torch.Tensor) -> torch.Tensor:
-    """``tensor`` averaged over the ranks, in place (unchanged in one process)."""
-    _, world = rank_and_world()
-    if world > 1:
-        _all_reduce_mean(tensor, world)
-    return tensor
-
-
-def average_gradients(parameters: Sequence[torch.nn.Parameter]) -> None:
-    """Average every ``.grad`` over the ranks, in flat buckets of ``BUCKET_BYTES``.
-
-    Every rank runs the same code on the same parameters, so the same gradients are
-    ``None`` on every rank; those are left out.
-    """
-    import torch
-
-    _, world = rank_and_world()
-    if world == 1:
-        return
-    grads = [p.grad for p in parameters if p.grad is not None]
-    start = 0
-    while start < len(grads):
-        end, size = start, 0
-        while end < len(grads) and (end == start or size + _nbytes(grads[end]) <= BUCKET_BYTES):
-            size += _nbytes(grads[end])
-            end += 1
-        bucket = grads[start:end]
-        flat = torch.cat([g.reshape(-1) for g in bucket])
-        _all_reduce_mean(flat, world)
-        offset = 0
-        for grad in bucket:
-            grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
-            offset += grad.numel()
-        start = end
-
-
-def _nbytes(tensor: torch.Tensor) -> int:
-    return tensor.numel() * tensor.element_size()
-
-
-def mean_over_ranks(values: Sequence[float]) -> list[float]:
-    """Each of ``values`` averaged over the ranks (one small all-reduce; a log's losses)."""
-    import torch
-
-    _, world = rank_and_world()
-    if world == 1 or not values:
-        return list(values)
-    flat = torch.tensor(list(values), dtype=torch.float64)
-    _all_reduce_mean(flat, world)
-    return [float(v) for v in flat]
-
-
-def sharded_answer_nll(model: torch.nn.Module, batch: Batch, chunk: int = 256) -> float:
-    """Mean answer-token NLL of ``batch`` (as ``data.answer_nll``), each rank scoring its
-    rows and the sums all-reduced; in one process, ``answer_nll`` on the whole batch."""
-    import torch
-
-    from unlearn_llm.data import answer_nll, token_logprobs
-
-    rank, world = rank_and_world()
-    if world == 1:
-        with torch.no_grad():
-            return float(answer_nll(model, batch))
-    totals = torch.zeros(2, dtype=torch.float64)
-    rows = torch.arange(len(batch))[rank::world]
-    with torch.no_grad():
-        for start in range(0, len(rows), chunk):
-            token_logp, mask = token_logprobs(model, batch.subset(rows[start : start + chunk]))
-            totals[0] -= float(token_logp.double().sum())
-            totals[1] += float(mask.sum())
-    import torch.distributed as dist
-
-    dist.all_reduce(totals)
-    TRAFFIC.bytes_all_reduced += totals.numel() * totals.element_size()
-    TRAFFIC.calls += 1
-    return float(totals[0] / totals[1].clamp(min=1.0))
-
-
-def init_from_environment(backend: str | None = None) -> bool:
-    """Join the process group that ``torchrun`` / ``accelerate launch`` describe in the
-    environment (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``...); ``False`` without one.
-
-    ``backend`` defaults to ``nccl`` when CUDA is available, else ``gloo``.
-    """
-    import torch
-    import torch.distributed as dist
-
-    if dist.is_initialized():
-        return True
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return False
-    chosen = backend or ("nccl" if torch.cuda.is_available() else "gloo")
-    dist.init_process_group(chosen)
-    return True
+__all__ = [
+    "BUCKET_BYTES",
+    "TRAFFIC",
+    "Traffic",
+    "average_gradients",
+    "average_tensor",
+    "init_from_environment",
+    "local_part",
+    "main",
+    "mean_over_ranks",
+    "rank_and_world",
+    "read_pairs",
+    "sharded_answer_nll",
+]
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
@@ -315,8 +178,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    # Run the importable module's main, not this __main__ copy's: the methods count their
-    # all-reduce bytes in unlearn_llm.distributed.TRAFFIC, which the report reads.
-    from unlearn_llm.distributed import main as imported_main
-
-    imported_main(sys.argv[1:])
+    main(sys.argv[1:])

@@ -122,9 +122,9 @@ def forget_in_own_model(
     """
     import torch
 
-    from unlearn_llm.distributed import rank_and_world, sharded_answer_nll
     from unlearn_llm.methods import METHODS
     from unlearn_llm.models import add_lora, load_causal_lm
+    from unlearn_llm.ranks import rank_and_world, sharded_answer_nll
 
     record = METHODS.lookup(method, "method")
     raw = dict(params or {})

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import Field
 from unlearn_schema import MethodParams, StrictModel
 
-from unlearn_llm.distributed import average_gradients, average_tensor, local_part, mean_over_ranks
+from unlearn_llm.ranks import average_gradients, average_tensor, local_part, mean_over_ranks
 
 if TYPE_CHECKING:
     import torch
@@ -220,7 +220,7 @@ def cycle(batch: Batch, size: int, generator: torch.Generator) -> Iterator[Batch
     """Endless shuffled minibatches of ``batch`` (every row once per pass).
 
     Under torch.distributed each is this rank's part of the global minibatch
-    (``unlearn_llm.distributed.local_part``): the ranks draw the same global rows from
+    (``unlearn_llm.ranks.local_part``): the ranks draw the same global rows from
     their equally seeded generators and each keeps a distinct share of them.
     """
     for index in cycle_indices(len(batch), size, generator):

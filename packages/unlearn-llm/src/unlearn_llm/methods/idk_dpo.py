@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from unlearn_llm.distributed import local_part
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepLoss,
@@ -43,6 +42,7 @@ from unlearn_llm.methods._common import (
     reference_logprob,
     setup,
 )
+from unlearn_llm.ranks import local_part
 
 if TYPE_CHECKING:
     from torch.nn import Module

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from unlearn_llm.distributed import local_part
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepLoss,
@@ -30,6 +29,7 @@ from unlearn_llm.methods._common import (
     reference_logprob,
     setup,
 )
+from unlearn_llm.ranks import local_part
 
 if TYPE_CHECKING:
     from torch.nn import Module
