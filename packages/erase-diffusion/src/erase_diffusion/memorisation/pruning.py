@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
+
     from erase_diffusion.pipeline import TextToImage
 
 Neuron = tuple[str, int]

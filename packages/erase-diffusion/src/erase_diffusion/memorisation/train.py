@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
+from unlearn_schema import StrictModel
+
 from erase_diffusion.worlds.shapes import (
     BACKGROUNDS,
     COLOURS,
@@ -36,11 +39,10 @@ from erase_diffusion.worlds.shapes import (
     render,
     sample,
 )
-from pydantic import Field
-from unlearn_schema import StrictModel
 
 if TYPE_CHECKING:
     import torch
+
     from erase_diffusion.pipeline import TextToImage
 
 CACHE_ENV = "ERASE_DIFFUSION_CACHE"

@@ -28,12 +28,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from erase_diffusion.worlds.shapes import ShapesWorld, sample
 from pydantic import Field
 from unlearn_schema import StrictModel
 
+from erase_diffusion.worlds.shapes import ShapesWorld, sample
+
 if TYPE_CHECKING:
     import torch
+
     from erase_diffusion.memorisation.train import MemorisedSet
     from erase_diffusion.pipeline import TextToImage
 
