@@ -205,6 +205,7 @@ def test_full_code_path_aggregates_seeds_and_forget_ratios(tmp_path: Any) -> Non
             "retain_eval_facts": 8,
             "retain_eval_passages": 4,
             "forget_fractions": [0.125, 0.25],
+            "attack_forget_fraction": None,  # attack both ratios (the nightly: 0.1 only)
             # one cheap attack: the attack rows carry the seed and ratio labels too
             "attacks": [{"name": "quantization", "params": {"bits": [4]}}],
             "suppressed": [],

@@ -268,13 +268,6 @@ def _check(parsed: FactsSpec) -> None:
             "params.forget_fractions and requests cannot be combined: the requests name the "
             "facts to forget; drop one of them"
         )
-    if run.attack_forget_fraction is not None and (
-        run.attack_forget_fraction not in (run.forget_fractions or [])
-    ):
-        raise ValueError(
-            f"params.attack_forget_fraction={run.attack_forget_fraction} is not one of "
-            f"params.forget_fractions={run.forget_fractions}; accepted: one of them, or null"
-        )
     for fraction in run.forget_fractions or []:
         count = round(fraction * world.people)
         available = round(world.forget_fraction * world.people)
@@ -284,6 +277,14 @@ def _check(parsed: FactsSpec) -> None:
                 f"(0, {world.forget_fraction}] (world forget_fraction) that select at least "
                 f"one of people={world.people}"
             )
+    # after the ratios themselves, so a bad ratio is named first
+    if run.attack_forget_fraction is not None and (
+        run.attack_forget_fraction not in (run.forget_fractions or [])
+    ):
+        raise ValueError(
+            f"params.attack_forget_fraction={run.attack_forget_fraction} is not one of "
+            f"params.forget_fractions={run.forget_fractions}; accepted: one of them, or null"
+        )
     if parsed.requests:
         for seed in parsed.seeds:
             # milliseconds: names facts the world does not have
