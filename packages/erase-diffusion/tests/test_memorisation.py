@@ -93,7 +93,8 @@ def test_prune_memorisation_stops_at_the_first_threshold_that_works(tiny_pipe: A
 
 
 def test_trigger_search_keeps_its_budget_and_the_weights(tiny_pipe: Any) -> None:
-    image = torch.rand(3, tiny_pipe.default_size, tiny_pipe.default_size) * 2 - 1
+    size = tiny_pipe.default_size
+    image = torch.rand(3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     start = tiny_pipe.encode(["a red circle on a dark plain background"])[0]
     before = {k: v.clone() for k, v in tiny_pipe.unet.state_dict().items()}
     params = TriggerParams(steps=6, learning_rate=0.5, batch_size=2, budget=0.1)
@@ -104,11 +105,12 @@ def test_trigger_search_keeps_its_budget_and_the_weights(tiny_pipe: Any) -> None
     assert all(torch.equal(v, before[k]) for k, v in tiny_pipe.unet.state_dict().items())
     assert all(p.grad is None for p in tiny_pipe.unet.parameters())
     # Unbounded, the search lowers the denoising loss on the image (same draws).
-    free = TriggerParams(steps=15, learning_rate=0.05, batch_size=4, budget=None)
+    # (seeded image; 64 held-out draws: measured 0.995-0.998 of the start's loss on 5 images)
+    free = TriggerParams(steps=30, learning_rate=0.1, batch_size=8, budget=None)
     trigger, _ = search_trigger(tiny_pipe, image, start, free, seed=0)
     with torch.no_grad():
-        loss_start = denoising_loss(tiny_pipe, image, start, torch.Generator().manual_seed(9), 16)
-        loss_found = denoising_loss(tiny_pipe, image, trigger, torch.Generator().manual_seed(9), 16)
+        loss_start = denoising_loss(tiny_pipe, image, start, torch.Generator().manual_seed(9), 64)
+        loss_found = denoising_loss(tiny_pipe, image, trigger, torch.Generator().manual_seed(9), 64)
     assert float(loss_found) < float(loss_start)
 
 
