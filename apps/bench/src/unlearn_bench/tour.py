@@ -77,6 +77,11 @@ PARTS: tuple[TourPart, ...] = (
             "params.erased_samples=16",
             "params.preserve_samples=24",
             "params.preserve_prompts=12",
+            # two attacks of the six keep the tour short: the white-box learned embedding
+            # (the one that brings erased concepts back from UCE) and the concept vector;
+            # diffusion-erase-quick runs them all
+            "params.attacks=[{name: learned-embedding, params: {steps: 25, training_images: 16,"
+            " images_per_prompt: 1}}, {name: concept-vector, params: {images_per_prompt: 1}}]",
         ),
         forget_metric="erasure_rate",
         forget_label="images still showing it",
