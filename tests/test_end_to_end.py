@@ -106,3 +106,22 @@ def test_graph_algos_installs_alone_without_torch(tmp_path: Path) -> None:
         text=True,
     )
     assert [p["package"] for p in json.loads(parts.stdout)] == ["graph-algos", "unlearn-bench"]
+
+
+def test_tour_end_to_end(tmp_path: Path) -> None:
+    """The README's first command: the tour on its embedded default, every part ran."""
+    ran = _bench("run", "tour", "--quiet", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    reports = list((tmp_path / "runs" / "tour").glob("*.json"))
+    assert len(reports) == 1
+    report = RunReport.model_validate_json(reports[0].read_text())
+    parts = {m.labels["part"] for m in report.result.metrics}
+    assert parts == {"llm-facts-quick", "diffusion-erase-quick", "graph-unlearn-quick"}
+    # the LLM parts' attack verdicts and the two diffusion attacks made it into the run
+    assert any(" attacked: forget quality " in note for note in report.result.notes)
+    attacks = {
+        m.labels["attack"]
+        for m in report.result.metrics
+        if m.labels["part"] == "diffusion-erase-quick" and "attack" in m.labels
+    }
+    assert attacks == {"learned-embedding", "concept-vector"}
