@@ -31,7 +31,7 @@ step counters). Erasure coding and persistence of that slot then run on a backgr
 thread, at the ``encode_every``/``persist_every`` frequency, while it stays idle: the
 optimizer update that would overwrite it (the step after next) waits for them.
 
-About 630 lines on purpose: `Snapshotter` is one state machine (copy, encode,
+About 640 lines on purpose: `Snapshotter` is one state machine (copy, encode,
 persist, load with fallback) whose invariants are easier to check in one file; the
 manager, persistence, erasure code and state capture already have modules of their own.
 """

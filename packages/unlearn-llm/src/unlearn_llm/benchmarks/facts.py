@@ -17,7 +17,7 @@ and the attacks' validity gate (``_attacks.py``).
 The per-model metrics, curves and seed means are built in ``_facts_report.py``.
 Importing this module does not import torch; ``run_facts`` does.
 
-About 640 lines on purpose: ``run_facts`` is one recipe read top to bottom (train,
+About 670 lines on purpose: ``run_facts`` is one recipe read top to bottom (train,
 unlearn, evaluate, attack per seed and ratio); the report and the attack runner
 already live in ``_facts_report.py`` and ``_attacks.py``.
 """
