@@ -108,3 +108,31 @@ def test_snapshot_of_a_model_moved_out_of_the_slots_is_an_error(manager: Manager
     with pytest.raises(ValueError, match="betas"):
         PingPongAdamW(make_model(8), None, betas=(0.9, 1.5))
     snapshots.close()
+
+
+def test_closing_the_snapshotter_detaches_the_optimizer(manager: ManagerProcess) -> None:
+    """After `close` the slots are unmapped; the model trains on in process memory."""
+    import copy
+
+    snapshots = Snapshotter(manager.address, manager.authkey)
+    model = make_model(32)
+    reference = copy.deepcopy(model)
+    optimizer = PingPongAdamW(model, snapshots, lr=1e-2)
+    reference_optimizer = PingPongAdamW(reference, None, lr=1e-2)
+    for step in range(3):
+        if step == 1:
+            snapshots.snapshot(model, optimizer, step=1, blocking=True)
+            snapshots.close()
+            assert optimizer.snapshotter is None
+        # the same dropout masks for both; steps 1 and 2 would touch unmapped memory
+        # without the detach
+        torch.manual_seed(step)
+        _train_step(model, optimizer, step)
+        torch.manual_seed(step)
+        _train_step(reference, reference_optimizer, step)
+    for (name, tensor), expected in zip(
+        model.state_dict().items(), reference.state_dict().values(), strict=True
+    ):
+        assert torch.equal(tensor, expected), name
+    with pytest.raises(SnapshotError, match="Snapshotter was closed"):
+        optimizer.snapshot_header(model, step=3)

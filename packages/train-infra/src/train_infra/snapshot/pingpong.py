@@ -137,6 +137,32 @@ class PingPongAdamW(torch.optim.Optimizer):
                     "exp_avg": live[f"optim/{index}/exp_avg"].zero_(),
                     "exp_avg_sq": live[f"optim/{index}/exp_avg_sq"].zero_(),
                 }
+        attach = getattr(snapshotter, "attach", None)
+        if attach is not None:
+            attach(self)
+
+    def detach(self) -> None:
+        """Move the parameters and moments out of the snapshotter's shared memory.
+
+        `Snapshotter.close` calls this before it unmaps the slots, so the model keeps
+        working (its parameters would otherwise point into unmapped memory). After it,
+        the optimizer trains on in plain process memory and can no longer be snapshot.
+        """
+        if self.snapshotter is None:
+            return
+        buffers = [torch.zeros(max(self.size, 1), dtype=torch.uint8) for _ in range(2)]
+        slots = [unpack(b, self.manifest, copy=False) for b in buffers]
+        live = self.slots[self.live]
+        with torch.no_grad():
+            for key, tensor in live.items():
+                slots[0][key].copy_(tensor)
+            for index, param in enumerate(self.param_groups[0]["params"]):
+                param.data = slots[0][f"model/{self.param_names[index]}"]
+                self.state[param]["exp_avg"] = slots[0][f"optim/{index}/exp_avg"]
+                self.state[param]["exp_avg_sq"] = slots[0][f"optim/{index}/exp_avg_sq"]
+        self.slots, self.live, self.live_committed = slots, 0, False
+        self.slot_names = [None, None]
+        self.snapshotter = None
 
     # -- the update -------------------------------------------------------------------
 
@@ -221,7 +247,10 @@ class PingPongAdamW(torch.optim.Optimizer):
 
         name = self.slot_names[self.live]
         if name is None:
-            raise SnapshotError("this PingPongAdamW was made without a snapshotter")
+            raise SnapshotError(
+                "this PingPongAdamW has no snapshotter (made without one, or its "
+                "Snapshotter was closed)"
+            )
         live = self.slots[self.live]
         params = dict(model.named_parameters())
         for param_name in self.param_names:

@@ -31,7 +31,7 @@ step counters). Erasure coding and persistence of that slot then run on a backgr
 thread, at the ``encode_every``/``persist_every`` frequency, while it stays idle: the
 optimizer update that would overwrite it (the step after next) waits for them.
 
-About 640 lines on purpose: `Snapshotter` is one state machine (copy, encode,
+About 650 lines on purpose: `Snapshotter` is one state machine (copy, encode,
 persist, load with fallback) whose invariants are easier to check in one file; the
 manager, persistence, erasure code and state capture already have modules of their own.
 """
@@ -41,6 +41,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,7 @@ class Snapshotter:
                 f"k + m = {k + m} fragments need as many ranks, but there are {len(self.peers)}"
             )
         self._peer_clients: dict[int, ManagerClient] = {}
+        self._attached: weakref.WeakSet[PingPongAdamW] = weakref.WeakSet()
         self.transport = transport
         self._group: Any = None
         if transport == "gloo" and self.code is not None:
@@ -629,11 +631,22 @@ class Snapshotter:
             )
         return self.restore(model, optimizer, step=chosen)
 
+    def attach(self, optimizer: PingPongAdamW) -> None:
+        """Remember a `PingPongAdamW` whose slots this snapshotter's memory holds."""
+        self._attached.add(optimizer)
+
     def close(self) -> None:
-        """Wait for the copy in flight, then drop the connections (the manager keeps all)."""
+        """Wait for the copy in flight, then drop the connections (the manager keeps all).
+
+        Ping-pong optimizers still alive are detached first: their parameters move to
+        process memory, so the model stays usable after the slots are unmapped.
+        """
         try:
             self.wait()
         finally:
+            for optimizer in list(self._attached):
+                optimizer.detach()
+            self._attached.clear()
             self.client.close()
             for client in self._peer_clients.values():
                 client.close()
