@@ -230,3 +230,23 @@ def test_without_ray_the_ray_backend_names_the_extra(
     err = capsys.readouterr().err
     assert "unlearn-bench[ray]" in err and "--backend local" in err
     assert not (tmp_path / "results.sqlite").exists()
+
+
+def test_cell_keys_change_with_the_code_and_the_library_versions(tmp_path: Path) -> None:
+    """A stored cell is not reused after an edit of the benchmark's package or an upgrade."""
+    from unlearn_bench.discovery import load_benchmark
+    from unlearn_bench.sweep import code_identity, spec_key
+
+    benchmark, package = load_benchmark("planted-quickstart")
+    spec = benchmark.default_spec("quick")
+    identity = code_identity(benchmark, package)
+    assert identity["source"].startswith("graph_algos:") and identity["graph-algos"]
+    assert identity["python"]
+    keys = {
+        spec_key(spec),
+        spec_key(spec, identity),
+        spec_key(spec, {**identity, "source": "graph_algos:edited"}),
+        spec_key(spec, {**identity, "networkx": "0.0"}),
+    }
+    assert len(keys) == 4
+    assert spec_key(spec, dict(identity)) == spec_key(spec, identity)

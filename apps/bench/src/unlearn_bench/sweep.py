@@ -85,10 +85,39 @@ class SweepPlan:
     merged: int = 0  # cells that resolved to the same spec as an earlier one
 
 
-def spec_key(spec: BenchmarkSpec) -> str:
-    """sha256 of the resolved spec's canonical JSON: the cell's identity."""
-    text = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def spec_key(spec: BenchmarkSpec, code: dict[str, str] | None = None) -> str:
+    """sha256 of the resolved spec's canonical JSON and ``code``: the cell's identity.
+
+    ``code`` (from `code_identity`) holds the library versions and a digest of the
+    benchmark package's source, so a stored cell is rerun after either changes.
+    """
+    data: Any = spec.model_dump(mode="json")
+    if code is not None:
+        data = {"spec": data, "code": code}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def code_identity(benchmark: Benchmark[Any, Any, Any], package: str) -> dict[str, str]:
+    """Versions of ``package`` and its requirements, and a sha256 of its module's source.
+
+    The source digest covers every ``.py`` file of the benchmark's top-level module, so
+    an edited checkout (whose version number stays the same) gets new cell keys.
+    """
+    import importlib.util
+
+    from unlearn_bench.runner import package_versions
+
+    identity = dict(package_versions(package))
+    top = str(getattr(benchmark.run, "__module__", None) or package).split(".")[0]
+    found = importlib.util.find_spec(top)
+    digest = hashlib.sha256()
+    for folder in (found.submodule_search_locations or []) if found else []:
+        for path in sorted(Path(folder).rglob("*.py")):
+            digest.update(str(path.relative_to(folder)).encode("utf-8"))
+            digest.update(path.read_bytes())
+    identity["source"] = f"{top}:{digest.hexdigest()[:16]}"
+    return identity
 
 
 def cell_run_id(sweep: str, key: str) -> str:
@@ -134,6 +163,7 @@ def plan_sweep(sweep: SweepSpec, source: str) -> SweepPlan:
     one line, with how many cells it hit and the first of them.
     """
     benchmark, package = load_benchmark(str(sweep.spec["benchmark"]))
+    code = code_identity(benchmark, package)
     base: dict[str, Any] = dict(sweep.spec)
     problems: dict[str, list[str]] = {}
     cells: list[Cell] = []
@@ -164,7 +194,7 @@ def plan_sweep(sweep: SweepSpec, source: str) -> SweepPlan:
             except OverrideError as error:
                 problems.setdefault(str(error).replace("--set ", "grid "), []).append(shown)
                 continue
-            key = spec_key(spec)
+            key = spec_key(spec, code)
             if key in seen:
                 merged += 1
                 continue
