@@ -237,16 +237,16 @@ def test_cell_keys_change_with_the_code_and_the_library_versions(tmp_path: Path)
     from unlearn_bench.discovery import load_benchmark
     from unlearn_bench.sweep import code_identity, spec_key
 
-    benchmark, package = load_benchmark("planted-quickstart")
+    benchmark, package = load_benchmark("sweep-selftest")  # the app's own: always installed
     spec = benchmark.default_spec("quick")
     identity = code_identity(benchmark, package)
-    assert identity["source"].startswith("graph_algos:") and identity["graph-algos"]
+    assert identity["source"].startswith("unlearn_bench:") and identity["unlearn-bench"]
     assert identity["python"]
     keys = {
         spec_key(spec),
         spec_key(spec, identity),
-        spec_key(spec, {**identity, "source": "graph_algos:edited"}),
-        spec_key(spec, {**identity, "networkx": "0.0"}),
+        spec_key(spec, {**identity, "source": "unlearn_bench:edited"}),
+        spec_key(spec, {**identity, "pydantic": "0.0"}),
     }
     assert len(keys) == 4
     assert spec_key(spec, dict(identity)) == spec_key(spec, identity)
