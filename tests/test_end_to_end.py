@@ -20,12 +20,17 @@ def _bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(script), *args], cwd=cwd, capture_output=True, text=True)
 
 
-def test_planted_quickstart_end_to_end(tmp_path: Path) -> None:
-    ran = _bench("run", "planted-quickstart", "--quiet", cwd=tmp_path)
+def _run_single_report(benchmark: str, cwd: Path) -> RunReport:
+    """Run ``benchmark`` quietly through the console script and read its one report."""
+    ran = _bench("run", benchmark, "--quiet", cwd=cwd)
     assert ran.returncode == 0, ran.stderr
-    reports = list((tmp_path / "runs" / "planted-quickstart").glob("*.json"))
+    reports = list((cwd / "runs" / benchmark).glob("*.json"))
     assert len(reports) == 1
-    report = RunReport.model_validate_json(reports[0].read_text())
+    return RunReport.model_validate_json(reports[0].read_text())
+
+
+def test_planted_quickstart_end_to_end(tmp_path: Path) -> None:
+    report = _run_single_report("planted-quickstart", tmp_path)
     assert report.wall_time_s < 60, "planted-quickstart must stay under a minute"
     star_degree = next(
         m.value
@@ -110,11 +115,7 @@ def test_graph_algos_installs_alone_without_torch(tmp_path: Path) -> None:
 
 def test_tour_end_to_end(tmp_path: Path) -> None:
     """The README's first command: the tour on its embedded default, every part ran."""
-    ran = _bench("run", "tour", "--quiet", cwd=tmp_path)
-    assert ran.returncode == 0, ran.stderr
-    reports = list((tmp_path / "runs" / "tour").glob("*.json"))
-    assert len(reports) == 1
-    report = RunReport.model_validate_json(reports[0].read_text())
+    report = _run_single_report("tour", tmp_path)
     parts = {m.labels["part"] for m in report.result.metrics}
     assert parts == {"llm-facts-quick", "diffusion-erase-quick", "graph-unlearn-quick"}
     # the LLM parts' attack verdicts and the two diffusion attacks made it into the run
