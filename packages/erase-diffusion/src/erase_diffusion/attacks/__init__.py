@@ -14,6 +14,9 @@ Every entry function has the shape of ``target.py``'s contract::
 - ``prompt_search.py``: discrete adversarial tokens before the prompt, each chosen over
   the whole vocabulary by the erased model's denoising loss on a concept image
   (UnlearnDiffAtk style);
+- ``arithmetic.py``: compositions of prompts in one generation (the erased prompt at a
+  negative weight, other values' prompts fitted by least squares, or the user's own),
+  the one with the lowest white-box denoising loss sampled (Concept Arithmetics);
 - ``hiding.py``: a designed pipeline that hides a concept in its text encoder only, on
   which every white-box attack must bring the concept back.
 
@@ -73,6 +76,13 @@ ATTACKS = Registry(
             entry="erase_diffusion.attacks.prompt_search:prompt_search",
             summary="UnlearnDiffAtk style: adversarial tokens searched by the erased denoiser.",
             paper="arXiv:2310.11868",
+        ),
+        AttackSpec(
+            name="concept-arithmetic",
+            params="erase_diffusion.attacks.arithmetic:ConceptArithmeticParams",
+            entry="erase_diffusion.attacks.arithmetic:concept_arithmetic",
+            summary="Composable-diffusion sums of prompts, chosen by the erased denoiser's loss.",
+            paper="Concept Arithmetics (Petsiuk and Saenko, 2024)",
         ),
     ],
 )

@@ -61,6 +61,7 @@ ATTACK_PARAMS: dict[Size, dict[str, dict[str, JsonValue]]] = {
         "inverted-latents-transfer": {"images": 8},
         "concept-vector": {"images_per_prompt": 1},
         "prompt-search": {"prompts": 4, "noise_draws": 2, "sweeps": 1, "tokens": 3},
+        "concept-arithmetic": {"images_per_prompt": 1},
     },
     "full": {},
 }
