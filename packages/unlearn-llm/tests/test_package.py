@@ -51,6 +51,7 @@ def test_every_registered_name_has_a_summary_a_paper_and_resolves() -> None:
         "rmu",
         "task-vector",
         "sani",
+        "test-time-steering",
     }
     # The projection is an attachment of the gradient methods, not a method.
     assert "geometric-projection" not in set(METHODS)

@@ -48,6 +48,7 @@ from unlearn_llm.methods.rmu import RMUParams, rmu
 from unlearn_llm.methods.sani import SANIParams, sani
 from unlearn_llm.methods.simnpo import SimNPOParams, simnpo
 from unlearn_llm.methods.task_vector import TaskVectorParams, task_vector
+from unlearn_llm.methods.test_time_steering import TestTimeSteeringParams, test_time_steering
 
 _M = "unlearn_llm.methods"
 
@@ -110,6 +111,13 @@ METHODS = Registry(
             summary="Reset the MLP neurons that carry the forget set, then repair on retain.",
             paper="arXiv:2510.21322",
         ),
+        MethodSpec(
+            name="test-time-steering",
+            params=f"{_M}.test_time_steering:TestTimeSteeringParams",
+            entry=f"{_M}.test_time_steering:test_time_steering",
+            summary="Hooks (no weight change) add a refusal direction to gated forget inputs.",
+            paper="arXiv:2510.04217",
+        ),
     ],
 )
 
@@ -125,6 +133,7 @@ __all__ = [
     "SANIParams",
     "SimNPOParams",
     "TaskVectorParams",
+    "TestTimeSteeringParams",
     "UnlearnData",
     "UnlearnLog",
     "gradient_ascent",
@@ -136,4 +145,5 @@ __all__ = [
     "sani",
     "simnpo",
     "task_vector",
+    "test_time_steering",
 ]
