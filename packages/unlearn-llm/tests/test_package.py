@@ -103,6 +103,7 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
         "llm-facts-full",
         "unlearn-llm-speed",
         "llm-attack-power",
+        "llm-erase-and-check",
     }
     assert all(b.name == name for name, b in benchmarks.items())
     assert benchmarks["unlearn-llm-speed"].kind == "speed"
