@@ -1,0 +1,163 @@
+"""HISTOGRAPH: a readout over every layer's node activations, not only the last one's.
+
+Paper: *Learning from Historical Activations in Graph Neural Networks*, Galron, Sinai,
+Maron, Eliasof (ICLR 2026), arXiv:2601.01123.
+
+It lives in its own room, ``readout/``, because it is neither an unlearning method
+(``methods/`` holds deletion algorithms behind one registry) nor a backbone
+(``models.py`` builds message-passing stacks): it is the final aggregation layer that
+turns a backbone's per-layer node activations into one vector per graph, PyG-style
+(``forward(history, batch)`` with PyG's ``batch`` vector).
+
+Input: the *history* $H \\in \\mathbb{R}^{N \\times (L+1) \\times d}$, where
+$h_n^{(\\ell)}$ is node $n$'s activation after layer $\\ell$ ($\\ell = 0$: the encoded
+input, $\\ell = L$: the last layer), for the nodes of a batch of graphs ($G(n)$ is the
+graph of node $n$, $|G|$ its number of nodes).
+
+Stage 1, layer-wise attention. The last layer asks which layers to read:
+
+$$q_n = W_Q h_n^{(L)},\\qquad k_n^{(\\ell)} = W_K h_n^{(\\ell)} + e_\\ell,\\qquad
+v_n^{(\\ell)} = W_V h_n^{(\\ell)},$$
+
+with $e_\\ell$ a learned embedding of layer $\\ell$'s position. The paper's attention is
+*unified*: one set of layer weights per graph, from the scores averaged over its nodes
+(``layer_weights="graph"``, the default),
+
+$$\\alpha_\\ell(G) = \\operatorname{softmax}_\\ell\\Big(\\frac{1}{|G|}\\sum_{n \\in G}
+\\frac{q_n^\\top k_n^{(\\ell)}}{\\sqrt{d}}\\Big),\\qquad
+z_n = \\sum_{\\ell=0}^{L} \\alpha_\\ell(G(n))\\, v_n^{(\\ell)}.$$
+
+``layer_weights="node"`` gives every node its own weights
+$\\alpha_{n\\ell} = \\operatorname{softmax}_\\ell(q_n^\\top k_n^{(\\ell)} / \\sqrt{d})$
+(an ablation; the paper's stage is the unified one).
+
+Stage 2, node-wise attention. Multi-head self-attention among the nodes of each graph
+(never across graphs), with a residual connection, then the mean over the graph:
+
+$$\\tilde z_n = z_n + \\operatorname{MHA}\\big(z_n, \\{z_m\\}_{m \\in G(n)}\\big),\\qquad
+g_G = \\frac{1}{|G|} \\sum_{n \\in G} \\tilde z_n .$$
+
+$g_G$ is permutation invariant in the nodes of $G$ (both stages are).
+
+Cost. Written as above, the keys and values cost $O(N L d^2)$, as much as the
+backbone's own linear maps. Because they are linear, the same numbers come cheaper:
+$q_n^\\top W_K h_n^{(\\ell)} = (W_K^\\top q_n)^\\top h_n^{(\\ell)}$ and
+$\\sum_\\ell \\alpha_\\ell W_V h_n^{(\\ell)} = W_V \\sum_\\ell \\alpha_\\ell h_n^{(\\ell)}$, so
+stage 1 costs $O(N L d + N d^2)$; stage 2 costs $O(\\sum_G |G|^2 d)$. The speed
+benchmark ``graph-histograph-speed`` measures the overhead against mean pooling.
+
+Where we had to choose (the paper's text, as we could read it, leaves these open or we
+could not check them): the learned layer embedding $e_\\ell$ added to the keys, one
+self-attention block without layer norm or feed-forward in stage 2, and the plain mean
+after it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+LayerWeights = Literal["graph", "node"]
+
+
+def scatter_mean(values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    """Mean of ``values`` ``(N, ...)`` over the nodes of each graph: ``(num_graphs, ...)``."""
+    total = values.new_zeros((num_graphs, *values.shape[1:]))
+    total.index_add_(0, batch, values)
+    count = torch.bincount(batch, minlength=num_graphs).clamp(min=1).to(values.dtype)
+    return total / count.view(-1, *([1] * (values.dim() - 1)))
+
+
+class LayerAttention(nn.Module):
+    """Stage 1: attention over the layers of each node's history, queried by its last
+    layer (equations in the module docstring)."""
+
+    def __init__(self, hidden: int, num_layers: int, layer_weights: LayerWeights = "graph"):
+        super().__init__()
+        if layer_weights not in ("graph", "node"):
+            raise ValueError(f"layer_weights must be 'graph' or 'node', got {layer_weights!r}")
+        self.hidden = hidden
+        self.num_layers = num_layers
+        self.layer_weights = layer_weights
+        self.query = nn.Linear(hidden, hidden, bias=False)
+        self.key = nn.Linear(hidden, hidden, bias=False)
+        self.value = nn.Linear(hidden, hidden, bias=False)
+        self.layer_embedding = nn.Parameter(torch.zeros(num_layers, hidden))
+        nn.init.normal_(self.layer_embedding, std=0.02)
+
+    def weights(self, history: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        """Layer weights: ``(num_graphs, L+1)`` for ``"graph"``, ``(N, L+1)`` for ``"node"``."""
+        _check_history(history, self.num_layers, self.hidden)
+        query = self.query(history[:, -1])  # (N, d)
+        # q^T (W_K h + e) = (W_K^T q)^T h + q^T e, without forming W_K h for every layer.
+        projected = query @ self.key.weight  # (N, d)
+        scores = torch.einsum("nd,nld->nl", projected, history)
+        scores = scores + query @ self.layer_embedding.T
+        scores = scores / math.sqrt(self.hidden)
+        if self.layer_weights == "graph":
+            scores = scatter_mean(scores, batch, num_graphs)
+        return torch.softmax(scores, dim=-1)
+
+    def forward(self, history: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        weights = self.weights(history, batch, num_graphs)
+        per_node = weights[batch] if self.layer_weights == "graph" else weights
+        mixed = torch.einsum("nl,nld->nd", per_node, history)
+        return self.value(mixed)  # W_V sum_l alpha_l h^(l) = sum_l alpha_l W_V h^(l)
+
+
+class NodeAttention(nn.Module):
+    """Stage 2: multi-head self-attention among the nodes of each graph, residual, mean."""
+
+    def __init__(self, hidden: int, heads: int = 4):
+        super().__init__()
+        if hidden % heads:
+            raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
+        self.attention = nn.MultiheadAttention(hidden, heads, batch_first=True)
+
+    def forward(self, nodes: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        from torch_geometric.utils import to_dense_batch
+
+        dense, mask = to_dense_batch(nodes, batch, batch_size=num_graphs)  # (G, Nmax, d)
+        attended, _ = self.attention(
+            dense, dense, dense, key_padding_mask=~mask, need_weights=False
+        )
+        refined = nodes + attended[mask]
+        return scatter_mean(refined, batch, num_graphs)
+
+
+class HistoGraphReadout(nn.Module):
+    """HISTOGRAPH (arXiv:2601.01123): layer-wise then node-wise attention over a
+    backbone's history ``(N, L+1, d)``; returns one embedding ``(num_graphs, d)`` per graph.
+
+    ``num_layers`` counts the history's entries ($L+1$, the input encoding included).
+    """
+
+    def __init__(
+        self,
+        hidden: int,
+        num_layers: int,
+        heads: int = 4,
+        layer_weights: LayerWeights = "graph",
+    ):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        self.layers = LayerAttention(hidden, num_layers, layer_weights)
+        self.nodes = NodeAttention(hidden, heads)
+
+    def forward(self, history: Tensor, batch: Tensor, num_graphs: int | None = None) -> Tensor:
+        if num_graphs is None:
+            num_graphs = int(batch.max()) + 1 if batch.numel() else 0
+        return self.nodes(self.layers(history, batch, num_graphs), batch, num_graphs)
+
+
+def _check_history(history: Tensor, num_layers: int, hidden: int) -> None:
+    if history.dim() != 3 or history.shape[1] != num_layers or history.shape[2] != hidden:
+        raise ValueError(
+            f"history must have shape (nodes, {num_layers}, {hidden}) "
+            f"(layers = backbone depth + 1, the input encoding included), "
+            f"got {tuple(history.shape)}"
+        )

@@ -1,0 +1,141 @@
+"""HISTOGRAPH (arXiv:2601.01123) on examples worked out by hand from its definition."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from unlearn_graph.readout.classifier import READOUTS, GraphClassifier
+from unlearn_graph.readout.histograph import HistoGraphReadout, LayerAttention, NodeAttention
+
+
+def _identity_layer_attention(hidden: int, layers: int, mode: str = "graph") -> LayerAttention:
+    stage = LayerAttention(hidden, layers, mode)  # type: ignore[arg-type]
+    with torch.no_grad():
+        for linear in (stage.query, stage.key, stage.value):
+            linear.weight.copy_(torch.eye(hidden))
+        stage.layer_embedding.zero_()
+    return stage
+
+
+def test_layer_attention_matches_the_hand_worked_example() -> None:
+    # One graph, two nodes, three layers (h^(0), h^(1), h^(2)); W_Q = W_K = W_V = I, e = 0.
+    history = torch.tensor(
+        [
+            [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],  # node a: q_a = h_a^(2) = (1, 1)
+            [[2.0, 0.0], [0.0, 0.0], [0.0, 1.0]],  # node b: q_b = h_b^(2) = (0, 1)
+        ]
+    )
+    batch = torch.zeros(2, dtype=torch.long)
+    stage = _identity_layer_attention(2, 3)
+    # q^T k per layer: node a (1, 1, 2), node b (0, 0, 1); graph mean (0.5, 0.5, 1.5) / sqrt 2.
+    scores = [0.5 / math.sqrt(2), 0.5 / math.sqrt(2), 1.5 / math.sqrt(2)]
+    total = sum(math.exp(s) for s in scores)
+    alpha = [math.exp(s) / total for s in scores]
+    weights = stage.weights(history, batch, 1)
+    assert weights.shape == (1, 3)
+    assert torch.allclose(weights[0], torch.tensor(alpha), atol=1e-6)
+    expected = torch.tensor(
+        [
+            [alpha[0] + alpha[2], alpha[1] + alpha[2]],  # a: a0 (1,0) + a1 (0,1) + a2 (1,1)
+            [2 * alpha[0], alpha[2]],  # b: a0 (2,0) + a2 (0,1)
+        ]
+    )
+    assert torch.allclose(stage(history, batch, 1), expected, atol=1e-6)
+
+
+def test_per_node_layer_weights_use_each_nodes_own_scores() -> None:
+    history = torch.tensor(
+        [[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[2.0, 0.0], [0.0, 0.0], [0.0, 1.0]]]
+    )
+    stage = _identity_layer_attention(2, 3, "node")
+    weights = stage.weights(history, torch.zeros(2, dtype=torch.long), 1)
+    node_b = torch.softmax(torch.tensor([0.0, 0.0, 1.0]) / math.sqrt(2), dim=0)
+    assert weights.shape == (2, 3) and torch.allclose(weights[1], node_b, atol=1e-6)
+
+
+def test_a_known_query_picks_the_layer_it_points_to() -> None:
+    # Keys are only the layer embeddings (W_K = 0); layer 1's is aligned with every query,
+    # so the weights go to layer 1 and the output is h^(1).
+    torch.manual_seed(0)
+    history = torch.randn(5, 4, 3)
+    history[:, -1] = torch.tensor([1.0, 0.0, 0.0])
+    stage = _identity_layer_attention(3, 4)
+    with torch.no_grad():
+        stage.key.weight.zero_()
+        stage.layer_embedding[1] = torch.tensor([40.0, 0.0, 0.0])
+    batch = torch.tensor([0, 0, 0, 1, 1])
+    weights = stage.weights(history, batch, 2)
+    assert torch.all(weights[:, 1] > 0.999)
+    assert torch.allclose(stage(history, batch, 2), history[:, 1], atol=1e-3)
+
+
+def test_the_cheap_form_equals_the_written_equation() -> None:
+    # Keys and values formed layer by layer, as the equation reads, give the same output.
+    torch.manual_seed(1)
+    stage = LayerAttention(6, 3)
+    history = torch.randn(7, 3, 6)
+    batch = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    query = stage.query(history[:, -1])
+    keys = stage.key(history) + stage.layer_embedding  # (N, L, d)
+    scores = (query.unsqueeze(1) * keys).sum(-1) / math.sqrt(6)
+    per_graph = torch.stack([scores[batch == g].mean(0) for g in range(2)])
+    alpha = torch.softmax(per_graph, dim=-1)[batch]
+    expected = (alpha.unsqueeze(-1) * stage.value(history)).sum(1)
+    assert torch.allclose(stage(history, batch, 2), expected, atol=1e-5)
+
+
+def _uniform_node_attention(hidden: int) -> NodeAttention:
+    stage = NodeAttention(hidden, heads=1)
+    attention = stage.attention
+    with torch.no_grad():
+        attention.in_proj_weight.zero_()
+        attention.in_proj_weight[2 * hidden :] = torch.eye(hidden)  # values: identity
+        assert attention.in_proj_bias is not None
+        attention.in_proj_bias.zero_()
+        attention.out_proj.weight.copy_(torch.eye(hidden))
+        attention.out_proj.bias.zero_()
+    return stage
+
+
+def test_node_attention_with_zero_queries_adds_the_graph_mean() -> None:
+    # Queries and keys are 0: uniform attention, each node gets its graph's mean added,
+    # and the graph vector is mean + mean. Graph 0 has nodes (1,2), (3,4); graph 1 (5,0).
+    stage = _uniform_node_attention(2)
+    nodes = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 0.0]])
+    out = stage(nodes, torch.tensor([0, 0, 1]), 2)
+    assert torch.allclose(out, torch.tensor([[4.0, 6.0], [10.0, 0.0]]), atol=1e-6)
+
+
+def test_readout_is_invariant_to_the_order_of_nodes_and_graphs_do_not_mix() -> None:
+    torch.manual_seed(2)
+    readout = HistoGraphReadout(8, 5, heads=2).eval()
+    history = torch.randn(9, 5, 8)
+    batch = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    out = readout(history, batch)
+    assert out.shape == (2, 8)
+    order = torch.tensor([3, 1, 0, 2, 8, 5, 4, 7, 6])  # shuffled within each graph
+    assert torch.allclose(readout(history[order], batch[order]), out, atol=1e-5)
+    alone = readout(history[4:], torch.zeros(5, dtype=torch.long))
+    assert torch.allclose(alone[0], out[1], atol=1e-5)
+
+
+def test_bad_history_shape_names_what_is_expected() -> None:
+    readout = HistoGraphReadout(8, 5, heads=2)
+    with pytest.raises(ValueError, match=r"\(nodes, 5, 8\)"):
+        readout(torch.randn(4, 3, 8), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="layer_weights"):
+        LayerAttention(8, 5, "edge")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("readout", READOUTS)
+@pytest.mark.parametrize("backbone", ["gcn", "gin"])
+def test_classifier_gives_logits_per_graph(readout: str, backbone: str) -> None:
+    torch.manual_seed(3)
+    model = GraphClassifier(3, 4, backbone, depth=3, hidden=8, readout=readout)  # type: ignore[arg-type]
+    x = torch.randn(6, 3)
+    edge_index = torch.tensor([[0, 1, 1, 2, 3, 4, 4, 5], [1, 0, 2, 1, 4, 3, 5, 4]])
+    logits = model(x, edge_index, torch.tensor([0, 0, 0, 1, 1, 1]), 2)
+    assert logits.shape == (2, 4) and torch.isfinite(logits).all()
+    assert len(model.history(x, edge_index)) == 4
