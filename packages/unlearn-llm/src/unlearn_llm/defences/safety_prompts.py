@@ -209,7 +209,7 @@ class SafetyClassifierParams(StrictModel):
     batch_size: int = Field(default=64, ge=1, le=4096)
     learning_rate: float = Field(default=3e-3, gt=0.0, le=1.0)
     erased_harmless_copies: int = Field(
-        default=2,
+        default=6,
         ge=0,
         le=20,
         description=(
@@ -218,7 +218,7 @@ class SafetyClassifierParams(StrictModel):
         ),
     )
     max_erased_share: float = Field(
-        default=0.5, gt=0.0, lt=1.0, description="At most this share of a copy's tokens erased."
+        default=0.9, gt=0.0, lt=1.0, description="At most this share of a copy's tokens erased."
     )
     threads: int = Field(default=1, ge=1, le=64, description="torch CPU threads.")
     prompts: SafetyPromptsParams = Field(default_factory=SafetyPromptsParams)
