@@ -103,6 +103,7 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
         "llm-facts-full",
         "unlearn-llm-speed",
         "llm-attack-power",
+        "llm-restor",
         "llm-erase-and-check",
     }
     assert all(b.name == name for name, b in benchmarks.items())
