@@ -124,6 +124,7 @@ def test_a_spec_that_leaves_parts_out_gets_the_default_spec_parts() -> None:
         "npo",
         "npo+gu",
         "rmu",
+        "test-time-steering",
     ]
     assert parsed.world == LLM_FACTS_QUICK.parse(LLM_FACTS_QUICK.default_spec("quick")).world
 

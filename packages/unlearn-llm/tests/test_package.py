@@ -102,6 +102,7 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
         "llm-facts-quick",
         "llm-facts-full",
         "unlearn-llm-speed",
+        "unlearn-llm-steering-speed",
         "llm-attack-power",
         "llm-restor",
         "llm-erase-and-check",

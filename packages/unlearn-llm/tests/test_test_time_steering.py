@@ -178,3 +178,48 @@ def test_bad_layers_name_the_accepted_ones(tiny: Any) -> None:
     test_time_steering(model, tiny.data, None)
     with pytest.raises(ValueError, match="already steered"):
         test_time_steering(model, tiny.data, None)
+
+
+def test_the_steering_speed_benchmark_times_every_config_against_the_plain_model(
+    tmp_path: Any,
+) -> None:
+    from unlearn_llm.benchmarks.steering_speed import CONFIGS, LLM_STEERING_SPEED, TARGET
+    from unlearn_llm.models import tiny_model_params
+    from unlearn_llm.worlds.facts import tiny_world_params
+    from unlearn_schema import ModelSpec, NullProgress, WorldSpec
+
+    spec = LLM_STEERING_SPEED.default_spec("quick").model_copy(
+        update={
+            "world": WorldSpec(name="fictitious-facts", params=tiny_world_params().model_dump()),
+            "model": ModelSpec(name="llama-tiny", params=tiny_model_params().model_dump()),
+            "params": {"batch_sizes": [1, 4], "repeats": 2, "rounds": 1},
+        }
+    )
+    result = LLM_STEERING_SPEED.run(LLM_STEERING_SPEED.parse(spec), NullProgress(), str(tmp_path))
+    assert {m.name for m in result.metrics} == LLM_STEERING_SPEED.metric_names
+    ratios = [m for m in result.metrics if m.name == "latency_ratio"]
+    assert {(m.labels["config"], m.labels["batch_size"]) for m in ratios} == {
+        (config, size) for config in CONFIGS for size in ("1", "4")
+    }
+    assert all(m.value > 0 and m.reference == TARGET for m in ratios)
+    met = {
+        (m.labels["config"], m.labels["batch_size"]): m.value
+        for m in result.metrics
+        if m.name == "latency_target_met"
+    }
+    assert all(
+        met[(m.labels["config"], m.labels["batch_size"])] == float(m.value <= TARGET)
+        for m in ratios
+    )
+    (curve,) = result.curves
+    assert [s.label for s in curve.series] == list(CONFIGS) and curve.hlines == {
+        "target 1.1": TARGET
+    }
+    assert any("machine load" in note for note in result.notes)
+
+
+def test_the_steering_modules_import_no_torch() -> None:
+    from unlearn_schema.testing import heavy_modules_after
+
+    code = "import unlearn_llm.methods.test_time_steering, unlearn_llm.benchmarks.steering_speed"
+    assert heavy_modules_after(code, ("torch", "transformers", "numpy")) == []

@@ -28,6 +28,7 @@ FACTS_METRIC_NAMES = frozenset(
         # per model (methods, the original and the other-seed oracle)
         "forget_quality",
         "model_utility",
+        "gate_firing_rate",  # test-time steering's gate, per split
         "forget_answer_probability",
         "forget_truth_ratio",
         "forget_exact_answer_accuracy",

@@ -170,6 +170,8 @@ def _methods_for(size: Size) -> list[MethodConfig]:
                 "eval_every": light["eval_every"],
             },
         ),
+        # no steps: hooks that steer gated forget inputs, every weight left as it was
+        MethodConfig(name="test-time-steering", params={}),
     ]
     if size == "quick":
         return quick
@@ -329,6 +331,7 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
         suppressed_model,
     )
     from unlearn_llm.methods import make_unlearn_data
+    from unlearn_llm.methods.test_time_steering import gate_firing_rates
     from unlearn_llm.metrics.evaluate import (
         answer_token_statistics,
         evaluate_model,
@@ -560,6 +563,10 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
                     progress.advance(1, f"{label} attacked")
                 labels = {**base, "method": label}
                 metrics.extend(model_metrics(evaluation, oracle_eval, p, labels))
+                gated = {"forget": forget_facts, "retain": retain_eval, "general": splits[2]}
+                for split, rate in gate_firing_rates(model, tokenizer, gated).items():
+                    labels_split = {**labels, "split": split}
+                    metrics.append(metric("gate_firing_rate", rate, "none", labels_split))
                 metrics.append(
                     metric("unlearning_wall_time", log.wall_time_s, "lower", labels, unit="s")
                 )

@@ -25,8 +25,8 @@ g_t(x)\\, r^{(\\ell)}$, with strength $\\alpha$ (``strength``) and the gate $g_t
 
 *Input-aware gate* (the paper decides from the input when to steer; ours checks the
 input's activations against the forget set's signature). At the gate layer $\\ell_g$, the
-signature is the Fisher discriminant of the question tokens of forget rows against those
-of retain rows: with $\\mu_f, \\mu_r$ their mean activations and $\\Sigma$ the pooled
+signature is the Fisher discriminant of the question tokens of forget rows against the
+tokens of retain rows: with $\\mu_f, \\mu_r$ their mean activations and $\\Sigma$ the pooled
 within-class covariance (ridge $\\lambda$ times its mean eigenvalue added),
 
 $$
@@ -35,13 +35,15 @@ z_t(x) = w^\\top \\big(h^{(\\ell_g)}_t(x) - \\tfrac{1}{2}(\\mu_f + \\mu_r)\\big)
 g_t(x) = \\mathbb{1}\\big[\\max_{t' \\le t} z_{t'}(x) > \\tau\\big]
 $$
 
-so a position is steered once a token before it looked like the forget set (a forget
+so a position is steered once a token at or before it looked like the forget set (a forget
 subject's name; the question template is shared by both sets and scores low). It is
 causal, so teacher-forced scoring and greedy generation agree. The threshold $\\tau$
-(``threshold``; ``None``: chosen on data) maximises TPR - FPR of the gate at the last
-question token, forget questions against retain questions of the training rows, halfway
-between the two scores it separates. ``gate="always"`` steers every position (the
-ungated ablation).
+(``threshold``; ``None``: chosen on data) maximises TPR - FPR over the training rows, a
+forget row counting as fired when the gate is open at its last question token, a retain
+row when it opens anywhere in it; it sits halfway between the two scores it separates.
+The discriminant's negatives are every token of the retain rows (questions, answers,
+passages), since steering a retain answer anywhere costs utility. ``gate="always"``
+steers every position (the ungated ablation).
 
 What this is not: the knowledge stays in the weights. An attack that reads activations
 before the steered layer, or fine-tunes the model around the fixed offset, sees it.
@@ -50,7 +52,7 @@ before the steered layer, or fine-tunes the model around the fixed offset, sees 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -102,7 +104,8 @@ class TestTimeSteeringParams(MethodParams):
 
 @dataclass
 class GateFit:
-    """How the gate's threshold was chosen: in-sample firing rates on the rows it saw."""
+    """How the gate's threshold was chosen: in-sample firing rates on the rows it saw
+    (a forget row fires at its last question token, a retain row anywhere in it)."""
 
     threshold: float
     forget_rows: int
@@ -339,11 +342,17 @@ def remove_steering(model: Module) -> bool:
 
 
 def gate_firing_rate(
-    model: Module, tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA], question: int = 0
+    model: Module,
+    tokenizer: PreTrainedTokenizerBase,
+    facts: Sequence[QA],
+    question: int | Literal["heldout"] = 0,
 ) -> float:
-    """Share of ``facts`` whose prompt (phrasing ``question``) fires the installed gate at
-    its last token, the one that predicts the answer's first token (1.0 for
-    ``gate='always'``)."""
+    """Share of ``facts`` whose prompt fires the installed gate at its last token, the one
+    that predicts the answer's first token (1.0 for ``gate='always'``).
+
+    ``question`` picks the phrasing: an index into ``qa.questions`` (the trained ones) or
+    ``"heldout"`` (the phrasing no model trained on).
+    """
     import torch
 
     from unlearn_llm.data import encode, prompt_text
@@ -355,13 +364,34 @@ def gate_firing_rate(
         return 1.0
     if not facts:
         raise ValueError("gate_firing_rate needs at least one fact")
-    prompts = [prompt_text(qa.questions[min(question, len(qa.questions) - 1)]) for qa in facts]
-    batch = encode(tokenizer, prompts, [qa.answer for qa in facts])
+    questions = [
+        qa.heldout_question
+        if question == "heldout"
+        else qa.questions[min(question, len(qa.questions) - 1)]
+        for qa in facts
+    ]
+    batch = encode(tokenizer, [prompt_text(q) for q in questions], [qa.answer for qa in facts])
     last = prompt_lengths(batch) - 1
     with torch.no_grad():
         model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
     assert steering.fired is not None
     return float(steering.fired[torch.arange(len(batch)), last].float().mean())
+
+
+def gate_firing_rates(
+    model: Module,
+    tokenizer: PreTrainedTokenizerBase,
+    splits: Mapping[str, Sequence[QA]],
+) -> dict[str, float]:
+    """``gate_firing_rate`` per split (trained phrasing), plus ``<split>_heldout_phrasing``
+    for each; empty when ``model`` is not steered (any other method's model)."""
+    if installed_steering(model) is None:
+        return {}
+    rates: dict[str, float] = {}
+    for name, facts in splits.items():
+        rates[name] = gate_firing_rate(model, tokenizer, facts)
+        rates[f"{name}_heldout_phrasing"] = gate_firing_rate(model, tokenizer, facts, "heldout")
+    return rates
 
 
 def test_time_steering(
@@ -376,8 +406,6 @@ def test_time_steering(
     Changes no parameter; ``remove_steering(model)`` undoes it. ``on_step`` is never
     called (there are no steps).
     """
-    import torch
-
     del on_step
     start = time.perf_counter()
     config = typed(TestTimeSteeringParams, params)
@@ -417,19 +445,24 @@ def test_time_steering(
     if not gated:
         steering = Steering(directions, config.strength, gate_layer=None)
     else:
-        retain_lengths = prompt_lengths(data.retain)
-        # passage rows have no question (only the start token): no gate tokens
-        retain_rows = data.retain.subset(torch.nonzero(retain_lengths > 1).flatten())
-        retain_hidden = layer_outputs(model, retain_rows, [config.gate_layer], config.batch_size)
+        retain = data.retain
+        retain_hidden = layer_outputs(model, retain, [config.gate_layer], config.batch_size)
+        retain_tokens = retain.attention_mask.bool()
+        retain_tokens[:, 0] = False  # the start token is the same in every row
         forget_hidden = recall[config.gate_layer]
+        # Negatives are every token of the retain rows (answers and passages too): the
+        # gate must stay shut on all of them, not only on their questions.
         weight, bias = gate_signature(
             forget_hidden[question_mask(recall_rows)],
-            retain_hidden[config.gate_layer][question_mask(retain_rows)],
+            retain_hidden[config.gate_layer][retain_tokens],
             config.ridge,
         )
         steering = Steering(directions, config.strength, config.gate_layer, weight, bias)
         forget_scores = _row_scores(steering, forget_hidden, recall_rows)
-        retain_scores = _row_scores(steering, retain_hidden[config.gate_layer], retain_rows)
+        # a retain row counts as fired if the gate opens anywhere in it
+        retain_scores = steering.gate_scores(
+            retain_hidden[config.gate_layer], retain.attention_mask
+        )[:, -1]
         threshold = config.threshold
         if threshold is None:
             threshold = best_threshold(forget_scores, retain_scores)
