@@ -9,6 +9,8 @@
   models, clean against attacked forget quality, the attack validity gate).
 - ``attack_power.py``: ``llm-attack-power``, which attacks catch the designed
   suppression-only models, per training recipe (one-stage, TOFU-like two-stage).
+- ``restor.py``: ``llm-restor`` (RESTOR), documents of wrong facts corrupt the model,
+  every method unlearns them: forgetting of the wrong facts vs recovery of the true ones.
 - ``erase_and_check.py``: ``llm-erase-and-check``, the certified erase-and-check prompt
   defence (``unlearn_llm.defences``): certified and harmless accuracy and cost per d.
 - ``_common.py``: the one ``metric(...)`` helper both build their MetricValues with.
