@@ -50,7 +50,7 @@ from unlearn_schema.recipes import spec_from_parts
 from unlearn_llm.benchmarks._common import metric
 from unlearn_llm.benchmarks.facts import WORLD_NAME
 from unlearn_llm.defences.erase_and_check import MODES, Mode, subsequence_count
-from unlearn_llm.defences.safety_prompts import SafetyClassifierParams
+from unlearn_llm.defences.safety_prompts import SafetyClassifierParams, SafetyPromptsParams
 from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
 
 if TYPE_CHECKING:
@@ -131,11 +131,13 @@ def _spec(size: Size) -> BenchmarkSpec:
             attack_steps=80,
             greedy_iterations=[0, 1, 2, 3, 4, 6, 8],
         )
+    # full: llm-facts-full's 200-person world and twice the prompts of each label
+    prompts = SafetyPromptsParams(per_label=400 if size == "quick" else 800)
     return spec_from_parts(
         "llm-erase-and-check",
         size,
-        world=(WORLD_NAME, world_params_for("quick")),
-        model=(FILTER_NAME, SafetyClassifierParams()),
+        world=(WORLD_NAME, world_params_for(size)),
+        model=(FILTER_NAME, SafetyClassifierParams(prompts=prompts)),
         params=run,
     )
 
