@@ -7,12 +7,15 @@ gate layer, and the gated offset at each steered layer. Target (issue 14): at mo
 
 Baseline (same run, same weights, same batch): the model before steering (a deep copy
 taken before the hooks go in), in eval mode without gradients, scoring teacher-forced
-forget and retain rows. Each configuration is timed in ``rounds`` blocks of ``repeats``
-forward passes that alternate with baseline blocks, and its ratio is the sum of its
-blocks over the sum of the baseline's next to them, so load that drifts on a shared CPU
-cancels. This is repeated for every batch size of ``batch_sizes`` (the hooks' cost is
-partly per call, so small batches pay relatively more): the plot is the latency ratio
-against the rows per forward pass, with the 1.1 target line.
+forget and retain rows. Each configuration runs ``rounds`` x ``repeats`` forward passes
+interleaved pass by pass with the baseline's (the order swapping every pass), and its
+ratio is its summed time over the baseline's, so load that drifts on a shared CPU hits
+both alike. Times are the thread's CPU time (torch runs on one thread here), which other
+processes on a loaded machine disturb far less than wall time; the wall-time ratio is
+reported beside it (``latency_ratio_wall``). This is repeated for every batch size of
+``batch_sizes`` (the hooks' cost is partly per call, so small batches pay relatively
+more): the plot is the latency ratio against the rows per forward pass, with the 1.1
+target line.
 
 Sizes: ``quick`` is the quick facts world and model (untrained: the cost of a forward
 pass does not depend on what the weights know), ``full`` a wider, deeper model on the
@@ -61,6 +64,7 @@ STEERING_SPEED_METRIC_NAMES = frozenset(
         "baseline_forward_seconds",
         "forward_seconds",
         "latency_ratio",
+        "latency_ratio_wall",
         "latency_target_met",
         "steering_setup_seconds",
     }
@@ -76,10 +80,10 @@ class SteeringSpeedParams(StrictModel):
         max_length=10,
         description="Rows per forward pass (forget and retain rows alternating).",
     )
-    repeats: int = Field(default=20, ge=1, le=100_000, description="Forward passes per block.")
-    rounds: int = Field(
-        default=5, ge=1, le=1000, description="Alternating steered/baseline blocks."
+    repeats: int = Field(
+        default=20, ge=1, le=100_000, description="Forward passes of each model per round."
     )
+    rounds: int = Field(default=5, ge=1, le=1000, description="Rounds of interleaved passes.")
 
 
 SteeringSpeedSpec = ParsedSpec[FactsWorldParams, TinyLlamaParams, SteeringSpeedParams]
@@ -105,14 +109,22 @@ def _spec(size: Size) -> BenchmarkSpec:
     )
 
 
-def _block_seconds(model: Any, batch: Batch, repeats: int) -> float:
+def _paired_seconds(plain: Any, steered: Any, batch: Batch, repeats: int) -> dict[str, float]:
+    """``repeats`` forward passes of each model, interleaved pass by pass (the order
+    swapping every pass), so drifting load hits both alike. Returns the thread CPU time
+    and the wall time each model spent in all."""
     import torch
 
+    spent = {"plain_cpu": 0.0, "steered_cpu": 0.0, "plain_wall": 0.0, "steered_wall": 0.0}
     with torch.no_grad():
-        start = time.perf_counter()
-        for _ in range(repeats):
-            model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-        return time.perf_counter() - start
+        for index in range(repeats):
+            pair = [("plain", plain), ("steered", steered)]
+            for name, model in pair if index % 2 == 0 else pair[::-1]:
+                cpu, wall = time.thread_time(), time.perf_counter()
+                model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+                spent[f"{name}_cpu"] += time.thread_time() - cpu
+                spent[f"{name}_wall"] += time.perf_counter() - wall
+    return spent
 
 
 def _load() -> str:
@@ -169,36 +181,37 @@ def run_steering_speed(
         ratios: list[float] = []
         for batch_size in run.batch_sizes:
             batch = pool.subset(slice(0, batch_size)).trimmed()
-            # one warm-up block each, then alternating blocks
-            _block_seconds(plain, batch, run.repeats)
-            _block_seconds(steered, batch, run.repeats)
-            base_time = steered_time = 0.0
+            _paired_seconds(plain, steered, batch, 2)  # warm-up
+            spent = {"plain_cpu": 0.0, "steered_cpu": 0.0, "plain_wall": 0.0, "steered_wall": 0.0}
             for _ in range(run.rounds):
-                base_time += _block_seconds(plain, batch, run.repeats)
-                steered_time += _block_seconds(steered, batch, run.repeats)
+                for key, value in _paired_seconds(plain, steered, batch, run.repeats).items():
+                    spent[key] += value
             passes = run.rounds * run.repeats
-            ratio = steered_time / base_time
+            ratio = spent["steered_cpu"] / spent["plain_cpu"]
+            wall_ratio = spent["steered_wall"] / spent["plain_wall"]
             ratios.append(ratio)
             labels = {"config": label, "batch_size": str(len(batch))}
+            steered_ms, plain_ms = (spent[k] / passes * 1e3 for k in ("steered_cpu", "plain_cpu"))
             metrics += [
-                metric("forward_seconds", steered_time / passes, "lower", labels, unit="s"),
-                metric("baseline_forward_seconds", base_time / passes, "none", labels, unit="s"),
+                metric("forward_seconds", steered_ms / 1e3, "lower", labels, unit="s"),
+                metric("baseline_forward_seconds", plain_ms / 1e3, "none", labels, unit="s"),
                 metric("latency_ratio", ratio, "lower", labels, TARGET, reference_name="target"),
+                metric("latency_ratio_wall", wall_ratio, "lower", labels),
                 metric("latency_target_met", float(ratio <= TARGET), "higher", labels),
             ]
             notes.append(
                 f"{label}, {len(batch)} rows x {batch.input_ids.shape[1]} tokens: "
-                f"{steered_time / passes * 1e3:.3f} ms vs {base_time / passes * 1e3:.3f} ms "
-                f"unsteered, {ratio:.3f}x (target {TARGET}: "
-                f"{'met' if ratio <= TARGET else 'NOT met'})."
+                f"{steered_ms:.3f} ms vs {plain_ms:.3f} ms unsteered (CPU time), {ratio:.3f}x "
+                f"(target {TARGET}: {'met' if ratio <= TARGET else 'NOT met'}; wall time "
+                f"{wall_ratio:.3f}x)."
             )
             progress.advance(1, f"{label}, batch {len(batch)}")
         series.append(Series(label=label, x=[float(b) for b in run.batch_sizes], y=ratios))
         timings[f"config:{label}"] = time.perf_counter() - started
     notes[:0] = [
-        f"baseline: the same weights without hooks, eval mode, no gradients; "
-        f"{run.repeats} forward passes per block x {run.rounds} alternating rounds, "
-        "1 torch thread.",
+        "baseline: the same weights without hooks, eval mode, no gradients, 1 torch thread; "
+        f"{run.rounds} rounds of {run.repeats} forward passes of each model, interleaved "
+        "pass by pass; times are the thread's CPU time (the wall-time ratio beside it).",
         f"machine load (1 / 5 / 15 min load average): {load_before} at the start, "
         f"{_load()} at the end.",
     ]
