@@ -164,7 +164,17 @@ def run_memorisation(
     torch.manual_seed(seed)
 
     t0 = time.perf_counter()
-    memorised_pipe, memorised, cached = memorising_pipeline(run.memorise)
+    total_steps = run.memorise.steps
+
+    def training_step(step: int, loss: float) -> None:
+        # The first run trains the memorising pipeline (minutes): say how far it is.
+        if (step + 1) % 25 == 0 or step + 1 == total_steps:
+            progress.advance(
+                0,
+                f"training the memorising pipeline: step {step + 1}/{total_steps}, loss {loss:.4f}",
+            )
+
+    memorised_pipe, memorised, cached = memorising_pipeline(run.memorise, training_step)
     shipped = load_pipeline()
     judge = load_judge()
     timings["memorise (cached)" if cached else "memorise (trained)"] = time.perf_counter() - t0
