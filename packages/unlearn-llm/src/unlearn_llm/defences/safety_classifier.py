@@ -181,6 +181,8 @@ def trained_safety_filter(
         return SafetyFilter(model, vocab, log, path, from_cache=True)
     model, vocab, log = train_safety_classifier(world, params, seed)
     log.update(seed=seed, params=params.model_dump())
+    # Same staging-and-rename save as circuits/model.py's trained_copy_model; only the
+    # saved model differs.
     staging = path.with_name(path.name + f".tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
