@@ -93,7 +93,8 @@ def test_two_ranks_match_one_process_for_every_method(
         # ... and equal to the one-process run to float tolerance
         for what in ("losses", "forget_losses", "retain_losses"):
             assert rank0[key][what] == pytest.approx(single[what], rel=1e-5, abs=1e-6), (key, what)
-        assert len(rank0[key]["losses"]) == len(single["losses"]) >= 1
+        trains = cases.CASES[key][0] != "test-time-steering"  # hooks only, no steps
+        assert len(rank0[key]["losses"]) == len(single["losses"]) >= int(trains)
         for what in ("forget_nll", "retain_nll"):
             assert rank0[key][what] == pytest.approx(single[what], rel=1e-5), (key, what)
         # AdamW divides each gradient entry by its running RMS, so an entry whose gradient
