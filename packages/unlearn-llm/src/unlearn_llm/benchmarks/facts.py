@@ -666,7 +666,7 @@ def _declare(
 
 LLM_FACTS_QUICK = _declare(
     "llm-facts-quick",
-    "Forget fictitious people from a tiny Llama: 5 methods vs the exact retrain oracle.",
+    "Forget fictitious people from a tiny Llama: 6 methods vs the exact retrain oracle.",
     180.0,
 )
 LLM_FACTS_FULL = _declare(
