@@ -131,6 +131,11 @@ def test_detector_finds_exactly_the_planted_negative_head() -> None:
     at = _earliest_token_targets(32)
     effects = ablation_effects(model, at, "mean").logprob
     assert negative_heads(effects, threshold=0.05) == [(1, 1)]
+    with torch.no_grad():
+        direct = direct_logit_attribution(model, model.run(at.tokens), at).mean(dim=2)
+    assert float(direct[1, 1]) < 0  # it writes against the copied token itself
+    assert negative_heads(effects, 0.05, direct) == [(1, 1)]
+    assert negative_heads(effects, 0.05, -direct) == []  # raised, but not by its own write
     # ablating the copier lowers the copied token more than ablating any other head
     assert float(effects[0, 0]) == float(effects.min()) < -0.1
     suppression, copying = ov_scores(model, 1)

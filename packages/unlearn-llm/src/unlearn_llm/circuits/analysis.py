@@ -14,7 +14,10 @@ centred logit of $t$ is exactly $\\mathrm{DLA}_{emb} + \\sum_{l,h} \\mathrm{DLA}
 **Ablation.** Mean ablation replaces the head's output at every position by its mean over
 all positions of the batch; zero ablation by 0. The ablation effect is the mean change
 of $\\log p(t)$; a **negative head** is one whose ablation *raises* the probability of the
-naively copied token by more than a threshold (it was suppressing the copy).
+naively copied token by more than a threshold (it was suppressing the copy) and, when
+its direct effect is given, whose own direct effect on $t$ is negative (it writes
+against $t$ itself: a damaged model also predicts the naive token more, so ablating a
+head that merely helps elsewhere can raise it too).
 
 **OV copy-suppression score** (the paper's weights-based evidence, Section 4.1: for
 84.70 % of GPT-2's tokens the token itself is among the 10 most suppressed outputs of
@@ -46,15 +49,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
 from unlearn_llm.circuits.model import AttentionOnlyTransformer, Forward, Head
+from unlearn_llm.circuits.params import Ablation, TargetKind
 from unlearn_llm.circuits.world import CopyBatch
-
-Ablation = Literal["mean", "zero"]
-TargetKind = Literal["copy", "walk"]
 
 
 @dataclass(frozen=True)
@@ -159,12 +159,18 @@ def _target_logprob(forward: Forward, at: Targets) -> torch.Tensor:
     return logits.log_softmax(dim=-1).gather(1, at.target[:, None])[:, 0]
 
 
-def negative_heads(effects: torch.Tensor, threshold: float) -> list[Head]:
+def negative_heads(
+    effects: torch.Tensor, threshold: float, direct: torch.Tensor | None = None
+) -> list[Head]:
     """Heads whose ablation raises the copied token's log-probability by more than
-    ``threshold`` (nats), strongest first."""
+    ``threshold`` (nats) and, given ``direct`` (``(layers, heads)`` mean DLA), whose direct
+    effect on it is negative; strongest first."""
     if threshold < 0:
         raise ValueError(f"threshold must be >= 0 (nats), got {threshold}")
-    found = [(int(layer), int(head)) for layer, head in (effects > threshold).nonzero().tolist()]
+    chosen = effects > threshold
+    if direct is not None:
+        chosen &= direct < 0
+    found = [(int(layer), int(head)) for layer, head in chosen.nonzero().tolist()]
     return sorted(found, key=lambda head: -float(effects[head]))
 
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from pydantic import Field, model_validator
 from unlearn_schema import Size, StrictModel
+
+Ablation = Literal["mean", "zero"]
+"""What an ablated head writes: its mean output over the batch's positions, or 0."""
+TargetKind = Literal["copy", "walk"]
+"""Where a naive copier predicts: the copy half, or a walk's favourite already in context."""
 
 
 class CopyWorldParams(StrictModel):
@@ -54,9 +60,9 @@ class AttentionOnlyParams(StrictModel):
     heads: int = Field(default=4, ge=1, le=32)
     d_model: int = Field(default=64, ge=4, le=1024)
     d_head: int = Field(default=16, ge=2, le=256)
-    steps: int = Field(default=1500, ge=1, le=200_000)
-    batch_size: int = Field(default=64, ge=1, le=4096)
-    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    steps: int = Field(default=3000, ge=1, le=200_000)
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    learning_rate: float = Field(default=2e-3, gt=0.0, le=1.0)
     weight_decay: float = Field(default=0.01, ge=0.0, le=10.0)
     threads: int = Field(default=1, ge=1, le=256, description="torch CPU threads.")
 
@@ -76,4 +82,4 @@ def attention_model_params_for(size: Size) -> AttentionOnlyParams:
     """The model and recipe of the ``quick`` and ``full`` benchmark sizes."""
     if size == "quick":
         return AttentionOnlyParams()
-    return AttentionOnlyParams(heads=8, d_model=96, d_head=12, steps=5000)
+    return AttentionOnlyParams(heads=8, d_model=96, d_head=12, steps=8000)
