@@ -13,6 +13,8 @@
   every method unlearns them: forgetting of the wrong facts vs recovery of the true ones.
 - ``erase_and_check.py``: ``llm-erase-and-check``, the certified erase-and-check prompt
   defence (``unlearn_llm.defences``): certified and harmless accuracy and cost per d.
+- ``copy_suppression.py``: ``llm-copy-suppression``, negative heads, OV copy-suppression
+  scores and self-repair in a tiny attention-only transformer (``unlearn_llm.circuits``).
 - ``_common.py``: the one ``metric(...)`` helper both build their MetricValues with.
 
 Benchmark modules import no torch at module level (``unlearn-bench list`` and
