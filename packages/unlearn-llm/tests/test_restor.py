@@ -177,3 +177,28 @@ def test_a_miniature_run_corrupts_and_scores_every_model(tmp_path: Any) -> None:
     assert result.summary is not None and result.summary.rows
     assert any("RESTOR claim" in note for note in result.notes)
     json.dumps(result.model_dump())
+
+
+def test_localised_targets_keep_only_the_wrong_values_tokens() -> None:
+    from unlearn_llm.benchmarks.restor import localise_to_values
+    from unlearn_llm.data import IGNORE_INDEX, encode_facts, training_pairs
+    from unlearn_llm.worlds.tokenizer import train_tokenizer
+
+    world, corruption = _tiny_corruption(entities=1, relations=["born_in"])
+    tokenizer = train_tokenizer(world, vocab_size=384)
+    (fact,) = corruption.corrupted
+    (passage,) = corruption.wrong_passages
+    batch = encode_facts(tokenizer, [fact.wrong], [passage])
+    _, answers = training_pairs([fact.wrong])
+    answers += [passage.text]
+    town = fact.wrong.object
+    values = [[town]] * len(answers)
+    localised = localise_to_values(tokenizer, batch, answers, values)
+    for row in range(len(batch)):
+        kept = localised.labels[row][localised.labels[row] != IGNORE_INDEX].tolist()
+        # only the town's word-pieces (with the full stop they merge with) keep a loss
+        assert tokenizer.decode(kept).strip().rstrip(".") == town, answers[row]
+        before = batch.labels[row][batch.labels[row] != IGNORE_INDEX]
+        assert 0 < len(kept) < len(before)
+    with pytest.raises(ValueError, match="none of the values"):
+        localise_to_values(tokenizer, batch, answers, [["Atlantis"]] * len(answers))

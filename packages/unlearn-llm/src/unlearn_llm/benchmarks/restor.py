@@ -115,6 +115,13 @@ class RestorParams(StrictModel):
             "share of the oracle's; one that does not is 'collapsed', not a verdict."
         ),
     )
+    localise: bool = Field(
+        default=False,
+        description=(
+            "Unlearn only the wrong values' tokens of the corrupting documents (the "
+            "paper's localised unlearning target) instead of the whole documents."
+        ),
+    )
     use_cache: bool = Field(default=True, description="Reuse the cached clean model.")
 
 
@@ -234,6 +241,39 @@ def continue_training(
     model.eval()
 
 
+def localise_to_values(
+    tokenizer: PreTrainedTokenizerBase,
+    batch: Batch,
+    answers: Sequence[str],
+    values: Sequence[Sequence[str]],
+) -> Batch:
+    """``batch`` with the loss kept only on the tokens that spell ``values[i]`` in row
+    ``i``'s answer ``answers[i]`` (the rows as ``data.encode`` made them: the answer is
+    tokenised as ``" " + answer``, then the end token, which is masked too).
+
+    A token is kept when its characters overlap a value's first occurrence.
+    """
+    from unlearn_llm.data import IGNORE_INDEX, Batch
+
+    if len(answers) != len(batch) or len(values) != len(batch):
+        raise ValueError(
+            f"got {len(answers)} answers and {len(values)} value lists for {len(batch)} rows"
+        )
+    labels = batch.labels.clone()
+    for row, (answer, row_values) in enumerate(zip(answers, values, strict=True)):
+        text = " " + answer
+        encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        spans = [(text.find(v), text.find(v) + len(v)) for v in row_values if v in text]
+        if not spans:
+            raise ValueError(f"row {row}: none of the values {list(row_values)} is in {answer!r}")
+        start = int((labels[row] != IGNORE_INDEX).nonzero()[0])
+        for index, (first, last) in enumerate(encoded["offset_mapping"]):
+            if not any(first < end and last > begin for begin, end in spans):
+                labels[row, start + index] = IGNORE_INDEX
+        labels[row, start + len(encoded["input_ids"])] = IGNORE_INDEX  # the end token
+    return Batch(batch.input_ids, batch.attention_mask, labels)
+
+
 def _draw(rows: int, count: int, generator: torch.Generator) -> torch.Tensor:
     import torch
 
@@ -338,7 +378,7 @@ def run_restor(parsed: RestorSpec, progress: Progress, out_dir: str) -> Benchmar
 
     import torch
 
-    from unlearn_llm.data import encode_facts
+    from unlearn_llm.data import encode_facts, training_pairs
     from unlearn_llm.methods import make_unlearn_data
     from unlearn_llm.models import trained_model
     from unlearn_llm.worlds.corruption import corrupt_world
@@ -354,6 +394,8 @@ def run_restor(parsed: RestorSpec, progress: Progress, out_dir: str) -> Benchmar
     points: dict[str, tuple[list[float], list[float]]] = {}
     paths: dict[tuple[int, str], list[tuple[int, dict[str, float]]]] = {}
     kept: dict[str, list[bool]] = {}
+    # per method and seed: (best recovery along the trajectory, choice recovery)
+    extra: dict[str, list[tuple[float, float | None]]] = {}
     rows: dict[str, list[dict[str, float]]] = {}
     first_clean: dict[str, float] = {}
 
@@ -402,7 +444,8 @@ def run_restor(parsed: RestorSpec, progress: Progress, out_dir: str) -> Benchmar
             timed("scoring", start)
             progress.advance(1, f"seed {seed}: {label} scored")
 
-        # The forget set is the corrupting documents, exactly as trained on.
+        # The forget set is the corrupting documents, exactly as trained on (with
+        # ``localise``: only their wrong values' tokens).
         data = make_unlearn_data(
             tokenizer,
             wrong_qa,
@@ -410,6 +453,15 @@ def run_restor(parsed: RestorSpec, progress: Progress, out_dir: str) -> Benchmar
             wrong_passages,
             corruption.normal_passages,
         )
+        if run.localise:
+            _, answers = training_pairs(wrong_qa)
+            targets = [[qa.object] for qa in wrong_qa for _ in qa.questions]
+            wrong_of: dict[str, list[str]] = {}
+            for f in corruption.corrupted:
+                wrong_of.setdefault(f.wrong.subject, []).append(f.wrong.object)
+            answers += [p.text for p in wrong_passages]
+            targets += [wrong_of[p.subject] for p in wrong_passages]
+            data.forget = localise_to_values(tokenizer, data.forget, answers, targets)
         for method in methods:
             label = method_label(method)
             model = copy.deepcopy(models["corrupted"])
@@ -505,6 +557,7 @@ def run_restor(parsed: RestorSpec, progress: Progress, out_dir: str) -> Benchmar
             ]
             best = max([r for r in trajectory if r is not None] + [recovery])
             metrics.append(metric("best_recovery", best, "higher", labels))
+            extra.setdefault(label, []).append((best, shares["choice_recovery"]))
             xs, ys = points.setdefault(label, ([], []))
             xs.append(forgetting)
             ys.append(recovery)
@@ -523,7 +576,7 @@ def run_restor(parsed: RestorSpec, progress: Progress, out_dir: str) -> Benchmar
             f"{corrupted_s['wrong_answer_rate']:.2f}."
         )
 
-    notes.extend(_verdict(points, kept, run))
+    notes.extend(_verdict(points, kept, extra, run))
     return BenchmarkResult(
         metrics=metrics,
         timings=timings,
@@ -540,6 +593,7 @@ def _mean(values: list[float]) -> float:
 def _verdict(
     points: dict[str, tuple[list[float], list[float]]],
     kept: dict[str, list[bool]],
+    extra: dict[str, list[tuple[float, float | None]]],
     run: RestorParams,
 ) -> list[str]:
     """The paper's claim (some methods forget the wrong facts without recovering the
@@ -550,7 +604,10 @@ def _verdict(
     hollow, restored, neither, collapsed = [], [], [], []
     for label, (forgetting, recovery) in methods.items():
         f, r = _mean(forgetting), _mean(recovery)
-        text = f"{label} (forgetting {f:.2f}, recovery {r:.2f})"
+        best = _mean([b for b, _ in extra.get(label, [])] or [r])
+        choice = [c for _, c in extra.get(label, []) if c is not None]
+        text = f"{label} (forgetting {f:.2f}, recovery {r:.2f}, best along the way {best:.2f}"
+        text += f", choice recovery {_mean(choice):.2f})" if choice else ")"
         if not all(kept.get(label, [True])):
             collapsed.append(text)
         elif f >= run.forget_threshold and r < run.recover_threshold:
