@@ -88,14 +88,12 @@ def test_the_cheap_form_equals_the_written_equation() -> None:
 
 def _uniform_node_attention(hidden: int) -> NodeAttention:
     stage = NodeAttention(hidden, heads=1)
-    attention = stage.attention
     with torch.no_grad():
-        attention.in_proj_weight.zero_()
-        attention.in_proj_weight[2 * hidden :] = torch.eye(hidden)  # values: identity
-        assert attention.in_proj_bias is not None
-        attention.in_proj_bias.zero_()
-        attention.out_proj.weight.copy_(torch.eye(hidden))
-        attention.out_proj.bias.zero_()
+        stage.in_proj.weight.zero_()
+        stage.in_proj.weight[2 * hidden :] = torch.eye(hidden)  # values: identity
+        stage.in_proj.bias.zero_()
+        stage.out_proj.weight.copy_(torch.eye(hidden))
+        stage.out_proj.bias.zero_()
     return stage
 
 

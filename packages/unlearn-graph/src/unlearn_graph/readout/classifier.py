@@ -16,18 +16,15 @@ A two-layer MLP head maps the graph vector to class logits.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 import torch
 from torch import Tensor, nn
 
 from unlearn_graph.config import BackboneConfig
 from unlearn_graph.models import make_conv
+from unlearn_graph.readout import READOUTS, GraphBackbone, ReadoutName
 from unlearn_graph.readout.histograph import HistoGraphReadout, scatter_mean
 
-ReadoutName = Literal["histograph", "mean", "sum", "attention"]
-READOUTS: tuple[ReadoutName, ...] = get_args(ReadoutName)
-GraphBackbone = Literal["gcn", "gin"]
+__all__ = ["READOUTS", "GatePooling", "GraphClassifier"]
 
 
 class GatePooling(nn.Module):

@@ -109,22 +109,35 @@ class LayerAttention(nn.Module):
 
 
 class NodeAttention(nn.Module):
-    """Stage 2: multi-head self-attention among the nodes of each graph, residual, mean."""
+    """Stage 2: multi-head self-attention among the nodes of each graph, residual, mean.
+
+    Queries, keys and values are projected on the flat node list (no padding), then the
+    graphs are padded to a dense batch for the attention itself, with padded keys masked.
+    """
 
     def __init__(self, hidden: int, heads: int = 4):
         super().__init__()
         if hidden % heads:
             raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
-        self.attention = nn.MultiheadAttention(hidden, heads, batch_first=True)
+        self.heads = heads
+        self.in_proj = nn.Linear(hidden, 3 * hidden)
+        self.out_proj = nn.Linear(hidden, hidden)
 
     def forward(self, nodes: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         from torch_geometric.utils import to_dense_batch
 
-        dense, mask = to_dense_batch(nodes, batch, batch_size=num_graphs)  # (G, Nmax, d)
-        attended, _ = self.attention(
-            dense, dense, dense, key_padding_mask=~mask, need_weights=False
+        projected, mask = to_dense_batch(self.in_proj(nodes), batch, batch_size=num_graphs)
+        graphs, width, _ = projected.shape
+        # (G, Nmax, 3d) -> three (G, heads, Nmax, d / heads)
+        query, key, value = (
+            part.reshape(graphs, width, self.heads, -1).transpose(1, 2)
+            for part in projected.chunk(3, dim=-1)
         )
-        refined = nodes + attended[mask]
+        attended = nn.functional.scaled_dot_product_attention(
+            query, key, value, attn_mask=mask[:, None, None, :]
+        )
+        attended = attended.transpose(1, 2).reshape(graphs, width, -1)[mask]
+        refined = nodes + self.out_proj(attended)
         return scatter_mean(refined, batch, num_graphs)
 
 
