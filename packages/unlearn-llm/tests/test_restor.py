@@ -126,10 +126,11 @@ def test_default_specs_parse_and_the_full_size_runs_every_registered_method() ->
 
 
 def test_a_miniature_run_corrupts_and_scores_every_model(tmp_path: Any) -> None:
+    from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME
     from unlearn_schema import MethodConfig, ModelSpec, WorldSpec
 
     spec = LLM_RESTOR.default_spec("quick")
-    model = {
+    model: dict[str, Any] = {
         # a one-layer model that learns most of the tiny world in seconds
         "hidden_size": 64,
         "layers": 1,
@@ -143,8 +144,8 @@ def test_a_miniature_run_corrupts_and_scores_every_model(tmp_path: Any) -> None:
     }
     spec = spec.model_copy(
         update={
-            "world": WorldSpec(name=spec.world.name, params=tiny_world_params().model_dump()),
-            "model": ModelSpec(name=spec.model.name, params=model),
+            "world": WorldSpec(name=WORLD_NAME, params=tiny_world_params().model_dump()),
+            "model": ModelSpec(name=MODEL_NAME, params=model),
             "methods": [
                 MethodConfig(name="gradient-difference", params={"steps": 6, "eval_every": 3}),
                 MethodConfig(name="sani", params={"repair_steps": 4}),
@@ -197,7 +198,7 @@ def test_localised_targets_keep_only_the_wrong_values_tokens() -> None:
     for row in range(len(batch)):
         kept = localised.labels[row][localised.labels[row] != IGNORE_INDEX].tolist()
         # only the town's word-pieces (with the full stop they merge with) keep a loss
-        assert tokenizer.decode(kept).strip().rstrip(".") == town, answers[row]
+        assert str(tokenizer.decode(kept)).strip().rstrip(".") == town, answers[row]
         before = batch.labels[row][batch.labels[row] != IGNORE_INDEX]
         assert 0 < len(kept) < len(before)
     with pytest.raises(ValueError, match="none of the values"):
