@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -96,3 +100,56 @@ def test_killed_mid_sweep_on_ray_then_resumed_stores_each_cell_once(tmp_path: Pa
         stored = [row[0] for row in connection.execute("SELECT run_id FROM runs")]
     assert len(stored) == cells and len(set(stored)) == cells
     assert {c.status for c in SweepCellStore(store).cells("ray-kill")} == {"ok"}
+
+
+def test_address_joins_a_running_cluster_and_leaves_it_running(tmp_path: Path) -> None:
+    # A one-node cluster started the way the recipe says (`ray start --head`), with token
+    # authentication on (the default of `ray start` since Ray 2.59): the driver joins it
+    # with --address and RAY_AUTH_MODE=token, runs the cells there, and leaves it up.
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+    head = [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2"]
+    started = subprocess.run(
+        [*head, "--include-dashboard=false", "--disable-usage-stats"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+    try:
+        sweep = {
+            "sweep": "on-cluster",
+            "spec": {"benchmark": "sweep-selftest", "params": {"samples": 5000}},
+            "grid": {"seeds": [0, 1, 2]},
+        }
+        path = tmp_path / "sweep.yaml"
+        path.write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
+        address = f"127.0.0.1:{port}"
+        # The driver is the command line in its own process: Ray reads RAY_AUTH_MODE
+        # when it is imported, so the variable must be set before the driver starts.
+        bench = str(Path(sys.executable).with_name("unlearn-bench"))
+        args = ["sweep", str(path), "--address", address, "--workers", "2", "--out", str(tmp_path)]
+        done = subprocess.run(
+            [bench, *args, "--quiet"], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert f"ray (cluster at {address}, 2 workers" in done.stdout
+        assert "3 cells: 0 stored before, 3 run now" in done.stdout and "0 failed" in done.stdout
+        cells = SweepCellStore(tmp_path / "results.sqlite").cells("on-cluster")
+        assert [c.status for c in cells] == ["ok"] * 3
+        # the cluster outlives the driver: `ray status` still reaches it
+        status = subprocess.run(
+            [ray_cli, "status", f"--address={address}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert status.returncode == 0, status.stderr[-2000:]
+    finally:
+        # `ray stop` stops every Ray process of this user (it has no per-port form)
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)

@@ -124,7 +124,17 @@ class RayBackend:
             else:
                 ray.init(address=self.address, **options)
         except (ConnectionError, RuntimeError, ValueError) as error:
-            raise BackendError(f"cannot start Ray at {self.address or 'local'}: {error}") from None
+            hint = ""
+            if self.address is not None and os.environ.get("RAY_AUTH_MODE") != "token":
+                # `ray start` turns token authentication on by default (Ray 2.59+), and a
+                # driver without RAY_AUTH_MODE=token is refused ("InvalidAuthToken").
+                hint = (
+                    "; if the cluster uses token authentication (the default of `ray start` "
+                    "since Ray 2.59), set RAY_AUTH_MODE=token and give the cluster's token "
+                    "(RAY_AUTH_TOKEN, or ~/.ray/auth_token: `ray get-auth-token`)"
+                )
+            where = self.address or "local"
+            raise BackendError(f"cannot start Ray at {where}: {error}{hint}") from None
         self.startup_s = time.perf_counter() - start
         self._started_here = True
         return ray
