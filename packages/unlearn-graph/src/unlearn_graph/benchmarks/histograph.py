@@ -73,7 +73,7 @@ class HistographRun(StrictModel):
     depths: list[int] = Field(default_factory=lambda: [4, 8, 16, 32], min_length=1)
     readouts: list[ReadoutName] = Field(default_factory=_all_readouts, min_length=1)
     hidden: int = Field(default=32, ge=4, le=1024)
-    heads: int = Field(default=4, ge=1, le=16, description="HISTOGRAPH node-attention heads.")
+    heads: int = Field(default=1, ge=1, le=16, description="HISTOGRAPH node-attention heads.")
     epochs: int = Field(default=60, ge=1, le=5000)
     lr: float = Field(default=0.005, gt=0.0, le=1.0)
     batch_size: int = Field(default=32, ge=1, le=100_000)
@@ -383,7 +383,7 @@ class HistographSpeedRun(StrictModel):
     backbone: GraphBackbone = "gcn"
     depths: list[int] = Field(default_factory=lambda: [4, 16, 32], min_length=1)
     hidden: int = Field(default=32, ge=4, le=1024)
-    heads: int = Field(default=4, ge=1, le=16)
+    heads: int = Field(default=1, ge=1, le=16)
     graphs: int = Field(default=128, ge=1, le=100_000, description="Graphs in the timed batch.")
     repeats: int = Field(default=30, ge=3, le=10_000)
     threads: int = Field(default=1, ge=1, le=256)

@@ -53,7 +53,7 @@ class GraphClassifier(nn.Module):
         depth: int = 4,
         hidden: int = 32,
         readout: ReadoutName = "histograph",
-        heads: int = 4,
+        heads: int = 1,
     ):
         super().__init__()
         if backbone not in ("gcn", "gin"):

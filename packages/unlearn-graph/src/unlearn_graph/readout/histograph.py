@@ -48,8 +48,9 @@ benchmark ``graph-histograph-speed`` measures the overhead against mean pooling.
 
 Where we had to choose (the paper's text, as we could read it, leaves these open or we
 could not check them): the learned layer embedding $e_\\ell$ added to the keys, one
-self-attention block without layer norm or feed-forward in stage 2, and the plain mean
-after it.
+self-attention block without layer norm or feed-forward in stage 2, the plain mean
+after it, and one head by default (``heads``; on CPU four heads of width 8 cost about
+3 times one head of width 32 in stage 2, measured at 128 graphs of 20-40 nodes).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class LayerAttention(nn.Module):
         query = self.query(history[:, -1])  # (N, d)
         # q^T (W_K h + e) = (W_K^T q)^T h + q^T e, without forming W_K h for every layer.
         projected = query @ self.key.weight  # (N, d)
-        scores = torch.einsum("nd,nld->nl", projected, history)
+        scores = (history * projected.unsqueeze(1)).sum(-1)  # (N, L+1)
         scores = scores + query @ self.layer_embedding.T
         scores = scores / math.sqrt(self.hidden)
         if self.layer_weights == "graph":
@@ -104,7 +105,7 @@ class LayerAttention(nn.Module):
     def forward(self, history: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         weights = self.weights(history, batch, num_graphs)
         per_node = weights[batch] if self.layer_weights == "graph" else weights
-        mixed = torch.einsum("nl,nld->nd", per_node, history)
+        mixed = (per_node.unsqueeze(-1) * history).sum(1)
         return self.value(mixed)  # W_V sum_l alpha_l h^(l) = sum_l alpha_l W_V h^(l)
 
 
@@ -115,7 +116,7 @@ class NodeAttention(nn.Module):
     graphs are padded to a dense batch for the attention itself, with padded keys masked.
     """
 
-    def __init__(self, hidden: int, heads: int = 4):
+    def __init__(self, hidden: int, heads: int = 1):
         super().__init__()
         if hidden % heads:
             raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
@@ -152,7 +153,7 @@ class HistoGraphReadout(nn.Module):
         self,
         hidden: int,
         num_layers: int,
-        heads: int = 4,
+        heads: int = 1,
         layer_weights: LayerWeights = "graph",
     ):
         super().__init__()
