@@ -93,7 +93,7 @@ def _sizes(size: Size) -> tuple[FactsWorldParams, TinyLlamaParams, SteeringSpeed
     if size == "quick":
         return world_params_for("quick"), model_params_for("quick"), SteeringSpeedParams()
     model = TinyLlamaParams(hidden_size=256, layers=4, heads=4, intermediate_size=512)
-    run = SteeringSpeedParams(batch_sizes=[1, 8, 32, 128], repeats=30, rounds=7)
+    run = SteeringSpeedParams(batch_sizes=[1, 8, 32, 128], repeats=10, rounds=3)
     return world_params_for("full"), model, run
 
 
