@@ -45,6 +45,12 @@ The discriminant's negatives are every token of the retain rows (questions, answ
 passages), since steering a retain answer anywhere costs utility. ``gate="always"``
 steers every position (the ungated ablation).
 
+Where this departs from the paper: MLLMEraser makes the steering input-aware through a
+map of the input's activation, projected onto the null space of retained-knowledge
+activations so that those are left alone. Here an explicit on/off gate plays that
+role. It is simpler to audit (its firing rate per split is reported) and keeps the
+paper's mean-difference direction.
+
 What this is not: the knowledge stays in the weights. An attack that reads activations
 before the steered layer, or fine-tunes the model around the fixed offset, sees it.
 """
