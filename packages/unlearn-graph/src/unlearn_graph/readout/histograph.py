@@ -92,11 +92,12 @@ class LayerAttention(nn.Module):
     def weights(self, history: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         """Layer weights: ``(num_graphs, L+1)`` for ``"graph"``, ``(N, L+1)`` for ``"node"``."""
         _check_history(history, self.num_layers, self.hidden)
-        query = self.query(history[:, -1])  # (N, d)
-        # q^T (W_K h + e) = (W_K^T q)^T h + q^T e, without forming W_K h for every layer.
-        projected = query @ self.key.weight  # (N, d)
+        last = history[:, -1]
+        # q^T (W_K h + e) = h_L^T (W_Q^T W_K) h + h_L^T (W_Q^T e): one (N, d) product for
+        # all layers instead of forming q and W_K h for every layer.
+        projected = last @ (self.query.weight.T @ self.key.weight)  # (N, d)
         scores = (history * projected.unsqueeze(1)).sum(-1)  # (N, L+1)
-        scores = scores + query @ self.layer_embedding.T
+        scores = scores + last @ (self.query.weight.T @ self.layer_embedding.T)
         scores = scores / math.sqrt(self.hidden)
         if self.layer_weights == "graph":
             scores = scatter_mean(scores, batch, num_graphs)
@@ -137,9 +138,12 @@ class NodeAttention(nn.Module):
         attended = nn.functional.scaled_dot_product_attention(
             query, key, value, attn_mask=mask[:, None, None, :]
         )
-        attended = attended.transpose(1, 2).reshape(graphs, width, -1)[mask]
-        refined = nodes + self.out_proj(attended)
-        return scatter_mean(refined, batch, num_graphs)
+        attended = attended.transpose(1, 2).reshape(graphs, width, -1)
+        # mean_n (z_n + W_o a_n + b_o) = mean_n z_n + W_o mean_n a_n + b_o: the output map
+        # runs once per graph, not once per node.
+        valid = mask.unsqueeze(-1).to(attended.dtype)
+        mean_attended = (attended * valid).sum(1) / valid.sum(1).clamp(min=1)
+        return scatter_mean(nodes, batch, num_graphs) + self.out_proj(mean_attended)
 
 
 class HistoGraphReadout(nn.Module):
