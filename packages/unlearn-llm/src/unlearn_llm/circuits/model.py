@@ -17,9 +17,11 @@ cross-entropy on every position) and caches it under ``cache_root()/circuits/``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -197,8 +199,6 @@ def _cache_dir(params: AttentionOnlyParams, world: CopyWorldParams, seed: int) -
     from unlearn_llm.models import cache_root
 
     blob = json.dumps(world.model_dump(), sort_keys=True)
-    import hashlib
-
     world_digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
     name = f"v{CACHE_VERSION}-world{world_digest}-model{params.digest()}-seed{seed}"
     return cache_root() / "circuits" / name
@@ -215,8 +215,6 @@ def trained_copy_model(
     Saved as ``model.pt`` (the state dict) and ``training.json`` in a temporary folder
     that is then renamed, so an interrupted run never leaves half a checkpoint.
     """
-    import shutil
-
     torch.set_num_threads(params.threads)
     world = CopyWorld(world_params, seed)
     model = build_copy_model(params, world_params, seed)
@@ -228,6 +226,7 @@ def trained_copy_model(
         return TrainedCopyModel(model, world, log, path, from_cache=True)
     log = train_copy_model(model, world, seed)
     log.update(seed=seed, params=params.model_dump(), world=world_params.model_dump())
+    # Same staging-and-rename save as models.py's trained_model; only what is saved differs.
     staging = path.with_name(path.name + f".tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
