@@ -106,7 +106,7 @@ class LayerAttention(nn.Module):
     def forward(self, history: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         weights = self.weights(history, batch, num_graphs)
         per_node = weights[batch] if self.layer_weights == "graph" else weights
-        mixed = (per_node.unsqueeze(-1) * history).sum(1)
+        mixed = torch.bmm(per_node.unsqueeze(1), history).squeeze(1)  # (N, d)
         return self.value(mixed)  # W_V sum_l alpha_l h^(l) = sum_l alpha_l W_V h^(l)
 
 
