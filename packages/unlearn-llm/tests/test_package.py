@@ -107,6 +107,7 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
         "llm-restor",
         "llm-erase-and-check",
         "llm-copy-suppression",
+        "llm-s3t",
     }
     assert all(b.name == name for name, b in benchmarks.items())
     assert benchmarks["unlearn-llm-speed"].kind == "speed"
