@@ -15,6 +15,8 @@
   defence (``unlearn_llm.defences``): certified and harmless accuracy and cost per d.
 - ``copy_suppression.py``: ``llm-copy-suppression``, negative heads, OV copy-suppression
   scores and self-repair in a tiny attention-only transformer (``unlearn_llm.circuits``).
+- ``s3t.py``: ``llm-s3t`` (S3T exact unlearning, ``unlearn_llm.exact``), LoRA slices
+  switched off on deletion vs SISA sharding and a full retrain: cost, deletions, utility.
 - ``_common.py``: the one ``metric(...)`` helper both build their MetricValues with.
 
 Benchmark modules import no torch at module level (``unlearn-bench list`` and
