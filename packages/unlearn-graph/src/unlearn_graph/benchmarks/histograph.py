@@ -67,6 +67,12 @@ def _distinct(value: list[Any]) -> list[Any]:
     return value
 
 
+def _check_depths(value: list[int]) -> list[int]:
+    if any(d < 1 or d > 256 for d in value) or len(set(value)) != len(value):
+        raise ValueError(f"depths must be distinct integers in 1..256, got {value}")
+    return sorted(value)
+
+
 class HistographRun(StrictModel):
     """Backbones, depths and readouts to compare, and how each classifier is trained."""
 
@@ -87,12 +93,7 @@ class HistographRun(StrictModel):
     _unique_backbones = field_validator("backbones")(_distinct)
     _unique_readouts = field_validator("readouts")(_distinct)
 
-    @field_validator("depths")
-    @classmethod
-    def _depths(cls, value: list[int]) -> list[int]:
-        if any(d < 1 or d > 256 for d in value) or len(set(value)) != len(value):
-            raise ValueError(f"depths must be distinct integers in 1..256, got {value}")
-        return sorted(value)
+    _sorted_depths = field_validator("depths")(_check_depths)
 
 
 Parsed = ParsedSpec[HistographWorld, Any, HistographRun]
@@ -389,12 +390,7 @@ class HistographSpeedRun(StrictModel):
     repeats: int = Field(default=30, ge=3, le=10_000)
     threads: int = Field(default=1, ge=1, le=256)
 
-    @field_validator("depths")
-    @classmethod
-    def _depths(cls, value: list[int]) -> list[int]:
-        if any(d < 1 or d > 256 for d in value) or len(set(value)) != len(value):
-            raise ValueError(f"depths must be distinct integers in 1..256, got {value}")
-        return sorted(value)
+    _sorted_depths = field_validator("depths")(_check_depths)
 
 
 SpeedParsed = ParsedSpec[GraphClassesConfig, Any, HistographSpeedRun]
