@@ -107,6 +107,7 @@ def _quick_params() -> S3TBenchParams:
             slices=3,
             sequences=2,
             epochs=12,
+            min_stage_steps=48,
             learning_rate=1e-2,
             lora_rank=16,
             lora_alpha=32,

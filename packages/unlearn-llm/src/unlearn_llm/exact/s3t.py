@@ -74,6 +74,15 @@ class S3TParams(StrictModel):
     lora_rank: int = Field(default=8, ge=1, le=256)
     lora_alpha: int = Field(default=16, ge=1, le=512)
     epochs: int = Field(default=8, ge=1, le=1000, description="Epochs of each training stage.")
+    min_stage_steps: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description=(
+            "At least this many steps per stage (whole epochs): the first stages see one "
+            "slice only and would otherwise get a fraction of the last stage's steps."
+        ),
+    )
     learning_rate: float = Field(default=3e-3, gt=0.0, le=1.0)
     batch_size: int = Field(default=32, ge=1, le=4096)
     seed: int = Field(default=0, ge=0)
@@ -269,10 +278,12 @@ def train_shard(
             steps = 0
             if seen:
                 rows = encode_facts(tokenizer, seen)
+                batches = -(-len(rows) // params.batch_size)
+                epochs = max(params.epochs, -(-params.min_stage_steps // batches))
                 steps = train_stage(
                     model,
                     rows,
-                    params.epochs,
+                    epochs,
                     params.learning_rate,
                     params.batch_size,
                     _stage_seed(params.seed, shard_index, b, position),
