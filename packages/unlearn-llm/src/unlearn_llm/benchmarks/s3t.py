@@ -52,7 +52,7 @@ from unlearn_schema import (
 
 from unlearn_llm.benchmarks._common import metric
 from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME
-from unlearn_llm.exact.s3t import S3TParams
+from unlearn_llm.exact.params import S3TParams
 from unlearn_llm.models import TinyLlamaParams, model_params_for
 from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
 
@@ -163,7 +163,7 @@ def deletions_before_retrain(
 
 
 def _check(parsed: S3TSpec) -> None:
-    from unlearn_llm.exact.s3t import check_params
+    from unlearn_llm.exact.params import check_params
 
     run = parsed.params
     people = parsed.world.people * (1 - parsed.world.holdout_fraction)

@@ -47,10 +47,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import Field
-from unlearn_schema import StrictModel
 
 from unlearn_llm.data import answer_nll, encode_facts
+from unlearn_llm.exact.params import S3TParams, check_params
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -58,48 +57,6 @@ if TYPE_CHECKING:
     from unlearn_llm.worlds.facts import QA
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
-
-
-class S3TParams(StrictModel):
-    """Shape of an S3T system and the recipe of each training stage."""
-
-    shards: int = Field(default=2, ge=1, le=64, description="Disjoint shards $m$.")
-    slices: int = Field(default=3, ge=1, le=16, description="Slices (adapters) per shard $L$.")
-    sequences: int = Field(
-        default=3,
-        ge=1,
-        le=16,
-        description="Slice sequences trained per shard (budget $B$, cyclic rotations; <= slices).",
-    )
-    lora_rank: int = Field(default=8, ge=1, le=256)
-    lora_alpha: int = Field(default=16, ge=1, le=512)
-    epochs: int = Field(default=8, ge=1, le=1000, description="Epochs of each training stage.")
-    min_stage_steps: int = Field(
-        default=0,
-        ge=0,
-        le=100_000,
-        description=(
-            "At least this many steps per stage (whole epochs): the first stages see one "
-            "slice only and would otherwise get a fraction of the last stage's steps."
-        ),
-    )
-    learning_rate: float = Field(default=3e-3, gt=0.0, le=1.0)
-    batch_size: int = Field(default=32, ge=1, le=4096)
-    seed: int = Field(default=0, ge=0)
-
-
-def check_params(params: S3TParams, items: int) -> None:
-    """Raise ``ValueError`` when the system cannot be built on ``items`` items."""
-    if params.sequences > params.slices:
-        raise ValueError(
-            f"sequences={params.sequences} > slices={params.slices}: the cyclic rotations "
-            f"give at most {params.slices} distinct sequences; use sequences <= slices"
-        )
-    if items < params.shards * params.slices:
-        raise ValueError(
-            f"{items} items cannot fill shards*slices={params.shards * params.slices} "
-            "non-empty slices; lower shards or slices"
-        )
 
 
 def cyclic_sequences(slices: int, sequences: int) -> list[tuple[int, ...]]:
