@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
     from unlearn_llm.data import Batch
+    from unlearn_llm.sampling import StepSampler
     from unlearn_llm.worlds.facts import QA, Passage
 
 StepCallback = Callable[[int, "torch.nn.Module"], None]
@@ -46,6 +47,9 @@ class UnlearnData:
     forget: Batch
     retain: Batch
     forget_idk: Batch | None = None
+    sampler: StepSampler | None = None
+    """Which rows each step draws (``unlearn_llm.sampling``: 1:1, cyclic, MELU); ``None``,
+    the default: independent shuffled passes over ``forget`` and ``retain``."""
 
 
 def make_unlearn_data(
@@ -236,6 +240,37 @@ def cycle_indices(rows: int, size: int, generator: torch.Generator) -> Iterator[
         order = torch.randperm(rows, generator=generator)
         for start in range(0, rows, size):
             yield order[start : start + size]
+
+
+def forget_row_indices(
+    data: UnlearnData, rows: int, size: int, generator: torch.Generator
+) -> Iterator[torch.Tensor]:
+    """Each step's forget row indices in ``range(rows)``: ``data.sampler``'s plan, or
+    without one ``cycle_indices`` (shuffled passes drawn from ``generator``)."""
+    if data.sampler is None:
+        return cycle_indices(rows, size, generator)
+    return data.sampler.forget_indices(rows, size)
+
+
+def forget_minibatches(data: UnlearnData, size: int, generator: torch.Generator) -> Iterator[Batch]:
+    """Each step's forget minibatch: ``cycle(data.forget, ...)`` unless ``data.sampler``
+    plans the steps (this rank's part under torch.distributed, as ``cycle``)."""
+    if data.sampler is None:
+        return cycle(data.forget, size, generator)
+    return _planned(data.forget, data.sampler.forget_indices(len(data.forget), size))
+
+
+def retain_minibatches(data: UnlearnData, size: int, generator: torch.Generator) -> Iterator[Batch]:
+    """Each step's retain minibatch: ``cycle(data.retain, ...)`` unless ``data.sampler``
+    plans the steps (then in lockstep with its forget rows)."""
+    if data.sampler is None:
+        return cycle(data.retain, size, generator)
+    return _planned(data.retain, data.sampler.retain_indices(len(data.retain), size))
+
+
+def _planned(batch: Batch, indices: Iterator[torch.Tensor]) -> Iterator[Batch]:
+    for index in indices:
+        yield local_part(batch, index)[1]
 
 
 def reference_logprob(model: torch.nn.Module, batch: Batch, chunk: int = 256) -> torch.Tensor:

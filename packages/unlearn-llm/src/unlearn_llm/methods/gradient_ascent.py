@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from unlearn_llm.methods._common import GradientMethodParams, StepLoss, cycle, setup
+from unlearn_llm.methods._common import GradientMethodParams, StepLoss, forget_minibatches, setup
 
 if TYPE_CHECKING:
     from torch.nn import Module
@@ -38,7 +38,7 @@ def gradient_ascent(
     from unlearn_llm.data import answer_nll
 
     config, generator, runner = setup(model, data, GradientAscentParams, params)
-    forget_batches = cycle(data.forget, config.batch_size, generator)
+    forget_batches = forget_minibatches(data, config.batch_size, generator)
 
     def loss() -> StepLoss:
         return StepLoss(forget=-answer_nll(model, next(forget_batches)))

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from unlearn_llm.methods._common import GradientMethodParams, StepLoss, cycle, frozen_copy, setup
+from unlearn_llm.methods._common import (
+    GradientMethodParams,
+    StepLoss,
+    forget_minibatches,
+    frozen_copy,
+    retain_minibatches,
+    setup,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -78,8 +85,8 @@ def gradient_difference(
     from unlearn_llm.data import answer_nll
 
     config, generator, runner = setup(model, data, GradientDifferenceParams, params)
-    forget_batches = cycle(data.forget, config.batch_size, generator)
-    retain_batches = cycle(data.retain, config.batch_size, generator)
+    forget_batches = forget_minibatches(data, config.batch_size, generator)
+    retain_batches = retain_minibatches(data, config.batch_size, generator)
     reference = frozen_copy(model) if config.retain_loss == "kl" else None
 
     def loss() -> StepLoss:

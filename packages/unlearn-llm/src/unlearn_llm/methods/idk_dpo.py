@@ -36,10 +36,10 @@ from pydantic import Field
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepLoss,
-    cycle,
-    cycle_indices,
+    forget_row_indices,
     frozen_copy,
     reference_logprob,
+    retain_minibatches,
     setup,
 )
 from unlearn_llm.ranks import local_part
@@ -83,8 +83,8 @@ def idk_po(
         )
     refusals = data.forget_idk
     questions = data.forget.subset(slice(0, len(refusals)))
-    forget_rows = cycle_indices(len(refusals), config.batch_size, generator)
-    retain_batches = cycle(data.retain, config.batch_size, generator)
+    forget_rows = forget_row_indices(data, len(refusals), config.batch_size, generator)
+    retain_batches = retain_minibatches(data, config.batch_size, generator)
     use_kl = config.retain_loss == "kl" and config.retain_weight > 0
     reference = frozen_copy(model) if use_kl else None
     # The reference policy is the model before unlearning: score every pair once.

@@ -24,9 +24,9 @@ from pydantic import Field
 from unlearn_llm.methods._common import (
     GradientMethodParams,
     StepLoss,
-    cycle,
-    cycle_indices,
+    forget_row_indices,
     reference_logprob,
+    retain_minibatches,
     setup,
 )
 from unlearn_llm.ranks import local_part
@@ -53,8 +53,8 @@ def npo(
     from unlearn_llm.data import answer_nll, sequence_logprob
 
     config, generator, runner = setup(model, data, NPOParams, params)
-    forget_rows = cycle_indices(len(data.forget), config.batch_size, generator)
-    retain_batches = cycle(data.retain, config.batch_size, generator)
+    forget_rows = forget_row_indices(data, len(data.forget), config.batch_size, generator)
+    retain_batches = retain_minibatches(data, config.batch_size, generator)
     # The reference is the model before unlearning: score every forget row once.
     reference_all = reference_logprob(model, data.forget)
 

@@ -36,9 +36,10 @@ from unlearn_schema import MethodParams
 from unlearn_llm.methods._common import (
     PlainStep,
     StepLoss,
-    cycle,
     decoder_layers,
+    forget_minibatches,
     frozen_copy,
+    retain_minibatches,
     train_steps,
     typed,
 )
@@ -135,8 +136,8 @@ def rmu(
         parameter.requires_grad_(False)
     for parameter in chosen:
         parameter.requires_grad_(True)
-    forget_batches = cycle(data.forget, config.batch_size, generator)
-    retain_batches = cycle(data.retain, config.batch_size, generator)
+    forget_batches = forget_minibatches(data, config.batch_size, generator)
+    retain_batches = retain_minibatches(data, config.batch_size, generator)
 
     def loss() -> StepLoss:
         forget = next(forget_batches)

@@ -33,8 +33,9 @@ from unlearn_schema import MethodParams
 from unlearn_llm.methods._common import (
     PlainStep,
     StepLoss,
-    cycle,
     decoder_layers,
+    forget_minibatches,
+    retain_minibatches,
     train_steps,
     trainable,
     typed,
@@ -119,8 +120,8 @@ def sani(
             down[:, neurons] = fresh.to(down.dtype)
     if on_step is not None:
         on_step(0, model)
-    retain_batches = cycle(data.retain, config.batch_size, generator)
-    forget_batches = cycle(data.forget, config.batch_size, generator)
+    retain_batches = retain_minibatches(data, config.batch_size, generator)
+    forget_batches = forget_minibatches(data, config.batch_size, generator)
 
     def repair_loss() -> StepLoss:
         retain = answer_nll(model, next(retain_batches))

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from unlearn_llm.methods._common import GradientMethodParams, StepLoss, cycle, setup
+from unlearn_llm.methods._common import (
+    GradientMethodParams,
+    StepLoss,
+    forget_minibatches,
+    retain_minibatches,
+    setup,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -72,8 +78,8 @@ def simnpo(
     from unlearn_llm.data import answer_nll, sequence_logprob
 
     config, generator, runner = setup(model, data, SimNPOParams, params)
-    forget_batches = cycle(data.forget, config.batch_size, generator)
-    retain_batches = cycle(data.retain, config.batch_size, generator)
+    forget_batches = forget_minibatches(data, config.batch_size, generator)
+    retain_batches = retain_minibatches(data, config.batch_size, generator)
 
     def loss() -> StepLoss:
         rows = next(forget_batches)

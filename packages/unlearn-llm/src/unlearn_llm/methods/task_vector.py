@@ -22,8 +22,8 @@ from unlearn_schema import MethodParams
 from unlearn_llm.methods._common import (
     PlainStep,
     StepLoss,
-    cycle,
     finish,
+    forget_minibatches,
     train_steps,
     trainable,
     typed,
@@ -61,7 +61,7 @@ def task_vector(
     generator = torch.Generator().manual_seed(config.seed)
     finetuned = copy.deepcopy(model)
     start = time.perf_counter()
-    forget_batches = cycle(data.forget, config.batch_size, generator)
+    forget_batches = forget_minibatches(data, config.batch_size, generator)
 
     def finetune_loss() -> StepLoss:
         # Descent on the copy: the forget NLL, minimised, gives theta_ft.
