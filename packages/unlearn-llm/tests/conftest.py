@@ -22,6 +22,22 @@ class Tiny:
     def fresh_model(self) -> Any:
         return copy.deepcopy(self.model)
 
+    def attack_target(self, model: Any, **extra: Any) -> Any:
+        """An ``AttackTarget`` on ``model`` with this world's splits (16 retain facts)."""
+        from unlearn_llm.attacks.recovery import AttackTarget
+
+        return AttackTarget(
+            model=model,
+            tokenizer=self.tokenizer,
+            world=self.world,
+            forget=self.world.split("forget"),
+            retain=self.world.split("retain")[:16],
+            general=self.world.split("general"),
+            holdout=self.world.split("holdout"),
+            seed=0,
+            **extra,
+        )
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

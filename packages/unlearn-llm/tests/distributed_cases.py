@@ -51,6 +51,7 @@ CASES: dict[str, tuple[str, dict[str, Any], int | None]] = {
     "rmu": ("rmu", {"steps": 2, "layer": 1, **_FEW}, None),
     "task-vector": ("task-vector", {"finetune_steps": 2, **_FEW}, None),
     "sani": ("sani", {"repair_steps": 2, **_FEW}, None),
+    "kif": ("kif", {"steps": 2, **_FEW}, None),
     # no steps and no collectives: every rank installs the same hooks from the same rows
     "test-time-steering": ("test-time-steering", {}, None),
 }

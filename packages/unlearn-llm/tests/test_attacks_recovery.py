@@ -12,20 +12,7 @@ from pydantic import ValidationError
 
 
 def _target(tiny: Any, model: Any, **extra: Any) -> Any:
-    from unlearn_llm.attacks.recovery import AttackTarget
-
-    world = tiny.world
-    return AttackTarget(
-        model=model,
-        tokenizer=tiny.tokenizer,
-        world=world,
-        forget=world.split("forget"),
-        retain=world.split("retain")[:16],
-        general=world.split("general"),
-        holdout=world.split("holdout"),
-        seed=0,
-        **extra,
-    )
+    return tiny.attack_target(model, **extra)
 
 
 def _forget_probability(tiny: Any, model: Any) -> float:

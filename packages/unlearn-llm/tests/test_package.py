@@ -52,6 +52,7 @@ def test_every_registered_name_has_a_summary_a_paper_and_resolves() -> None:
         "task-vector",
         "sani",
         "test-time-steering",
+        "kif",
     }
     # The projection is an attachment of the gradient methods, not a method.
     assert "geometric-projection" not in set(METHODS)

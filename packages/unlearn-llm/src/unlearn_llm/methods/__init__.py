@@ -43,6 +43,7 @@ from unlearn_llm.methods.gradient_difference import (
     gradient_difference,
 )
 from unlearn_llm.methods.idk_dpo import IdkPOParams, idk_po
+from unlearn_llm.methods.kif import KIFParams, kif
 from unlearn_llm.methods.npo import NPOParams, npo
 from unlearn_llm.methods.rmu import RMUParams, rmu
 from unlearn_llm.methods.sani import SANIParams, sani
@@ -118,6 +119,13 @@ METHODS = Registry(
             summary="Hooks (no weight change) add a refusal direction to gated forget inputs.",
             paper="arXiv:2510.04217",
         ),
+        MethodSpec(
+            name="kif",
+            params=f"{_M}.kif:KIFParams",
+            entry=f"{_M}.kif:kif",
+            summary="Suppress forget subjects' activation signatures; distil that into LoRA.",
+            paper="arXiv:2601.10566",
+        ),
     ],
 )
 
@@ -127,6 +135,7 @@ __all__ = [
     "GradientDifferenceParams",
     "GradientMethodParams",
     "IdkPOParams",
+    "KIFParams",
     "NPOParams",
     "ProjectionParams",
     "RMUParams",
@@ -139,6 +148,7 @@ __all__ = [
     "gradient_ascent",
     "gradient_difference",
     "idk_po",
+    "kif",
     "make_unlearn_data",
     "npo",
     "rmu",
