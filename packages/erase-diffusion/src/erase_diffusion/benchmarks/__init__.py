@@ -6,6 +6,9 @@
   images before and after).
 - `erase_diffusion.benchmarks.speed`: ``erase-diffusion-speed`` (closed-form UCE and
   RECE against the straightforward solver on Stable-Diffusion-1.5-shaped projections).
+- `erase_diffusion.benchmarks.vision`: ``vision-continual-forgetting`` (image models: a
+  tiny ViT forgets classes task after task; GS-LoRA, GS-LoRA++ and baselines against the
+  retrain oracle, with scarce data and relearning/probe attacks).
 
 The modules import torch only inside their ``run`` functions.
 """
