@@ -106,6 +106,7 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
         "unlearn-llm-steering-speed",
         "llm-attack-power",
         "llm-restor",
+        "llm-dusk",
         "llm-erase-and-check",
         "llm-copy-suppression",
         "llm-s3t",

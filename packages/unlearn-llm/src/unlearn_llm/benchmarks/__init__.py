@@ -11,6 +11,8 @@
   suppression-only models, per training recipe (one-stage, TOFU-like two-stage).
 - ``restor.py``: ``llm-restor`` (RESTOR), documents of wrong facts corrupt the model,
   every method unlearns them: forgetting of the wrong facts vs recovery of the true ones.
+- ``dusk.py``: ``llm-dusk`` (DUSK), forget one of several document sets that share some
+  facts: DUSK's seven metrics (verbatim, unique/shared knowledge, PrivLeak, ...) per method.
 - ``erase_and_check.py``: ``llm-erase-and-check``, the certified erase-and-check prompt
   defence (``unlearn_llm.defences``): certified and harmless accuracy and cost per d.
 - ``copy_suppression.py``: ``llm-copy-suppression``, negative heads, OV copy-suppression
