@@ -172,6 +172,8 @@ def _methods_for(size: Size) -> list[MethodConfig]:
         ),
         # no steps: hooks that steer gated forget inputs, every weight left as it was
         MethodConfig(name="test-time-steering", params={}),
+        # signatures at layer 0's output, suppressed by a frozen teacher, a merged LoRA
+        MethodConfig(name="kif", params={"steps": 24, "eval_every": light["eval_every"]}),
     ]
     if size == "quick":
         return quick
@@ -666,7 +668,7 @@ def _declare(
 
 LLM_FACTS_QUICK = _declare(
     "llm-facts-quick",
-    "Forget fictitious people from a tiny Llama: 6 methods vs the exact retrain oracle.",
+    "Forget fictitious people from a tiny Llama: 7 methods vs the exact retrain oracle.",
     180.0,
 )
 LLM_FACTS_FULL = _declare(
