@@ -52,6 +52,7 @@ CASES: dict[str, tuple[str, dict[str, Any], int | None]] = {
     "task-vector": ("task-vector", {"finetune_steps": 2, **_FEW}, None),
     "sani": ("sani", {"repair_steps": 2, **_FEW}, None),
     "kif": ("kif", {"steps": 2, **_FEW}, None),
+    "neds": ("neds", {"steps": 2, **_SGD}, None),
     # no steps and no collectives: every rank installs the same hooks from the same rows
     "test-time-steering": ("test-time-steering", {}, None),
 }

@@ -52,6 +52,7 @@ def test_every_registered_name_has_a_summary_a_paper_and_resolves() -> None:
         "task-vector",
         "sani",
         "test-time-steering",
+        "neds",
         "kif",
     }
     # The projection is an attachment of the gradient methods, not a method.
@@ -110,6 +111,7 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
         "llm-erase-and-check",
         "llm-copy-suppression",
         "llm-s3t",
+        "llm-gone",
     }
     assert all(b.name == name for name, b in benchmarks.items())
     assert benchmarks["unlearn-llm-speed"].kind == "speed"

@@ -44,6 +44,7 @@ from unlearn_llm.methods.gradient_difference import (
 )
 from unlearn_llm.methods.idk_dpo import IdkPOParams, idk_po
 from unlearn_llm.methods.kif import KIFParams, kif
+from unlearn_llm.methods.neds import NEDSParams, neds
 from unlearn_llm.methods.npo import NPOParams, npo
 from unlearn_llm.methods.rmu import RMUParams, rmu
 from unlearn_llm.methods.sani import SANIParams, sani
@@ -126,6 +127,13 @@ METHODS = Registry(
             summary="Suppress forget subjects' activation signatures; distil that into LoRA.",
             paper="arXiv:2601.10566",
         ),
+        MethodSpec(
+            name="neds",
+            params=f"{_M}.neds:NEDSParams",
+            entry=f"{_M}.neds:neds",
+            summary="Forget answers pushed to uniform, KL to the original on graph neighbours.",
+            paper="arXiv:2603.12275",
+        ),
     ],
 )
 
@@ -136,6 +144,7 @@ __all__ = [
     "GradientMethodParams",
     "IdkPOParams",
     "KIFParams",
+    "NEDSParams",
     "NPOParams",
     "ProjectionParams",
     "RMUParams",
@@ -150,6 +159,7 @@ __all__ = [
     "idk_po",
     "kif",
     "make_unlearn_data",
+    "neds",
     "npo",
     "rmu",
     "sani",

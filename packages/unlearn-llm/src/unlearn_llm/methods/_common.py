@@ -41,7 +41,9 @@ class UnlearnData:
     """What a method sees: forget rows, retain rows, and "I don't know" rows for IdkPO.
 
     ``forget_idk`` is aligned with the first ``len(forget_idk)`` rows of ``forget`` (its
-    QA rows); passage rows, when given, follow them.
+    QA rows); passage rows, when given, follow them. ``neighbours`` holds the QA rows of
+    the retain facts one hop from the forget facts in the knowledge graph (sharing an
+    entity with one: ``worlds.hops.anchor_neighbours``), for NEDS; ``None`` when none is.
     """
 
     forget: Batch
@@ -50,6 +52,7 @@ class UnlearnData:
     sampler: StepSampler | None = None
     """Which rows each step draws (``unlearn_llm.sampling``: 1:1, cyclic, MELU); ``None``,
     the default: independent shuffled passes over ``forget`` and ``retain``."""
+    neighbours: Batch | None = None
 
 
 def make_unlearn_data(
@@ -65,6 +68,7 @@ def make_unlearn_data(
     Both errors are raised here, before any model is touched.
     """
     from unlearn_llm.data import encode_facts, encode_idk
+    from unlearn_llm.worlds.hops import anchor_neighbours
 
     if not forget:
         raise ValueError("the forget set is empty: give at least one fact to forget")
@@ -77,10 +81,12 @@ def make_unlearn_data(
             f"{len(overlap)} fact(s) are in both the forget and the retain set (e.g. {shown}); "
             "a fact must be in one of them only"
         )
+    neighbours = anchor_neighbours(forget, retain)
     return UnlearnData(
         forget=encode_facts(tokenizer, forget, forget_passages),
         retain=encode_facts(tokenizer, retain, retain_passages),
         forget_idk=encode_idk(tokenizer, forget),
+        neighbours=encode_facts(tokenizer, neighbours) if neighbours else None,
     )
 
 
