@@ -132,6 +132,19 @@ def test_neds_forgets_and_keeps_its_anchor_neighbours() -> None:
         assert float(answer_nll(model, data.forget)) > before
 
 
+@pytest.mark.parametrize("size", ["quick", "full"])
+def test_default_specs_parse_and_too_many_people_is_refused(size: Any) -> None:
+    from unlearn_llm.benchmarks.gone import LLM_GONE
+    from unlearn_schema import SpecError
+
+    spec = LLM_GONE.default_spec(size)
+    parsed = LLM_GONE.parse(spec)
+    assert "neds" in [m.name for m in parsed.methods]
+    bad = spec.model_copy(update={"params": {**spec.params, "forget_people": 999}})
+    with pytest.raises(SpecError, match=r"params\.forget_people=999 but the world's forget split"):
+        LLM_GONE.parse(bad)
+
+
 def test_tiny_gone_run_reports_every_effect_against_the_oracle() -> None:
     import json
 
