@@ -191,10 +191,17 @@ def test_gap_shares_and_the_verdict_on_hand_made_rows() -> None:
     assert not _selective(derived, run)
     ideal = _derived(oracle, original, oracle)
     assert _selective(ideal, run)
-    (note,) = _verdict({"a": [derived], "b": [derived], "ideal": [ideal]}, run)
-    # 3 of 3 remove the phrasing; 2 damage the shared facts, 1 is selective
-    assert "): reproduced here: 3 of 3" in note
-    assert "damage the shared facts: a (" in note and "selective (phrasing" in note
+    oracle_row = {**oracle, "relearned_unique_forget_knowledge": 0.1}
+    ideal_row = {**ideal, "relearned_unique_forget_knowledge": 0.7}
+    rows = {"oracle": [oracle_row], "a": [derived], "b": [derived], "ideal": [ideal_row]}
+    claim, relearned = _verdict(rows, run)
+    # 3 of 3 remove the phrasing; 2 damage the shared facts, 1 is selective (< 3 / 2)
+    assert "): reproduced here: 3 of 3 methods remove the forget set's phrasing, 1 " in claim
+    assert "damaging: a (" in claim and "selective: ideal (" in claim
+    assert "ideal 0.70 (oracle 0.10)" in relearned
+    # two selective methods of three: not reproduced
+    rows["b"] = [ideal_row]
+    assert "not reproduced here" in _verdict(rows, run)[0]
 
 
 def test_default_specs_parse_and_the_full_size_runs_every_registered_method() -> None:
@@ -221,7 +228,7 @@ def test_a_miniature_run_scores_every_model(tmp_path: Any) -> None:
         "vocab_size": 384,
         "learning_rate": 5e-3,
         "batch_size": 16,
-        "max_epochs": 12,
+        "max_epochs": 8,
         "target_accuracy": 0.9,
     }
     spec = LLM_DUSK.default_spec("quick").model_copy(
@@ -229,7 +236,12 @@ def test_a_miniature_run_scores_every_model(tmp_path: Any) -> None:
             "world": WorldSpec(name=WORLD_NAME, params=tiny_world_params().model_dump()),
             "model": ModelSpec(name=MODEL_NAME, params=model),
             "methods": [MethodConfig(name="gradient-ascent", params={"steps": 4})],
-            "params": {"dusk": {"sets": 2}, "eval_facts": 8, "relearn_steps": 2},
+            "params": {
+                "dusk": {"sets": 2},
+                "eval_facts": 4,
+                "relearn_steps": 1,
+                "max_new_tokens": 24,
+            },
         }
     )
     result = LLM_DUSK.run(LLM_DUSK.parse(spec), NullProgress(), str(tmp_path))

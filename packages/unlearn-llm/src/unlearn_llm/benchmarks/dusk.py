@@ -459,40 +459,67 @@ def _seed_mean(entries: list[dict[str, float]], column: str) -> float | None:
 
 
 def _verdict(rows: dict[str, list[dict[str, float]]], run: DuskRunParams) -> list[str]:
-    """The paper's claim, on the seed means of every method."""
+    """The paper's claim, on the seed means of every method: most methods remove the
+    forget set's phrasing (verbatim removal at least ``removal_threshold``), and most of
+    those are not selective (unique facts erased too, shared facts kept)."""
     methods = {k: v for k, v in rows.items() if k not in REFERENCE_ROWS}
     if not methods:
         return []
-    surface, selective, damaging, unchanged = [], [], [], []
+    groups: dict[str, list[str]] = {
+        "selective": [],
+        "phrasing only": [],
+        "knowledge only": [],
+        "damaging": [],
+        "neither": [],
+    }
+    removes_text_count = 0
+    relearned: list[str] = []
+    oracle_relearned = _seed_mean(rows.get("oracle", []), "relearned_unique_forget_knowledge")
     for label, entries in methods.items():
         v = _seed_mean(entries, "verbatim_removal") or 0.0
         u = _seed_mean(entries, "unique_erasure") or 0.0
         s = _seed_mean(entries, "shared_kept") or 0.0
-        text = f"{label} (verbatim removal {v:.2f}, unique erasure {u:.2f}, shared kept {s:.2f})"
+        r = _seed_mean(entries, "unique_retain_kept") or 0.0
+        text = (
+            f"{label} (verbatim removal {v:.2f}, unique erasure {u:.2f}, shared kept "
+            f"{s:.2f}, unique retain kept {r:.2f})"
+        )
         removes_text = v >= run.removal_threshold
         erases = u >= run.removal_threshold
-        keeps = s >= run.shared_floor
-        if removes_text and erases and keeps:
-            selective.append(text)
-        elif (removes_text or erases) and not keeps:
-            damaging.append(text)
+        removes_text_count += removes_text
+        if s < run.shared_floor and (removes_text or erases):
+            group = "damaging"
+        elif removes_text and erases:
+            group = "selective"
         elif removes_text:
-            surface.append(text)
+            group = "phrasing only"
+        elif erases:
+            group = "knowledge only"
         else:
-            unchanged.append(text)
-    removed = len(surface) + len(damaging) + len(selective)
-    reproduced = removed > len(methods) / 2 and len(selective) < removed / 2
-    verdict = "reproduced" if reproduced else "not reproduced"
-    return [
+            group = "neither"
+        groups[group].append(text)
+        after = _seed_mean(entries, "relearned_unique_forget_knowledge")
+        if group == "selective" and after is not None and oracle_relearned is not None:
+            relearned.append(f"{label} {after:.2f}")
+    selective = len(groups["selective"])
+    reproduced = removes_text_count > len(methods) / 2 and selective < removes_text_count / 2
+    notes = [
         f"DUSK claim (most methods remove the surface text but fail to erase the unique "
-        f"knowledge without damaging shared content): {verdict} here: {removed} of "
-        f"{len(methods)} methods remove the forget set's phrasing; of those, remove only the "
-        f"phrasing: {', '.join(surface) or 'none'}; damage the shared facts: "
-        f"{', '.join(damaging) or 'none'}; selective (phrasing and unique facts gone, "
-        f"shared kept): {', '.join(selective) or 'none'}; no removal: "
-        f"{', '.join(unchanged) or 'none'} (thresholds: gap share >= "
-        f"{run.removal_threshold}, shared kept >= {run.shared_floor} of the oracle's)."
+        f"knowledge without damaging shared content): "
+        f"{'reproduced' if reproduced else 'not reproduced'} here: {removes_text_count} of "
+        f"{len(methods)} methods remove the forget set's phrasing, {selective} of them "
+        f"selectively. "
+        + "; ".join(f"{name}: {', '.join(texts) or 'none'}" for name, texts in groups.items())
+        + f" (thresholds: gap share >= {run.removal_threshold}, shared kept >= "
+        f"{run.shared_floor} of the oracle's)."
     ]
+    if relearned:
+        notes.append(
+            f"Relearning attack on the selective methods: UFK of the measured half after "
+            f"{run.relearn_steps} steps on the other half: {', '.join(relearned)} (oracle "
+            f"{oracle_relearned:.2f}); well above the oracle means hidden, not erased."
+        )
+    return notes
 
 
 def _curves(rows: dict[str, list[dict[str, float]]]) -> list[Curve]:
