@@ -7,6 +7,8 @@
   of the approximate methods against exact retraining at matched retained utility).
 * `unlearn_graph.benchmarks.fraud_rings`: ``tfg-detection`` (fraud-ring detectors on
   graph-algos' TravelFraudBench world: AUC, ring recovery, edge-type ablation).
+* `unlearn_graph.benchmarks.label_noise`: ``graph-label-noise`` (ERASE against GCN cross
+  entropy, GCE and label propagation under symmetric and pair-flip label noise).
 
 No module here imports torch at import time: listing and validating stay fast.
 """
