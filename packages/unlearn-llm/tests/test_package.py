@@ -111,6 +111,7 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
         "llm-erase-and-check",
         "llm-copy-suppression",
         "llm-s3t",
+        "llm-retain-sampling",
         "llm-gone",
     }
     assert all(b.name == name for name, b in benchmarks.items())

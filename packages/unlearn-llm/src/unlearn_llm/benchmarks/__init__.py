@@ -19,6 +19,8 @@
   scores and self-repair in a tiny attention-only transformer (``unlearn_llm.circuits``).
 - ``s3t.py``: ``llm-s3t`` (S3T exact unlearning, ``unlearn_llm.exact``), LoRA slices
   switched off on deletion vs SISA sharding and a full retrain: cost, deletions, utility.
+- ``retain_sampling.py``: ``llm-retain-sampling`` (modular sampling), 1:1, cyclic and MELU
+  retain sampling (``unlearn_llm.sampling``) per method: forget and per-neighbour-set accuracy.
 - ``gone.py``: ``llm-gone`` (GONE), knowledge-graph facts forgotten: direct removal,
   multi-hop leakage through them, forgetting by hop distance, locality; NEDS among methods.
 - ``_common.py``: the one ``metric(...)`` helper both build their MetricValues with.
