@@ -139,6 +139,8 @@ def test_parsed_methods_carry_their_registered_params_type() -> None:
         "esd-x": "ESDXParams",
         "esd-u": "ESDUParams",
         "mace": "MACEParams",
+        "few-shot-text-encoder": "FewShotTextEncoderParams",
+        "hirm": "HiRMParams",
     }
     variants = {m.name: getattr(m.params, "variant", None) for m in parsed.methods}
     assert variants["esd-x"] == "x" and variants["esd-u"] == "u"
@@ -324,10 +326,14 @@ def test_full_benchmark_code_path_on_a_shrunken_spec(tmp_path: Path) -> None:
     spec = DIFFUSION_ERASE_FULL.default_spec("full")
     colours = list(values_of("colour"))
     tasks = [["circle"], colours[:3], colours[:-1]]
+    shrink: dict[str, dict[str, Any]] = {
+        "esd-x": {"iterations": 2, "ddim_steps": 2},
+        "esd-u": {"iterations": 2, "ddim_steps": 2},
+        "hirm": {"iterations": 2},
+        "few-shot-text-encoder": {"epochs": 1},
+    }
     methods = [
-        m.model_copy(update={"params": {**m.params, "iterations": 2, "ddim_steps": 2}})
-        if m.name.startswith("esd")
-        else m
+        m.model_copy(update={"params": {**m.params, **shrink.get(m.name, {})}})
         for m in spec.methods
     ]
     small = spec.model_copy(

@@ -18,11 +18,22 @@ PAPERS = {
     "mace": "arXiv:2403.06135",
     "esd-x": "arXiv:2303.07345",
     "esd-u": "arXiv:2303.07345",
+    "few-shot-text-encoder": "arXiv:2405.07288",
+    "hirm": "arXiv:2602.19631",
 }
 
 
 def test_every_method_has_a_summary_a_paper_and_typed_params() -> None:
-    assert list(METHODS) == ["uce", "rece", "rece-cumulative", "esd-x", "esd-u", "mace"]
+    assert list(METHODS) == [
+        "uce",
+        "rece",
+        "rece-cumulative",
+        "esd-x",
+        "esd-u",
+        "mace",
+        "few-shot-text-encoder",
+        "hirm",
+    ]
     for name, record in METHODS.items():
         assert record.summary.strip() and len(record.summary) < 120, name
         assert record.paper == PAPERS[name]

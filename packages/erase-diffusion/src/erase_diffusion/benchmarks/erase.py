@@ -1,7 +1,8 @@
 """The erasure benchmarks: ``diffusion-erase-quick`` and ``diffusion-erase-full``.
 
 ``diffusion-erase-quick`` erases one shape and one colour from the shipped tiny shapes
-pipeline with UCE, RECE and a short ESD-x run; ``diffusion-erase-full`` (nightly) runs
+pipeline with UCE, RECE, a short ESD-x run and the two text-encoder methods (few-shot
+erasing, HiRM); ``diffusion-erase-full`` (nightly) runs
 every method on every concept, several seeds, and multi-concept erasure of 1, 3 and
 all-but-one colours. Both judge the images with the shipped judge and write before/after
 image grids. torch is imported only inside `run_erasure`.
@@ -184,6 +185,10 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
             "uce": {},
             "rece": {"rounds": 2},
             "esd-x": {"iterations": 50, "batch_size": 4, "ddim_steps": 6},
+            # The text-encoder methods, a few seconds each; HiRM at 40 steps (default
+            # 100) to keep the quick run short.
+            "few-shot-text-encoder": {},
+            "hirm": {"iterations": 40},
         }
         seeds = [0] if size == "quick" else [0, 1, 2]
     else:
@@ -211,6 +216,8 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
             # setting); 1e-5 (the paper's rate) erases about 40 % at preservation 0.9.
             "esd-u": {**esd, "learning_rate": 1e-5},
             "mace": {},
+            "few-shot-text-encoder": {},
+            "hirm": {},
         }
         seeds = [0, 1]
     return spec_from_parts(
@@ -590,7 +597,7 @@ def _declared(name: str, summary: str, **options: Any) -> Benchmark[NoParams, No
 
 DIFFUSION_ERASE_QUICK = _declared(
     "diffusion-erase-quick",
-    "Erase a shape and a colour with UCE, RECE and ESD-x; attack each with every attack.",
+    "Erase a shape and a colour with UCE, RECE, ESD-x, few-shot and HiRM; attack each.",
     quick_budget_s=240.0,
 )
 

@@ -1,4 +1,5 @@
-"""Erasure methods, one module each (``uce``, ``rece``, ``mace``, ``esd``), and their registry.
+"""Erasure methods, one module each (``uce``, ``rece``, ``mace``, ``esd``,
+``few_shot_text_encoder``, ``hirm``), and their registry.
 
 Every entry function has one shape: the pipeline, one `EraseRequest` (what to erase,
 what to preserve; `erase_diffusion.methods.request`), the typed params (a dict is
@@ -67,6 +68,26 @@ METHODS = Registry(
                 "form (no LoRA training)."
             ),
             paper="arXiv:2403.06135",
+        ),
+        MethodSpec(
+            name="few-shot-text-encoder",
+            params="erase_diffusion.methods.few_shot_text_encoder:FewShotTextEncoderParams",
+            entry="erase_diffusion.methods.few_shot_text_encoder:erase_few_shot_text_encoder",
+            summary=(
+                "Few-shot unlearning: gradient ascent of the denoising loss on a few concept "
+                "images, training only the text encoder."
+            ),
+            paper="arXiv:2405.07288",
+        ),
+        MethodSpec(
+            name="hirm",
+            params="erase_diffusion.methods.hirm:HiRMParams",
+            entry="erase_diffusion.methods.hirm:erase_hirm",
+            summary=(
+                "HiRM: misdirect the concept's last-layer text representation, training only "
+                "the text encoder's first layer."
+            ),
+            paper="arXiv:2602.19631",
         ),
     ],
 )
