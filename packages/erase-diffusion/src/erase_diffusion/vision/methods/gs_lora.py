@@ -51,7 +51,7 @@ _BLOCK = re.compile(r"\.layers?\.(\d+)\.")
 class GSLoRAParams(StepParams):
     """GS-LoRA's knobs (names as in the paper: $\\alpha$, $\\beta$, BND)."""
 
-    steps: int = Field(default=80, ge=1, le=1_000_000)
+    steps: int = Field(default=30, ge=1, le=1_000_000)
     learning_rate: float = Field(default=1e-2, gt=0.0, le=1.0)
     rank: int = Field(default=4, ge=1, le=256, description="LoRA rank r.")
     lora_alpha: int = Field(default=8, ge=1, le=4096, description="LoRA scale a (update a/r·BA).")
