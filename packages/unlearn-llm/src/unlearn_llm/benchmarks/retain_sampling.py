@@ -394,12 +394,12 @@ def run_retain_sampling(
                     )
                 values["steps"] = float(steps)
                 values["oracle_distance"] = oracle_distance(values, oracle)
-                metrics.append(metric("steps", steps, "lower", labels, unit="steps"))
+                metrics.append(metric("steps", steps, "none", labels, unit="steps"))
                 metrics.append(
                     metric("oracle_distance", values["oracle_distance"], "lower", labels)
                 )
                 for name, share in retain_shares(sampler, size, steps, set_of_row).items():
-                    metrics.append(metric(f"retain_share_{name}", share, "higher", labels))
+                    metrics.append(metric(f"retain_share_{name}", share, "none", labels))
                 if oracle_attack is not None:
                     start = time.perf_counter()
                     outcome = attack(model)
@@ -423,6 +423,8 @@ def run_retain_sampling(
                 progress.advance(1, f"seed {seed}: {label} x {strategy} unlearned and scored")
 
     notes.extend(_verdict(rows, run.strategies, run.tolerance))
+    rows_named = ", ".join(f"{i} {m} x {s}" for i, (m, s) in enumerate(_ordered(rows)))
+    notes.append(f"Heatmap retain-sampling-gaps rows: {rows_named}.")
     return BenchmarkResult(
         metrics=metrics,
         timings=timings,
@@ -549,10 +551,9 @@ def _gap_heatmap(rows: dict[tuple[str, str], list[dict[str, float]]]) -> Heatmap
     for key in keys:
         means = _means(rows[key])
         z.append([means[column] - oracle[column] for column in EVALUATED])
-    names = ", ".join(f"{i}={m} x {s}" for i, (m, s) in enumerate(keys))
     return Heatmap(
         name="retain-sampling-gaps",
-        title=f"Accuracy minus the oracle's per set (rows: {names})",
+        title="Accuracy minus the oracle's, per set (rows: see the notes)",
         x_label="0 forget, 1 direct, 2 indirect, 3 general, 4 pooled retain",
         y_label="method x strategy",
         z_label="accuracy - oracle accuracy",
