@@ -175,5 +175,6 @@ def test_tiny_gone_run_reports_every_effect_against_the_oracle() -> None:
     assert by[("locality", "neds", "1")].reference == by[("locality", "oracle", "1")].value
     assert {("hop_accuracy", "neds", h) for h in ("1", "2", "3")} <= set(by)
     assert any(note.startswith("GONE claim") for note in result.notes)
+    assert by[("heldout_locality", "original", None)].value == 1.0
     assert result.summary is not None and len(result.summary.rows) == 4
     json.dumps(result.model_dump(mode="json"))

@@ -32,7 +32,8 @@ Per model (greedy decoding under teacher forcing, as in the other facts benchmar
   original's accuracy minus the model's;
 * ``locality`` (overall and per ``hop``): the share of the neighbour facts' answer tokens
   whose greedy prediction is the original model's (token agreement, as locality is
-  scored in knowledge editing); 1 for the original;
+  scored in knowledge editing); 1 for the original; ``heldout_locality``: the same on
+  those facts asked in their held-out phrasing, which no method trains on;
 * under the relearning attacks (``relearning``: fine-tune on one of each forget person's
   two facts, score the other; ``relearning-related``: fine-tune on the facts of their
   towns and employers, the graph neighbours), the held-out forgotten facts' answer
@@ -126,6 +127,7 @@ GONE_METRIC_NAMES = frozenset(
         "hop_accuracy",
         "forgetting",
         "locality",
+        "heldout_locality",
         "relearned_forget_answer_probability",
         "relearned_forget_exact_accuracy",
         "unlearning_wall_time",
@@ -277,10 +279,19 @@ class _Scored:
             )
             for hop, facts in hop_facts.items()
         }
+        # the same facts asked in the phrasing no model trained on
+        facts = [qa for hop in sorted(hop_facts) for qa in hop_facts[hop]]
+        self.heldout_rows = encode(
+            tokenizer,
+            [prompt_text(qa.heldout_question) for qa in facts],
+            [qa.answer for qa in facts],
+        )
         self.original: dict[int, list[torch.Tensor]] = {}
+        self.original_heldout: list[torch.Tensor] = []
 
     def set_original(self, model: torch.nn.Module) -> None:
         self.original = {hop: greedy_answers(model, rows) for hop, rows in self.hop_rows.items()}
+        self.original_heldout = greedy_answers(model, self.heldout_rows)
 
     def score(self, model: torch.nn.Module) -> dict[str, float]:
         from unlearn_llm.benchmarks.restor import value_choice
@@ -307,6 +318,8 @@ class _Scored:
             predicted_all += predicted
             reference_all += self.original[hop]
         scores["locality"] = token_agreement(predicted_all, reference_all)
+        heldout = greedy_answers(model, self.heldout_rows)
+        scores["heldout_locality"] = token_agreement(heldout, self.original_heldout)
         return scores
 
 
@@ -480,7 +493,7 @@ def run_gone(parsed: GoneSpec, progress: Progress, out_dir: str) -> BenchmarkRes
 
 
 def _direction(name: str) -> Any:
-    if name in ("unlearning_efficacy", "hop_accuracy", "locality"):
+    if name in ("unlearning_efficacy", "hop_accuracy", "locality", "heldout_locality"):
         return "higher"
     return "lower"
 
@@ -509,7 +522,8 @@ def _verdict(means: dict[str, dict[str, float]], floor: float) -> list[str]:
     else:
         verdict = "refuted"
     listing = ", ".join(
-        f"{k} {v['unlearning_efficacy']:.3f}/{v['locality']:.3f}" for k, v in others.items()
+        f"{k} {v['unlearning_efficacy']:.3f}/{v['locality']:.3f}/{v['heldout_locality']:.3f}"
+        for k, v in others.items()
     )
     oracle = means.get("oracle", {})
     leak = ", ".join(
@@ -520,9 +534,11 @@ def _verdict(means: dict[str, dict[str, float]], floor: float) -> list[str]:
     return [
         f"GONE claim (NEDS reaches unlearning efficacy 1.000 and locality 0.839, better than "
         f"the other methods): {verdict} here: NEDS efficacy {efficacy:.3f}, locality "
-        f"{locality:.3f} (oracle locality {oracle.get('locality', float('nan')):.3f}); "
-        f"others (efficacy/locality): {listing}; methods at efficacy >= {floor} with "
-        f"locality at least NEDS's: {', '.join(beaten) or 'none'}; NEDS leakage {leak}."
+        f"{locality:.3f} (oracle locality {oracle.get('locality', float('nan')):.3f}; "
+        f"held-out phrasing {neds['heldout_locality']:.3f}); "
+        f"others (efficacy/locality/held-out locality): {listing}; methods at efficacy "
+        f">= {floor} with locality at least NEDS's: {', '.join(beaten) or 'none'}; "
+        f"NEDS leakage {leak}."
     ]
 
 
@@ -559,11 +575,11 @@ def _curves(means: dict[str, dict[str, float]]) -> list[Curve]:
 def _summary(means: dict[str, dict[str, float]], attacks: Sequence[str]) -> Table:
     columns = ["unlearning_efficacy", "direct_choice_accuracy"]
     columns += [f"leakage_{n}hop" for n in PATH_LENGTHS]
-    columns += [f"hop_accuracy@{h}" for h in HOPS] + ["locality"]
+    columns += [f"hop_accuracy@{h}" for h in HOPS] + ["locality", "heldout_locality"]
     columns += [f"relearned_accuracy:{a}" for a in attacks]
     header = ["model", "efficacy", "direct choice"]
     header += [f"leak {n}-hop" for n in PATH_LENGTHS]
-    header += [f"acc hop {h}" for h in HOPS] + ["locality"]
+    header += [f"acc hop {h}" for h in HOPS] + ["locality", "held-out locality"]
     header += [f"acc after {a}" for a in attacks]
     table_rows = [
         [label, *(f"{v[c]:.3f}" if c in v else "-" for c in columns)] for label, v in means.items()
