@@ -78,8 +78,8 @@ def test_the_group_penalty_zeroes_a_block_no_loss_needs() -> None:
     used = [torch.nn.Parameter(torch.randn(4)), torch.nn.Parameter(torch.randn(4))]
     untouched = [torch.nn.Parameter(torch.randn(4)), torch.nn.Parameter(torch.randn(4))]
     target = torch.ones(4)
-    optimizer = torch.optim.AdamW([*used, *untouched], lr=0.01, weight_decay=0.0)
-    for _ in range(600):
+    optimizer = torch.optim.AdamW([*used, *untouched], lr=0.02, weight_decay=0.0)
+    for _ in range(300):
         loss = ((used[0] * used[1] - target) ** 2).sum()
         loss = loss + 0.05 * group_sparse_penalty([used, untouched])
         optimizer.zero_grad()
@@ -114,7 +114,7 @@ def test_the_classifier_is_cached_and_the_oracle_never_sees_the_class(
     tmp_path: Path,
 ) -> None:
     training = ClassifierTraining(
-        label="colour", train_per_class=8, steps=40, batch_size=16, learning_rate=3e-3, model=TINY
+        label="colour", train_per_class=4, steps=15, batch_size=8, learning_rate=3e-3, model=TINY
     )
     oracle, seconds, cached = trained_classifier(training, (0,), cache=tmp_path)
     assert not cached and seconds > 0
