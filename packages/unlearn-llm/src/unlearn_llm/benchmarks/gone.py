@@ -505,15 +505,17 @@ def _means(entries: list[dict[str, float]]) -> dict[str, float]:
 
 def _verdict(means: dict[str, dict[str, float]], floor: float) -> list[str]:
     """The paper's claim (NEDS: efficacy 1.000, locality 0.839, better than the other
-    methods), checked on the seed means."""
+    methods), checked on the seed means: locality on both the trained and the held-out
+    phrasing (NEDS's neighbour KL trains on the former)."""
     if "neds" not in means:
         return ["GONE claim not checked: NEDS was not among the methods run."]
     neds = means["neds"]
     others = {k: v for k, v in means.items() if k not in ("original", "oracle", "neds")}
     forgetting = {k: v for k, v in others.items() if v["unlearning_efficacy"] >= floor}
-    beaten = [k for k, v in forgetting.items() if v["locality"] >= neds["locality"]]
+    kinds = ("locality", "heldout_locality")
+    beaten = [k for k, v in forgetting.items() if any(v[c] >= neds[c] for c in kinds)]
     baselines = [k for k in ("gradient-ascent", "npo") if k in others]
-    above_baselines = all(neds["locality"] > others[k]["locality"] for k in baselines)
+    above_baselines = all(neds[c] > others[k][c] for k in baselines for c in kinds)
     efficacy, locality = neds["unlearning_efficacy"], neds["locality"]
     if efficacy >= 0.999 and not beaten:
         verdict = "reproduced"
@@ -537,7 +539,7 @@ def _verdict(means: dict[str, dict[str, float]], floor: float) -> list[str]:
         f"{locality:.3f} (oracle locality {oracle.get('locality', float('nan')):.3f}; "
         f"held-out phrasing {neds['heldout_locality']:.3f}); "
         f"others (efficacy/locality/held-out locality): {listing}; methods at efficacy "
-        f">= {floor} with locality at least NEDS's: {', '.join(beaten) or 'none'}; "
+        f">= {floor} with either locality at least NEDS's: {', '.join(beaten) or 'none'}; "
         f"NEDS leakage {leak}."
     ]
 
