@@ -78,7 +78,9 @@ def test_a_shrunken_run_reports_every_method_setting_task_and_attack(
         for m in result.metrics
         if m.name == "remaining_accuracy"
     }
-    expected = {(n, s, t) for n in METHOD_NAMES for s in ("full", "scarce") for t in ("1", "2")}
+    expected = {
+        (n, s, t) for n in METHOD_NAMES for s in ("full", "scarce", "missing") for t in ("1", "2")
+    }
     assert expected | {("retrain (oracle)", "full", t) for t in ("1", "2")} == remaining
     # The oracle never saw the forgotten classes: it cannot name them.
     oracle_forgotten = [

@@ -10,12 +10,14 @@ paper's H-Mean of the accuracy drop on the task's classes and the remaining accu
 The exact retrain oracle of each prefix of the stream (trained without every class
 forgotten so far, cached) is the reference.
 
-Two settings: ``full`` (each task has all training images of the classes) and
+Three settings: ``full`` (each task has all training images of the classes),
 ``scarce`` (only ``scarce_per_class`` images per class, forgotten and remaining: the
-few-sample case GS-LoRA++ targets). After the last task the final models are attacked
-(`erase_diffusion.vision.attacks`): relearning on a few images of the forgotten classes,
-and a linear probe on the frozen features. GS-LoRA's per-block group norms show which
-blocks each task used. torch is imported only inside `run_vision_forgetting`.
+few-sample case GS-LoRA++ targets) and ``missing`` (as ``scarce``, and every second
+remaining class has no image at all: the missing-class case). After the last task
+the final models are attacked (`erase_diffusion.vision.attacks`): relearning on a few
+images of the forgotten classes, and a linear probe on the frozen features. GS-LoRA's
+per-block group norms show which blocks each task used. torch is imported only inside
+`run_vision_forgetting`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 
 ORACLE = "retrain (oracle)"
 METHOD_NAMES = tuple(name for name in METHODS if name != "retrain")
-SETTINGS = ("full", "scarce")
+SETTINGS = ("full", "scarce", "missing")
 METRIC_NAMES = frozenset(
     {
         "task_forget_accuracy",
@@ -72,7 +74,10 @@ class VisionForgettingRun(StrictModel):
         default=4,
         ge=1,
         le=10_000,
-        description="Images per class in the scarce setting (None: skip).",
+        description="Images per class in the scarce and missing settings (None: skip both).",
+    )
+    missing_classes: bool = Field(
+        default=True, description="Also run the missing setting (every second kept class absent)."
     )
     relearn: RelearnParams = Field(default_factory=RelearnParams)
     probe: ProbeParams = Field(default_factory=ProbeParams)
@@ -140,7 +145,12 @@ def run_vision_forgetting(
     label = training.label
     num_classes = len(class_names(label))
     tasks = [tuple(class_indices(task, label)) for task in run.tasks]
-    settings = [s for s in SETTINGS if s == "full" or run.scarce_per_class is not None]
+    settings = [
+        s
+        for s in SETTINGS
+        if s == "full"
+        or (run.scarce_per_class is not None and (s == "scarce" or run.missing_classes))
+    ]
     start = time.perf_counter()
     timings: dict[str, float] = {}
     progress.start(
@@ -191,10 +201,13 @@ def run_vision_forgetting(
             for t, task in enumerate(tasks):
                 forget = train.of_classes(set(task))
                 retain = train.without_classes(set(prefixes[t]))
-                if setting == "scarce":
+                if setting in ("scarce", "missing"):
                     assert run.scarce_per_class is not None
                     forget = forget.first_per_class(run.scarce_per_class)
                     retain = retain.first_per_class(run.scarce_per_class)
+                if setting == "missing":
+                    kept = sorted(set(retain.labels.tolist()))
+                    retain = retain.without_classes(set(kept[1::2]))
                 request = ClassForgetRequest(forget, retain, task, num_classes)
                 tick = time.process_time()
                 if isinstance(method.params, GSLoRAParams):
@@ -392,7 +405,7 @@ VISION_CONTINUAL_FORGETTING: Benchmark[Any, Any, Any] = Benchmark(
     name="vision-continual-forgetting",
     summary=(
         "GS-LoRA continual forgetting on a tiny ViT: classes forgotten task after task, "
-        "baselines, retrain oracle, scarce data, relearning and probe attacks."
+        "baselines, retrain oracle, scarce and missing data, relearn and probe attacks."
     ),
     default_spec=_spec,
     run=run_vision_forgetting,
