@@ -88,6 +88,7 @@ def test_entry_points_name_the_registries() -> None:
         "diffusion-erase-full",
         "erase-diffusion-speed",
         "diffusion-memorisation",
+        "vision-continual-forgetting",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ from erase_diffusion.benchmarks.vision import (
     VISION_CONTINUAL_FORGETTING,
     VisionForgettingRun,
 )
+from erase_diffusion.vision.methods import METHODS
 from unlearn_schema.configs import MethodConfig
 from unlearn_schema.errors import SpecError
 from unlearn_schema.plugins import NullProgress
+from unlearn_schema.testing import heavy_modules_after
 
 
 def _tiny_run() -> dict[str, Any]:
@@ -39,6 +42,26 @@ def test_default_specs_parse_at_both_sizes() -> None:
         parsed = VISION_CONTINUAL_FORGETTING.parse(VISION_CONTINUAL_FORGETTING.default_spec(size))
         assert [m.name for m in parsed.methods] == list(METHOD_NAMES)
         assert "retrain" not in METHOD_NAMES  # the oracle is always reported instead
+
+
+def test_the_registry_params_and_default_specs_import_no_torch() -> None:
+    # What `unlearn-bench list` and `validate` do, for the image models.
+    code = (
+        "from erase_diffusion.benchmarks.vision import VISION_CONTINUAL_FORGETTING as b\n"
+        "from erase_diffusion.vision.methods import METHODS\n"
+        "for record in METHODS.values():\n"
+        "    record.params_type\n"
+        "for size in ('quick', 'full'):\n"
+        "    b.parse(b.default_spec(size))"
+    )
+    assert heavy_modules_after(code, ("torch", "transformers", "peft")) == []
+
+
+def test_the_image_model_registry_is_an_entry_point() -> None:
+    found = [
+        ep for ep in entry_points(group="unlearn.methods") if ep.name == "erase-diffusion-vision"
+    ]
+    assert len(found) == 1 and found[0].load() is METHODS
 
 
 def test_bad_tasks_name_the_class_and_the_accepted_ones() -> None:
