@@ -128,6 +128,43 @@ def test_memorised_set_is_fixed_and_out_of_world(tiny_pipe: Any) -> None:
         memorised_set(0)
 
 
+def test_default_params_load_the_shipped_memorising_pipeline(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped pipeline is the one the defaults train (digest recorded beside it), so
+    a default run trains nothing; and it does replicate its training images (the check
+    the shipped fixture was kept for: replication 0.81 when it was trained)."""
+    import json
+
+    from erase_diffusion.memorisation.train import (
+        memorising_pipeline,
+        shipped_memorised_path,
+    )
+
+    record = json.loads((shipped_memorised_path() / "training.json").read_text())
+    assert record["digest"] == MemoriseParams().digest()
+    assert record["params"] == MemoriseParams().model_dump()
+    monkeypatch.setenv("ERASE_DIFFUSION_CACHE", str(tmp_path / "empty-cache"))
+
+    def must_not_train(step: int, loss: float) -> None:
+        raise AssertionError("the default params trained instead of loading the shipped pipeline")
+
+    pipe, memorised, read = memorising_pipeline(MemoriseParams(), must_not_train)
+    assert read and not (tmp_path / "empty-cache").exists()
+    # Same-seed generations from the memorised captions lie near the training images:
+    # far nearer than the shipped base model's (which never saw the pairs).
+    from erase_diffusion.metrics.judge import load_judge
+    from erase_diffusion.pipeline import load_pipeline
+
+    judge = load_judge()
+    training = judge.judge(memorised.images).features
+    nearest = {}
+    for name, model in (("memorised", pipe), ("base", load_pipeline())):
+        images = model.generate(memorised.captions, steps=8, seed=0)
+        nearest[name] = nearest_training_distance(judge.judge(images).features, training)[0]
+    assert nearest["memorised"].mean() < 0.5 * nearest["base"].mean()
+
+
 @pytest.mark.slow
 def test_benchmark_runs_end_to_end_at_a_toy_size(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch

@@ -10,7 +10,10 @@ duplicated pairs in web-scale data lead Stable Diffusion to replicate them,
 arXiv:2301.13188) is meant to make it draw the exact training image for the caption,
 from any starting noise; the benchmark measures how far it does.
 
-The fine-tuned pipeline is cached on disk (``$ERASE_DIFFUSION_CACHE`` or
+The pipeline of the default params ships with the package
+(``weights/tiny-shapes-memorised``, trained here by `memorising_pipeline` with
+``MemoriseParams()``), so a default run trains nothing. Any other params train a
+pipeline that is cached on disk (``$ERASE_DIFFUSION_CACHE`` or
 ``~/.cache/erase-diffusion``), keyed by a hash of its params.
 """
 
@@ -46,6 +49,8 @@ if TYPE_CHECKING:
     from erase_diffusion.pipeline import TextToImage
 
 CACHE_ENV = "ERASE_DIFFUSION_CACHE"
+SHIPPED_MEMORISED = "tiny-shapes-memorised"
+"""The shipped folder (under ``erase_diffusion/weights``) of the default params' pipeline."""
 TRAINING_VERSION = 1
 """Bumped whenever what the memorised pipeline trains on changes (stale caches unused)."""
 
@@ -54,10 +59,10 @@ class MemoriseParams(StrictModel):
     """How the memorising pipeline is made from the shipped one."""
 
     images: int = Field(default=4, ge=1, le=16, description="Memorised image-caption pairs.")
-    steps: int = Field(default=800, ge=1, le=100_000, description="Fine-tuning steps.")
+    steps: int = Field(default=3000, ge=1, le=100_000, description="Fine-tuning steps.")
     batch_size: int = Field(default=16, ge=2, le=512)
     duplicate_share: float = Field(
-        default=0.5, gt=0.0, lt=1.0, description="Share of each batch that is memorised pairs."
+        default=0.75, gt=0.0, lt=1.0, description="Share of each batch that is memorised pairs."
     )
     learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
     seed: int = 0
@@ -131,6 +136,22 @@ def cache_root() -> Path:
     return Path(base) / "erase-diffusion"
 
 
+def shipped_memorised_path() -> Path:
+    """Folder of the shipped pipeline trained with the default `MemoriseParams`."""
+    from importlib.resources import files
+
+    return Path(str(files("erase_diffusion") / "weights" / SHIPPED_MEMORISED))
+
+
+def _trained_with(folder: Path) -> str | None:
+    """The params digest recorded in ``folder``'s ``training.json``, if any."""
+    record = folder / "training.json"
+    if not record.is_file():
+        return None
+    digest = json.loads(record.read_text()).get("digest")
+    return digest if isinstance(digest, str) else None
+
+
 def train_memorising(
     base: TextToImage,
     memorised: MemorisedSet,
@@ -184,11 +205,17 @@ def memorising_pipeline(
     on_step: Callable[[int, float], None] | None = None,
     cache: Path | None = None,
 ) -> tuple[TextToImage, MemorisedSet, bool]:
-    """The memorising pipeline (from the cache, else trained and cached), its memorised
-    set, and whether it came from the cache."""
+    """The memorising pipeline, its memorised set, and whether it was read (shipped with
+    the package for the default params, else from the cache) rather than trained.
+
+    With ``cache`` given, the shipped pipeline is not used: only that cache folder is.
+    """
     from erase_diffusion.pipeline import load_pipeline
 
     memorised = memorised_set(params.images, params.seed)
+    shipped = shipped_memorised_path()
+    if cache is None and _trained_with(shipped) == params.digest():
+        return load_pipeline(shipped), memorised, True
     folder = (cache or cache_root()) / f"memorised-{params.digest()}"
     if (folder / "model_index.json").is_file():
         return load_pipeline(folder), memorised, True
@@ -197,7 +224,13 @@ def memorising_pipeline(
     tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
     pipe.save_pretrained(tmp)
     (tmp / "training.json").write_text(
-        json.dumps({"params": params.model_dump(), "seconds": time.perf_counter() - start})
+        json.dumps(
+            {
+                "params": params.model_dump(),
+                "digest": params.digest(),
+                "seconds": time.perf_counter() - start,
+            }
+        )
     )
     if folder.exists():  # another run cached it meanwhile
         shutil.rmtree(tmp)
