@@ -177,8 +177,10 @@ def run_memorisation(
     memorised_pipe, memorised, cached = memorising_pipeline(run.memorise, training_step)
     shipped = load_pipeline()
     judge = load_judge()
-    timings["memorise (cached)" if cached else "memorise (trained)"] = time.perf_counter() - t0
-    progress.advance(1, "memorising pipeline " + ("from cache" if cached else "trained"))
+    timings["memorise (read)" if cached else "memorise (trained)"] = time.perf_counter() - t0
+    progress.advance(
+        1, "memorising pipeline " + ("read (shipped or cached)" if cached else "trained")
+    )
 
     training = judge.judge(memorised.images).features
     m, r = memorised.rerenders.shape[:2]
