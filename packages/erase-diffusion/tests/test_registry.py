@@ -89,6 +89,7 @@ def test_entry_points_name_the_registries() -> None:
         "erase-diffusion-speed",
         "diffusion-memorisation",
         "vision-continual-forgetting",
+        "vision-worst-case-forget",
     }
 
 

@@ -9,6 +9,9 @@
 - `erase_diffusion.benchmarks.vision`: ``vision-continual-forgetting`` (image models: a
   tiny ViT forgets classes task after task; GS-LoRA, GS-LoRA++ and baselines against the
   retrain oracle, with scarce data and relearning/probe attacks).
+- `erase_diffusion.benchmarks.vision_worst_case`: ``vision-worst-case-forget`` (the
+  worst-case forget set of a bi-level search against random sets of the same size,
+  each against its exact retrain oracle).
 
 The modules import torch only inside their ``run`` functions.
 """
