@@ -184,6 +184,8 @@ def _methods_for(size: Size) -> list[MethodConfig]:
         MethodConfig(name="idk-po", params=dict(light)),
         MethodConfig(name="task-vector", params={"finetune_steps": 24, "learning_rate": 5e-4}),
         MethodConfig(name="sani", params={"repair_steps": 24, "eval_every": 8}),
+        # anchor neighbours from the facts' shared entities (UnlearnData.neighbours)
+        MethodConfig(name="neds", params=dict(light)),
         MethodConfig(
             name="gradient-difference",
             params={**light, "projection": {"retain_batches": 2, "refresh_every": 1}},
