@@ -22,6 +22,8 @@ is attacked a second time defended by IRECE (`erase_diffusion.defences.irece`), 
 labelled ``<method>+irece``.
 """
 
+# Over 600 lines on purpose: one recipe read top to bottom: erase, judge, attack, report; the
+# attack loop is already in _attacks.py.
 from __future__ import annotations
 
 import time

@@ -36,6 +36,8 @@ persist, load with fallback) whose invariants are easier to check in one file; t
 manager, persistence, erasure code and state capture already have modules of their own.
 """
 
+# Over 600 lines on purpose: the trainer side of one protocol (slots, persistence, close);
+# splitting it would scatter its invariants.
 from __future__ import annotations
 
 import threading
