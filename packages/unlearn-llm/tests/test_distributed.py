@@ -93,7 +93,8 @@ def test_two_ranks_match_one_process_for_every_method(
         # ... and equal to the one-process run to float tolerance
         for what in ("losses", "forget_losses", "retain_losses"):
             assert rank0[key][what] == pytest.approx(single[what], rel=1e-5, abs=1e-6), (key, what)
-        trains = cases.CASES[key][0] != "test-time-steering"  # hooks only, no steps
+        # hooks only, no steps
+        trains = cases.CASES[key][0] not in {"test-time-steering", "kif-runtime"}
         assert len(rank0[key]["losses"]) == len(single["losses"]) >= int(trains)
         for what in ("forget_nll", "retain_nll"):
             assert rank0[key][what] == pytest.approx(single[what], rel=1e-5), (key, what)
@@ -195,3 +196,29 @@ def test_the_speed_benchmarks_distributed_part_reports_time_bytes_and_agreement(
     assert value[("distributed_max_weight_difference", None)] < 1e-3
     assert value[("distributed_nll_difference", None)] < 1e-4
     assert "2 ranks" in notes[-1]
+
+
+def test_a_rank_computes_on_its_local_gpu_under_nccl_and_on_the_cpu_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from unlearn_llm.ranks import comm_device, default_device
+
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert default_device("nccl") == "cuda:3"
+    assert default_device("gloo") == "cpu"
+    assert default_device() == "cpu"  # no process group in this test
+    assert comm_device() == torch.device("cpu")
+
+
+def test_unlearn_data_moves_every_batch_and_keeps_the_rest(tiny: Any) -> None:
+    from unlearn_llm.data import Batch
+
+    data = tiny.data
+    moved = data.to("cpu")
+    for name in ("forget", "retain", "forget_idk", "neighbours"):
+        before, after = getattr(data, name), getattr(moved, name)
+        assert (before is None) == (after is None), name
+        if isinstance(before, Batch):
+            assert after is not before and torch.equal(after.input_ids, before.input_ids)
+            assert after.input_ids.device == torch.device("cpu")
+    assert moved.sampler is data.sampler

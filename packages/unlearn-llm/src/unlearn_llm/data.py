@@ -90,6 +90,15 @@ class Batch:
             index = torch.as_tensor(list(index), dtype=torch.long)
         return Batch(self.input_ids[index], self.attention_mask[index], self.labels[index])
 
+    def to(self, device: torch.device | str) -> Batch:
+        """The same rows on ``device`` (the model's: ``cuda:LOCAL_RANK`` under NCCL)."""
+        return Batch(
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            self.labels.to(device),
+            self.share,
+        )
+
     def trimmed(self) -> Batch:
         """Drop padding columns that every row has (faster forward passes)."""
         width = int(self.attention_mask.sum(dim=1).max())

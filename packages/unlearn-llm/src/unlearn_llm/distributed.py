@@ -35,11 +35,16 @@ full replica of the model (LoRA or full weights), and:
 
 With the same seed and global batch, a 2-rank run gives the 1-process run's losses,
 metrics and (to float tolerance) weights: ``tests/test_distributed.py`` checks it for
-every registered method on gloo. Rank 0 alone writes the result. FSDP (sharded
-parameters) is not supported: the methods read and copy whole parameters. The
-package's data and methods build their tensors on the CPU (no device placement yet),
-so gloo is the backend that works today; NCCL needs the model and batches on
-``cuda:LOCAL_RANK`` first.
+every registered method on gloo. Rank 0 alone writes the result.
+
+* **devices.** On NCCL each process takes GPU ``LOCAL_RANK`` (``init_from_environment``
+  sets it), the model and every batch go to ``cuda:LOCAL_RANK`` (``--device``, default
+  ``ranks.default_device``), the methods create their tensors on their batches'
+  device, and the all-reduced scalars live on ``ranks.comm_device``. This path has not
+  run here: the project's machines have no GPU; the gloo path is the tested one.
+* **FSDP** (sharded parameters) is not supported: the methods read, copy and project
+  whole parameters (frozen reference copies, task vectors, gradient projections,
+  neuron resets), which a parameter shard does not hold.
 
 The rank-aware pieces (``local_part``, ``average_gradients``, ``sharded_answer_nll``,
 ``TRAFFIC``...) live in ``unlearn_llm.ranks`` and are re-exported here.
@@ -61,6 +66,8 @@ from unlearn_llm.ranks import (
     Traffic,
     average_gradients,
     average_tensor,
+    comm_device,
+    default_device,
     init_from_environment,
     local_part,
     mean_over_ranks,
@@ -74,6 +81,8 @@ __all__ = [
     "Traffic",
     "average_gradients",
     "average_tensor",
+    "comm_device",
+    "default_device",
     "init_from_environment",
     "local_part",
     "main",
@@ -127,7 +136,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--backend",
         default=None,
         choices=["gloo", "nccl"],
-        help="default: nccl with CUDA, else gloo (the methods compute on the CPU today)",
+        help="default: nccl with CUDA, else gloo",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="default: cuda:LOCAL_RANK on nccl, else cpu",
     )
     args = parser.parse_args(argv)
     params = json.loads(args.params)
@@ -147,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             lora_rank=args.lora_rank or None,
             out_dir=args.out,
             seed=args.seed,
+            device=args.device or default_device(),
         )
         steps = result.log.steps if result.log is not None else 0
         train_seconds = result.log.wall_time_s if result.log is not None else 0.0

@@ -101,6 +101,7 @@ def forget_in_own_model(
     lora_rank: int | None = 8,
     out_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    device: str | None = None,
 ) -> OwnModelResult:
     """Unlearn ``forget`` from the model in ``model_dir``; keep ``retain``.
 
@@ -109,7 +110,10 @@ def forget_in_own_model(
       (``None`` updates all weights of the model);
     * ``out_dir``: where to ``save_pretrained`` the result (the adapter only with LoRA);
     * ``seed``: seeds the fresh adapter's initialisation and, unless ``params`` sets
-      its own, the method's batches, so that the same call gives the same result.
+      its own, the method's batches, so that the same call gives the same result;
+    * ``device``: where the model and batches go (``"cuda:0"``...; ``None``: where
+      ``from_pretrained`` put them, the CPU). Under an NCCL group each rank passes its
+      ``cuda:LOCAL_RANK`` (``ranks.default_device``; the command line does).
 
     All errors (missing directory, tokenizer not matching the model, empty forget set,
     forget/retain overlap, method parameter out of range) are raised before training.
@@ -139,6 +143,10 @@ def forget_in_own_model(
     if adapter_dir is None and lora_rank is not None:
         torch.manual_seed(seed)  # LoRA's A matrices are drawn from torch's global generator
         model = add_lora(model, rank=lora_rank, alpha=2 * lora_rank)
+    if device is not None:
+        module: torch.nn.Module = model  # Module.to moves the parameters in place
+        module.to(device)
+        data = data.to(device)
 
     def nll(batch: Any) -> float:
         return sharded_answer_nll(model, batch)

@@ -47,6 +47,17 @@ def rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
+def comm_device() -> torch.device:
+    """Where a tensor must live to be all-reduced: ``cuda:<current>`` on an NCCL group,
+    else the CPU (gloo, or no group)."""
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def local_part(batch: Batch, index: torch.Tensor) -> tuple[torch.Tensor, Batch]:
     """This rank's rows of the global minibatch ``batch[index]``: their indices into
     ``batch`` and the trimmed sub-batch, whose ``share`` records the global counts.
@@ -133,7 +144,7 @@ def mean_over_ranks(values: Sequence[float]) -> list[float]:
     _, world = rank_and_world()
     if world == 1 or not values:
         return list(values)
-    flat = torch.tensor(list(values), dtype=torch.float64)
+    flat = torch.tensor(list(values), dtype=torch.float64, device=comm_device())
     _all_reduce_mean(flat, world)
     return [float(v) for v in flat]
 
@@ -149,7 +160,7 @@ def sharded_answer_nll(model: torch.nn.Module, batch: Batch, chunk: int = 256) -
     if world == 1:
         with torch.no_grad():
             return float(answer_nll(model, batch))
-    totals = torch.zeros(2, dtype=torch.float64)
+    totals = torch.zeros(2, dtype=torch.float64, device=comm_device())
     rows = torch.arange(len(batch))[rank::world]
     with torch.no_grad():
         for start in range(0, len(rows), chunk):
@@ -178,5 +189,20 @@ def init_from_environment(backend: str | None = None) -> bool:
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
     chosen = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+    if chosen == "nccl":
+        # one GPU per process: torchrun's LOCAL_RANK picks it (comm_device reads it back)
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(chosen)
     return True
+
+
+def default_device(backend: str | None = None) -> str:
+    """The device a rank computes on: ``cuda:LOCAL_RANK`` on NCCL (``backend`` or the
+    initialised group's), else ``cpu``."""
+    import torch.distributed as dist
+
+    if backend is None and dist.is_available() and dist.is_initialized():
+        backend = str(dist.get_backend())
+    if backend == "nccl":
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return "cpu"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import Field
@@ -53,6 +53,21 @@ class UnlearnData:
     """Which rows each step draws (``unlearn_llm.sampling``: 1:1, cyclic, MELU); ``None``,
     the default: independent shuffled passes over ``forget`` and ``retain``."""
     neighbours: Batch | None = None
+
+    def to(self, device: torch.device | str) -> UnlearnData:
+        """Every batch on ``device`` (the model's), the sampler unchanged: a method's
+        tensors follow its batches, so a model on ``cuda:LOCAL_RANK`` trains there."""
+
+        def moved(batch: Batch | None) -> Batch | None:
+            return None if batch is None else batch.to(device)
+
+        return replace(
+            self,
+            forget=self.forget.to(device),
+            retain=self.retain.to(device),
+            forget_idk=moved(self.forget_idk),
+            neighbours=moved(self.neighbours),
+        )
 
 
 def make_unlearn_data(

@@ -50,7 +50,7 @@ def project_out(vector: torch.Tensor, basis: torch.Tensor, ridge: float = 1e-10)
     G = basis.to(g.dtype)
     gram = (G @ G.T).double()
     scale = float(gram.diagonal().mean()) or 1.0
-    gram = gram + ridge * scale * torch.eye(G.shape[0], dtype=torch.float64)
+    gram = gram + ridge * scale * torch.eye(G.shape[0], dtype=torch.float64, device=G.device)
     # lstsq tolerates collinear retain gradients (a singular Gram matrix).
     rhs = (G @ g).double().unsqueeze(1)
     coefficients = torch.linalg.lstsq(gram, rhs).solution.squeeze(1).to(g.dtype)

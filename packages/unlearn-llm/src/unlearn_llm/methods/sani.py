@@ -79,7 +79,7 @@ def _mean_abs_activation(model: Module, layer: Any, batch: Batch) -> torch.Tenso
         handle.remove()
     activations = captured[0]
     # The activation at position t produces token t + 1: keep answer positions.
-    mask = torch.zeros(batch.labels.shape, dtype=torch.bool)
+    mask = torch.zeros(batch.labels.shape, dtype=torch.bool, device=batch.labels.device)
     mask[:, :-1] = batch.labels[:, 1:] != -100
     return activations[mask].abs().mean(dim=0)
 
@@ -114,10 +114,10 @@ def sani(
                 fresh = (
                     torch.randn((count, projection.weight.shape[1]), generator=generator) * init_std
                 )
-                projection.weight[neurons] = fresh.to(projection.weight.dtype)
+                projection.weight[neurons] = fresh.to(projection.weight)
             down = mlp.down_proj.weight
             fresh = torch.randn((down.shape[0], count), generator=generator) * init_std
-            down[:, neurons] = fresh.to(down.dtype)
+            down[:, neurons] = fresh.to(down)
     if on_step is not None:
         on_step(0, model)
     retain_batches = retain_minibatches(data, config.batch_size, generator)

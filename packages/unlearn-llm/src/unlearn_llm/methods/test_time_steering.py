@@ -264,7 +264,7 @@ def question_mask(batch: Batch) -> torch.Tensor:
     """``[rows, width]`` bool: each row's prompt tokens after the start token."""
     import torch
 
-    positions = torch.arange(batch.input_ids.shape[1]).unsqueeze(0)
+    positions = torch.arange(batch.input_ids.shape[1], device=batch.input_ids.device).unsqueeze(0)
     return (positions >= 1) & (positions < prompt_lengths(batch).unsqueeze(1))
 
 
@@ -280,7 +280,7 @@ def gate_signature(
     centred = torch.cat([forget.double() - mean_f, retain.double() - mean_r])
     covariance = centred.T @ centred / max(len(centred) - 2, 1)
     scale = float(covariance.diagonal().mean())
-    eye = torch.eye(len(covariance), dtype=covariance.dtype)
+    eye = torch.eye(len(covariance), dtype=covariance.dtype, device=covariance.device)
     weight = torch.linalg.solve(covariance + ridge * scale * eye, mean_f - mean_r)
     bias = -float(weight @ (mean_f + mean_r)) / 2
     return weight.to(forget.dtype), bias
@@ -496,4 +496,4 @@ def _row_scores(steering: Steering, hidden: torch.Tensor, batch: Batch) -> torch
     import torch
 
     scores = steering.gate_scores(hidden, batch.attention_mask)
-    return scores[torch.arange(len(batch)), prompt_lengths(batch) - 1]
+    return scores[torch.arange(len(batch), device=scores.device), prompt_lengths(batch) - 1]
