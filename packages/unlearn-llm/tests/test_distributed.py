@@ -222,3 +222,55 @@ def test_unlearn_data_moves_every_batch_and_keeps_the_rest(tiny: Any) -> None:
             assert after is not before and torch.equal(after.input_ids, before.input_ids)
             assert after.input_ids.device == torch.device("cpu")
     assert moved.sampler is data.sampler
+
+
+def test_two_fsdp_ranks_match_one_process(saved: dict[str, Path], tmp_path: Path) -> None:
+    """``--fsdp`` (FSDP2 shards on gloo, NPO through LoRA) against the 1-process run:
+    the same NLLs and, gathered from the shards, the same adapter weights."""
+    from safetensors.torch import load_file
+    from unlearn_llm.distributed import read_pairs
+    from unlearn_llm.own_model import forget_in_own_model
+
+    cases = _cases_module()
+    arguments = cases.cli_arguments(saved["model"], saved["forget"], saved["retain"], tmp_path)
+    _torchrun(2, "-m", "unlearn_llm.distributed", *arguments, "--fsdp")
+    report = json.loads((tmp_path / "cli.json").read_text())
+    torch.set_num_threads(1)
+    alone = forget_in_own_model(
+        saved["model"],
+        read_pairs(saved["forget"]),
+        read_pairs(saved["retain"]),
+        method="npo",
+        params=cases.CLI_PARAMS,
+        lora_rank=4,
+        out_dir=tmp_path / "one",
+    )
+    assert report["world_size"] == 2 and report["fsdp"] is True
+    assert report["sharded_parameters"] > 0
+    for what in ("forget_nll_before", "forget_nll_after", "retain_nll_before", "retain_nll_after"):
+        assert report[what] == pytest.approx(getattr(alone, what), rel=1e-5), what
+    one = load_file(tmp_path / "one" / "adapter_model.safetensors")
+    two = load_file(tmp_path / "cli" / "adapter_model.safetensors")
+    assert one.keys() == two.keys() and one
+    for name, tensor in one.items():
+        torch.testing.assert_close(two[name], tensor, rtol=1e-4, atol=2e-4, msg=name)
+    # FSDP reduce-scattered the gradients; our own all-reduce carried only losses and NLLs
+    adapter_bytes = sum(t.numel() * t.element_size() for t in one.values())
+    assert report["bytes_all_reduced"] < adapter_bytes
+
+
+def test_fsdp_refuses_a_method_that_needs_whole_parameters(saved: dict[str, Path]) -> None:
+    from unlearn_llm.distributed import read_pairs
+    from unlearn_llm.own_model import forget_in_own_model
+
+    pairs = read_pairs(saved["forget"]), read_pairs(saved["retain"])
+    with pytest.raises(ValueError, match=r"'rmu' does not run on FSDP shards; accepted"):
+        forget_in_own_model(saved["model"], *pairs, method="rmu", fsdp=True)
+    with pytest.raises(ValueError, match="retain_loss='kl'"):
+        forget_in_own_model(
+            saved["model"],
+            *pairs,
+            method="gradient-difference",
+            params={"retain_loss": "kl"},
+            fsdp=True,
+        )

@@ -42,9 +42,15 @@ every registered method on gloo. Rank 0 alone writes the result.
   ``ranks.default_device``), the methods create their tensors on their batches'
   device, and the all-reduced scalars live on ``ranks.comm_device``. This path has not
   run here: the project's machines have no GPU; the gloo path is the tested one.
-* **FSDP** (sharded parameters) is not supported: the methods read, copy and project
-  whole parameters (frozen reference copies, task vectors, gradient projections,
-  neuron resets), which a parameter shard does not hold.
+* **FSDP** (``--fsdp``): FSDP2's ``fully_shard`` on every decoder layer and the whole
+  model, so each rank holds a shard of every parameter and of its optimiser state;
+  gradients are reduce-scattered (averaged) in the backward pass, and rank 0 saves the
+  gathered full state dict. It serves the methods of ``ranks.FSDP_METHODS``
+  (gradient ascent, gradient difference with the NLL retain loss, NPO, SimNPO; without
+  projection): the others read, copy, project or overwrite whole parameters (frozen
+  reference copies, task vectors, gradient projections, neuron resets), which a shard
+  does not hold, and are refused before training. ``tests/test_distributed.py`` checks
+  2 FSDP ranks on gloo against the 1-process run.
 
 The rank-aware pieces (``local_part``, ``average_gradients``, ``sharded_answer_nll``,
 ``TRAFFIC``...) live in ``unlearn_llm.ranks`` and are re-exported here.
@@ -115,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     import time
 
     import torch.distributed as dist
+    from torch.distributed.tensor import DTensor
 
     from unlearn_llm.own_model import forget_in_own_model
 
@@ -137,6 +144,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         default=None,
         choices=["gloo", "nccl"],
         help="default: nccl with CUDA, else gloo",
+    )
+    parser.add_argument(
+        "--fsdp",
+        action="store_true",
+        help="shard parameters with FSDP2 (gradient-ascent, gradient-difference, npo, simnpo)",
     )
     parser.add_argument(
         "--device",
@@ -162,12 +174,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             out_dir=args.out,
             seed=args.seed,
             device=args.device or default_device(),
+            fsdp=args.fsdp,
         )
         steps = result.log.steps if result.log is not None else 0
         train_seconds = result.log.wall_time_s if result.log is not None else 0.0
         report: dict[str, Any] = {
             "method": result.method,
             "world_size": world,
+            "fsdp": args.fsdp,
+            # parameters held as FSDP shards (DTensor) on this rank; 0 without --fsdp
+            "sharded_parameters": sum(isinstance(p, DTensor) for p in result.model.parameters()),
             "steps": steps,
             "train_seconds": train_seconds,
             "seconds_per_step": train_seconds / max(steps, 1),

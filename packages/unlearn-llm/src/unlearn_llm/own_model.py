@@ -102,6 +102,7 @@ def forget_in_own_model(
     out_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,
     device: str | None = None,
+    fsdp: bool = False,
 ) -> OwnModelResult:
     """Unlearn ``forget`` from the model in ``model_dir``; keep ``retain``.
 
@@ -113,7 +114,10 @@ def forget_in_own_model(
       its own, the method's batches, so that the same call gives the same result;
     * ``device``: where the model and batches go (``"cuda:0"``...; ``None``: where
       ``from_pretrained`` put them, the CPU). Under an NCCL group each rank passes its
-      ``cuda:LOCAL_RANK`` (``ranks.default_device``; the command line does).
+      ``cuda:LOCAL_RANK`` (``ranks.default_device``; the command line does);
+    * ``fsdp``: under torch.distributed, shard the parameters with FSDP2
+      (``fully_shard`` per decoder layer) instead of holding a replica on every rank;
+      for the methods of ``ranks.FSDP_METHODS`` (others are refused before training).
 
     All errors (missing directory, tokenizer not matching the model, empty forget set,
     forget/retain overlap, method parameter out of range) are raised before training.
@@ -128,13 +132,21 @@ def forget_in_own_model(
 
     from unlearn_llm.methods import METHODS
     from unlearn_llm.models import add_lora, load_causal_lm
-    from unlearn_llm.ranks import rank_and_world, sharded_answer_nll
+    from unlearn_llm.ranks import (
+        check_fsdp,
+        full_state_dict,
+        rank_and_world,
+        shard_model,
+        sharded_answer_nll,
+    )
 
     record = METHODS.lookup(method, "method")
     raw = dict(params or {})
     if "seed" in record.params_type.model_fields and "seed" not in raw:
         raw["seed"] = seed
     config = record.validate_params(raw, "params")
+    if fsdp:
+        check_fsdp(method, config)
     samples = forget.samples if isinstance(forget, TextForgetRequest) else forget
     forget_pairs = _as_pairs(samples, "forget")
     retain_pairs = _as_pairs(retain, "retain")
@@ -147,6 +159,8 @@ def forget_in_own_model(
         module: torch.nn.Module = model  # Module.to moves the parameters in place
         module.to(device)
         data = data.to(device)
+    if fsdp and rank_and_world()[1] > 1:
+        shard_model(model)
 
     def nll(batch: Any) -> float:
         return sharded_answer_nll(model, batch)
@@ -157,9 +171,11 @@ def forget_in_own_model(
     saved = None
     if out_dir is not None:
         rank, world = rank_and_world()
+        # FSDP: gather the shards (a collective) before rank 0 writes
+        state = full_state_dict(model) if fsdp and world > 1 else None
         if rank == 0:  # the replicas are equal: one writer
             Path(out_dir).mkdir(parents=True, exist_ok=True)
-            model.save_pretrained(out_dir)
+            model.save_pretrained(out_dir, state_dict=state)
             tokenizer.save_pretrained(out_dir)
         if world > 1:
             import torch.distributed as dist

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -116,7 +116,9 @@ def average_gradients(parameters: Sequence[torch.nn.Parameter]) -> None:
     _, world = rank_and_world()
     if world == 1:
         return
-    grads = [p.grad for p in parameters if p.grad is not None]
+    # FSDP shards (DTensor parameters) had their gradients reduce-scattered, averaged
+    # over the ranks, in the backward pass already.
+    grads = [p.grad for p in parameters if p.grad is not None and not _is_sharded(p)]
     start = 0
     while start < len(grads):
         end, size = start, 0
@@ -131,6 +133,55 @@ def average_gradients(parameters: Sequence[torch.nn.Parameter]) -> None:
             grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
             offset += grad.numel()
         start = end
+
+
+def _is_sharded(parameter: torch.Tensor) -> bool:
+    from torch.distributed.tensor import DTensor
+
+    return isinstance(parameter, DTensor)
+
+
+FSDP_METHODS = ("gradient-ascent", "gradient-difference", "npo", "simnpo")
+"""The methods that run on FSDP shards: their steps take one backward pass of the loss
+and read the model only through forward passes (NPO's reference log-probabilities are
+computed before the first step). The others copy, project or overwrite whole
+parameters (a frozen reference, a task vector, gradient projections, neuron resets),
+which a shard does not hold; ``check_fsdp`` names them."""
+
+
+def check_fsdp(method: str, params: object) -> None:
+    """Refuse, before anything runs, a method or setting that FSDP shards cannot serve."""
+    if method not in FSDP_METHODS:
+        raise ValueError(
+            f"method {method!r} does not run on FSDP shards; accepted with fsdp: "
+            f"{', '.join(FSDP_METHODS)} (the others run data-parallel without fsdp)"
+        )
+    if getattr(params, "projection", None) is not None:
+        raise ValueError("the gradient projection needs whole gradients: not with fsdp")
+    if getattr(params, "retain_loss", "nll") != "nll":
+        raise ValueError("retain_loss='kl' needs a frozen copy of the model: not with fsdp")
+
+
+def shard_model(model: torch.nn.Module) -> torch.nn.Module:
+    """FSDP2 (``torch.distributed.fsdp.fully_shard``) on every decoder layer, then on the
+    whole model, in place: parameters become DTensor shards over the default group."""
+    from torch.distributed.fsdp import fully_shard
+
+    from unlearn_llm.methods._common import decoder_layers
+
+    for layer in decoder_layers(model):
+        fully_shard(layer)
+    fully_shard(model)
+    return model
+
+
+def full_state_dict(model: torch.nn.Module) -> dict[str, Any]:
+    """The unsharded state dict of an FSDP model on the CPU (a collective: every rank
+    calls it; rank 0 saves it)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_model_state_dict(model, options=options)
 
 
 def _nbytes(tensor: torch.Tensor) -> int:
@@ -162,9 +213,12 @@ def sharded_answer_nll(model: torch.nn.Module, batch: Batch, chunk: int = 256) -
             return float(answer_nll(model, batch))
     totals = torch.zeros(2, dtype=torch.float64, device=comm_device())
     rows = torch.arange(len(batch))[rank::world]
+    # Every rank runs the same number of forward passes (FSDP's all-gathers are
+    # collectives): the largest rank's chunk count, over ranks whose rows differ by one.
+    most = -(-len(batch) // world)
     with torch.no_grad():
-        for start in range(0, len(rows), chunk):
-            token_logp, mask = token_logprobs(model, batch.subset(rows[start : start + chunk]))
+        for part in torch.tensor_split(rows, max(1, -(-most // chunk))):
+            token_logp, mask = token_logprobs(model, batch.subset(part))
             totals[0] -= float(token_logp.double().sum())
             totals[1] += float(mask.sum())
     import torch.distributed as dist
