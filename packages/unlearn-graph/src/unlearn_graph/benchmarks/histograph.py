@@ -38,6 +38,7 @@ from unlearn_schema.plugins import Benchmark, ParsedSpec, Progress
 from unlearn_schema.recipes import Goal, machine_load_note, spec_from_parts
 from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series, Table
 
+from unlearn_graph.benchmarks._common import with_threads
 from unlearn_graph.readout import READOUTS, GraphBackbone, ReadoutName
 from unlearn_graph.worlds.graph_classes import (
     GraphClassesConfig,
@@ -155,14 +156,7 @@ def _datasets(parsed: Parsed, seed: int, notes: list[str]) -> dict[str, GraphDat
 
 def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(parsed.params.threads)
-    try:
-        return _compare(parsed, progress)
-    finally:
-        torch.set_num_threads(threads)
+    return with_threads(parsed.params.threads, _compare, parsed, progress)
 
 
 def _compare(parsed: Parsed, progress: Progress) -> BenchmarkResult:

@@ -34,10 +34,10 @@ from unlearn_schema.plugins import Benchmark, ParsedSpec, Progress
 from unlearn_schema.recipes import machine_load_note, spec_from_parts
 from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series, Table
 
+from unlearn_graph.benchmarks._common import node_graphs, planetoid_missing, with_threads
 from unlearn_graph.robust import LEARNERS
 from unlearn_graph.robust.noise import NOISE_KINDS, NoiseKind
-from unlearn_graph.worlds import CSBMConfig, GraphArrays, PlanetoidConfig, load_world
-from unlearn_graph.worlds.pyg import PLANETOID_FILES
+from unlearn_graph.worlds import CSBMConfig, GraphArrays, PlanetoidConfig
 
 LabelNoiseWorld = CSBMConfig | PlanetoidConfig
 REFERENCE = "gcn-ce"
@@ -103,11 +103,6 @@ def _default_spec(size: Size) -> BenchmarkSpec:
     )
 
 
-def _planetoid_missing(config: PlanetoidConfig) -> list[str]:
-    names = [f"ind.{config.name.lower()}.{part}" for part in PLANETOID_FILES]
-    return [n for n in names if not os.path.exists(os.path.join(config.folder, n))]
-
-
 def _check(parsed: Parsed) -> None:
     run = parsed.params
     if "pair-flip" in run.noise_kinds and run.rates[-1] >= 0.5:
@@ -123,7 +118,7 @@ def _check(parsed: Parsed) -> None:
                 f"no more likely than the others ({parsed.world.num_classes} classes); give "
                 f"rates below {bound:.3f}"
             )
-    if isinstance(parsed.world, PlanetoidConfig) and (missing := _planetoid_missing(parsed.world)):
+    if isinstance(parsed.world, PlanetoidConfig) and (missing := planetoid_missing(parsed.world)):
         raise ValueError(
             f"world.params: Planetoid folder {parsed.world.folder!r} lacks {', '.join(missing)} "
             "(nothing is downloaded); use world 'csbm' or give a folder with the files"
@@ -136,36 +131,13 @@ def _check(parsed: Parsed) -> None:
 
 
 def _graphs(parsed: Parsed, seed: int, notes: list[str]) -> dict[str, GraphArrays]:
-    world = parsed.world
-    found: dict[str, GraphArrays] = {}
-    if isinstance(world, PlanetoidConfig):
-        found[world.name] = load_world("planetoid", world, seed)
-    else:
-        found["csbm"] = load_world("csbm", world, seed)
-    for config in parsed.params.planetoid:
-        missing = _planetoid_missing(config)
-        if missing:
-            if seed == parsed.seeds[0]:
-                notes.append(
-                    f"Planetoid {config.name}: skipped, {config.folder!r} lacks "
-                    f"{', '.join(missing)} (put the ind.{config.name}.* files there to include "
-                    "it; nothing is downloaded)"
-                )
-            continue
-        found[config.name] = load_world("planetoid", config, seed)
-    return found
+    first = seed == parsed.seeds[0]
+    return node_graphs(parsed.world, parsed.params.planetoid, seed, notes if first else None)
 
 
 def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(parsed.params.threads)
-    try:
-        return _compare(parsed, progress)
-    finally:
-        torch.set_num_threads(threads)
+    return with_threads(parsed.params.threads, _compare, parsed, progress)
 
 
 Cell = tuple[str, str, float, str]
