@@ -131,6 +131,7 @@ def forget_in_own_model(
     import torch
 
     from unlearn_llm.methods import METHODS
+    from unlearn_llm.methods._common import decoder_layers
     from unlearn_llm.models import add_lora, load_causal_lm
     from unlearn_llm.ranks import (
         check_fsdp,
@@ -160,7 +161,7 @@ def forget_in_own_model(
         module.to(device)
         data = data.to(device)
     if fsdp and rank_and_world()[1] > 1:
-        shard_model(model)
+        shard_model(model, decoder_layers(model))
 
     def nll(batch: Any) -> float:
         return sharded_answer_nll(model, batch)

@@ -162,14 +162,13 @@ def check_fsdp(method: str, params: object) -> None:
         raise ValueError("retain_loss='kl' needs a frozen copy of the model: not with fsdp")
 
 
-def shard_model(model: torch.nn.Module) -> torch.nn.Module:
-    """FSDP2 (``torch.distributed.fsdp.fully_shard``) on every decoder layer, then on the
-    whole model, in place: parameters become DTensor shards over the default group."""
+def shard_model(model: torch.nn.Module, layers: Sequence[torch.nn.Module]) -> torch.nn.Module:
+    """FSDP2 (``torch.distributed.fsdp.fully_shard``) on each of ``layers`` (the decoder
+    layers), then on the whole model, in place: parameters become DTensor shards over the
+    default group."""
     from torch.distributed.fsdp import fully_shard
 
-    from unlearn_llm.methods._common import decoder_layers
-
-    for layer in decoder_layers(model):
+    for layer in layers:
         fully_shard(layer)
     fully_shard(model)
     return model

@@ -32,8 +32,6 @@ is checked on these.
 Importing this module does not import torch; ``run_dusk`` does.
 """
 
-# Over 600 lines on purpose: one recipe read top to bottom; the shared spec/declaration
-# boilerplate with restor.py is a known split to do (benchmarks/_common.py).
 from __future__ import annotations
 
 import time
@@ -42,28 +40,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 from unlearn_schema import (
-    Benchmark,
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
     Direction,
-    MethodConfig,
     MetricValue,
-    ModelSpec,
     ParsedSpec,
     Progress,
     Series,
     Size,
     StrictModel,
     Table,
-    WorldSpec,
 )
 
-from unlearn_llm.benchmarks._common import metric
-from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME, method_label
+from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric
+from unlearn_llm.benchmarks.facts import method_label
 from unlearn_llm.benchmarks.restor import _method_params, restoration_share
 from unlearn_llm.methods import METHODS
-from unlearn_llm.models import TinyLlamaParams, model_params_for
+from unlearn_llm.models import TinyLlamaParams
 from unlearn_llm.worlds.dusk import DuskParams
 from unlearn_llm.worlds.facts import FactsWorldParams
 
@@ -147,15 +141,7 @@ def _spec(size: Size) -> BenchmarkSpec:
     known = _method_params()
     names = list(known) if size == "quick" else [*known, *(n for n in METHODS if n not in known)]
     run = DuskRunParams() if size == "quick" else DuskRunParams(dusk=DuskParams(sets=5))
-    return BenchmarkSpec(
-        benchmark="llm-dusk",
-        size=size,
-        seeds=[0] if size == "quick" else [0, 1, 2],
-        world=WorldSpec(name=WORLD_NAME, params=dusk_world_params(size).model_dump()),
-        model=ModelSpec(name=MODEL_NAME, params=model_params_for(size).model_dump()),
-        methods=[MethodConfig(name=n, params=dict(known.get(n, {}))) for n in names],
-        params=run.model_dump(),
-    )
+    return facts_spec("llm-dusk", size, names, known, run, world=dusk_world_params(size))
 
 
 def _question(qa: QA, phrasing: Phrasing) -> str:
@@ -587,19 +573,13 @@ def _summary(rows: dict[str, list[dict[str, float]]]) -> Table:
     )
 
 
-LLM_DUSK: Benchmark[FactsWorldParams, TinyLlamaParams, DuskRunParams] = Benchmark(
+LLM_DUSK = facts_benchmark(
     name="llm-dusk",
     summary="Forget one of several overlapping document sets: its phrasing and unique facts go,"
     " the shared facts stay.",
     default_spec=_spec,
     run=run_dusk,
     params_type=DuskRunParams,
-    worlds={WORLD_NAME: FactsWorldParams},
-    models={MODEL_NAME: TinyLlamaParams},
-    methods=METHODS,
     metric_names=DUSK_METRIC_NAMES,
-    request_kinds=frozenset(),
     check=_check,
-    kind="quality",
-    quick_budget_s=180.0,
 )

@@ -56,7 +56,7 @@ from unlearn_llm.benchmarks._attacks import (
     default_attacks,
     parsed_attacks,
 )
-from unlearn_llm.benchmarks._common import metric
+from unlearn_llm.benchmarks._common import MODEL_NAME, WORLD_NAME, metric
 from unlearn_llm.benchmarks._facts_report import (
     FACTS_METRIC_NAMES,
     aggregate_seeds,
@@ -71,9 +71,6 @@ from unlearn_llm.worlds.facts import FactsWorld, FactsWorldParams, build_world, 
 if TYPE_CHECKING:
     from unlearn_llm.metrics.evaluate import ModelEvaluation
     from unlearn_llm.models import Role
-
-WORLD_NAME = "fictitious-facts"
-MODEL_NAME = "llama-tiny"
 
 
 class FactsRunParams(StrictModel):

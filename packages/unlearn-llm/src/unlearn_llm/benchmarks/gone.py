@@ -44,8 +44,6 @@ the names follow the paper, the definitions above are ours. Importing this modul
 not import torch; ``run_gone`` does.
 """
 
-# Over 600 lines on purpose: one recipe read top to bottom; the shared spec/declaration
-# boilerplate with restor.py is a known split to do (benchmarks/_common.py).
 from __future__ import annotations
 
 import time
@@ -54,27 +52,23 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 from unlearn_schema import (
-    Benchmark,
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
-    MethodConfig,
     MetricValue,
-    ModelSpec,
     ParsedSpec,
     Progress,
     Series,
     Size,
     StrictModel,
     Table,
-    WorldSpec,
 )
 
-from unlearn_llm.benchmarks._common import metric
-from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME, method_label
+from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric
+from unlearn_llm.benchmarks.facts import method_label
 from unlearn_llm.methods import METHODS
-from unlearn_llm.models import TinyLlamaParams, model_params_for
-from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
+from unlearn_llm.models import TinyLlamaParams
+from unlearn_llm.worlds.facts import FactsWorldParams
 
 if TYPE_CHECKING:
     import torch
@@ -167,15 +161,7 @@ def _spec(size: Size) -> BenchmarkSpec:
         else [*known, *(n for n in METHODS if n not in known and n != "test-time-steering")]
     )
     run = GoneParams() if size == "quick" else GoneParams(forget_people=8, eval_facts_per_hop=96)
-    return BenchmarkSpec(
-        benchmark="llm-gone",
-        size=size,
-        seeds=[0] if size == "quick" else [0, 1, 2],
-        world=WorldSpec(name=WORLD_NAME, params=world_params_for(size).model_dump()),
-        model=ModelSpec(name=MODEL_NAME, params=model_params_for(size).model_dump()),
-        methods=[MethodConfig(name=n, params=dict(known.get(n, {}))) for n in names],
-        params=run.model_dump(),
-    )
+    return facts_spec("llm-gone", size, names, known, run)
 
 
 def _check(parsed: GoneSpec) -> None:
@@ -595,18 +581,12 @@ def _summary(means: dict[str, dict[str, float]], attacks: Sequence[str]) -> Tabl
     )
 
 
-LLM_GONE: Benchmark[FactsWorldParams, TinyLlamaParams, GoneParams] = Benchmark(
+LLM_GONE = facts_benchmark(
     name="llm-gone",
     summary="Forget knowledge-graph facts: direct removal, multi-hop leakage, forgetting by hop.",
     default_spec=_spec,
     run=run_gone,
     params_type=GoneParams,
-    worlds={WORLD_NAME: FactsWorldParams},
-    models={MODEL_NAME: TinyLlamaParams},
-    methods=METHODS,
     metric_names=GONE_METRIC_NAMES,
-    request_kinds=frozenset(),
     check=_check,
-    kind="quality",
-    quick_budget_s=180.0,
 )

@@ -45,29 +45,25 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 from unlearn_schema import (
-    Benchmark,
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
     Direction,
-    MethodConfig,
     MetricValue,
-    ModelSpec,
     ParsedSpec,
     Progress,
     Series,
     Size,
     StrictModel,
     Table,
-    WorldSpec,
 )
 
-from unlearn_llm.benchmarks._common import metric
-from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME, method_label
+from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric
+from unlearn_llm.benchmarks.facts import method_label
 from unlearn_llm.methods import METHODS
-from unlearn_llm.models import TinyLlamaParams, model_params_for
+from unlearn_llm.models import TinyLlamaParams
 from unlearn_llm.worlds.corruption import CorruptionParams
-from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
+from unlearn_llm.worlds.facts import FactsWorldParams
 
 if TYPE_CHECKING:
     import torch
@@ -170,21 +166,12 @@ def _method_params() -> dict[str, dict[str, Any]]:
 def _spec(size: Size) -> BenchmarkSpec:
     known = _method_params()
     names = list(known) if size == "quick" else [*known, *(n for n in METHODS if n not in known)]
-    methods = [MethodConfig(name=name, params=dict(known.get(name, {}))) for name in names]
     run = (
         RestorParams()
         if size == "quick"
         else RestorParams(corruption=CorruptionParams(entities=20), other_eval_facts=128)
     )
-    return BenchmarkSpec(
-        benchmark="llm-restor",
-        size=size,
-        seeds=[0] if size == "quick" else [0, 1, 2],
-        world=WorldSpec(name=WORLD_NAME, params=world_params_for(size).model_dump()),
-        model=ModelSpec(name=MODEL_NAME, params=model_params_for(size).model_dump()),
-        methods=methods,
-        params=run.model_dump(),
-    )
+    return facts_spec("llm-restor", size, names, known, run)
 
 
 def _check(parsed: RestorSpec) -> None:
@@ -721,18 +708,12 @@ def _summary(rows: dict[str, list[dict[str, float]]]) -> Table:
     )
 
 
-LLM_RESTOR: Benchmark[FactsWorldParams, TinyLlamaParams, RestorParams] = Benchmark(
+LLM_RESTOR = facts_benchmark(
     name="llm-restor",
     summary="Unlearn documents of wrong facts: forgetting them vs recovering the true ones.",
     default_spec=_spec,
     run=run_restor,
     params_type=RestorParams,
-    worlds={WORLD_NAME: FactsWorldParams},
-    models={MODEL_NAME: TinyLlamaParams},
-    methods=METHODS,
     metric_names=RESTOR_METRIC_NAMES,
-    request_kinds=frozenset(),
     check=_check,
-    kind="quality",
-    quick_budget_s=180.0,
 )

@@ -29,8 +29,8 @@ drew from each set.
 Importing this module does not import torch; ``run_retain_sampling`` does.
 """
 
-# Over 600 lines on purpose: one recipe read top to bottom; the shared spec/declaration
-# boilerplate with restor.py is a known split to do (benchmarks/_common.py).
+# Over 600 lines on purpose: one recipe read top to bottom (the spec and declaration
+# shared with the other facts-world benchmarks are in benchmarks/_common.py).
 from __future__ import annotations
 
 import time
@@ -39,31 +39,26 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 from unlearn_schema import (
-    Benchmark,
     BenchmarkResult,
     BenchmarkSpec,
     Curve,
     Direction,
     Heatmap,
-    MethodConfig,
     MetricValue,
-    ModelSpec,
     ParsedSpec,
     Progress,
     Series,
     Size,
     StrictModel,
     Table,
-    WorldSpec,
 )
 
 from unlearn_llm.attacks.relearning import RelearningParams
-from unlearn_llm.benchmarks._common import metric
-from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME, method_label
-from unlearn_llm.methods import METHODS
-from unlearn_llm.models import TinyLlamaParams, model_params_for
+from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric
+from unlearn_llm.benchmarks.facts import method_label
+from unlearn_llm.models import TinyLlamaParams
 from unlearn_llm.sampling import STRATEGIES, Strategy
-from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
+from unlearn_llm.worlds.facts import FactsWorldParams
 from unlearn_llm.worlds.neighbours import NEIGHBOUR_SETS, NeighbourSet
 
 if TYPE_CHECKING:
@@ -151,15 +146,7 @@ def _method_params() -> dict[str, dict[str, Any]]:
 def _spec(size: Size) -> BenchmarkSpec:
     known = _method_params()
     names = ["gradient-difference", "npo"] if size == "quick" else list(known)
-    return BenchmarkSpec(
-        benchmark="llm-retain-sampling",
-        size=size,
-        seeds=[0] if size == "quick" else [0, 1, 2],
-        world=WorldSpec(name=WORLD_NAME, params=world_params_for(size).model_dump()),
-        model=ModelSpec(name=MODEL_NAME, params=model_params_for(size).model_dump()),
-        methods=[MethodConfig(name=name, params=dict(known[name])) for name in names],
-        params=RetainSamplingParams().model_dump(),
-    )
+    return facts_spec("llm-retain-sampling", size, names, known, RetainSamplingParams())
 
 
 def _check(parsed: RetainSamplingSpec) -> None:
@@ -604,18 +591,12 @@ def _summary(rows: dict[tuple[str, str], list[dict[str, float]]]) -> Table:
     )
 
 
-LLM_RETAIN_SAMPLING: Benchmark[FactsWorldParams, TinyLlamaParams, RetainSamplingParams] = Benchmark(
+LLM_RETAIN_SAMPLING = facts_benchmark(
     name="llm-retain-sampling",
     summary="1:1, cyclic and MELU retain sampling: forget efficacy and accuracy per set.",
     default_spec=_spec,
     run=run_retain_sampling,
     params_type=RetainSamplingParams,
-    worlds={WORLD_NAME: FactsWorldParams},
-    models={MODEL_NAME: TinyLlamaParams},
-    methods=METHODS,
     metric_names=RETAIN_SAMPLING_METRIC_NAMES,
-    request_kinds=frozenset(),
     check=_check,
-    kind="quality",
-    quick_budget_s=180.0,
 )
