@@ -54,6 +54,7 @@ def test_every_registered_name_has_a_summary_a_paper_and_resolves() -> None:
         "test-time-steering",
         "neds",
         "kif",
+        "kif-runtime",
     }
     # The projection is an attachment of the gradient methods, not a method.
     assert "geometric-projection" not in set(METHODS)
@@ -64,6 +65,8 @@ def test_every_registered_name_has_a_summary_a_paper_and_resolves() -> None:
     assert METHODS["npo"].paper == "arXiv:2404.05868"
     assert METRICS["forget-quality"].paper == "arXiv:2401.06121"
     assert METRICS["privleak"].paper == "arXiv:2407.06460"
+    assert METRICS["dusk-retain-deviation"].paper == "arXiv:2505.15209"
+    assert METRICS["dusk-retain-deviation"].function(0.3, 0.6) == 50.0  # 100 |0.3-0.6| / 0.6
     assert ATTACKS["min-k"].paper == "arXiv:2310.16789"
 
 

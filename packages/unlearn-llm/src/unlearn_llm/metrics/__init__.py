@@ -41,6 +41,7 @@ _M = "unlearn_llm.metrics"
 _NONE = "unlearn_schema:NoParams"
 TOFU = "arXiv:2401.06121"
 MUSE = "arXiv:2407.06460"
+DUSK = "arXiv:2505.15209"
 
 METRICS = Registry(
     "metric",
@@ -137,6 +138,20 @@ METRICS = Registry(
             paper="arXiv:2202.07646",
         ),
         MetricSpec(
+            name="dusk-knowledge-recall",
+            params=_NONE,
+            entry=f"{_M}.dusk:knowledge_recall",
+            summary="ROUGE-L recall of each gold answer in the model's answer (DUSK's UFK/SK/URK).",
+            paper=DUSK,
+        ),
+        MetricSpec(
+            name="dusk-retain-deviation",
+            params=_NONE,
+            entry=f"{_M}.dusk:retain_deviation",
+            summary="100 |AUC - AUC_retrain| / AUC_retrain of holdout-vs-retain membership AUCs.",
+            paper=DUSK,
+        ),
+        MetricSpec(
             name="validity-gate",
             params=_NONE,
             entry=f"{_M}.validity:validity_gate",
@@ -152,6 +167,8 @@ _LAZY = {
     "exact_memorisation": "memorisation",
     "extraction_strength": "memorisation",
     "forget_quality": "tofu",
+    "knowledge_recall": "dusk",
+    "retain_deviation": "dusk",
     "forget_truth_ratio": "tofu",
     "model_utility": "tofu",
     "option_probability": "tofu",
@@ -178,9 +195,11 @@ __all__ = [
     "extraction_strength",
     "forget_quality",
     "forget_truth_ratio",
+    "knowledge_recall",
     "model_utility",
     "option_probability",
     "privleak",
+    "retain_deviation",
     "rouge_l_f1",
     "rouge_l_recall",
     "truth_ratio",
