@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from graph_algos.kernels import leiden, louvain, louvain_igraph, modularity
-from graph_algos.kernels.communities import _aggregate
+from graph_algos.kernels import communities, leiden, louvain, louvain_igraph, modularity
+from graph_algos.kernels.communities import _aggregate, _colour_classes
 from graph_algos.worlds.generators import erdos_renyi, stochastic_block_model
 
 
@@ -17,6 +19,31 @@ def _triangles() -> sp.csr_matrix:
     rows = [u for u, _ in edges] + [v for _, v in edges]
     cols = [v for _, v in edges] + [u for u, _ in edges]
     return sp.csr_matrix((np.ones(14), (rows, cols)), shape=(6, 6))
+
+
+ENGINES = ["numpy", pytest.param("numba", marks=pytest.mark.requires("numba"))]
+
+
+def _two_cliques() -> sp.csr_matrix:
+    """Two 4-cliques {0..3}, {4..7} joined by the edge 3-4 (m = 13)."""
+    edges = [
+        (u, v) for side in (0, 4) for u in range(side, side + 4) for v in range(u + 1, side + 4)
+    ]
+    edges.append((3, 4))
+    rows = [u for u, _ in edges] + [v for _, v in edges]
+    cols = [v for _, v in edges] + [u for u, _ in edges]
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(8, 8))
+
+
+def _weighted_with_self_loops(seed: int) -> sp.csr_matrix:
+    """Planted blocks with weights uniform in [1, 10] and a self-loop on every fifth
+    node: non-integer sums, and the self-loop branch of the moves."""
+    matrix, _ = _planted(seed)
+    upper = sp.triu(matrix, k=1).tocoo()
+    weights = np.random.default_rng(seed).uniform(1.0, 10.0, upper.nnz)
+    weighted = sp.coo_matrix((weights, (upper.row, upper.col)), shape=matrix.shape)
+    loops = sp.diags(np.where(np.arange(matrix.shape[0]) % 5 == 0, 2.0, 0.0))
+    return sp.csr_matrix(weighted + weighted.T + loops)
 
 
 def _planted(seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -50,6 +77,60 @@ def test_louvain_splits_the_two_triangles() -> None:
     assert found.membership.tolist() in ([0, 0, 0, 1, 1, 1], [1, 1, 1, 0, 0, 0])
     assert found.modularity == pytest.approx(5 / 14)
     assert found.count == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_louvain_splits_two_cliques_joined_by_an_edge(engine: str) -> None:
+    # m = 13 (6 edges per clique and the bridge), 2m = 26. Each clique keeps 12 ordered
+    # pairs inside and has strength 4 * 3 + 1 = 13, so
+    # Q = 2 (12/26 - (13/26)^2) = 12/13 - 1/2 = 11/26 = 0.42307...
+    found = louvain(_two_cliques(), seed=0, engine=engine)
+    assert found.engine == engine
+    assert found.count == 2
+    assert found.membership.tolist() in ([0] * 4 + [1] * 4, [1] * 4 + [0] * 4)
+    assert found.modularity == pytest.approx(11 / 26)
+    assert modularity(_two_cliques(), [0] * 4 + [1] * 4) == pytest.approx(11 / 26)
+
+
+@pytest.mark.requires("numba")
+def test_compiled_colouring_is_the_numpy_colouring() -> None:
+    from graph_algos.kernels.communities_compiled import colour_classes
+
+    matrix = _weighted_with_self_loops(3)
+    priority = np.random.default_rng(3).permutation(matrix.shape[0])
+    class_ptr, class_nodes = colour_classes(matrix.indptr, matrix.indices, priority)
+    ours = [class_nodes[a:b].tolist() for a, b in itertools.pairwise(class_ptr)]
+    assert ours == [c.tolist() for c in _colour_classes(matrix, priority)]
+    assert len(ours) > 2  # a colouring with several classes, not a trivial one
+
+
+@pytest.mark.requires("numba")
+@pytest.mark.parametrize(
+    ("graph", "resolution"),
+    [("planted", 1.0), ("random", 1.0), ("weighted", 1.0), ("weighted", 0.5)],
+)
+def test_numba_and_numpy_engines_give_the_same_partition(graph: str, resolution: float) -> None:
+    matrix = {
+        "planted": lambda: _planted(2)[0],
+        "random": lambda: erdos_renyi(300, 0.03, seed=4),
+        "weighted": lambda: _weighted_with_self_loops(5),
+    }[graph]()
+    compiled = louvain(matrix, resolution, seed=7, engine="numba")
+    plain = louvain(matrix, resolution, seed=7, engine="numpy")
+    assert (compiled.engine, plain.engine) == ("numba", "numpy")
+    assert np.array_equal(compiled.membership, plain.membership)
+    assert compiled.levels == plain.levels
+    assert compiled.modularity == plain.modularity
+    assert compiled.count > 1
+
+
+def test_engine_choice_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="engine must be 'auto', 'numba' or 'numpy'"):
+        louvain(_triangles(), engine="cython")  # type: ignore[arg-type]
+    monkeypatch.setattr(communities, "_compiled_kernels", lambda: None)  # numba missing
+    with pytest.raises(ImportError, match=r"graph-algos\[fast\]"):
+        louvain(_triangles(), engine="numba")
+    assert louvain(_triangles(), seed=0).engine == "numpy"  # auto falls back
 
 
 def test_louvain_recovers_planted_blocks_and_is_seeded() -> None:

@@ -26,15 +26,20 @@ Kalyanaraman 2015, arXiv:1410.1237): no two nodes of a class are neighbours, so 
 one's $k_{i,C}$ is exact and only the $K_C$ of a community that several of them join
 at once is stale. That lets every step be a numpy operation over the class's edges. After the first
 pass only nodes with a neighbour that moved are visited again (the fast local moving of
-Traag, Waltman & van Eck 2019, arXiv:1810.08473).
+Traag, Waltman & van Eck 2019, arXiv:1810.08473). With numba installed (extra
+``graph-algos[fast]``) the colouring and the local moving run as compiled loops
+(`graph_algos.kernels.communities_compiled`) that take the same random draws and make
+the same moves; the aggregation is scipy's sparse product either way.
 The docs' "communities and paths" page and ``graph-algos-speed`` compare its modularity
 with igraph's sequential Louvain.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,11 +51,13 @@ from graph_algos.seeding import SeedLike, as_rng
 @dataclass(frozen=True)
 class Communities:
     """A partition: ``membership[i]`` is node i's community (0..count-1), with its
-    modularity and the number of aggregation levels that found it."""
+    modularity, the number of aggregation levels that found it and the engine that
+    ran (``numba`` or ``numpy`` for our `louvain`, else the library's name)."""
 
     membership: np.ndarray
     modularity: float
     levels: int
+    engine: str = "numpy"
 
     @property
     def count(self) -> int:
@@ -98,12 +105,12 @@ def _modularity(matrix: sp.csr_matrix, labels: np.ndarray, resolution: float) ->
     return float(matrix.data[inside].sum() / two_m - resolution * (strength**2).sum() / two_m**2)
 
 
-def _colour_classes(matrix: sp.csr_matrix, rng: np.random.Generator) -> list[np.ndarray]:
+def _colour_classes(matrix: sp.csr_matrix, priority: np.ndarray) -> list[np.ndarray]:
     """A distance-1 colouring, class by class (Jones & Plassmann 1993): a node takes the
-    current colour when its random priority beats every uncoloured neighbour's."""
+    current colour when its priority (a random permutation) beats every uncoloured
+    neighbour's."""
     n = matrix.shape[0]
     rows, cols = _rows(matrix), matrix.indices
-    priority = rng.permutation(n)
     # Keep each edge once, pointing from the node it blocks to the node that blocks it.
     blocks = (rows != cols) & (priority[cols] > priority[rows])
     blocked_node, blocker = rows[blocks], cols[blocks]
@@ -189,19 +196,64 @@ def _move_class(
     return int(movers.size), inside_change, movers
 
 
+def _numpy_pass(
+    matrix: sp.csr_matrix,
+    classes: list[np.ndarray],
+    order: np.ndarray,
+    community: np.ndarray,
+    total: np.ndarray,
+    strength: np.ndarray,
+    active: np.ndarray,
+    scale: float,
+    self_loops: bool,
+) -> tuple[int, float]:
+    """One pass of colour-class moves in numpy, the classes visited in ``order``: the
+    moves made and the change of the inside weight (``communities_compiled`` compiles
+    the same pass)."""
+    moved, inside_change = 0, 0.0
+    for index in order:
+        nodes = classes[index][active[classes[index]]]
+        if nodes.size == 0:
+            continue
+        active[nodes] = False
+        count, change, movers = _move_class(
+            matrix, nodes, community, total, strength, scale, self_loops
+        )
+        moved += count
+        inside_change += change
+        if count:
+            active[matrix.indices[_row_entries(matrix, movers)[0]]] = True
+    return moved, inside_change
+
+
 def _local_moving(
-    matrix: sp.csr_matrix, resolution: float, rng: np.random.Generator, tol: float, passes: int
+    matrix: sp.csr_matrix,
+    resolution: float,
+    rng: np.random.Generator,
+    tol: float,
+    passes: int,
+    compiled: ModuleType | None,
 ) -> np.ndarray:
-    """Louvain's first phase on one level; community labels compacted to 0..k-1."""
+    """Louvain's first phase on one level; community labels compacted to 0..k-1.
+
+    ``compiled`` is `graph_algos.kernels.communities_compiled` (numba) or None (numpy);
+    both draw the same random numbers and make the same moves.
+    """
     n = matrix.shape[0]
     strength = np.asarray(matrix.sum(axis=1)).ravel()
     two_m = float(strength.sum())
     scale = resolution / two_m
-    community = np.arange(n)
+    community = np.arange(n, dtype=np.int64)
     total = strength.copy()
     inside = float(matrix.diagonal().sum())
     self_loops = bool(matrix.diagonal().any())
-    classes = _colour_classes(matrix, rng)
+    priority = rng.permutation(n)
+    if compiled is None:
+        classes = _colour_classes(matrix, priority)
+        class_count = len(classes)
+    else:
+        class_ptr, class_nodes = compiled.colour_classes(matrix.indptr, matrix.indices, priority)
+        class_count = class_ptr.size - 1
 
     def quality() -> float:
         return inside / two_m - resolution * float((total**2).sum()) / two_m**2
@@ -211,19 +263,27 @@ def _local_moving(
     active = np.ones(n, dtype=bool)
     current = quality()
     for _ in range(passes):
-        moved = 0
-        for index in rng.permutation(len(classes)):
-            nodes = classes[index][active[classes[index]]]
-            if nodes.size == 0:
-                continue
-            active[nodes] = False
-            count, inside_change, movers = _move_class(
-                matrix, nodes, community, total, strength, scale, self_loops
+        order = rng.permutation(class_count)
+        if compiled is None:
+            moved, inside_change = _numpy_pass(
+                matrix, classes, order, community, total, strength, active, scale, self_loops
             )
-            moved += count
-            inside += inside_change
-            if count:
-                active[matrix.indices[_row_entries(matrix, movers)[0]]] = True
+        else:
+            moved, inside_change = compiled.local_moving_pass(
+                matrix.indptr,
+                matrix.indices,
+                matrix.data,
+                class_ptr,
+                class_nodes,
+                order,
+                community,
+                total,
+                strength,
+                active,
+                scale,
+                self_loops,
+            )
+        inside += inside_change
         previous, current = current, quality()
         if moved == 0 or current - previous <= tol:
             break
@@ -237,20 +297,52 @@ def _aggregate(matrix: sp.csr_matrix, labels: np.ndarray) -> sp.csr_matrix:
     return as_csr((assign.T @ matrix @ assign).tocsr())
 
 
+Engine = Literal["auto", "numba", "numpy"]
+
+
+@functools.cache
+def _compiled_kernels() -> ModuleType | None:
+    try:
+        from graph_algos.kernels import communities_compiled
+    except ImportError:  # numba is the optional extra graph-algos[fast]
+        return None
+    return communities_compiled
+
+
+def _engine(engine: str) -> ModuleType | None:
+    """The compiled kernels module for ``engine``, or None for numpy."""
+    if engine == "numpy":
+        return None
+    if engine not in ("auto", "numba"):
+        raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
+    compiled = _compiled_kernels()
+    if compiled is None and engine == "numba":
+        raise ImportError(
+            "engine='numba' needs numba: pip install 'graph-algos[fast]' "
+            "(or engine='numpy', the same partition, slower)"
+        )
+    return compiled
+
+
 def louvain(
     adjacency: sp.spmatrix | np.ndarray,
     resolution: float = 1.0,
     seed: SeedLike = None,
     tol: float = 1e-7,
     max_passes: int = 100,
+    engine: Engine = "auto",
 ) -> Communities:
     """Louvain communities of an undirected graph (colour-class moves, see the module).
 
     ``tol`` ends a level's local moving once a pass raises $Q$ by no more; ``seed``
-    draws the colouring and the order of the classes.
+    draws the colouring and the order of the classes. ``engine`` runs the colouring
+    and the local moving compiled by numba (``"numba"``, extra ``graph-algos[fast]``)
+    or in numpy (``"numpy"``); ``"auto"`` takes numba when it imports. Both engines
+    return the same partition for the same seed (`Communities.engine` says which ran).
     """
     if resolution <= 0:
         raise ValueError(f"resolution must be positive, got {resolution}")
+    compiled = _engine(engine)
     matrix = _undirected(adjacency)
     if matrix.data.sum() == 0:
         raise ValueError("Louvain needs a graph with at least one edge of positive weight")
@@ -258,13 +350,14 @@ def louvain(
     membership = np.arange(matrix.shape[0])
     current, levels = matrix, 0
     while True:
-        labels = _local_moving(current, resolution, rng, tol, max_passes)
+        labels = _local_moving(current, resolution, rng, tol, max_passes, compiled)
         if labels.max() + 1 == current.shape[0]:
             break
         membership = labels[membership]
         current = _aggregate(current, labels)
         levels += 1
-    return Communities(membership, _modularity(matrix, membership, resolution), levels)
+    used = "numpy" if compiled is None else "numba"
+    return Communities(membership, _modularity(matrix, membership, resolution), levels, used)
 
 
 def igraph_graph(adjacency: sp.spmatrix | np.ndarray) -> Any:
@@ -304,6 +397,7 @@ def louvain_igraph(
         np.asarray(best.membership, dtype=np.int64),
         float(graph.modularity(best.membership, weights="weight", resolution=resolution)),
         len(found),
+        "igraph",
     )
 
 
@@ -335,4 +429,5 @@ def leiden(
         membership,
         float(graph.modularity(partition.membership, weights="weight", resolution=resolution)),
         1,
+        "leidenalg",
     )
