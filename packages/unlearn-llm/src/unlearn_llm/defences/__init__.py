@@ -10,9 +10,11 @@ against Adversarial Prompting*, arXiv:2309.02705) with its in-world safety filte
 - ``safety_classifier.py``: the safety filter, a tiny transformer classifier trained
   from scratch on those prompts and cached under ``cache_root()/defences/``.
 - ``erase_and_check.py``: the certified procedure in the suffix, insertion and
-  infusion modes, the closed-form count of erased subsequences, and the two empirical
-  variants the paper proposes for speed (randomized RandEC, greedy GreedyEC). It calls
-  the filter through a plain function and imports no torch.
+  infusion modes, the closed-form count of erased subsequences, and the three empirical
+  variants the paper proposes for speed (randomized RandEC, greedy GreedyEC,
+  gradient-guided GradEC). It calls the filter through a plain function and imports no
+  torch at module level; GradEC, which needs the filter's gradient, takes the
+  classifier itself and imports torch when called.
 - ``suffix_attack.py``: a GCG-like greedy coordinate search for adversarial tokens that
   make the filter call a harmful prompt harmless (suffix, insertion or infusion).
 
@@ -25,9 +27,12 @@ from __future__ import annotations
 from unlearn_llm.defences.erase_and_check import (
     MODES,
     CheckResult,
+    EmbeddingClassifier,
     Mode,
     erase_and_check,
     erased_subsequences,
+    gradient_erase_and_check,
+    gradient_erasure_masks,
     greedy_erase_and_check,
     randomized_erase_and_check,
     subsequence_count,
@@ -36,9 +41,12 @@ from unlearn_llm.defences.erase_and_check import (
 __all__ = [
     "MODES",
     "CheckResult",
+    "EmbeddingClassifier",
     "Mode",
     "erase_and_check",
     "erased_subsequences",
+    "gradient_erase_and_check",
+    "gradient_erasure_masks",
     "greedy_erase_and_check",
     "randomized_erase_and_check",
     "subsequence_count",

@@ -1,5 +1,5 @@
 """Erase-and-check (Kumar et al., *Certifying LLM Safety against Adversarial Prompting*,
-arXiv:2309.02705), its closed-form cost, and the randomized and greedy variants.
+arXiv:2309.02705), its closed-form cost, and the randomized, greedy and gradient variants.
 
 Given a prompt $P = (p_1, \\dots, p_n)$ of tokens, a safety filter $\\mathtt{is\\_harmful}$
 and a certified size $d$, erase-and-check builds the set $E_d(P)$ of erased subsequences
@@ -32,10 +32,14 @@ The empirical variants (no certificate; the paper's section on efficient defence
 - ``greedy_erase_and_check`` (GreedyEC): at each iteration, erase each remaining token
   once and check all those subsequences; stop with "harmful" if any is flagged,
   otherwise keep the one with the highest harmful score and repeat.
+- ``gradient_erase_and_check`` (GradEC): optimise a soft mask over the prompt's tokens by
+  gradient descent on the filter's loss for the harmful class, and check the erased
+  sequence the thresholded mask gives at every iteration (equations at the function).
 
 ``is_harmful`` here is a batch function: token sequences -> harmful-class softmax
-scores; a score of at least ``threshold`` (0.5) flags. Pure Python: the filter brings
-torch, this module does not.
+scores; a score of at least ``threshold`` (0.5) flags. GradEC needs the filter's
+gradient, so it takes the classifier itself (``EmbeddingClassifier``) and imports torch
+when called; the rest of the module is pure Python.
 """
 
 from __future__ import annotations
@@ -46,7 +50,10 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    import torch
 
 Mode = Literal["suffix", "insertion", "infusion"]
 MODES: tuple[Mode, ...] = ("suffix", "insertion", "infusion")
@@ -59,12 +66,14 @@ HarmfulScores = Callable[[Sequence[Tokens]], Sequence[float]]
 @dataclass(frozen=True)
 class CheckResult:
     """One prompt's verdict: ``harmful``, the classifier calls spent (``checks``), the
-    highest harmful score seen, and the wall seconds it took."""
+    highest harmful score seen, the wall seconds it took, and (GradEC only) the gradient
+    steps taken, each one forward and one backward pass of the filter."""
 
     harmful: bool
     checks: int
     max_score: float
     seconds: float
+    gradient_steps: int = 0
 
 
 def _check_mode(mode: str, max_erase: int) -> None:
@@ -209,3 +218,152 @@ def greedy_erase_and_check(
         best = max(best, scores[top])
         current = candidates[top]
     return CheckResult(best >= threshold, checks, best, time.perf_counter() - start)
+
+
+class EmbeddingClassifier(Protocol):
+    """What GradEC needs of a safety filter: token embeddings, and logits computed from
+    (possibly scaled) embeddings; ``SafetyClassifier`` is one."""
+
+    @property
+    def embed(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Token ids (batch, length) -> embeddings (batch, length, width)."""
+        ...
+
+    def forward_embeddings(self, embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, classes) from embeddings; ``mask`` True at real tokens."""
+        ...
+
+
+def gradient_erasure_masks(
+    model: EmbeddingClassifier,
+    tokens: Sequence[int],
+    iterations: int,
+    *,
+    learning_rate: float = 10.0,
+    weight_decay: float = 0.01,
+    harmful_class: int = 1,
+) -> Iterator[tuple[bool, ...]]:
+    """GradEC's keep-masks $b^{(0)}, \\dots, b^{(T)}$ (True: the token stays), from the
+    mask-logit descent written out at ``gradient_erase_and_check``. The inputs are checked
+    at the call; the gradient step that gives $b^{(k+1)}$ runs only when it is asked for.
+
+    A mask that would erase every token keeps the one with the largest logit (erasures
+    never empty a prompt, as in ``erase_and_check``).
+    """
+    import torch
+
+    if iterations < 0:
+        raise ValueError(f"iterations: GradEC runs >= 0 iterations, got {iterations}")
+    if not tokens:
+        raise ValueError("tokens: erase-and-check needs a prompt of at least one token")
+    if learning_rate <= 0.0 or weight_decay < 0.0:
+        raise ValueError(
+            f"learning_rate must be > 0 and weight_decay >= 0, got {learning_rate}, {weight_decay}"
+        )
+    longest = getattr(model, "max_length", None)
+    if isinstance(longest, int) and len(tokens) > longest:
+        raise ValueError(
+            f"a prompt of {len(tokens)} tokens is longer than the filter's max_length={longest}"
+        )
+    with torch.no_grad():
+        embeddings = model.embed(torch.tensor([list(tokens)], dtype=torch.long))
+    # validated here, eagerly; the descent itself runs lazily
+    return _mask_descent(model, embeddings, iterations, learning_rate, weight_decay, harmful_class)
+
+
+def _mask_descent(
+    model: EmbeddingClassifier,
+    embeddings: torch.Tensor,
+    iterations: int,
+    learning_rate: float,
+    weight_decay: float,
+    harmful_class: int,
+) -> Iterator[tuple[bool, ...]]:
+    import torch
+
+    everywhere = torch.ones(embeddings.shape[:2], dtype=torch.bool)
+    target = torch.tensor([harmful_class])
+    logits = torch.zeros(embeddings.shape[1])  # m^(0) = 0: sigma = 1/2, every token kept
+
+    def keep_mask() -> tuple[bool, ...]:
+        kept = logits >= 0.0  # sigma(m_i) >= 1/2
+        if not bool(kept.any()):
+            kept[int(logits.argmax())] = True
+        return tuple(bool(k) for k in kept)
+
+    yield keep_mask()
+    for _ in range(iterations):
+        with torch.enable_grad():
+            leaf = logits.clone().requires_grad_(True)
+            # L(m) = CE(f(sigma(m) * E), harmful): the mask scales the word embeddings only
+            output = model.forward_embeddings(
+                torch.sigmoid(leaf)[None, :, None] * embeddings, everywhere
+            )
+            loss = torch.nn.functional.cross_entropy(output, target)
+            (gradient,) = torch.autograd.grad(loss, leaf)
+        # m <- m - eta (grad L + lambda m): SGD with weight decay, no momentum
+        logits = logits - learning_rate * (gradient + weight_decay * logits)
+        yield keep_mask()
+
+
+def gradient_erase_and_check(
+    model: EmbeddingClassifier,
+    tokens: Sequence[int],
+    iterations: int,
+    *,
+    threshold: float = 0.5,
+    learning_rate: float = 10.0,
+    weight_decay: float = 0.01,
+    harmful_class: int = 1,
+) -> CheckResult:
+    """GradEC: erase the tokens a gradient-optimised mask drops, checking every iteration.
+
+    Mask logits $m \\in \\mathbb{R}^n$ start at $m^{(0)} = 0$. With $E$ the prompt's word
+    embeddings and $f$ the filter's logits, the loss is the cross-entropy of the
+    soft-masked prompt for the harmful class,
+    $L(m) = -\\log \\mathrm{softmax}\\big(f(\\sigma(m) \\odot E)\\big)_{\\text{harmful}}$,
+    and each iteration takes one SGD step with weight decay,
+    $m^{(k+1)} = m^{(k)} - \\eta\\,(\\nabla_m L(m^{(k)}) + \\lambda m^{(k)})$
+    ($\\eta = 10$, $\\lambda = 0.01$, the reference code's settings). Iteration $k$'s
+    erased sequence keeps the tokens with $\\sigma(m^{(k)}_i) \\ge 1/2$, i.e.
+    $S_k = (p_i : m^{(k)}_i \\ge 0)$, so $S_0 = P$; a token whose presence lowers the
+    harmful score gets a positive gradient and is erased first. The verdict is
+    $\\mathrm{GradEC}_T(P) = \\bigvee_{k=0}^{T} \\mathtt{is\\_harmful}(S_k)$, stopping at
+    the first flagged $S_k$; no certificate.
+
+    Cost: at most $T + 1$ filter calls on erased sequences (``checks``) and $T$ gradient
+    steps, each one forward and one backward pass (``gradient_steps``). A sequence
+    already checked is not scored again: the verdict is the same as the reference
+    code's, which re-scores it, and only the call count is lower. The checks use
+    ``model`` itself (softmax of ``harmful_class`` >= ``threshold``, i.e. the argmax for
+    two classes).
+    """
+    import torch
+
+    start = time.perf_counter()
+    prompt = tuple(tokens)
+    checked: set[Tokens] = set()
+    best, steps = 0.0, 0
+    masks = gradient_erasure_masks(
+        model,
+        prompt,
+        iterations,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        harmful_class=harmful_class,
+    )
+    for step, keep in enumerate(masks):
+        steps = step  # mask k came after k gradient steps
+        erased = tuple(t for t, k in zip(prompt, keep, strict=True) if k)
+        if erased in checked:
+            continue
+        checked.add(erased)
+        with torch.no_grad():
+            ids = torch.tensor([list(erased)], dtype=torch.long)
+            everywhere = torch.ones_like(ids, dtype=torch.bool)
+            output = model.forward_embeddings(model.embed(ids), everywhere)
+            score = float(torch.softmax(output, dim=-1)[0, harmful_class])
+        best = max(best, score)
+        if score >= threshold:
+            break
+    return CheckResult(best >= threshold, len(checked), best, time.perf_counter() - start, steps)
