@@ -12,6 +12,8 @@ fast. The rooms:
 * `unlearn_graph.methods`: one module per method, registered in ``METHODS`` (params in
   `unlearn_graph.methods.params`);
 * `unlearn_graph.metrics` (``METRICS``) and `unlearn_graph.attacks` (``ATTACKS``);
+* `unlearn_graph.hyper`: edge-dependent node classification on hypergraphs (CoNHD and
+  its single-representation baselines; world `unlearn_graph.worlds.hyper_roles`);
 * `unlearn_graph.benchmarks`: ``graph-unlearn-quick``/``-full`` and
   ``unlearn-graph-speed``.
 """
