@@ -9,6 +9,9 @@
   graph-algos' TravelFraudBench world: AUC, ring recovery, edge-type ablation).
 * `unlearn_graph.benchmarks.label_noise`: ``graph-label-noise`` (ERASE against GCN cross
   entropy, GCE and label propagation under symmetric and pair-flip label noise).
+* `unlearn_graph.benchmarks.geometry`: ``graph-geometry-shaper`` (GraphShaper's
+  geometry experts fused by local structure against Euclidean, hyperbolic and spherical
+  encoders on a tree/ring text graph: accuracy overall and at structural boundaries).
 * `unlearn_graph.benchmarks.conhd`: ``graph-hyper-conhd`` (edge-dependent node
   classification on a planted-roles hypergraph: CoNHD against WHATsNet-like, HGNN and
   node-only models by depth: micro/macro-F1 and training step time).
