@@ -39,6 +39,8 @@ def test_tiny_run_keeps_the_certificate(tmp_path: Any, monkeypatch: pytest.Monke
         "attack_lengths": {"suffix": 3, "insertion": 3, "infusion": 2},
         "attack_steps": 20,
         "greedy_iterations": [0, 2],
+        "gradient_iterations": [0, 3],
+        "ranked_iterations": [0, 2],
     }
     spec = BenchmarkSpec(
         benchmark="llm-erase-and-check",
@@ -63,6 +65,42 @@ def test_tiny_run_keeps_the_certificate(tmp_path: Any, monkeypatch: pytest.Monke
     for key, count in counts.items():
         assert calls[key] <= count + 1e-9  # a flagged harmless prompt stops early
     assert counts[(("d", "0"), ("mode", "infusion"))] == 1.0
-    assert {c.name for c in result.curves} >= {"erase-and-check-accuracy", "erase-and-check-cost"}
+    assert {c.name for c in result.curves} >= {
+        "erase-and-check-accuracy",
+        "erase-and-check-cost",
+        "gradient-erase-and-check",
+    }
+    # GradEC with 0 iterations is the bare filter: one call, no gradient step, same verdicts
+    gradient_calls, steps = (
+        values("gradient_checks_per_prompt"),
+        values("gradient_steps_per_prompt"),
+    )
+    assert gradient_calls[(("iterations", "0"),)] == 1.0 and steps[(("iterations", "0"),)] == 0.0
+    assert 1.0 <= gradient_calls[(("iterations", "3"),)] <= 4.0
+    assert steps[(("iterations", "3"),)] <= 3.0
+    bare = values("filter_accuracy")
+    assert (
+        values("gradient_harmless_accuracy")[(("iterations", "0"),)]
+        == bare[(("split", "harmless"),)]
+    )
+    gradient_adversarial = values("gradient_adversarial_accuracy")
+    for mode, length in (("suffix", 3), ("insertion", 3), ("infusion", 2)):
+        zero = gradient_adversarial[(("iterations", "0"), ("mode", mode))]
+        assert zero == bare[(("length", str(length)), ("mode", mode), ("split", "attacked"))]
+        assert gradient_adversarial[(("iterations", "3"), ("mode", mode))] >= zero
+    # likewise the gradient-ranked variant: T + 1 calls and T gradient steps at most
+    ranked_calls, ranked_steps = (
+        values("ranked_checks_per_prompt"),
+        values("ranked_steps_per_prompt"),
+    )
+    assert ranked_calls[(("iterations", "0"),)] == 1.0
+    assert (
+        ranked_calls[(("iterations", "2"),)] <= 3.0 and ranked_steps[(("iterations", "2"),)] <= 2.0
+    )
+    ranked_adversarial = values("ranked_adversarial_accuracy")
+    for mode in ("suffix", "insertion", "infusion"):
+        zero = ranked_adversarial[(("iterations", "0"), ("mode", mode))]
+        assert zero == gradient_adversarial[(("iterations", "0"), ("mode", mode))]
+        assert ranked_adversarial[(("iterations", "2"), ("mode", mode))] >= zero
     assert result.summary is not None and len(result.summary.rows) == 3 + 2 + 2
     json.loads(result.model_dump_json())

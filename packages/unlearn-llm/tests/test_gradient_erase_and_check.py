@@ -20,6 +20,7 @@ from unlearn_llm.defences import (
     CheckResult,
     gradient_erase_and_check,
     gradient_erasure_masks,
+    gradient_ranked_erase_and_check,
 )
 
 HARM, TRIGGER, NEUTRAL, CALM = 1, 2, 3, 4
@@ -108,6 +109,31 @@ def test_the_filter_gradient_is_the_hand_formula() -> None:
     assert list(gradient_erasure_masks(model, (HARM, TRIGGER), 1))[1] == (True, False)
 
 
+def test_gradec_erases_every_harmless_looking_token_at_once_the_ranked_variant_one() -> None:
+    """(HARM, HARM, CALM, TRIGGER): z = (1 + 1 - 1 - 6)/4 - 0.5 = -1.75, harmless.
+
+    GradEC's first step erases both tokens with e < 0, leaving (HARM, HARM): z = 0.5.
+    The ranked variant erases the largest gradient first, $-e/n$: TRIGGER (6 > 1), giving
+    (HARM, HARM, CALM) with z = 1/3 - 0.5 = -1/6, still harmless; round 2 erases CALM.
+    """
+    model = MeanLinearFilter()
+    prompt = (HARM, HARM, CALM, TRIGGER)
+    assert list(gradient_erasure_masks(model, prompt, 1))[1] == (True, True, False, False)
+    gradec = gradient_erase_and_check(model, prompt, 1)
+    assert gradec.harmful and gradec.checks == 2
+    assert gradec.max_score == pytest.approx(sigmoid(0.5))
+    one = gradient_ranked_erase_and_check(model, prompt, 1)
+    assert not one.harmful and one.checks == 2 and one.gradient_steps == 1
+    assert one.max_score == pytest.approx(sigmoid(-1 / 6))  # 0.4584
+    two = gradient_ranked_erase_and_check(model, prompt, 2)
+    assert two.harmful and two.checks == 3 and two.gradient_steps == 2
+    assert two.max_score == pytest.approx(sigmoid(0.5))
+    calm = gradient_ranked_erase_and_check(model, (CALM, NEUTRAL, NEUTRAL), 5)
+    # erases CALM, then a NEUTRAL (zero gradients: the first), then stops at one token
+    assert not calm.harmful and calm.checks == 3 and calm.gradient_steps == 2
+    assert calm.max_score == pytest.approx(sigmoid(-0.5))
+
+
 def test_bad_inputs_are_named() -> None:
     model = MeanLinearFilter()
     with pytest.raises(ValueError, match="iterations"):
@@ -116,3 +142,5 @@ def test_bad_inputs_are_named() -> None:
         gradient_erase_and_check(model, (), 1)
     with pytest.raises(ValueError, match="learning_rate"):
         gradient_erase_and_check(model, (HARM,), 1, learning_rate=0.0)
+    with pytest.raises(ValueError, match="iterations"):
+        gradient_ranked_erase_and_check(model, (HARM,), -2)

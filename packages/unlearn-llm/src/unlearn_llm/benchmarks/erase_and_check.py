@@ -18,10 +18,13 @@ harmful-like vs harmless prompts of the world; cached):
    (d = 0, one call) in the same run.
 4. **Empirical variants**: RandEC at ``random_fraction`` of the erased subsequences
    (accuracy on the attacked prompts and its cost against full erase-and-check at the
-   same d), and GreedyEC per number of iterations against the attack.
+   same d), and GreedyEC, GradEC and gradient-ranked GreedyEC (a deliberate variant,
+   ``ranked_*``) per number of iterations against the attack, with their filter calls,
+   gradient steps and seconds per harmless prompt; a note per mode puts them side by
+   side with erase-and-check at the attack's certified size.
 
-Metrics carry ``mode`` and ``d`` labels (``iterations`` for GreedyEC). Importing this
-module does not import torch; ``run_erase_and_check`` does.
+Metrics carry ``mode`` and ``d`` labels (``iterations`` for the iterative variants).
+Importing this module does not import torch; ``run_erase_and_check`` does.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -49,7 +53,7 @@ from unlearn_schema.recipes import spec_from_parts
 
 from unlearn_llm.benchmarks._common import metric
 from unlearn_llm.benchmarks.facts import WORLD_NAME
-from unlearn_llm.defences.erase_and_check import MODES, Mode, subsequence_count
+from unlearn_llm.defences.erase_and_check import MODES, CheckResult, Mode, subsequence_count
 from unlearn_llm.defences.safety_prompts import SafetyClassifierParams, SafetyPromptsParams
 from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
 
@@ -86,6 +90,22 @@ class EraseAndCheckParams(StrictModel):
         default=0.1, gt=0.0, le=1.0, description="RandEC's share of the erased subsequences."
     )
     greedy_iterations: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 6], min_length=1)
+    gradient_iterations: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 5, 10],
+        min_length=1,
+        description="GradEC iteration counts T (T gradient steps, T + 1 checks at most).",
+    )
+    gradient_learning_rate: float = Field(
+        default=10.0, gt=0.0, le=1e4, description="GradEC's SGD step size (the paper's code: 10)."
+    )
+    gradient_weight_decay: float = Field(
+        default=0.01, ge=0.0, le=1.0, description="GradEC's weight decay on the mask logits."
+    )
+    ranked_iterations: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 6, 10],
+        min_length=1,
+        description="Rounds of gradient-ranked GreedyEC (a deliberate variant, not the paper's).",
+    )
     use_cache: bool = Field(default=True, description="Reuse a cached safety filter.")
 
     def sizes(self, mode: Mode) -> list[int]:
@@ -113,6 +133,17 @@ METRIC_NAMES = frozenset(
         "greedy_harmless_accuracy",
         "greedy_adversarial_accuracy",
         "greedy_checks_per_prompt",
+        "greedy_seconds_per_prompt",
+        "gradient_harmless_accuracy",
+        "gradient_adversarial_accuracy",
+        "gradient_checks_per_prompt",
+        "gradient_steps_per_prompt",
+        "gradient_seconds_per_prompt",
+        "ranked_harmless_accuracy",
+        "ranked_adversarial_accuracy",
+        "ranked_checks_per_prompt",
+        "ranked_steps_per_prompt",
+        "ranked_seconds_per_prompt",
     }
 )
 
@@ -130,6 +161,8 @@ def _spec(size: Size) -> BenchmarkSpec:
             attack_lengths=_lengths(8, 8, 4),
             attack_steps=80,
             greedy_iterations=[0, 1, 2, 3, 4, 6, 8],
+            gradient_iterations=[0, 1, 2, 5, 10, 20, 50],
+            ranked_iterations=[0, 1, 2, 3, 4, 6, 8, 12],
         )
     # full: llm-facts-full's 200-person world and twice the prompts of each label
     prompts = SafetyPromptsParams(per_label=400 if size == "quick" else 800)
@@ -158,13 +191,68 @@ def _check(parsed: EraseSpec) -> None:
                 f"params.{mode}_sizes: the largest d ({sizes[-1]}) is below the attack length "
                 f"{length}, so the certificate is never tested; add a d >= {length}"
             )
-    iterations = run.greedy_iterations
-    if sorted(set(iterations)) != iterations or iterations[0] < 0:
-        raise ValueError(f"params.greedy_iterations: distinct increasing >= 0, got {iterations}")
+    for name in ("greedy_iterations", "gradient_iterations", "ranked_iterations"):
+        iterations = getattr(run, name)
+        if sorted(set(iterations)) != iterations or iterations[0] < 0:
+            raise ValueError(f"params.{name}: distinct increasing >= 0, got {iterations}")
 
 
 def _mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
+
+
+def _series(label: str, counts: list[int], values: list[float]) -> Series:
+    return Series(label=label, x=[float(i) for i in counts], y=values)
+
+
+IterativeCheck = Callable[[tuple[int, ...], int], CheckResult]
+"""An iterative variant as the benchmark calls it: (tokens, iterations) -> verdict."""
+
+
+def _iterative_on_harmless(
+    prefix: str, check: IterativeCheck, counts: list[int], harmless: list[tuple[int, ...]]
+) -> tuple[list[float], dict[int, tuple[float, float, float]], list[MetricValue]]:
+    """Harmless accuracy per iteration count, the cost (mean calls, mean gradient steps,
+    median seconds per prompt) and the ``{prefix}_*`` metrics."""
+    accuracies: list[float] = []
+    cost: dict[int, tuple[float, float, float]] = {}
+    metrics: list[MetricValue] = []
+    for iterations in counts:
+        results = [check(t, iterations) for t in harmless]
+        labels = {"iterations": str(iterations)}
+        accuracies.append(sum(not r.harmful for r in results) / len(results))
+        calls = _mean([float(r.checks) for r in results])
+        steps = _mean([float(r.gradient_steps) for r in results])
+        seconds = statistics.median(r.seconds for r in results)
+        cost[iterations] = (calls, steps, seconds)
+        metrics += [
+            metric(f"{prefix}_harmless_accuracy", accuracies[-1], "higher", labels),
+            metric(f"{prefix}_checks_per_prompt", calls, "lower", labels, unit="calls"),
+            metric(f"{prefix}_seconds_per_prompt", seconds, "lower", labels, unit="s"),
+        ]
+        if prefix != "greedy":  # the gradient procedures
+            metrics.append(
+                metric(f"{prefix}_steps_per_prompt", steps, "lower", labels, unit="steps")
+            )
+    return accuracies, cost, metrics
+
+
+def _iterative_on_attacked(
+    prefix: str,
+    check: IterativeCheck,
+    counts: list[int],
+    attacked: list[tuple[int, ...]],
+    mode: Mode,
+) -> tuple[list[float], list[MetricValue]]:
+    """Attacked-harmful accuracy per iteration count and the ``{prefix}_*`` metrics."""
+    accuracies: list[float] = []
+    metrics: list[MetricValue] = []
+    for iterations in counts:
+        results = [check(t, iterations) for t in attacked]
+        accuracies.append(sum(r.harmful for r in results) / len(results))
+        labels = {"mode": mode, "iterations": str(iterations)}
+        metrics.append(metric(f"{prefix}_adversarial_accuracy", accuracies[-1], "higher", labels))
+    return accuracies, metrics
 
 
 def run_erase_and_check(parsed: EraseSpec, progress: Progress, out_dir: str) -> BenchmarkResult:
@@ -173,6 +261,8 @@ def run_erase_and_check(parsed: EraseSpec, progress: Progress, out_dir: str) -> 
 
     from unlearn_llm.defences.erase_and_check import (
         erase_and_check,
+        gradient_erase_and_check,
+        gradient_ranked_erase_and_check,
         greedy_erase_and_check,
         randomized_erase_and_check,
     )
@@ -188,7 +278,7 @@ def run_erase_and_check(parsed: EraseSpec, progress: Progress, out_dir: str) -> 
     metrics: list[MetricValue] = []
     notes: list[str] = []
     rows: list[list[str]] = []
-    steps = 2 + len(MODES) * 4
+    steps = 5 + len(MODES) * 6
     progress.start(steps, "erase-and-check phases")
 
     start = time.perf_counter()
@@ -259,26 +349,41 @@ def run_erase_and_check(parsed: EraseSpec, progress: Progress, out_dir: str) -> 
     curves_accuracy: list[Series] = []
     curves_cost: list[Series] = []
     greedy_series: list[Series] = []
-    # GreedyEC does not depend on the mode: its harmless accuracy and cost once
-    start = time.perf_counter()
-    greedy_harmless: list[float] = []
-    for iterations in run.greedy_iterations:
-        g_calm = [greedy_erase_and_check(scores, t, iterations) for t in harmless]
-        labels = {"iterations": str(iterations)}
-        greedy_harmless.append(sum(not r.harmful for r in g_calm) / len(g_calm))
-        g_checks = _mean([float(r.checks) for r in g_calm])
-        metrics += [
-            metric("greedy_harmless_accuracy", greedy_harmless[-1], "higher", labels),
-            metric("greedy_checks_per_prompt", g_checks, "lower", labels, unit="calls"),
-        ]
-    greedy_series.append(
-        Series(
-            label="GreedyEC on harmless",
-            x=[float(i) for i in run.greedy_iterations],
-            y=greedy_harmless,
+    gradient_series: list[Series] = []
+
+    # the iterative variants do not depend on the mode: harmless accuracy and cost once
+    def greedy_check(tokens: tuple[int, ...], iterations: int) -> CheckResult:
+        return greedy_erase_and_check(scores, tokens, iterations)
+
+    def gradient_check(tokens: tuple[int, ...], iterations: int) -> CheckResult:
+        # GradEC needs the filter's gradient, so it gets the model, not the scores
+        return gradient_erase_and_check(
+            safety.model,
+            tokens,
+            iterations,
+            learning_rate=run.gradient_learning_rate,
+            weight_decay=run.gradient_weight_decay,
         )
-    )
-    timings["greedy:harmless"] = time.perf_counter() - start
+
+    def ranked_check(tokens: tuple[int, ...], iterations: int) -> CheckResult:
+        return gradient_ranked_erase_and_check(safety.model, tokens, iterations)
+
+    variants: list[tuple[str, str, IterativeCheck, list[int], list[Series]]] = [
+        ("greedy", "GreedyEC", greedy_check, run.greedy_iterations, greedy_series),
+        ("gradient", "GradEC", gradient_check, run.gradient_iterations, gradient_series),
+        ("ranked", "ranked GreedyEC", ranked_check, run.ranked_iterations, gradient_series),
+    ]
+    iterative_harmless: dict[str, list[float]] = {}
+    iterative_cost: dict[str, dict[int, tuple[float, float, float]]] = {}
+    for prefix, name, check, counts, series in variants:
+        start = time.perf_counter()
+        iterative_harmless[prefix], iterative_cost[prefix], found = _iterative_on_harmless(
+            prefix, check, counts, harmless
+        )
+        metrics += found
+        series.append(_series(f"{name} on harmless", counts, iterative_harmless[prefix]))
+        timings[f"{prefix}:harmless"] = time.perf_counter() - start
+        progress.advance(1, f"{name} on harmless prompts")
 
     for mode in MODES:
         start = time.perf_counter()
@@ -393,31 +498,37 @@ def run_erase_and_check(parsed: EraseSpec, progress: Progress, out_dir: str) -> 
         timings[f"randomized:{mode}"] = time.perf_counter() - start
         progress.advance(1, f"{mode} RandEC")
 
-        start = time.perf_counter()
-        greedy_adv: list[float] = []
-        for iterations in run.greedy_iterations:
-            labels = {"mode": mode, "iterations": str(iterations)}
-            g_adv = [greedy_erase_and_check(scores, t, iterations) for t in attacked[mode]]
-            g_a = sum(r.harmful for r in g_adv) / len(g_adv)
-            greedy_adv.append(g_a)
-            metrics.append(metric("greedy_adversarial_accuracy", g_a, "higher", labels))
+        side_by_side: dict[str, str] = {}
+        for prefix, name, check, counts, series in variants:
+            start = time.perf_counter()
+            caught, found = _iterative_on_attacked(prefix, check, counts, attacked[mode], mode)
+            metrics += found
+            series.append(_series(f"{name} on {mode}-attacked harmful", counts, caught))
+            # at the fewest iterations that reach the variant's best attacked accuracy
+            at = counts[caught.index(max(caught))]
+            calls, gradient_steps, seconds_at = iterative_cost[prefix][at]
+            side_by_side[prefix] = (
+                f"{name} {max(caught):.2f} "
+                f"({iterative_harmless[prefix][counts.index(at)]:.2f}) at {at} iterations for "
+                f"{calls:.1f} calls"
+                + (f" + {gradient_steps:.1f} gradient steps" if prefix != "greedy" else "")
+                + f", {seconds_at * 1e3:.2f} ms"
+            )
+            notes.append(
+                f"{name} on the {mode}-attacked harmful prompts: accuracy "
+                + ", ".join(f"{a:.2f} at {i}" for i, a in zip(counts, caught, strict=True))
+                + " iterations."
+            )
+            timings[f"{prefix}:{mode}"] = time.perf_counter() - start
+            progress.advance(1, f"{mode} {name}")
+        at_d = sizes.index(d)
         notes.append(
-            f"GreedyEC on the {mode}-attacked harmful prompts: accuracy "
-            + ", ".join(
-                f"{a:.2f} at {i} iterations"
-                for i, a in zip(run.greedy_iterations, greedy_adv, strict=True)
-            )
-            + "."
+            f"{mode}, {length}-token attack; attacked-harmful accuracy (harmless accuracy) and "
+            f"cost per harmless prompt: erase-and-check d={d} {full_adv:.2f} "
+            f"({harmless_acc[at_d]:.2f}) for {checks_mean[at_d]:.1f} calls, "
+            f"{seconds[d] * 1e3:.2f} ms; RandEC {r_a:.2f} ({r_h:.2f}) for {rand_checks:.1f} "
+            f"calls; " + "; ".join(side_by_side.values()) + " (ranked GreedyEC is our variant)."
         )
-        greedy_series.append(
-            Series(
-                label=f"GreedyEC on {mode}-attacked harmful",
-                x=[float(i) for i in run.greedy_iterations],
-                y=greedy_adv,
-            )
-        )
-        timings[f"greedy:{mode}"] = time.perf_counter() - start
-        progress.advance(1, f"{mode} GreedyEC")
 
     notes.append(
         f"certified accuracy (every mode, every d) = the filter's accuracy on the "
@@ -447,6 +558,13 @@ def run_erase_and_check(parsed: EraseSpec, progress: Progress, out_dir: str) -> 
             y_label="accuracy",
             series=greedy_series,
         ),
+        Curve(
+            name="gradient-erase-and-check",
+            title="GradEC and gradient-ranked GreedyEC accuracy per iteration count",
+            x_label="iterations (gradient steps)",
+            y_label="accuracy",
+            series=gradient_series,
+        ),
     ]
     summary = Table(
         title="Erase-and-check per mode and certified size d (test prompts of the facts world)",
@@ -472,8 +590,9 @@ LLM_ERASE_AND_CHECK: Benchmark[FactsWorldParams, SafetyClassifierParams, EraseAn
     Benchmark(
         name="llm-erase-and-check",
         summary=(
-            "Erase-and-check certified prompt defence (suffix/insertion/infusion), RandEC and "
-            "GreedyEC against a GCG-like attack on an in-world safety filter."
+            "Erase-and-check certified prompt defence (suffix/insertion/infusion), RandEC, "
+            "GreedyEC, GradEC and a gradient-ranked GreedyEC against a GCG-like attack on an "
+            "in-world safety filter."
         ),
         default_spec=_spec,
         run=run_erase_and_check,

@@ -10,11 +10,11 @@ against Adversarial Prompting*, arXiv:2309.02705) with its in-world safety filte
 - ``safety_classifier.py``: the safety filter, a tiny transformer classifier trained
   from scratch on those prompts and cached under ``cache_root()/defences/``.
 - ``erase_and_check.py``: the certified procedure in the suffix, insertion and
-  infusion modes, the closed-form count of erased subsequences, and the three empirical
+  infusion modes, the closed-form count of erased subsequences, the three empirical
   variants the paper proposes for speed (randomized RandEC, greedy GreedyEC,
-  gradient-guided GradEC). It calls the filter through a plain function and imports no
-  torch at module level; GradEC, which needs the filter's gradient, takes the
-  classifier itself and imports torch when called.
+  gradient-guided GradEC) and one deliberate variant (gradient-ranked GreedyEC). It
+  calls the filter through a plain function and imports no torch at module level; the
+  two gradient procedures take the classifier itself and import torch when called.
 - ``suffix_attack.py``: a GCG-like greedy coordinate search for adversarial tokens that
   make the filter call a harmful prompt harmless (suffix, insertion or infusion).
 
@@ -33,6 +33,7 @@ from unlearn_llm.defences.erase_and_check import (
     erased_subsequences,
     gradient_erase_and_check,
     gradient_erasure_masks,
+    gradient_ranked_erase_and_check,
     greedy_erase_and_check,
     randomized_erase_and_check,
     subsequence_count,
@@ -47,6 +48,7 @@ __all__ = [
     "erased_subsequences",
     "gradient_erase_and_check",
     "gradient_erasure_masks",
+    "gradient_ranked_erase_and_check",
     "greedy_erase_and_check",
     "randomized_erase_and_check",
     "subsequence_count",

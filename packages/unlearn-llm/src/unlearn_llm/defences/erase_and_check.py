@@ -35,11 +35,13 @@ The empirical variants (no certificate; the paper's section on efficient defence
 - ``gradient_erase_and_check`` (GradEC): optimise a soft mask over the prompt's tokens by
   gradient descent on the filter's loss for the harmful class, and check the erased
   sequence the thresholded mask gives at every iteration (equations at the function).
+- ``gradient_ranked_erase_and_check``: a deliberate variant, not the paper's: GreedyEC
+  erasing, each round, the token that one gradient ranks first instead of trying all.
 
 ``is_harmful`` here is a batch function: token sequences -> harmful-class softmax
-scores; a score of at least ``threshold`` (0.5) flags. GradEC needs the filter's
-gradient, so it takes the classifier itself (``EmbeddingClassifier``) and imports torch
-when called; the rest of the module is pure Python.
+scores; a score of at least ``threshold`` (0.5) flags. The gradient procedures need the
+filter's gradient, so they take the classifier itself (``EmbeddingClassifier``) and
+import torch when called; the rest of the module is pure Python.
 """
 
 from __future__ import annotations
@@ -234,6 +236,30 @@ class EmbeddingClassifier(Protocol):
         ...
 
 
+def _check_gradient_inputs(
+    model: EmbeddingClassifier, tokens: Sequence[int], iterations: int
+) -> None:
+    if iterations < 0:
+        raise ValueError(f"iterations: the gradient variants run >= 0 iterations, got {iterations}")
+    if not tokens:
+        raise ValueError("tokens: erase-and-check needs a prompt of at least one token")
+    longest = getattr(model, "max_length", None)
+    if isinstance(longest, int) and len(tokens) > longest:
+        raise ValueError(
+            f"a prompt of {len(tokens)} tokens is longer than the filter's max_length={longest}"
+        )
+
+
+def _harmful_score(model: EmbeddingClassifier, tokens: Tokens, harmful_class: int) -> float:
+    """The filter's softmax score of ``harmful_class`` for one token sequence."""
+    import torch
+
+    with torch.no_grad():
+        ids = torch.tensor([list(tokens)], dtype=torch.long)
+        output = model.forward_embeddings(model.embed(ids), torch.ones_like(ids, dtype=torch.bool))
+        return float(torch.softmax(output, dim=-1)[0, harmful_class])
+
+
 def gradient_erasure_masks(
     model: EmbeddingClassifier,
     tokens: Sequence[int],
@@ -252,18 +278,10 @@ def gradient_erasure_masks(
     """
     import torch
 
-    if iterations < 0:
-        raise ValueError(f"iterations: GradEC runs >= 0 iterations, got {iterations}")
-    if not tokens:
-        raise ValueError("tokens: erase-and-check needs a prompt of at least one token")
+    _check_gradient_inputs(model, tokens, iterations)
     if learning_rate <= 0.0 or weight_decay < 0.0:
         raise ValueError(
             f"learning_rate must be > 0 and weight_decay >= 0, got {learning_rate}, {weight_decay}"
-        )
-    longest = getattr(model, "max_length", None)
-    if isinstance(longest, int) and len(tokens) > longest:
-        raise ValueError(
-            f"a prompt of {len(tokens)} tokens is longer than the filter's max_length={longest}"
         )
     with torch.no_grad():
         embeddings = model.embed(torch.tensor([list(tokens)], dtype=torch.long))
@@ -338,8 +356,6 @@ def gradient_erase_and_check(
     ``model`` itself (softmax of ``harmful_class`` >= ``threshold``, i.e. the argmax for
     two classes).
     """
-    import torch
-
     start = time.perf_counter()
     prompt = tuple(tokens)
     checked: set[Tokens] = set()
@@ -358,12 +374,57 @@ def gradient_erase_and_check(
         if erased in checked:
             continue
         checked.add(erased)
-        with torch.no_grad():
-            ids = torch.tensor([list(erased)], dtype=torch.long)
-            everywhere = torch.ones_like(ids, dtype=torch.bool)
-            output = model.forward_embeddings(model.embed(ids), everywhere)
-            score = float(torch.softmax(output, dim=-1)[0, harmful_class])
+        score = _harmful_score(model, erased, harmful_class)
         best = max(best, score)
         if score >= threshold:
             break
     return CheckResult(best >= threshold, len(checked), best, time.perf_counter() - start, steps)
+
+
+def gradient_ranked_erase_and_check(
+    model: EmbeddingClassifier,
+    tokens: Sequence[int],
+    iterations: int,
+    *,
+    threshold: float = 0.5,
+    harmful_class: int = 1,
+) -> CheckResult:
+    """Gradient-ranked GreedyEC, a deliberate variant (not in the paper): GreedyEC's
+    one-token-per-round erasure, with the token chosen by one gradient instead of by
+    scoring all $n$ one-token erasures.
+
+    Each round scales the current sequence's word embeddings by weights $w$ and takes
+    $g_i = \\partial L / \\partial w_i$ at $w = 1$, with
+    $L(w) = -\\log \\mathrm{softmax}(f(w \\odot E))_{\\text{harmful}}$. Erasing token $i$
+    ($w_i: 1 \\to 0$) changes the loss by about $-g_i$, so the token with the largest
+    $g_i$ is the one whose erasure raises the harmful score most to first order: it is
+    erased, and the shorter sequence checked. Harmful as soon as a checked sequence
+    scores >= ``threshold``. Cost: at most $T + 1$ filter calls and $T$ gradient steps
+    for $T$ ``iterations`` (GreedyEC: $1 + \\sum_{t<T} (n - t)$ calls). The paper's GradEC
+    is ``gradient_erase_and_check``; the paper's code has a related greedy variant that
+    ranks tokens after two mask-descent steps.
+    """
+    import torch
+
+    _check_gradient_inputs(model, tokens, iterations)
+    start = time.perf_counter()
+    current = tuple(tokens)
+    best = _harmful_score(model, current, harmful_class)
+    checks, steps = 1, 0
+    target = torch.tensor([harmful_class])
+    while best < threshold and steps < iterations and len(current) > 1:
+        ids = torch.tensor([list(current)], dtype=torch.long)
+        with torch.no_grad():
+            embeddings = model.embed(ids)
+        with torch.enable_grad():
+            weights = torch.ones(len(current), requires_grad=True)
+            everywhere = torch.ones_like(ids, dtype=torch.bool)
+            output = model.forward_embeddings(weights[None, :, None] * embeddings, everywhere)
+            loss = torch.nn.functional.cross_entropy(output, target)
+            (gradient,) = torch.autograd.grad(loss, weights)
+        top = int(gradient.argmax())
+        current = current[:top] + current[top + 1 :]
+        steps += 1
+        best = max(best, _harmful_score(model, current, harmful_class))
+        checks += 1
+    return CheckResult(best >= threshold, checks, best, time.perf_counter() - start, steps)
