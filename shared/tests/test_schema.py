@@ -190,3 +190,38 @@ def test_reading_file_names_the_file_and_keeps_missing_files_apart(tmp_path: Pat
     assert isinstance(caught.value.__cause__, json.JSONDecodeError)
     with pytest.raises(FileNotFoundError), reading_file(bad, "the metadata"):
         (tmp_path / "absent").read_text()
+
+
+def test_a_registered_choice_names_the_bad_field_and_parses_once() -> None:
+    import pytest
+    from pydantic import ValidationError
+    from unlearn_schema import MethodSpec, RegisteredChoice, Registry
+
+    registry = Registry(
+        "method",
+        [
+            MethodSpec(
+                name="walk", params=f"{__name__}:StepsParams", entry="builtins:len", summary="-"
+            )
+        ],
+    )
+
+    class Choice(RegisteredChoice):
+        @classmethod
+        def registry(cls) -> Registry:
+            return registry
+
+    chosen = Choice(name="walk", params={"steps": 5})
+    assert chosen.spec.name == "walk" and chosen.typed == StepsParams(steps=5)
+    with pytest.raises(
+        ValidationError, match=r"name\n.*unknown method 'wlak' \(did you mean 'walk'"
+    ):
+        Choice(name="wlak")
+    with pytest.raises(ValidationError, match=r"params\.stpes\n.*accepted fields: steps"):
+        Choice(name="walk", params={"stpes": 1})
+
+
+class StepsParams(MethodParams):
+    """The params of the registered choice's test record (module level: resolvable)."""
+
+    steps: int = 3

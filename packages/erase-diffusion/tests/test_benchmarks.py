@@ -272,8 +272,12 @@ def test_bad_attacks_name_the_field_and_value() -> None:
         return _problems(quick, _spec(quick, params={**spec.params, "attacks": attacks}))
 
     found = problems([{"name": "nudity-prompts"}])
-    assert "params.attacks[0]" in found and "unknown attack 'nudity-prompts'" in found
-    assert "accepted: learned-embedding" in found
+    assert "params.attacks[0].name: unknown attack 'nudity-prompts'" in found
+    assert "accepted: concept-arithmetic, concept-vector, inverted-latents," in found  # sorted
+    found = problems([{"name": "inverted-latent"}])
+    assert "did you mean 'inverted-latents'" in found
+    found = problems([{"name": "concept-vector", "params": {"pair": 2}}])
+    assert "params.attacks[0].params.pair" in found and "accepted fields: " in found
     found = problems([{"name": "inverted-latents", "params": {"images": 0}}])
     assert "params.attacks[0]" in found and "params.images" in found and "(got 0)" in found
     found = problems([{"name": "concept-vector"}, {"name": "concept-vector"}])

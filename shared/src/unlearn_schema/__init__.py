@@ -5,6 +5,7 @@ metric values and run reports. Importing it never imports torch.
 """
 
 from unlearn_schema.base import StrictModel
+from unlearn_schema.choices import RegisteredChoice
 from unlearn_schema.configs import (
     SIZES,
     BenchmarkSpec,
@@ -119,6 +120,7 @@ __all__ = [
     "ParsedMethod",
     "ParsedSpec",
     "Progress",
+    "RegisteredChoice",
     "Registry",
     "RegistryKind",
     "RunReport",

@@ -31,8 +31,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import Field, JsonValue, PrivateAttr, model_validator
-from unlearn_schema import Curve, MethodParams, MetricValue, Series, Size, SpecError, StrictModel
+from pydantic import JsonValue
+from unlearn_schema import (
+    Curve,
+    MetricValue,
+    RegisteredChoice,
+    Registry,
+    Series,
+    Size,
+)
 from unlearn_schema import Table as SummaryTable
 
 from erase_diffusion.attacks import ATTACKS
@@ -70,32 +77,17 @@ RETRAINED_LABEL = "retrained without {concept}"
 """The row label of a pipeline retrained without the attacked concept (a reference)."""
 
 
-class AttackChoice(StrictModel):
+class AttackChoice(RegisteredChoice):
     """An attack of `erase_diffusion.attacks.ATTACKS` by name, with its params.
 
-    Validation parses it once: an unknown name or a bad param is an error naming the
-    field; `typed` then hands the recipe the params model.
+    Validation parses it once (``unlearn_schema.RegisteredChoice``): an unknown name or
+    a bad param is an error naming the field; `typed` then hands the recipe the params
+    model.
     """
 
-    name: str = Field(min_length=1, description="Registered attack name, e.g. 'inverted-latents'.")
-    params: dict[str, JsonValue] = Field(default_factory=dict)
-    _typed: MethodParams | None = PrivateAttr(default=None)
-
-    @model_validator(mode="after")
-    def _look_up(self) -> AttackChoice:
-        if self.name not in ATTACKS:
-            raise ValueError(f"unknown attack {self.name!r}; accepted: {', '.join(ATTACKS)}")
-        try:
-            self._typed = ATTACKS[self.name].validate_params(self.params, "params")
-        except SpecError as error:
-            raise ValueError("; ".join(error.problems)) from None
-        return self
-
-    @property
-    def typed(self) -> MethodParams:
-        if self._typed is None:  # only a model_construct()ed choice skips validation
-            raise ValueError(f"attack {self.name!r} was never validated")
-        return self._typed
+    @classmethod
+    def registry(cls) -> Registry:
+        return ATTACKS
 
 
 def default_attacks(size: Size) -> list[AttackChoice]:

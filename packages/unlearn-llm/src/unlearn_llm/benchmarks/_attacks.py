@@ -46,25 +46,20 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    Field,
     JsonValue,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 from unlearn_schema import (
     Curve,
     Flag,
     MethodParams,
     MethodSpec,
     MetricValue,
+    RegisteredChoice,
     Registry,
     Series,
     Size,
-    StrictModel,
     Table,
-    UnknownNameError,
 )
 
 from unlearn_llm.attacks import ATTACKS
@@ -181,67 +176,23 @@ class ParsedAttack:
     params: MethodParams
 
 
-def _error(kind: str, message: str, loc: tuple[str | int, ...], given: object) -> ValidationError:
-    # A ValidationError raised inside a validator keeps its own location under the
-    # field's, so `validate_at` names e.g. ``params.attacks[1].name``.
-    return ValidationError.from_exception_data(
-        "AttackConfig",
-        [InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=given)],
-    )
-
-
-class AttackConfig(StrictModel):
+class AttackConfig(RegisteredChoice):
     """A recovery attack chosen by registered name, with its parameters.
 
-    Validating a config parses it, once: the name is looked up among the recovery
-    attacks and ``params`` validated against that attack's params type (an unknown
-    name or a bad parameter is an error at ``name`` / ``params.<field>``). `parsed`
-    then hands the recipe the record and the typed params.
+    Validating a config parses it, once (``unlearn_schema.RegisteredChoice``): the name
+    is looked up among the recovery attacks and ``params`` validated against that
+    attack's params type (an unknown name or a bad parameter is an error at ``name`` /
+    ``params.<field>``). `parsed` then hands the recipe the record and the typed params.
     """
 
-    name: str = Field(min_length=1, description="Registered attack name, e.g. 'relearning'.")
-    params: dict[str, JsonValue] = Field(default_factory=dict)
-    _parsed: ParsedAttack | None = PrivateAttr(default=None)
-
-    @model_validator(mode="after")
-    def _look_up(self) -> AttackConfig:
-        registry = recovery_attacks()
-        if self.name not in registry:
-            unknown = UnknownNameError(registry.kind, self.name, registry)
-            raise _error("unknown_attack", unknown.problems[0], ("name",), self.name)
-        spec = registry[self.name]
-        try:
-            typed = spec.params_type.model_validate(self.params)
-        except ValidationError as error:
-            accepted = ", ".join(sorted(spec.params_type.model_fields)) or "none"
-            raise ValidationError.from_exception_data(
-                "AttackConfig",
-                [
-                    InitErrorDetails(
-                        type=PydanticCustomError(
-                            item["type"],
-                            item["msg"]
-                            + (
-                                f"; accepted fields: {accepted}"
-                                if item["type"] == "extra_forbidden"
-                                else ""
-                            ),
-                        ),
-                        loc=("params", *item["loc"]),
-                        input=item["input"],
-                    )
-                    for item in error.errors(include_url=False)
-                ],
-            ) from None
-        self._parsed = ParsedAttack(self.name, spec, typed)
-        return self
+    @classmethod
+    def registry(cls) -> Registry:
+        return recovery_attacks()
 
     @property
     def parsed(self) -> ParsedAttack:
         """The registry record and the typed params (checked when the config was)."""
-        if self._parsed is None:  # only a model_construct()ed config skips validation
-            raise ValueError(f"attack config {self.name!r} was never validated")
-        return self._parsed
+        return ParsedAttack(self.name, self.spec, self.typed)
 
 
 def _each_once(configs: list[AttackConfig]) -> list[AttackConfig]:
