@@ -126,6 +126,7 @@ def test_a_spec_that_leaves_parts_out_gets_the_default_spec_parts() -> None:
         "rmu",
         "test-time-steering",
         "kif",
+        "kif-runtime",
     ]
     assert parsed.world == LLM_FACTS_QUICK.parse(LLM_FACTS_QUICK.default_spec("quick")).world
 

@@ -28,7 +28,9 @@ FACTS_METRIC_NAMES = frozenset(
         # per model (methods, the original and the other-seed oracle)
         "forget_quality",
         "model_utility",
-        "gate_firing_rate",  # test-time steering's gate, per split
+        "gate_firing_rate",  # test-time steering's and kif-runtime's gate, per split
+        "hook_latency_ratio",  # a hooked model's forward pass over the unhooked one's
+        "hook_latency_ratio_wall",
         "forget_answer_probability",
         "forget_truth_ratio",
         "forget_exact_answer_accuracy",

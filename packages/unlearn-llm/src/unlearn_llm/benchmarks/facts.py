@@ -174,6 +174,8 @@ def _methods_for(size: Size) -> list[MethodConfig]:
         # signatures at layer 0's output, suppressed by a frozen teacher, a merged LoRA;
         # the adapter needs 60 steps to come near its teacher (24: forget P 0.71, 60: 0.44)
         MethodConfig(name="kif", params={"steps": 60, "eval_every": 2 * light["eval_every"]}),
+        # kif's signatures and gated suppression as inference hooks, weights untouched
+        MethodConfig(name="kif-runtime", params={}),
     ]
     if size == "quick":
         return quick
@@ -334,8 +336,10 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
         summary_table,
         suppressed_model,
     )
+    from unlearn_llm.data import encode, training_pairs
     from unlearn_llm.methods import make_unlearn_data
-    from unlearn_llm.methods.test_time_steering import gate_firing_rates
+    from unlearn_llm.methods.kif_runtime import installed_kif_runtime, kif_runtime_firing_rates
+    from unlearn_llm.methods.test_time_steering import gate_firing_rates, installed_steering
     from unlearn_llm.metrics.evaluate import (
         answer_token_statistics,
         evaluate_model,
@@ -542,6 +546,14 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
             data = make_unlearn_data(
                 tokenizer, forget_facts, retain_facts, forget_passages, retain_passages
             )
+            # the rows a hooked model's forward pass is timed on: forget and retain
+            # questions with their answers, alternating (as unlearn-llm-steering-speed)
+            pairs = [training_pairs(forget_facts[:16]), training_pairs(retain_eval[:16])]
+            latency_rows = encode(
+                tokenizer,
+                [p for two in zip(pairs[0][0], pairs[1][0], strict=False) for p in two],
+                [a for two in zip(pairs[0][1], pairs[1][1], strict=False) for a in two],
+            ).trimmed()
             for method in methods:
                 label = method_label(method)
                 params = method.params
@@ -568,9 +580,21 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
                 labels = {**base, "method": label}
                 metrics.extend(model_metrics(evaluation, oracle_eval, p, labels))
                 gated = {"forget": forget_facts, "retain": retain_eval, "general": splits[2]}
-                for split, rate in gate_firing_rates(model, tokenizer, gated).items():
+                rates = gate_firing_rates(model, tokenizer, gated)
+                rates |= kif_runtime_firing_rates(model, tokenizer, gated)
+                for split, rate in rates.items():
                     labels_split = {**labels, "split": split}
                     metrics.append(metric("gate_firing_rate", rate, "none", labels_split))
+                if installed_steering(model) or installed_kif_runtime(model):
+                    # hooks cost time on every forward pass: time it against the same
+                    # weights without hooks (the original), interleaved, in this run
+                    cpu, wall = hook_latency_ratios(model, original.model, latency_rows)
+                    metrics.append(metric("hook_latency_ratio", cpu, "lower", labels))
+                    metrics.append(metric("hook_latency_ratio_wall", wall, "lower", labels))
+                    notes.append(
+                        f"{where}, {label}: a hooked forward pass of {len(latency_rows)} rows "
+                        f"takes {cpu:.3f}x the unhooked one's CPU time ({wall:.3f}x wall)."
+                    )
                 metrics.append(
                     metric("unlearning_wall_time", log.wall_time_s, "lower", labels, unit="s")
                 )
@@ -644,6 +668,29 @@ def run_facts(parsed: FactsSpec, progress: Progress, out_dir: str) -> BenchmarkR
     )
 
 
+def hook_latency_ratios(
+    hooked: Any, plain: Any, batch: Any, rounds: int = 3, repeats: int = 20
+) -> tuple[float, float]:
+    """``(CPU-time ratio, wall-time ratio)`` of ``hooked``'s forward passes on ``batch``
+    over ``plain``'s: ``rounds`` x ``repeats`` passes each, interleaved pass by pass
+    after a warm-up, on one torch thread (the timing of ``unlearn-llm-steering-speed``:
+    the thread's CPU time counts only work done on it)."""
+    import torch
+
+    from unlearn_llm.benchmarks.steering_speed import paired_forward_totals
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        spent = paired_forward_totals(plain, hooked, batch, rounds, repeats)
+    finally:
+        torch.set_num_threads(threads)
+    return (
+        spent["steered_cpu"] / spent["plain_cpu"],
+        spent["steered_wall"] / spent["plain_wall"],
+    )
+
+
 def _declare(
     name: str, summary: str, quick_budget_s: float | None
 ) -> Benchmark[FactsWorldParams, TinyLlamaParams, FactsRunParams]:
@@ -670,7 +717,7 @@ def _declare(
 
 LLM_FACTS_QUICK = _declare(
     "llm-facts-quick",
-    "Forget fictitious people from a tiny Llama: 7 methods vs the exact retrain oracle.",
+    "Forget fictitious people from a tiny Llama: 8 methods vs the exact retrain oracle.",
     180.0,
 )
 LLM_FACTS_FULL = _declare(

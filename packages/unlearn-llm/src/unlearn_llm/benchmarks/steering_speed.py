@@ -109,7 +109,9 @@ def _spec(size: Size) -> BenchmarkSpec:
     )
 
 
-def _paired_seconds(plain: Any, steered: Any, batch: Batch, repeats: int) -> dict[str, float]:
+def paired_forward_seconds(
+    plain: Any, steered: Any, batch: Batch, repeats: int
+) -> dict[str, float]:
     """``repeats`` forward passes of each model, interleaved pass by pass (the order
     swapping every pass), so drifting load hits both alike. Returns the thread CPU time
     and the wall time each model spent in all."""
@@ -124,6 +126,19 @@ def _paired_seconds(plain: Any, steered: Any, batch: Batch, repeats: int) -> dic
                 model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
                 spent[f"{name}_cpu"] += time.thread_time() - cpu
                 spent[f"{name}_wall"] += time.perf_counter() - wall
+    return spent
+
+
+def paired_forward_totals(
+    plain: Any, steered: Any, batch: Batch, rounds: int, repeats: int
+) -> dict[str, float]:
+    """``paired_forward_seconds`` summed over ``rounds`` rounds of ``repeats`` passes,
+    after a warm-up of two passes each."""
+    paired_forward_seconds(plain, steered, batch, 2)
+    spent = {"plain_cpu": 0.0, "steered_cpu": 0.0, "plain_wall": 0.0, "steered_wall": 0.0}
+    for _ in range(rounds):
+        for key, value in paired_forward_seconds(plain, steered, batch, repeats).items():
+            spent[key] += value
     return spent
 
 
@@ -181,11 +196,7 @@ def run_steering_speed(
         ratios: list[float] = []
         for batch_size in run.batch_sizes:
             batch = pool.subset(slice(0, batch_size)).trimmed()
-            _paired_seconds(plain, steered, batch, 2)  # warm-up
-            spent = {"plain_cpu": 0.0, "steered_cpu": 0.0, "plain_wall": 0.0, "steered_wall": 0.0}
-            for _ in range(run.rounds):
-                for key, value in _paired_seconds(plain, steered, batch, run.repeats).items():
-                    spent[key] += value
+            spent = paired_forward_totals(plain, steered, batch, run.rounds, run.repeats)
             passes = run.rounds * run.repeats
             ratio = spent["steered_cpu"] / spent["plain_cpu"]
             wall_ratio = spent["steered_wall"] / spent["plain_wall"]

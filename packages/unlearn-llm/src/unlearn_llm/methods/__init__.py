@@ -44,6 +44,7 @@ from unlearn_llm.methods.gradient_difference import (
 )
 from unlearn_llm.methods.idk_dpo import IdkPOParams, idk_po
 from unlearn_llm.methods.kif import KIFParams, kif
+from unlearn_llm.methods.kif_runtime import KIFRuntimeParams, kif_runtime
 from unlearn_llm.methods.neds import NEDSParams, neds
 from unlearn_llm.methods.npo import NPOParams, npo
 from unlearn_llm.methods.rmu import RMUParams, rmu
@@ -128,6 +129,13 @@ METHODS = Registry(
             paper="arXiv:2601.10566",
         ),
         MethodSpec(
+            name="kif-runtime",
+            params=f"{_M}.kif_runtime:KIFRuntimeParams",
+            entry=f"{_M}.kif_runtime:kif_runtime",
+            summary="KIF's gated signature suppression as inference hooks (no weight change).",
+            paper="arXiv:2601.10566",
+        ),
+        MethodSpec(
             name="neds",
             params=f"{_M}.neds:NEDSParams",
             entry=f"{_M}.neds:neds",
@@ -144,6 +152,7 @@ __all__ = [
     "GradientMethodParams",
     "IdkPOParams",
     "KIFParams",
+    "KIFRuntimeParams",
     "NEDSParams",
     "NPOParams",
     "ProjectionParams",
@@ -158,6 +167,7 @@ __all__ = [
     "gradient_difference",
     "idk_po",
     "kif",
+    "kif_runtime",
     "make_unlearn_data",
     "neds",
     "npo",

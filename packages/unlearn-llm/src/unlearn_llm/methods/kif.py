@@ -52,9 +52,11 @@ is already LoRA-wrapped, its own trainable adapter is trained instead and left u
 
 Where this departs from the paper: the paper mines signatures from entity prompts
 gathered from Wikipedia and keeps an optional runtime sentinel that suppresses at
-inference; here the signatures come from the world's forget questions, the runtime
-stage is left out (the suppression is the adapter's teacher only), and the adapter's
-loss is the distillation above, written out here because the abstract does not give it.
+inference; here the signatures come from the world's forget questions, the suppression
+is the adapter's teacher only (the runtime stage on its own, as inference hooks with a
+calibrated gate, is the method ``kif-runtime``, ``methods/kif_runtime.py``), and the
+adapter's loss is the distillation above, written out here because the abstract does
+not give it.
 """
 
 from __future__ import annotations
