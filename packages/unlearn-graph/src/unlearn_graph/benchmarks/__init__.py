@@ -15,6 +15,9 @@
 * `unlearn_graph.benchmarks.conhd`: ``graph-hyper-conhd`` (edge-dependent node
   classification on a planted-roles hypergraph: CoNHD against WHATsNet-like, HGNN and
   node-only models by depth: micro/macro-F1 and training step time).
+* `unlearn_graph.benchmarks.edge_dht`: ``graph-edge-dht`` (EHGNN's dual hypergraph with
+  HyperDrop and HyperCluster against a node-only GCN and a per-edge MLP where the edges
+  carry the class: accuracy, edge reconstruction, DHT time at 10k-1M edges).
 * `unlearn_graph.benchmarks.rwcs_attack`: ``graph-rwcs-attack`` (black-box feature attack
   on a few nodes picked by random, degree, RWCS and GC-RWCS: mis-classification rate of
   trained GCN/SAGE/GAT against the number of attacked nodes).
