@@ -161,7 +161,7 @@ def _spec(size: Size) -> BenchmarkSpec:
             attack_lengths=_lengths(8, 8, 4),
             attack_steps=80,
             greedy_iterations=[0, 1, 2, 3, 4, 6, 8],
-            gradient_iterations=[0, 1, 2, 5, 10, 20, 50],
+            gradient_iterations=[0, 1, 2, 5, 10, 20],
             ranked_iterations=[0, 1, 2, 3, 4, 6, 8, 12],
         )
     # full: llm-facts-full's 200-person world and twice the prompts of each label
