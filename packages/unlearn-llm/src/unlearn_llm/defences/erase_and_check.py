@@ -354,7 +354,9 @@ def gradient_erase_and_check(
     already checked is not scored again: the verdict is the same as the reference
     code's, which re-scores it, and only the call count is lower. The checks use
     ``model`` itself (softmax of ``harmful_class`` >= ``threshold``, i.e. the argmax for
-    two classes).
+    two classes). Erased tokens are removed, as everywhere in this module; the
+    reference code instead decodes them as the padding token, which the filter then
+    reads in their place.
     """
     start = time.perf_counter()
     prompt = tuple(tokens)
