@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -141,14 +143,26 @@ def test_lambda_zero_changes_nothing_and_a_large_lambda_hurts(
     assert strong[1][1] > strong[0][1] + 0.05 and strong[1][2] > strong[0][2]
 
 
-def test_default_specs_parse_and_bad_params_are_refused() -> None:
+@pytest.mark.requires("graph_algos")
+def test_default_specs_parse() -> None:
     for size in ("quick", "full"):
         parsed = GRAPH_RWCS_ATTACK.parse(GRAPH_RWCS_ATTACK.default_spec(size))
         assert parsed.params.selectors == ["random", "degree", "rwcs", "gc-rwcs"]
         assert parsed.params.models == ["gcn", "sage", "gat"]
-    spec = GRAPH_RWCS_ATTACK.default_spec("quick")
+
+
+def test_bad_params_are_refused() -> None:
+    # Baseline selectors only, so that this runs without graph-algos too.
+    spec = GRAPH_RWCS_ATTACK.default_spec("quick").model_copy(
+        update={"params": {"selectors": ["random", "degree"]}}
+    )
+    assert GRAPH_RWCS_ATTACK.parse(spec).params.selectors == ["random", "degree"]
+    bad = {"selectors": ["random"], "budget_shares": [0.0]}
     with pytest.raises(SpecError, match="budget_shares must be distinct numbers in"):
-        GRAPH_RWCS_ATTACK.parse(spec.model_copy(update={"params": {"budget_shares": [0.0]}}))
+        GRAPH_RWCS_ATTACK.parse(spec.model_copy(update={"params": bad}))
+    bad = {"selectors": ["random"], "models": ["gat"], "hidden": 30, "heads": 4}
+    with pytest.raises(SpecError, match="GAT needs hidden divisible by heads"):
+        GRAPH_RWCS_ATTACK.parse(spec.model_copy(update={"params": bad}))
     with pytest.raises(SpecError, match="nothing is downloaded"):
         GRAPH_RWCS_ATTACK.parse(
             spec.model_copy(
@@ -199,3 +213,16 @@ def test_a_tiny_run_reports_every_cell_and_the_greedy_gain() -> None:
         f"{q}-csbm-{m}" for q in ("misclassification", "loss") for m in ("gcn", "gat")
     }
     assert result.summary is not None and len(result.summary.rows) == 2 * 4
+
+
+def test_without_graph_algos_the_rwcs_selectors_say_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("graph_algos", "graph_algos.methods", "graph_algos.methods.robustness"):
+        monkeypatch.setitem(sys.modules, name, None)  # makes the import fail
+    graph = adjacency_matrix(TWO_HUBS, 11)
+    with pytest.raises(RuntimeError, match="pip install graph-algos"):
+        select_attacked_nodes("rwcs", graph, 1)
+    assert select_attacked_nodes("degree", graph, 2) in ([0, 1], [1, 0])
+    with pytest.raises(SpecError, match="rwcs and gc-rwcs need graph-algos"):
+        GRAPH_RWCS_ATTACK.parse(GRAPH_RWCS_ATTACK.default_spec("quick"))
