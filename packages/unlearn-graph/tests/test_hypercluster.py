@@ -157,3 +157,21 @@ def test_every_model_gives_logits_of_the_right_shape(method: str) -> None:
     assert types.shape == (batch.edge_index.shape[1], 3)
     with pytest.raises(ValueError, match="unknown model"):
         EdgeGraphClassifier("node-mlp", 3, 3)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_hypercluster_learns_the_edge_patterns_where_a_node_only_gcn_cannot() -> None:
+    from unlearn_graph.edges.models import train_edge_model
+    from unlearn_graph.readout.training import split_graphs
+
+    data = edge_patterns(EdgePatternsConfig(graphs_per_class=50), seed=0)
+    split = split_graphs(data, 0)  # type: ignore[arg-type]
+    scores = {}
+    for method in ("ehgnn-hypercluster", "gcn"):
+        torch.manual_seed(0)
+        model = EdgeGraphClassifier(method, 3, 3, hidden=16, layers=1, clusters=10)  # type: ignore[arg-type]
+        trained = train_edge_model(model, data, split.train, split.val, split.test, 40, seed=0)
+        scores[method] = trained.test_accuracy
+    print(scores)
+    assert scores["ehgnn-hypercluster"] is not None and scores["ehgnn-hypercluster"] >= 0.8
+    assert scores["gcn"] is not None and scores["gcn"] <= 0.5  # chance is 1/3
