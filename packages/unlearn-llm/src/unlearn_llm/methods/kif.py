@@ -257,9 +257,17 @@ def _no_grad_states(
 
 
 def find_signatures(
-    model: Module, data: UnlearnData, layers: Sequence[int], max_rank: int
+    model: Module,
+    data: UnlearnData,
+    layers: Sequence[int],
+    max_rank: int,
+    states: tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]] | None = None,
 ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
-    """$U^{(\\ell)}$ and $\\mu^{(\\ell)}$ for each layer, from the model as it is now."""
+    """$U^{(\\ell)}$ and $\\mu^{(\\ell)}$ for each layer, from the model as it is now.
+
+    ``states``: the layers' outputs on every forget and every retain row, when the caller
+    has them already (``kif-runtime`` reads them again to calibrate its gate).
+    """
     from unlearn_llm.methods.test_time_steering import question_mask
 
     tokens = subject_tokens(data.forget, data.retain)
@@ -269,13 +277,16 @@ def find_signatures(
             "subject-specific signature can be found; accepted: forget subjects whose names "
             "(some of their tokens) the retain set does not share"
         )
-    was_training = model.training
-    model.eval()
-    try:
-        forget = _no_grad_states(model, data.forget, layers)
-        retain = _no_grad_states(model, data.retain, layers)
-    finally:
-        model.train(was_training)
+    if states is not None:
+        forget, retain = states
+    else:
+        was_training = model.training
+        model.eval()
+        try:
+            forget = _no_grad_states(model, data.forget, layers)
+            retain = _no_grad_states(model, data.retain, layers)
+        finally:
+            model.train(was_training)
     asked = question_mask(data.forget) & data.forget.attention_mask.bool()
     bases, baselines = {}, {}
     for layer in layers:

@@ -269,13 +269,6 @@ def prompt_positions(batch: Batch) -> torch.Tensor:
     return before_answer & batch.attention_mask.bool()
 
 
-def _rows_with_questions(batch: Batch) -> Batch:
-    """The rows of ``batch`` that have a question (passage rows have none)."""
-    from unlearn_llm.methods.test_time_steering import question_mask
-
-    return batch.subset(question_mask(batch).any(dim=1).nonzero().flatten())
-
-
 def kif_runtime(
     model: Module,
     data: UnlearnData,
@@ -290,7 +283,11 @@ def kif_runtime(
     import torch
 
     from unlearn_llm.methods.kif import find_signatures
-    from unlearn_llm.methods.test_time_steering import best_threshold, layer_outputs
+    from unlearn_llm.methods.test_time_steering import (
+        best_threshold,
+        layer_outputs,
+        question_mask,
+    )
 
     del on_step
     start = time.perf_counter()
@@ -304,13 +301,18 @@ def kif_runtime(
             f"kif-runtime: layer(s) {wrong} do not exist; the model has {count} decoder "
             f"layers (accepted 0..{count - 1})"
         )
-    bases, baselines = find_signatures(model, data, layers, config.max_rank)
-    forget = _rows_with_questions(data.forget)
+    # one pass over the rows serves the signatures and the gate; read from the model
+    # without hooks (at a second signature layer the hooked model's activations differ
+    # a little: the first layer suppressed)
+    all_forget = layer_outputs(model, data.forget, layers)
     retain = data.retain
-    # read from the model without hooks, as the signatures are (at a second signature
-    # layer the hooked model's activations differ a little: the first layer suppressed)
-    forget_states = layer_outputs(model, forget, layers)
     retain_states = layer_outputs(model, retain, layers)
+    bases, baselines = find_signatures(
+        model, data, layers, config.max_rank, states=(all_forget, retain_states)
+    )
+    asked_rows = question_mask(data.forget).any(dim=1).nonzero().flatten()
+    forget = data.forget.subset(asked_rows)  # passage rows have no question
+    forget_states = {layer: all_forget[layer][asked_rows] for layer in layers}
     asked = prompt_positions(forget)
     retain_positions = retain.attention_mask.bool()
     thresholds: dict[int, float] = {}
