@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -172,6 +173,9 @@ def test_speed_benchmark_quick_run_reports_ratios_goals_and_load(tmp_path: objec
     assert all(m.unit == "s" and m.value > 0 for m in result.metrics if m.name == "kernel_time")
     assert any("machine load" in note for note in result.notes)
     assert any("networkx" in note for note in result.notes)
+    # with numba installed both Louvain engines run and must find one partition
+    agree = [m.value for m in result.metrics if m.name == "louvain_engines_agree"]
+    assert agree == ([1.0] if importlib.util.find_spec("numba") else [])
     # metrics: [x] keeps only x
     selected = GRAPH_ALGOS_SPEED.parse(
         GRAPH_ALGOS_SPEED.default_spec("quick").model_copy(update={"metrics": ["speedup"]})

@@ -305,6 +305,7 @@ METRIC_NAMES = frozenset(
         "speedup",
         "touched_nodes",
         "modularity",
+        "louvain_engines_agree",
         *GOALS,
         *(f"{goal}_met" for goal in GOALS),
     }

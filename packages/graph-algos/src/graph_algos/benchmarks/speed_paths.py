@@ -8,7 +8,11 @@ in [1, 10]):
   igraph's ``distances(source, weights=...)``, networkx's
   ``single_source_dijkstra_path_length``;
 * Louvain: our colour-class `louvain`, igraph's ``community_multilevel``, networkx's
-  ``louvain_communities``, and the modularity each reaches.
+  ``louvain_communities``, and the modularity each reaches. Ours runs compiled by numba
+  when the extra ``graph-algos[fast]`` is installed (its first call, which compiles or
+  loads numba's cache, is made on a tiny graph before the timer and reported as
+  ``louvain-warmup``); then the numpy engine is timed too (implementation
+  ``ours-numpy``) and ``louvain_engines_agree`` says whether both found one partition.
 
 Goals (issue 19): both ours no slower than igraph and at least 50x faster than networkx,
 our modularity within 1 % of igraph's. The igraph graph is built once, outside the timer.
@@ -22,7 +26,7 @@ import numpy as np
 from unlearn_schema.recipes import Goal
 from unlearn_schema.results import MetricValue
 
-from graph_algos.benchmarks.graph_db_tutorial import TutorialGraph, tutorial_graph
+from graph_algos.benchmarks.graph_db_tutorial import TutorialGraph, tutorial_graph, warm_up_louvain
 from graph_algos.kernels import dijkstra, louvain, modularity
 
 GOALS: dict[str, Goal] = {
@@ -44,9 +48,16 @@ def paths_and_communities(
     chosen = np.random.default_rng(seed).choice(nodes, size=min(sources, nodes), replace=False)
     result: dict[str, Any] = {"n": nodes, "edges": int(matrix.nnz // 2)}
     paths_s, _ = timed(lambda: [dijkstra(matrix, int(s)) for s in chosen])
+    warmup_s, _ = timed(warm_up_louvain)
     louvain_s, ours = timed(lambda: louvain(matrix, seed=seed))
     result["ours_s"] = {"shortest_paths": paths_s, "louvain": louvain_s}
     result["modularity"] = {"ours": ours.modularity}
+    result["louvain_engine"] = ours.engine
+    if ours.engine == "numba":
+        numpy_s, plain = timed(lambda: louvain(matrix, seed=seed, engine="numpy"))
+        result["ours_numpy_s"] = {"louvain": numpy_s}
+        result["louvain_warmup_s"] = warmup_s
+        result["louvain_engines_agree"] = bool(np.array_equal(plain.membership, ours.membership))
     if networkx:
         import networkx as nx
 
@@ -108,9 +119,13 @@ def metrics(report: dict[str, Any], time: Any, speedup: Any) -> list[MetricValue
     """Times, speedups and modularities as metrics (``time`` and ``speedup`` are the
     speed benchmark's metric makers)."""
     found: list[MetricValue] = []
-    for implementation in ("ours", "networkx", "igraph"):
+    for implementation in ("ours", "ours_numpy", "networkx", "igraph"):
         for kernel, value in report.get(f"{implementation}_s", {}).items():
-            found.append(time(value, kernel, implementation))
+            found.append(time(value, kernel, implementation.replace("_", "-")))
+    if "louvain_warmup_s" in report:
+        found.append(time(report["louvain_warmup_s"], "louvain-warmup", "ours"))
+        agree = 1.0 if report["louvain_engines_agree"] else 0.0
+        found.append(MetricValue(name="louvain_engines_agree", value=agree, direction="higher"))
     for baseline in ("networkx", "igraph"):
         for kernel, value in report.get(f"speedup_vs_{baseline}", {}).items():
             found.append(speedup(value, kernel, baseline))
