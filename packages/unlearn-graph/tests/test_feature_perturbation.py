@@ -183,6 +183,7 @@ def test_a_tiny_run_reports_every_cell_and_the_greedy_gain() -> None:
             "params": {
                 "models": ["gcn", "gat"],
                 "budget_shares": [0.05, 0.1, 0.2],
+                "strength_scales": [1.0, 3.0],
                 "random_draws": 2,
                 "hidden": 8,
                 "heads": 2,
@@ -193,26 +194,38 @@ def test_a_tiny_run_reports_every_cell_and_the_greedy_gain() -> None:
     )
     result = GRAPH_RWCS_ATTACK.run(GRAPH_RWCS_ATTACK.parse(spec), NullProgress(), "")
     rates = [m for m in result.metrics if m.name == "misclassification_rate"]
-    assert len(rates) == 2 * 4 * 3  # models x selectors x budgets
+    assert len(rates) == 2 * 2 * 4 * 3  # models x lambdas x selectors x budgets
     assert {m.labels["attacked"] for m in rates} == {"8", "15", "30"}  # round(150 * share)
+    assert {m.labels["strength"] for m in rates} == {"4", "12"}
     assert all(0.0 <= m.value <= 1.0 for m in rates)
     gains = {
-        (m.labels["model"], m.labels["attacked"]): m.value
+        (m.labels["model"], m.labels["strength"], m.labels["attacked"]): m.value
         for m in result.metrics
         if m.name == "gc_rwcs_gain"
     }
-    by_cell = {(m.labels["model"], m.labels["selector"], m.labels["attacked"]): m for m in rates}
-    for (model, attacked), gain in gains.items():
-        expected = by_cell[(model, "gc-rwcs", attacked)].value
-        expected -= by_cell[(model, "rwcs", attacked)].value
+    by_cell = {
+        (m.labels["model"], m.labels["strength"], m.labels["selector"], m.labels["attacked"]): m
+        for m in rates
+    }
+    for (model, strength, attacked), gain in gains.items():
+        expected = by_cell[(model, strength, "gc-rwcs", attacked)].value
+        expected -= by_cell[(model, strength, "rwcs", attacked)].value
         assert gain == pytest.approx(expected)
-    assert len(gains) == 2 * 3
-    assert len([m for m in result.metrics if m.name == "marginal_return"]) == 2 * 4 * 2
+    assert len(gains) == 2 * 2 * 3
+    assert len([m for m in result.metrics if m.name == "marginal_return"]) == 2 * 2 * 4 * 2
+    # The clean model is the same at every lambda; the larger lambda hurts at least as much.
+    assert len([m for m in result.metrics if m.name == "clean_misclassification_rate"]) == 2
+    for (model, strength, selector, attacked), metric in by_cell.items():
+        if strength == "12":
+            assert metric.reference == by_cell[(model, "4", selector, attacked)].reference
     assert any("cora: skipped" in note for note in result.notes)
     assert {c.name for c in result.curves} == {
-        f"{q}-csbm-{m}" for q in ("misclassification", "loss") for m in ("gcn", "gat")
+        f"{q}-csbm-{m}-x{k}"
+        for q in ("misclassification", "loss")
+        for m in ("gcn", "gat")
+        for k in ("1", "3")
     }
-    assert result.summary is not None and len(result.summary.rows) == 2 * 4
+    assert result.summary is not None and len(result.summary.rows) == 2 * 2 * 4
 
 
 def test_without_graph_algos_the_rwcs_selectors_say_what_is_missing(

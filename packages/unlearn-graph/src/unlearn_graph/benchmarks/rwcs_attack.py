@@ -26,6 +26,7 @@ graph-algos is needed only when ``rwcs`` or ``gc-rwcs`` is among the selectors.
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import statistics
@@ -80,6 +81,11 @@ class RWCSAttackRun(StrictModel):
     planetoid_strength: float = Field(
         default=1.0, ge=0.0, description="lambda on Planetoid worlds (0/1 features; the paper's 1)."
     )
+    strength_scales: list[float] = Field(
+        default_factory=lambda: [1.0],
+        min_length=1,
+        description="lambda is run at each of these multiples (the CSBM's and Planetoid's).",
+    )
     random_draws: int = Field(default=5, ge=1, le=100, description="Draws of the random selector.")
     hidden: int = Field(default=32, ge=2, le=1024)
     num_layers: int = Field(default=2, ge=1, le=8)
@@ -99,6 +105,13 @@ class RWCSAttackRun(StrictModel):
     def _distinct(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError(f"entries must be distinct, got {value}")
+        return value
+
+    @field_validator("strength_scales")
+    @classmethod
+    def _check_scales(cls, value: list[float]) -> list[float]:
+        if any(not v > 0.0 for v in value) or len(set(value)) != len(value):
+            raise ValueError(f"strength_scales must be distinct positive numbers, got {value}")
         return value
 
     @field_validator("budget_shares")
@@ -121,6 +134,7 @@ def _default_spec(size: Size) -> BenchmarkSpec:
         world = CSBMConfig(num_nodes=3000, average_degree=8.0, feature_signal=1.0)
         run = RWCSAttackRun(
             budget_shares=[0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1],
+            strength_scales=[1.0, 3.0],
             random_draws=10,
             planetoid=[
                 PlanetoidConfig(folder="data/Planetoid/Cora/raw", name="cora"),
@@ -163,7 +177,12 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
 
 
 Cell = tuple[str, str, str, int]
-"""(dataset, model, selector, budget index); budget index 0 is the clean model."""
+"""(dataset, model variant, selector, budget index); budget index 0 is the clean model."""
+
+
+def _variant(model: str, scale: float) -> str:
+    """The key of one model attacked at one multiple of lambda."""
+    return f"{model}@{scale:g}"
 
 
 def _attack(parsed: Parsed, progress: Progress) -> BenchmarkResult:
@@ -226,21 +245,25 @@ def _attack(parsed: Parsed, progress: Progress) -> BenchmarkResult:
                     heads=run.heads,
                 )
                 model = train_original(task, backbone, run.train, seed)
-                tau = build_perturbation(model, task, attack, seed=seed)
-                for selector in run.selectors:
+                unit = build_perturbation(model, task, attack, seed=seed)
+                # tau is linear in lambda, so every scale reuses the one gradient.
+                for scale, selector in itertools.product(run.strength_scales, run.selectors):
                     curves = [
-                        attack_curve(model, task, selector, budgets, attack, tau=tau, chosen=c)
+                        attack_curve(
+                            model, task, selector, budgets, attack, tau=unit * scale, chosen=c
+                        )
                         for c in chosen[selector]
                     ]
                     for index in range(len(budgets)):
-                        key = (name, model_name, selector, index)
+                        key = (name, _variant(model_name, scale), selector, index)
                         rates.setdefault(key, []).append(
                             statistics.fmean(c[index][1] for c in curves)
                         )
                         losses.setdefault(key, []).append(
                             statistics.fmean(c[index][2] for c in curves)
                         )
-                clean = rates[(name, model_name, run.selectors[0], 0)][-1]
+                variant = _variant(model_name, run.strength_scales[0])
+                clean = rates[(name, variant, run.selectors[0], 0)][-1]
                 progress.advance(1, f"seed {seed} {name} {model_name}: clean error {clean:.3f}")
     notes.append(
         "selection wall seconds over all seeds and datasets (the random selector summed over "
@@ -267,19 +290,27 @@ def _report(
     metrics: list[MetricValue] = []
     curves: list[Curve] = []
     rows: list[list[str]] = []
-    gains: list[float] = []
+    gains: dict[str, list[float]] = {}
     diminishing: list[str] = []
+    several = len(run.strength_scales) > 1
     for name in names:
         budgets = budgets_of[name]
         steps = range(1, len(budgets))
-        for model in run.models:
+        unit = run.attack.strength if name == "csbm" else run.planetoid_strength
+        for model_name, scale in itertools.product(run.models, run.strength_scales):
+            model = _variant(model_name, scale)
+            strength = f"{unit * scale:g}"
             clean = mean[(name, model, first, 0)]
-            base = {"dataset": name, "model": model}
-            metrics.append(
-                MetricValue(
-                    name="clean_misclassification_rate", value=clean, direction="none", labels=base
+            base = {"dataset": name, "model": model_name, "strength": strength}
+            if scale == run.strength_scales[0]:
+                metrics.append(
+                    MetricValue(
+                        name="clean_misclassification_rate",
+                        value=clean,
+                        direction="none",
+                        labels={"dataset": name, "model": model_name},
+                    )
                 )
-            )
             for selector in run.selectors:
                 for index in steps:
                     key = (name, model, selector, index)
@@ -325,9 +356,9 @@ def _report(
                             )
                         )
                     if selector == "rwcs" and returns["last"] < returns["first"]:
-                        diminishing.append(f"{name}/{model}")
+                        diminishing.append(f"{name}/{model_name}/lambda {strength}")
                 rows.append(
-                    [name, model, selector, f"{clean:.3f}"]
+                    [name, model_name, strength, selector, f"{clean:.3f}"]
                     + [
                         f"{mean[(name, model, selector, i)]:.3f} ± "
                         f"{spread[(name, model, selector, i)]:.3f}"
@@ -339,7 +370,7 @@ def _report(
                     gain = (
                         mean[(name, model, "gc-rwcs", index)] - mean[(name, model, "rwcs", index)]
                     )
-                    gains.append(gain)
+                    gains.setdefault(strength, []).append(gain)
                     metrics.append(
                         MetricValue(
                             name="gc_rwcs_gain",
@@ -354,8 +385,10 @@ def _report(
             ):
                 curves.append(
                     Curve(
-                        name=f"{quantity}-{name}-{model}".lower(),
-                        title=f"{name}, {model}: {label} against the number of attacked nodes",
+                        name=f"{quantity}-{name}-{model_name}".lower()
+                        + (f"-x{scale:g}" if several else ""),
+                        title=f"{name}, {model_name}, lambda {strength}: {label} against the "
+                        "number of attacked nodes",
                         x_label="attacked nodes r",
                         y_label=label,
                         series=[
@@ -372,29 +405,31 @@ def _report(
     top_rate: dict[str, int] = {}
     for name in names:
         last = len(budgets_of[name]) - 1
-        for model in run.models:
-            cells = [(name, model, s, last) for s in run.selectors]
+        for model_name, scale in itertools.product(run.models, run.strength_scales):
+            cells = [(name, _variant(model_name, scale), s, last) for s in run.selectors]
             loudest = max(cells, key=lambda c: loss[c])[2]
             worst = max(cells, key=lambda c: mean[c])[2]
             top_loss[loudest] = top_loss.get(loudest, 0) + 1
             top_rate[worst] = top_rate.get(worst, 0) + 1
     notes.append(
-        "at the largest budget, the selector with the highest test loss (dataset/model cells): "
+        "at the largest budget, the selector with the highest test loss (dataset/model/lambda "
+        "cells): "
         + ", ".join(f"{s} {k}" for s, k in sorted(top_loss.items()))
         + "; with the highest mis-classification rate: "
         + ", ".join(f"{s} {k}" for s, k in sorted(top_rate.items()))
     )
-    if gains:
+    for strength, values in gains.items():
         notes.append(
-            f"GC-RWCS minus RWCS mis-classification rate over {len(gains)} cells: mean "
-            f"{statistics.fmean(gains):+.3f}, min {min(gains):+.3f}, max {max(gains):+.3f}; "
-            f"GC-RWCS ahead in {sum(g > 0 for g in gains)}, behind in "
-            f"{sum(g < 0 for g in gains)}"
+            f"lambda {strength}: GC-RWCS minus RWCS mis-classification rate over {len(values)} "
+            f"cells: mean {statistics.fmean(values):+.3f}, min {min(values):+.3f}, max "
+            f"{max(values):+.3f}; GC-RWCS ahead in {sum(g > 0 for g in values)}, behind in "
+            f"{sum(g < 0 for g in values)}"
         )
     if "rwcs" in run.selectors and run.budget_shares[1:]:
         notes.append(
             f"RWCS gains less per attacked node on the last budget step than on the first in "
-            f"{len(diminishing)} of {len(names) * len(run.models)} dataset/model cells "
+            f"{len(diminishing)} of {len(names) * len(run.models) * len(run.strength_scales)} "
+            "dataset/model/lambda cells "
             "(diminishing return): "
             f"{', '.join(diminishing) or 'none'}"
         )
@@ -403,6 +438,7 @@ def _report(
         f"seeds {parsed.seeds} (world, split, training); split {run.train_ratio:g}/"
         f"{run.val_ratio:g}/rest; {run.train.epochs} epochs, hidden {run.hidden}, "
         f"{run.num_layers} layers, dropout {run.dropout:g}; attack: lambda {attack.strength:g} "
+        f"times {run.strength_scales} "
         f"on J = {attack.feature_share:g} of the features (Planetoid: lambda "
         f"{run.planetoid_strength:g} on {run.planetoid_feature_share:g}), direction "
         f"{attack.direction}, nodes above the top-{attack.degree_top_share:g} degree off "
@@ -421,6 +457,7 @@ def _report(
             header=[
                 "dataset",
                 "model",
+                "lambda",
                 "selector",
                 "clean",
                 *[f"r/n={s:g}" for s in run.budget_shares],
