@@ -177,7 +177,7 @@ class EdgeGraphClassifier(_EdgeModel):
         num_edge_types: int,
         num_classes: int,
         hidden: int = 32,
-        layers: int = 2,
+        layers: int = 1,
         ratio: float = 0.5,
         clusters: int = 8,
     ):
@@ -225,7 +225,7 @@ class EdgeAutoencoder(_EdgeModel):
         method: EdgeModelName,
         num_edge_types: int,
         hidden: int = 32,
-        layers: int = 2,
+        layers: int = 1,
         ratio: float = 0.5,
         clusters: int = 8,
     ):
