@@ -8,8 +8,9 @@ picks ``r`` of them from the graph alone (`unlearn_graph.attacks.feature_perturb
 ``random``, ``degree``, ``rwcs``, ``gc-rwcs``; the last two from graph-algos) and adds
 the same vector $\\tau$ to each one's features ($\\lambda$ on the $J$ columns of largest
 summed training-loss gradient, the paper's construction). The mis-classification rate
-and the cross-entropy of the test nodes are measured for growing ``r``; the random
-selector is averaged over ``random_draws`` draws.
+and the cross-entropy of the test nodes are measured for growing ``r`` and for every
+multiple of $\\lambda$ in ``strength_scales`` (the full spec: 1 and 3, i.e. $\\lambda$ = 4
+and 12 on the CSBM); the random selector is averaged over ``random_draws`` draws.
 
 The paper's claims checked: (1) the mis-classification rate of RWCS shows a diminishing
 return as ``r`` grows (``marginal_return``: rate gained per attacked node, first budget
@@ -17,7 +18,7 @@ step vs last), although its loss keeps rising; (2) GC-RWCS's greedy correction r
 the mis-classification rate over RWCS and beats the baselines (``gc_rwcs_gain``).
 
 Metrics: ``misclassification_rate`` (and ``_std`` over seeds), ``misclassification_increase``
-(minus the clean model's), ``test_loss`` per dataset/model/selector/budget;
+(minus the clean model's), ``test_loss`` per dataset/model/strength/selector/budget;
 ``clean_misclassification_rate`` per dataset/model; ``gc_rwcs_gain`` per budget;
 ``marginal_return`` per selector and segment. A plot of the rate (and one of the loss)
 against the number of attacked nodes per dataset and model. No torch at import time;
