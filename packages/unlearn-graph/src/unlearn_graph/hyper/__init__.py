@@ -30,8 +30,8 @@ class HyperModelParams(StrictModel):
     hidden: int = Field(default=32, ge=4, le=1024)
     heads: int = Field(default=4, ge=1, le=16, description="Attention heads of the SABs.")
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
-    epochs: int = Field(default=150, ge=1, le=10_000)
-    lr: float = Field(default=0.005, gt=0.0, le=1.0)
+    epochs: int = Field(default=200, ge=1, le=10_000)
+    lr: float = Field(default=0.01, gt=0.0, le=1.0)
     weight_decay: float = Field(default=0.0, ge=0.0, le=1.0)
 
 

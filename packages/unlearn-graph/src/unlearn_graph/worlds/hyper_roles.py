@@ -55,7 +55,7 @@ class HyperRolesConfig(StrictModel):
         description="Chance that a member is drawn from the hyperedge type's community.",
     )
     feature_signal: float = Field(default=1.0, ge=0.0, le=100.0)
-    feature_noise: float = Field(default=0.5, ge=0.0, le=100.0)
+    feature_noise: float = Field(default=0.25, ge=0.0, le=100.0)
     seniority_noise: float = Field(default=0.02, ge=0.0, le=10.0)
     extra_features: int = Field(default=4, ge=0, le=10_000)
     labels: HyperLabels = "roles"
