@@ -86,6 +86,84 @@ def test_the_cheap_form_equals_the_written_equation() -> None:
     assert torch.allclose(stage(history, batch, 2), expected, atol=1e-5)
 
 
+def _readout_as_written(readout: HistoGraphReadout, history: torch.Tensor, batch: torch.Tensor):
+    """The readout exactly as the module docstring's equations read (and as the previous,
+    unoptimised implementation computed it): keys and values formed for every layer,
+    per-graph means and the self-attention taken graph by graph, heads one at a time."""
+    stage1, stage2 = readout.layers, readout.nodes
+    d, heads = stage1.hidden, stage2.heads
+    query = stage1.query(history[:, -1])  # q_n = W_Q h_n^(L)
+    keys = stage1.key(history) + stage1.layer_embedding  # k_n^(l) = W_K h_n^(l) + e_l
+    values = stage1.value(history)  # v_n^(l) = W_V h_n^(l)
+    scores = (query.unsqueeze(1) * keys).sum(-1) / math.sqrt(d)  # (N, L+1)
+    graphs = []
+    for g in range(int(batch.max()) + 1):
+        members = batch == g
+        if stage1.layer_weights == "graph":
+            alpha = torch.softmax(scores[members].mean(0), dim=0).expand(int(members.sum()), -1)
+        else:
+            alpha = torch.softmax(scores[members], dim=1)
+        z = (alpha.unsqueeze(-1) * values[members]).sum(1)  # z_n = sum_l alpha_l v_n^(l)
+        q, k, v = stage2.in_proj(z).chunk(3, dim=-1)
+        width = d // heads
+        attended = torch.cat(
+            [
+                torch.softmax(
+                    q[:, h * width : (h + 1) * width]
+                    @ k[:, h * width : (h + 1) * width].T
+                    / math.sqrt(width),
+                    dim=1,
+                )
+                @ v[:, h * width : (h + 1) * width]
+                for h in range(heads)
+            ],
+            dim=1,
+        )
+        graphs.append((z + stage2.out_proj(attended)).mean(0))  # mean_n (z_n + MHA)
+    return torch.stack(graphs)
+
+
+@pytest.mark.parametrize(
+    ("heads", "mode", "layers"), [(1, "graph", 5), (2, "graph", 17), (4, "node", 3)]
+)
+def test_the_fast_readout_equals_the_equations_as_written(
+    heads: int, mode: str, layers: int
+) -> None:
+    # Graphs of 1, 4 and 7 nodes (padding in stage 2), short and long histories (both
+    # of stage 1's code paths), one and several heads.
+    torch.manual_seed(4)
+    readout = HistoGraphReadout(8, layers, heads=heads, layer_weights=mode)  # type: ignore[arg-type]
+    history = torch.randn(12, layers, 8)
+    batch = torch.tensor([0] + [1] * 4 + [2] * 7)
+    expected = _readout_as_written(readout, history, batch)
+    assert torch.allclose(readout(history, batch), expected, atol=1e-5)
+    # the stages alone: stage 1 is W_V sum_l alpha_l h^(l), stage 2 the rest
+    z = readout.layers(history, batch, 3)
+    assert torch.allclose(readout.nodes(z, batch, 3), expected, atol=1e-5)
+
+
+def test_the_fast_readout_has_the_same_gradients_as_the_equations() -> None:
+    torch.manual_seed(5)
+    readout = HistoGraphReadout(6, 4, heads=2)
+    history = torch.randn(9, 4, 6, requires_grad=True)
+    batch = torch.tensor([0, 0, 0, 1, 1, 1, 1, 2, 2])
+    fast = torch.autograd.grad(
+        readout(history, batch).square().sum(), [history, *readout.parameters()]
+    )
+    slow = torch.autograd.grad(
+        _readout_as_written(readout, history, batch).square().sum(),
+        [history, *readout.parameters()],
+    )
+    for got, want in zip(fast, slow, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_an_empty_graph_in_the_batch_gives_finite_output() -> None:
+    readout = HistoGraphReadout(4, 3)
+    out = readout(torch.randn(3, 3, 4), torch.tensor([0, 0, 2]), num_graphs=3)
+    assert out.shape == (3, 4) and torch.isfinite(out).all()
+
+
 def _uniform_node_attention(hidden: int) -> NodeAttention:
     stage = NodeAttention(hidden, heads=1)
     with torch.no_grad():

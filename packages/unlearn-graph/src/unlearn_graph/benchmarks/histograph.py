@@ -17,9 +17,10 @@ plot of accuracy against depth per backbone, and HISTOGRAPH's mean layer weights
 
 ``graph-histograph-speed``: the forward pass (eval, no gradients) of one backbone with
 HISTOGRAPH against the same backbone, same weights, with mean pooling, on a batch of
-generated graphs; the two are timed alternately ``repeats`` times (thread CPU time, so
-that other processes on a shared machine do not count; wall time reported beside it)
-and the medians compared. Goal (issue 18): HISTOGRAPH adds at most 30 % (``overhead <= 0.30``).
+generated graphs; the two are timed alternately ``repeats`` times, in ABBA order
+(thread CPU time, so that other processes on a shared machine do not count; wall time
+reported beside it) and the medians compared. Goal (issue 18): HISTOGRAPH adds at most
+30 % (``overhead <= 0.30``).
 No torch at import time.
 """
 
@@ -448,8 +449,11 @@ def _speed(parsed: SpeedParsed, progress: Progress, out_dir: str) -> BenchmarkRe
             with torch.no_grad():
                 for model in models.values():  # warm-up
                     model(batch.x, batch.edge_index, batch.batch, count)
-                for _ in range(run.repeats):
-                    for readout, model in models.items():
+                for repeat in range(run.repeats):
+                    # ABBA order: whichever runs second in a round (warmer caches) is
+                    # not always the same readout.
+                    order = list(models.items())
+                    for readout, model in order if repeat % 2 == 0 else order[::-1]:
                         began, wall = clock(), time.perf_counter()
                         model(batch.x, batch.edge_index, batch.batch, count)
                         times[readout].append(clock() - began)
