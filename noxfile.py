@@ -163,11 +163,26 @@ def _speed_session(dist: str) -> None:
         # (benchmarks/speed.py): it measures against a named baseline in the same run
         # and reports ratios and met flags as metrics. Extras carry the optional
         # baselines (igraph for graph-algos).
+        # Then the package's other speed benchmarks (such as unlearn-graph's
+        # tfg-detection-speed), each at full size too.
         _sync(session, "--all-packages", "--all-extras")
         out = os.environ.get("UNLEARN_NIGHTLY_OUT", "runs/nightly")
         session.run("unlearn-bench", "run", f"{dist}-speed", "--size", "full", "--out", out)
+        listing = session.run("unlearn-bench", "list", "--json", silent=True)
+        others = [
+            b["name"]
+            for part in json.loads(str(listing))
+            if part["package"] == dist
+            for b in part["benchmarks"]
+            if b["kind"] == "speed" and b["name"] != f"{dist}-speed"
+        ]
+        for name in others:
+            session.run("unlearn-bench", "run", name, "--size", "full", "--out", out)
 
-    speed.__doc__ = f"Speed/memory benchmark {dist}-speed at full size (JSON under runs/nightly/)."
+    speed.__doc__ = (
+        f"Speed/memory benchmarks of {dist} ({dist}-speed first) at full size "
+        "(JSON under runs/nightly/)."
+    )
 
 
 SPEED_SESSIONS = [

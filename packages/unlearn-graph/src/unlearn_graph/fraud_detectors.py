@@ -141,6 +141,36 @@ def _auc(labels: torch.Tensor, scores: torch.Tensor) -> float:
     return float(roc_auc_score(y, scores.numpy())) if 0 < y.sum() < len(y) else float("nan")
 
 
+def start_training(
+    detector: str, data: HeteroData, hidden: int = 32, lr: float = 0.01, seed: int = 0
+) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """The seeded model of ``detector`` (lazy input sizes initialised) and its Adam."""
+    torch.manual_seed(seed)
+    model = build(detector, data, hidden)
+    with torch.no_grad():  # initialise the lazy (-1) input sizes before the optimiser
+        model(data)
+    return model, torch.optim.Adam(model.parameters(), lr=lr, weight_decay=5e-4)
+
+
+def training_step(
+    detector: str, model: nn.Module, optimiser: torch.optim.Optimizer, data: HeteroData
+) -> float:
+    """One full-batch epoch on the train users (forward, loss, backward, step); the loss."""
+    users = data[TARGET]
+    labels, train = users.y.float(), users.train_mask
+    model.train()
+    optimiser.zero_grad()
+    logits = model(data)
+    if detector == "sage-focal":
+        fraud_share = float(labels[train].mean())
+        loss = focal_loss(logits[train], labels[train], alpha=1.0 - fraud_share)
+    else:
+        loss = F.binary_cross_entropy_with_logits(logits[train], labels[train])
+    loss.backward()
+    optimiser.step()
+    return float(loss.detach())
+
+
 def train_detector(
     detector: str,
     data: HeteroData,
@@ -151,26 +181,13 @@ def train_detector(
     evaluate_every: int = 5,
 ) -> Detection:
     """Train ``detector`` on the train users; keep the epoch with the best validation AUC."""
-    torch.manual_seed(seed)
-    model = build(detector, data, hidden)
+    model, optimiser = start_training(detector, data, hidden, lr, seed)
     users = data[TARGET]
     labels = users.y.float()
-    with torch.no_grad():  # initialise the lazy (-1) input sizes before the optimiser
-        model(data)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=5e-4)
-    train, val, test = users.train_mask, users.val_mask, users.test_mask
-    fraud_share = float(labels[train].mean())
+    val, test = users.val_mask, users.test_mask
     best = (-1.0, 0, torch.zeros_like(labels))
     for epoch in range(1, epochs + 1):
-        model.train()
-        optimiser.zero_grad()
-        logits = model(data)
-        if detector == "sage-focal":
-            loss = focal_loss(logits[train], labels[train], alpha=1.0 - fraud_share)
-        else:
-            loss = F.binary_cross_entropy_with_logits(logits[train], labels[train])
-        loss.backward()
-        optimiser.step()
+        training_step(detector, model, optimiser, data)
         if epoch % evaluate_every == 0 or epoch == epochs:
             model.eval()
             with torch.no_grad():

@@ -7,6 +7,8 @@
   of the approximate methods against exact retraining at matched retained utility).
 * `unlearn_graph.benchmarks.fraud_rings`: ``tfg-detection`` (fraud-ring detectors on
   graph-algos' TravelFraudBench world: AUC, ring recovery, edge-type ablation).
+* `unlearn_graph.benchmarks.fraud_speed`: ``tfg-detection-speed`` (the same detectors at
+  200 000 nodes: peak memory and epoch time against the issue's 8 GB / 1 minute goals).
 * `unlearn_graph.benchmarks.label_noise`: ``graph-label-noise`` (ERASE against GCN cross
   entropy, GCE and label propagation under symmetric and pair-flip label noise).
 * `unlearn_graph.benchmarks.geometry`: ``graph-geometry-shaper`` (GraphShaper's

@@ -36,6 +36,13 @@ def _all_detectors() -> list[Detector]:
     return ["mlp", "sage", "rgcn", "han", "sage-focal"]
 
 
+def distinct(value: list[Detector]) -> list[Detector]:
+    """A ``detectors`` field's check: each detector named once."""
+    if len(set(value)) != len(value):
+        raise ValueError(f"detectors must be distinct, got {value}")
+    return value
+
+
 class FraudWorld(StrictModel):
     """The TFG world's size, fraud rate and tabular signal (other knobs at defaults)."""
 
@@ -64,12 +71,7 @@ class FraudRun(StrictModel):
         "measured at load 14 on 2 cores).",
     )
 
-    @field_validator("detectors")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"detectors must be distinct, got {value}")
-        return value
+    _unique = field_validator("detectors")(distinct)
 
 
 Parsed = ParsedSpec[FraudWorld, NoParams, FraudRun]

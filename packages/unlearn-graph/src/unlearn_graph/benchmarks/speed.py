@@ -267,6 +267,27 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     return _report(parsed, setup, retrains, measured, graph, train_s, load_before)
 
 
+def goal_metric(
+    info: dict[str, tuple[Direction, str | None]],
+    name: str,
+    value: float,
+    method: str | None = None,
+    goal: Goal | None = None,
+) -> MetricValue:
+    """``name``'s `MetricValue` (direction and unit from ``info``), labelled with the
+    method when given and carrying ``goal``'s bound as its reference."""
+    direction, unit = info[name]
+    return MetricValue(
+        name=name,
+        value=value,
+        direction=direction,
+        unit=unit,
+        labels={} if method is None else {"method": method},
+        reference=None if goal is None else goal.bound,
+        reference_name=None if goal is None else "goal",
+    )
+
+
 def _report(
     parsed: Parsed,
     setup: Setup,
@@ -285,18 +306,7 @@ def _report(
     metrics: list[MetricValue] = []
 
     def add(name: str, value: float, method: str | None = None, goal: Goal | None = None) -> None:
-        direction, unit = METRIC_INFO[name]
-        metrics.append(
-            MetricValue(
-                name=name,
-                value=value,
-                direction=direction,
-                unit=unit,
-                labels={} if method is None else {"method": method},
-                reference=None if goal is None else goal.bound,
-                reference_name=None if goal is None else "goal",
-            )
-        )
+        metrics.append(goal_metric(METRIC_INFO, name, value, method, goal))
 
     for name, value in graph.items():
         add(name, value)
