@@ -44,8 +44,7 @@ from unlearn_schema import (
     WorldSpec,
 )
 
-from unlearn_llm.benchmarks._common import metric
-from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME
+from unlearn_llm.benchmarks._common import MODEL_NAME, WORLD_NAME, metric
 from unlearn_llm.models import TinyLlamaParams, model_params_for
 from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
 
