@@ -34,7 +34,8 @@ def test_a_small_world_reports_peak_memory_and_epoch_time_against_the_goals(
     assert 0.0 < epoch.value < 60.0 and epoch.reference == 60.0
     assert values[("epoch_time_met", "sage")].value == 1.0
     assert values[("epoch_time_median", "sage")].value <= epoch.value
-    assert 0.0 < values[("peak_rss_above_imports", "sage")].value < peak.value
+    # a high-water mark: a small world can add nothing above the peak the imports set
+    assert 0.0 <= values[("peak_rss_above_imports", "sage")].value < peak.value
     assert any("goals are stated at 200000 nodes" in note for note in result.notes)
     assert result.summary is not None and [r[0] for r in result.summary.rows] == ["sage"]
 
