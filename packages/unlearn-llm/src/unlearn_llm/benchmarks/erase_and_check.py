@@ -27,6 +27,8 @@ Metrics carry ``mode`` and ``d`` labels (``iterations`` for the iterative varian
 Importing this module does not import torch; ``run_erase_and_check`` does.
 """
 
+# Over 600 lines on purpose: one recipe read top to bottom (filter, attacks, every
+# erase-and-check variant per mode, report); the procedures themselves are in defences/.
 from __future__ import annotations
 
 import random
