@@ -333,3 +333,25 @@ persist(capture_state(model, None, step=2, clone=True), {str(tmp_path)!r}, stage
     reference = make_model(64).state_dict()
     for name, tensor in reference.items():
         assert torch.equal(loaded.tensors[f"model/{name}"], tensor), name
+
+
+def test_manager_connections_send_without_nagle_delay() -> None:
+    """A ping-pong commit sends a header over 16 KiB, which multiprocessing writes in two
+    parts; with Nagle's algorithm on, the second waited for a delayed ACK (43 ms per
+    commit). The client end must have TCP_NODELAY set (the manager sets its end alike)."""
+    manager = start_manager()
+    try:
+        client = manager.client()
+        sock = socket.socket(fileno=os.dup(client._conn.fileno()))
+        try:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        finally:
+            sock.close()
+        # A large message still round-trips intact (the header path of a commit).
+        name = client.request("begin", 8)
+        header = {"inline": "x" * 40_000}
+        assert client.request("commit", name, header) is True
+        assert client.request("snapshots")[0] == (name, header)
+        client.close()
+    finally:
+        manager.stop()

@@ -27,6 +27,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +42,22 @@ from train_infra.snapshot.errors import ManagerLostError
 
 Address = tuple[str, int]
 KEEP_STEPS = 2
+
+
+def _no_delay(conn: Connection) -> None:
+    """Turn off Nagle's algorithm on the connection's TCP socket.
+
+    ``multiprocessing.connection`` sends a message over 16 KiB as two writes (length,
+    then payload). With Nagle on, the payload's last segment waits for the ACK of the
+    first write, which the peer delays by up to 40 ms: a ping-pong commit (a 17 KB
+    header) took 43 ms instead of half a millisecond, 10-25 % of a training step.
+    """
+    with contextlib.suppress(OSError):
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        finally:
+            sock.close()
 
 
 @dataclass
@@ -215,6 +232,7 @@ def serve(port: int, authkey: bytes, ready_fd: int | None = None) -> None:
                 conn = listener.accept()
             except Exception:
                 continue
+            _no_delay(conn)
             threading.Thread(target=_serve_connection, args=(state, conn), daemon=True).start()
 
     threading.Thread(target=accept_loop, daemon=True).start()
@@ -236,6 +254,7 @@ class ManagerClient:
         while True:
             try:
                 self._conn = Client(self.address, authkey=authkey)
+                _no_delay(self._conn)
                 break
             except (ConnectionRefusedError, OSError):
                 if time.monotonic() > deadline:
