@@ -46,6 +46,16 @@ METHODS = Registry(
             paper="arXiv:2407.12383",
         ),
         MethodSpec(
+            name="cgce",
+            params="erase_diffusion.methods.cgce:CGCEParams",
+            entry="erase_diffusion.methods.cgce:erase_cgce",
+            summary=(
+                "CGCE: per-concept classifiers on the text embedding flag a prompt, gradient "
+                "steps against them refine it at inference; no weight changes."
+            ),
+            paper="arXiv:2511.05865",
+        ),
+        MethodSpec(
             name="esd-x",
             params="erase_diffusion.methods.esd:ESDXParams",
             entry="erase_diffusion.methods.esd:erase_esd_x",
