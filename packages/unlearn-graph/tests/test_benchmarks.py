@@ -163,6 +163,7 @@ def _tiny_spec() -> BenchmarkSpec:
         "train": {"epochs": 20, "learning_rate": 0.01, "weight_decay": 5e-4},
         "resamples": 3,
         "egnn_edits": 3,
+        "relearn_steps": [1, 3],
     }
     methods = [
         MethodConfig(name="gradient-ascent", params={"steps": 3}),
@@ -186,10 +187,27 @@ def test_a_tiny_run_reports_every_method_against_the_oracle() -> None:
         assert ("time_ratio_to_retrain", method, "edges") in found
         assert ("retained_test_accuracy", method, "nodes") in found
     assert ("edit_success", "egnn", "edit") in found
+    # link stealing and relearning: every model, the oracle as the reference
+    for method in ("original", "no-unlearning", "retrain", "gnndelete", "grapheraser", "gif"):
+        for scenario in ("edges", "nodes"):
+            assert ("link_stealing_auc", method, scenario) in found
+    for method in ("no-unlearning", "gradient-ascent", "d2dgn", "gif"):
+        for name in ("relearned_link_stealing_auc", "forget_accuracy", "relearned_forget_accuracy"):
+            assert (name, method, "nodes") in found and (name, method, "edges") in found
+        assert ("relearned_link_query_auc", method, "edges") in found
+    relearned = next(
+        m
+        for m in result.metrics
+        if m.name == "relearned_link_stealing_auc" and m.labels["method"] == "gif"
+    )
+    assert relearned.reference_name == "retrain oracle" and relearned.direction == "target"
     references = [m for m in result.metrics if m.labels["method"] == "gnndelete"]
     assert any(m.reference_name == "retrain oracle" for m in references)
     names = {c.name for c in result.curves}
     assert {"utility-vs-efficacy-edges", "time-vs-ratio-edges"} <= names
+    assert {"link-stealing-nodes", "relearning-link-stealing-auc-edges"} <= names
+    trace = next(c for c in result.curves if c.name == "relearning-forget-accuracy-nodes")
+    assert trace.series[0].x == [0, 1, 3]
     assert result.notes
     # every reported name is declared, and a spec's metrics: keeps only what it selects
     reported = {m.name for m in result.metrics}

@@ -32,7 +32,13 @@ def test_the_methods_and_their_papers() -> None:
     ]
     for name, paper in PAPERS.items():
         assert METHODS[name].paper == paper
-    assert list(ATTACKS) == ["membership-auc", "member-probability-ratio"]
+    assert list(ATTACKS) == [
+        "membership-auc",
+        "member-probability-ratio",
+        "link-stealing-auc",
+        "relearning",
+    ]
+    assert ATTACKS["link-stealing-auc"].paper == "arXiv:2005.02131"
 
 
 @pytest.mark.parametrize("kind", REGISTRIES)

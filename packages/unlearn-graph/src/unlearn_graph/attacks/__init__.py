@@ -2,7 +2,8 @@
 
 A record's params fields are the attack function's keyword options (``seed`` is a
 keyword-only extra); the params classes sit next to the torch-free functions in
-`unlearn_graph.attacks.membership`. The functions are also importable from here; they
+`unlearn_graph.attacks.membership`, `unlearn_graph.attacks.link_stealing` and
+`unlearn_graph.attacks.relearning`. The functions are also importable from here; they
 load on first use, so reading the registry imports only the schema.
 """
 
@@ -15,6 +16,12 @@ from unlearn_schema import AttackSpec, Registry
 from unlearn_graph._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from unlearn_graph.attacks.link_stealing import (
+        anchored_non_edges,
+        link_stealing_auc,
+        node_posteriors,
+        posterior_distance,
+    )
     from unlearn_graph.attacks.membership import (
         MembershipAttack,
         attack_features,
@@ -22,6 +29,7 @@ if TYPE_CHECKING:
         member_probability_ratio,
         membership_auc,
     )
+    from unlearn_graph.attacks.relearning import forget_accuracy, relearn
 
 ATTACKS = Registry(
     "attack",
@@ -40,6 +48,20 @@ ATTACKS = Registry(
             summary="Member probability of deleted elements, before/after (as mi_member_ratio).",
             paper="arXiv:2302.13406",
         ),
+        AttackSpec(
+            name="link-stealing-auc",
+            params="unlearn_graph.attacks.link_stealing:LinkStealingParams",
+            entry="unlearn_graph.attacks.link_stealing:link_stealing_auc",
+            summary="Posterior-similarity link stealing: AUC of deleted edges vs non-edges.",
+            paper="arXiv:2005.02131",
+        ),
+        AttackSpec(
+            name="relearning",
+            params="unlearn_graph.attacks.relearning:RelearningParams",
+            entry="unlearn_graph.attacks.relearning:relearn",
+            summary="A few fine-tuning steps on the retained graph only (do deletions return?).",
+            paper=None,
+        ),
     ],
 )
 
@@ -54,15 +76,26 @@ __getattr__ = lazy_attributes(
             "membership_auc",
         ],
         "membership",
-    ),
+    )
+    | dict.fromkeys(
+        ["anchored_non_edges", "link_stealing_auc", "node_posteriors", "posterior_distance"],
+        "link_stealing",
+    )
+    | dict.fromkeys(["forget_accuracy", "relearn"], "relearning"),
 )
 
 
 __all__ = [
     "ATTACKS",
     "MembershipAttack",
+    "anchored_non_edges",
     "attack_features",
     "fit_membership_attack",
+    "forget_accuracy",
+    "link_stealing_auc",
     "member_probability_ratio",
     "membership_auc",
+    "node_posteriors",
+    "posterior_distance",
+    "relearn",
 ]

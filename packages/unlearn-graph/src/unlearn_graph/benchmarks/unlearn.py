@@ -8,6 +8,13 @@ oracle, every approximate method and the metrics into one report. Two scenarios:
   sampling); deletion efficacy is the deleted-edge AUROC/AUPR;
 * ``nodes``: node classification; training nodes are deleted; EGNN edits run here too.
 
+Beside membership inference every model (the original, the original weights on the
+retained graph as ``no-unlearning``, the oracle and each method) is attacked by link
+stealing on the deleted edges (`unlearn_graph.attacks.link_stealing`) and put through
+the relearning check (`unlearn_graph.attacks.relearning`): a few fine-tuning steps on
+the retained data, after which the attack and the forget accuracy are measured again
+and compared with the oracle relearned the same way.
+
 Declared parts: worlds ``csbm``, ``karate`` and ``planetoid`` (``WORLD_PARAMS``),
 models ``gcn``/``sage``/``gat``/``gin`` (``BACKBONE_PARAMS``), ``params`` a
 `GraphUnlearnRun`, methods from ``METHODS`` except ``retrain`` (the oracle always
@@ -21,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
@@ -33,11 +40,13 @@ from unlearn_schema.recipes import check_methods
 from unlearn_schema.requests import EdgeDeletionRequest, NodeDeletionRequest
 from unlearn_schema.results import BenchmarkResult, Curve, Direction, Flag, MetricValue, Series
 
-from unlearn_graph.config import BACKBONE_PARAMS, BackboneParams, TrainConfig
+from unlearn_graph.attacks.link_stealing import Distance
+from unlearn_graph.config import BACKBONE_PARAMS, BackboneParams, LearningRate, TrainConfig
 from unlearn_graph.methods import METHODS
 from unlearn_graph.worlds import WORLD_PARAMS, CSBMConfig
 
 if TYPE_CHECKING:
+    from unlearn_graph.benchmarks._attack_audit import AttackAudit
     from unlearn_graph.tasks import Task
 
 Scenario = Literal["edges", "nodes"]
@@ -63,6 +72,22 @@ class GraphUnlearnRun(StrictModel):
     num_threads: int = Field(
         default=1, ge=1, le=256, description="torch threads; 1 is fastest on a shared CPU."
     )
+    link_stealing_distance: Distance = Field(
+        default="correlation", description="Distance between posteriors of the link stealing."
+    )
+    negatives_per_edge: int = Field(
+        default=5, ge=1, le=1000, description="Anchored non-edges per deleted edge."
+    )
+    profile_anchors: int = Field(
+        default=64, ge=1, le=100_000, description="Anchor nodes of a link model's posterior."
+    )
+    relearn_steps: list[int] = Field(
+        default_factory=lambda: [2, 5, 10, 20],
+        description="Relearning checkpoints (fine-tuning steps on retained data); [] skips it.",
+    )
+    relearn_learning_rate: LearningRate | None = Field(
+        default=None, description="Adam step size of the relearning; None: train.learning_rate."
+    )
 
     @field_validator("deletion_ratios")
     @classmethod
@@ -73,6 +98,16 @@ class GraphUnlearnRun(StrictModel):
         if len(set(ratios)) != len(ratios):
             raise ValueError(f"deletion ratios must be unique, got {ratios}")
         return sorted(ratios)
+
+    @field_validator("relearn_steps")
+    @classmethod
+    def _steps(cls, steps: list[int]) -> list[int]:
+        bad = [k for k in steps if not 1 <= k <= 100_000]
+        if bad:
+            raise ValueError(f"relearn steps must lie in [1, 100000], got {bad}")
+        if len(set(steps)) != len(steps):
+            raise ValueError(f"relearn steps must be unique, got {steps}")
+        return sorted(steps)
 
 
 Parsed = ParsedSpec[BaseModel, BackboneParams, GraphUnlearnRun]
@@ -205,6 +240,14 @@ METRIC_INFO: dict[str, tuple[Direction, str | None]] = {
     "peak_memory": ("lower", "MiB"),
     "edit_success": ("higher", None),
     "accuracy_drop": ("lower", None),
+    # Link stealing and relearning (attacks/link_stealing.py, attacks/relearning.py):
+    # the oracle's value is the target, after relearning the relearned oracle's.
+    "link_stealing_auc": ("target", None),
+    "link_query_auc": ("target", None),
+    "forget_accuracy": ("target", None),
+    "relearned_link_stealing_auc": ("target", None),
+    "relearned_link_query_auc": ("target", None),
+    "relearned_forget_accuracy": ("target", None),
 }
 
 
@@ -215,6 +258,7 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
 
     import torch
 
+    from unlearn_graph.benchmarks._attack_audit import AttackAudit
     from unlearn_graph.benchmarks._evaluate import DeletionEvaluator
     from unlearn_graph.deletion import apply_requests, sample_edge_deletion, sample_node_deletion
     from unlearn_graph.methods.egnn import NodeEdit, egnn_edit, stitch_mlp
@@ -260,9 +304,30 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
                     request = sample_node_deletion(task, count, seed)
                 problem = apply_requests(task, [request])
                 evaluator = DeletionEvaluator(problem, original, run.resamples, seed)
-                oracle_metrics, oracle_predictions, oracle_cost = evaluator.measure(
-                    partial(retrain, original, problem, retrain_params, seed=seed)
+                began = time.perf_counter()
+                audit = AttackAudit(
+                    problem,
+                    relearn_steps=run.relearn_steps,
+                    learning_rate=run.relearn_learning_rate or run.train.learning_rate,
+                    negatives_per_edge=run.negatives_per_edge,
+                    profile_anchors=run.profile_anchors,
+                    metric=run.link_stealing_distance,
+                    seed=seed,
                 )
+                # The original as the adversary met it before deletion (original graph),
+                # and the same weights served on the retained graph without unlearning.
+                for metric, value in audit.attack(original, task.x, task.edge_index).items():
+                    values[(scenario, "original", ratio, metric)].append(value)
+                for metric, value in _attacked(audit, original).items():
+                    values[(scenario, "no-unlearning", ratio, metric)].append(value)
+                timings["attacks and relearning"] += time.perf_counter() - began
+                kept: list[Any] = []
+                oracle_metrics, oracle_predictions, oracle_cost = evaluator.measure(
+                    _keeping(partial(retrain, original, problem, retrain_params, seed=seed), kept)
+                )
+                began = time.perf_counter()
+                oracle_metrics |= _attacked(audit, kept.pop())
+                timings["attacks and relearning"] += time.perf_counter() - began
                 for metric, value in oracle_metrics.items():
                     oracle_values[(scenario, ratio, metric)].append(value)
                     values[(scenario, "retrain", ratio, metric)].append(value)
@@ -272,8 +337,14 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
                 for name, method in methods.items():
                     start = sharded if name == "grapheraser" else original
                     metrics, predictions, cost = evaluator.measure(
-                        partial(method.spec.function, start, problem, method.params, seed=seed)
+                        _keeping(
+                            partial(method.spec.function, start, problem, method.params, seed=seed),
+                            kept,
+                        )
                     )
+                    began = time.perf_counter()
+                    metrics |= _attacked(audit, kept.pop())
+                    timings["attacks and relearning"] += time.perf_counter() - began
                     metrics["kl_to_oracle"] = kl_to_oracle(oracle_predictions, predictions)
                     metrics["utility_gap_to_oracle"] = abs(
                         metrics[utility] - oracle_metrics[utility]
@@ -311,6 +382,32 @@ def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
                     timings["egnn edit"] += cost.wall_s
             progress.advance(1, f"{scenario}: done")
     return _report(parsed, values, oracle_values, dict(timings))
+
+
+def _keeping(make: Callable[[], Any], into: list[Any]) -> Callable[[], Any]:
+    """``make`` that also appends the model it returns to ``into`` (the evaluator's
+    `measure` returns metrics, not the model, and the attacks need the model)."""
+
+    def call() -> Any:
+        model = make()
+        into.append(model)
+        return model
+
+    return call
+
+
+def _attacked(audit: AttackAudit, model: Any) -> dict[str, float]:
+    """Link stealing and forget accuracy of ``model``, the same after the last relearning
+    checkpoint (``relearned_*``), and every checkpoint's values for the trace plots
+    (``_relearned_<metric>@<steps>``, not reported as metrics)."""
+    out = audit.evaluate(model)
+    trace = audit.relearning(model)
+    for step, measured in trace.items():
+        for metric, value in measured.items():
+            out[f"_relearned_{metric}@{step}"] = value
+    if trace:
+        out |= {f"relearned_{metric}": value for metric, value in trace[max(trace)].items()}
+    return out
 
 
 def _report(
@@ -408,6 +505,9 @@ def _report(
                 f"{scenario}, deletion ratio {ratio:g}: retrain oracle {utility} {ou:.3f}, "
                 f"{efficacy} {oe:.3f}; " + "; ".join(parts) + "."
             )
+    attack_curves, attack_notes = _attack_report(parsed, values)
+    curves += attack_curves
+    notes += attack_notes
     success = mean("edit", "egnn", 0.0, "edit_success")
     drop = mean("edit", "egnn", 0.0, "accuracy_drop")
     if success is not None and drop is not None:
@@ -422,6 +522,92 @@ def _report(
         "compare it with the oracle's value."
     )
     return BenchmarkResult(metrics=metrics, curves=curves, timings=timings, notes=notes)
+
+
+def _attack_report(
+    parsed: Parsed, values: dict[tuple[str, str, float, str], list[float]]
+) -> tuple[list[Curve], list[str]]:
+    """Plots and notes of the link stealing and the relearning check: the attack's AUC
+    per method against the deletion ratio, with the oracle's line, and the traces of
+    the AUC and the forget accuracy over the relearning steps at the largest ratio."""
+    run = parsed.params
+
+    def mean(scenario: str, method: str, ratio: float, metric: str) -> float | None:
+        series = values.get((scenario, method, ratio, metric))
+        return float(np.mean(series)) if series else None
+
+    methods = [m.name for m in parsed.methods if m.name != "egnn"]
+    served = ["no-unlearning", "retrain", *methods]
+    label = {"retrain": "retrain (oracle)", "original": "original (before deletion)"}
+    curves: list[Curve] = []
+    notes: list[str] = []
+    ratio = run.deletion_ratios[-1]
+    steps = [0, *run.relearn_steps]
+    for scenario in run.scenarios:
+        by_ratio = []
+        for method in ["original", *served]:
+            ys = [mean(scenario, method, r, "link_stealing_auc") for r in run.deletion_ratios]
+            if all(y is not None for y in ys):
+                by_ratio.append(
+                    Series(
+                        label=label.get(method, method),
+                        x=list(run.deletion_ratios),
+                        y=ys,  # type: ignore[arg-type]
+                    )
+                )
+        if by_ratio:
+            curves.append(
+                Curve(
+                    name=f"link-stealing-{scenario}",
+                    title=f"Link stealing on the deleted edges ({scenario} scenario): AUC of "
+                    "deleted edges vs non-edges; the oracle's line is the target",
+                    x_label="deletion ratio",
+                    y_label="link stealing AUC",
+                    series=by_ratio,
+                    hlines={"chance": 0.5},
+                    log_x=True,
+                )
+            )
+        for metric, what in (("link_stealing_auc", "link stealing AUC"), ("forget_accuracy", "")):
+            trace = []
+            for method in served:
+                ys = [mean(scenario, method, ratio, metric)] + [
+                    mean(scenario, method, ratio, f"_relearned_{metric}@{k}")
+                    for k in run.relearn_steps
+                ]
+                if len(steps) > 1 and all(y is not None for y in ys):
+                    trace.append(Series(label=label.get(method, method), x=steps, y=ys))  # type: ignore[arg-type]
+            if trace:
+                curves.append(
+                    Curve(
+                        name=f"relearning-{metric.replace('_', '-')}-{scenario}",
+                        title=f"Relearning on the retained data ({scenario} scenario, deletion "
+                        f"ratio {ratio:g}): {what or metric.replace('_', ' ')} per step",
+                        x_label="fine-tuning steps on the retained graph",
+                        y_label=what or metric.replace("_", " "),
+                        series=trace,
+                    )
+                )
+        parts = []
+        for method in ["original", *served]:
+            before = mean(scenario, method, ratio, "link_stealing_auc")
+            after = mean(scenario, method, ratio, "relearned_link_stealing_auc")
+            if before is None:
+                continue
+            text = f"{label.get(method, method)} {before:.3f}"
+            if after is not None:
+                text += f" -> {after:.3f}"
+            parts.append(text)
+        if parts:
+            relearned = (
+                f" -> after {run.relearn_steps[-1]} relearning steps" if run.relearn_steps else ""
+            )
+            notes.append(
+                f"{scenario}, deletion ratio {ratio:g}: link stealing AUC on the deleted edges "
+                f"({run.link_stealing_distance} distance, {run.negatives_per_edge} anchored "
+                f"non-edges per edge){relearned}: " + "; ".join(parts) + "."
+            )
+    return curves, notes
 
 
 def _declare(
