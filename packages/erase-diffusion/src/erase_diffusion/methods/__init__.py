@@ -26,6 +26,16 @@ METHODS = Registry(
             paper="arXiv:2308.14761",
         ),
         MethodSpec(
+            name="realera-closed-form",
+            params="erase_diffusion.methods.realera:RealEraParams",
+            entry="erase_diffusion.methods.realera:erase_realera",
+            summary=(
+                "RealEra's closed-form stage: UCE on the concept plus randomly perturbed "
+                "neighbour embeddings, keeping farther (beyond-concept) ones in place."
+            ),
+            paper="arXiv:2410.09140",
+        ),
+        MethodSpec(
             name="rece",
             params="erase_diffusion.methods.rece:RECEParams",
             entry="erase_diffusion.methods.rece:erase_rece",
