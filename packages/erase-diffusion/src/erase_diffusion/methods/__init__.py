@@ -80,6 +80,36 @@ METHODS = Registry(
             paper="arXiv:2303.07345",
         ),
         MethodSpec(
+            name="doco",
+            params="erase_diffusion.methods.doco:DoCoParams",
+            entry="erase_diffusion.methods.doco:erase_doco",
+            summary=(
+                "DoCo: a discriminator aligns the concept's outputs to the anchor's domain; "
+                "gradient surgery removes the conflict with retention."
+            ),
+            paper="arXiv:2405.15304",
+        ),
+        MethodSpec(
+            name="all-but-one",
+            params="erase_diffusion.methods.all_but_one:AllButOneParams",
+            entry="erase_diffusion.methods.all_but_one:erase_all_but_one",
+            summary=(
+                "All-but-One: move the concept's classifier-guidance term to an alternative's, "
+                "holding the unconditional score."
+            ),
+            paper="arXiv:2312.12807",
+        ),
+        MethodSpec(
+            name="ant",
+            params="erase_diffusion.methods.ant:ANTParams",
+            entry="erase_diffusion.methods.ant:erase_ant",
+            summary=(
+                "ANT: guidance kept early, reversed in mid-to-late denoising; only "
+                "augmentation-salient weights train."
+            ),
+            paper="arXiv:2504.12782",
+        ),
+        MethodSpec(
             name="mace",
             params="erase_diffusion.methods.mace:MACEParams",
             entry="erase_diffusion.methods.mace:erase_mace",
