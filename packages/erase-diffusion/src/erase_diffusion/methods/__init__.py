@@ -66,6 +66,16 @@ METHODS = Registry(
             paper="arXiv:2511.05865",
         ),
         MethodSpec(
+            name="astar",
+            params="erase_diffusion.methods.astar:AStarParams",
+            entry="erase_diffusion.methods.astar:erase_astar",
+            summary=(
+                "A-STAR (a fidelity method, not an erasure): test-time latent steps that "
+                "segregate concept tokens' attention and retain it across steps."
+            ),
+            paper="arXiv:2306.14544",
+        ),
+        MethodSpec(
             name="esd-x",
             params="erase_diffusion.methods.esd:ESDXParams",
             entry="erase_diffusion.methods.esd:erase_esd_x",
