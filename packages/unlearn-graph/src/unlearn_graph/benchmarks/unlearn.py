@@ -82,7 +82,7 @@ class GraphUnlearnRun(StrictModel):
         default=64, ge=1, le=100_000, description="Anchor nodes of a link model's posterior."
     )
     relearn_steps: list[int] = Field(
-        default_factory=lambda: [2, 5, 10, 20],
+        default_factory=lambda: [5, 20],
         description="Relearning checkpoints (fine-tuning steps on retained data); [] skips it.",
     )
     relearn_learning_rate: LearningRate | None = Field(
@@ -121,7 +121,9 @@ def _default_spec(name: str, size: Size) -> BenchmarkSpec:
     else:
         world = CSBMConfig(num_nodes=10_000, average_degree=10.0)
         run = GraphUnlearnRun(
-            deletion_ratios=[0.005, 0.01, 0.02, 0.05, 0.1], train=TrainConfig(epochs=200)
+            deletion_ratios=[0.005, 0.01, 0.02, 0.05, 0.1],
+            train=TrainConfig(epochs=200),
+            relearn_steps=[2, 5, 10, 20, 50],
         )
         seeds = [0, 1, 2]
     epochs = run.train.epochs
