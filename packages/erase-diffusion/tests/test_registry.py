@@ -88,6 +88,7 @@ def test_entry_points_name_the_registries() -> None:
         "diffusion-memorisation",
         "vision-continual-forgetting",
         "vision-worst-case-forget",
+        "scene-text-erasure",
     }
 
 
