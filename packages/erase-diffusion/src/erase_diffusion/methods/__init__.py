@@ -30,10 +30,20 @@ METHODS = Registry(
             params="erase_diffusion.methods.realera:RealEraParams",
             entry="erase_diffusion.methods.realera:erase_realera",
             summary=(
-                "RealEra's closed-form stage: UCE on the concept plus randomly perturbed "
-                "neighbour embeddings, keeping farther (beyond-concept) ones in place."
+                "RealEra's closed form: UCE on the concept and perturbed neighbour rows, "
+                "farther (beyond-concept) rows kept."
             ),
             paper="arXiv:2410.09140",
+        ),
+        MethodSpec(
+            name="trce",
+            params="erase_diffusion.methods.trce:TRCEParams",
+            entry="erase_diffusion.methods.trce:erase_trce",
+            summary=(
+                "TRCE: closed-form [EoT] mapping to a safe prompt, then contrastive steering "
+                "of early denoising steps."
+            ),
+            paper="arXiv:2503.07389",
         ),
         MethodSpec(
             name="rece",
