@@ -13,11 +13,13 @@ from erase_diffusion.benchmarks.erase import (
     task_concepts,
 )
 from erase_diffusion.benchmarks.speed import ERASE_DIFFUSION_SPEED
+from erase_diffusion.metrics.residue import RESIDUE_FAMILIES
 from erase_diffusion.worlds.shapes import all_concept_names, values_of
 from unlearn_schema import BenchmarkResult, BenchmarkSpec, NullProgress, SpecError
 
 ERASE = (DIFFUSION_ERASE_QUICK, DIFFUSION_ERASE_FULL)
 ALL = (*ERASE, ERASE_DIFFUSION_SPEED)
+FAMILY_KEYS = [f.replace("-", "_") for f in RESIDUE_FAMILIES]
 
 
 def _spec(benchmark: Any, size: str = "quick", **changes: Any) -> BenchmarkSpec:
@@ -174,6 +176,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, BenchmarkR
             # Two cheap attacks keep the run short; every attack reports the same names.
             "attacks": SMALL_ATTACKS,
             "attack_prompts": 2,
+            "residue_samples": 2,
         },
     )
     parsed = DIFFUSION_ERASE_QUICK.parse(small)
@@ -201,8 +204,34 @@ def test_a_small_run_reports_every_method_and_writes_grids(small_run: Any) -> No
     assert {c.name for c in result.curves} >= {
         "erasure-vs-preservation",
         "erasure-rate-vs-concepts",
+        "residue-vs-erasure",
     }
     result.model_dump_json()
+
+
+def test_the_concept_residue_is_reported_for_every_model_of_one_concept_tasks(
+    small_run: Any,
+) -> None:
+    _, result, _ = small_run
+    residue = {
+        (m.name, m.labels["method"], m.labels["erased"]): m
+        for m in result.metrics
+        if m.name.startswith("concept_residue")
+    }
+    labels = ("original", "uce", "rece", "mace")
+    # Only the one-concept task: the residue is defined for one erased concept.
+    assert {(label, task) for _, label, task in residue} == {(label, "red") for label in labels}
+    for label in labels:
+        families = [residue[(f"concept_residue_{f}", label, "red")].value for f in FAMILY_KEYS]
+        # The mean is the mean of the families, each a share of images.
+        assert all(0.0 <= v <= 1.0 for v in families)
+        assert residue[("concept_residue", label, "red")].value == pytest.approx(
+            sum(families) / len(families)
+        )
+    assert residue[("concept_residue", "uce", "red")].reference == (
+        residue[("concept_residue", "original", "red")].value
+    )
+    assert residue[("concept_residue", "uce", "red")].direction == "lower"
 
 
 def test_metrics_selection_keeps_only_the_selected_metric(small_run: Any) -> None:
@@ -318,7 +347,9 @@ def test_full_spec_covers_every_method_concept_and_task_size() -> None:
         1,
         3,
         len(values_of("colour")) - 1,
+        len(all_concept_names()) - 3,  # all but one shape, colour and style
     ]
+    assert spec.params["residue_samples"] > 0
     assert {m.name for m in spec.methods} == set(METHOD_NAMES)
     assert len(spec.seeds) >= 2
 

@@ -4,7 +4,7 @@
 pipeline with UCE, RECE, a short ESD-x run and the two text-encoder methods (few-shot
 erasing, HiRM); ``diffusion-erase-full`` (nightly) runs
 every method on every concept, several seeds, and multi-concept erasure of 1, 3 and
-all-but-one colours. Both judge the images with the shipped judge and write before/after
+all-but-one colours, and of 9 concepts at once (all but one of each kind). Both judge the images with the shipped judge and write before/after
 image grids. torch is imported only inside `run_erasure`.
 
 What a spec gives: ``world: {name: shapes}`` (no knobs: the pipeline draws the images,
@@ -19,7 +19,10 @@ pipeline and on a pipeline retrained without the concept where the package ships
 the report gives clean vs attacked, the robust erasure rate, attacked grids and a plot
 (`erase_diffusion.benchmarks._attacks`). With ``params.irece`` every method's pipeline
 is attacked a second time defended by IRECE (`erase_diffusion.defences.irece`), in rows
-labelled ``<method>+irece``.
+labelled ``<method>+irece``. With ``params.residue_samples`` (the full spec: 8) every
+one-concept task also measures the concept residue of RealEra (the concept's rate on
+related inputs: perturbed embeddings, token neighbours, held-out compositions,
+paraphrases; `erase_diffusion.metrics.residue`) for the original and every method.
 """
 
 # Over 600 lines on purpose: one recipe read top to bottom: erase, judge, attack, report; the
@@ -57,6 +60,7 @@ from erase_diffusion.benchmarks._attacks import (
 )
 from erase_diffusion.methods import METHODS
 from erase_diffusion.methods.request import EraseRequest
+from erase_diffusion.metrics.residue import RESIDUE_FAMILIES
 from erase_diffusion.worlds.shapes import (
     DEFAULT_ANCHORS,
     KINDS,
@@ -81,10 +85,17 @@ CLEAN_METRIC_NAMES = frozenset(
 )
 """What every (method, task) reports from clean prompts."""
 
-METRIC_NAMES = CLEAN_METRIC_NAMES | ATTACK_METRIC_NAMES
+RESIDUE_METRIC_NAMES = frozenset(
+    {"concept_residue"} | {f"concept_residue_{f.replace('-', '_')}" for f in RESIDUE_FAMILIES}
+)
+"""With ``params.residue_samples``: the mean concept residue over the related-input
+families of `erase_diffusion.metrics.residue`, and each family's."""
+
+METRIC_NAMES = CLEAN_METRIC_NAMES | ATTACK_METRIC_NAMES | RESIDUE_METRIC_NAMES
 """The metric names the recipe reports (the original model reports all but the
 Fréchet distance, each edited pipeline all four; with attacks, the attack metrics of
-`erase_diffusion.benchmarks._attacks` for every attacked model)."""
+`erase_diffusion.benchmarks._attacks` for every attacked model; with residue, the
+residue metrics for the original and every method)."""
 
 
 class EraseRun(StrictModel):
@@ -122,6 +133,16 @@ class EraseRun(StrictModel):
     )
     attack_prompts: int = Field(
         default=8, ge=1, le=120, description="Concept prompts the prompt-based attacks use."
+    )
+    residue_samples: int = Field(
+        default=0,
+        ge=0,
+        le=512,
+        description=(
+            "Images per related-input family for the concept residue (RealEra's neighbour "
+            "prompts: erase_diffusion.metrics.residue) of every one-concept task, for the "
+            "original and every method; 0: not measured."
+        ),
     )
     irece: bool = Field(
         default=False,
@@ -167,6 +188,13 @@ def task_concepts(names: list[str], prompts_per_concept: int, seed: int) -> list
     return concepts
 
 
+def all_but_one_of_each_kind() -> list[str]:
+    """The largest task the world allows: every concept but the first of each kind (9 of
+    12). The kept shape, colour and style are every erased concept's anchor, and the
+    captions with only them (two backgrounds) are what preservation is judged on."""
+    return [v for kind in KINDS for v in values_of(kind)[1:]]
+
+
 def _clean_prompts(names: list[str]) -> list[str]:
     """Captions that mention none of ``names``."""
     return [caption(a) for a in all_attributes() if not {a.shape, a.colour, a.style} & set(names)]
@@ -200,12 +228,14 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
         # settings of the quick run (12 DDIM steps suit the shipped model best).
         colours = list(values_of("colour"))
         run = EraseRun(
-            erase=[[c] for c in all_concept_names()] + [colours[:3], colours[:-1]],
+            erase=[[c] for c in all_concept_names()]
+            + [colours[:3], colours[:-1], all_but_one_of_each_kind()],
             erased_samples=24,
             preserve_samples=48,
             preserve_prompts=48,
             steps=12,
             attacks=default_attacks("full"),
+            residue_samples=8,
         )
         esd: dict[str, JsonValue] = {"iterations": 50, "batch_size": 4, "ddim_steps": 6}
         methods = {
@@ -220,6 +250,15 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
             "mace": {},
             "few-shot-text-encoder": {},
             "hirm": {},
+            "realera-closed-form": {},
+            "trce": {},
+            "cgce": {},
+            # A-STAR erases nothing (a multi-concept fidelity method); its row shows what
+            # its test-time attention steps change on the same prompts.
+            "astar": {},
+            "doco": {},
+            "all-but-one": {},
+            "ant": {},
         }
         seeds = [0, 1]
     return spec_from_parts(
@@ -312,6 +351,55 @@ def _evaluate(
     )
     record("prompt_alignment", label, ev.task, alignment)
     return images.numpy(), seen.features[offset:]
+
+
+def _residue(
+    model: TextToImage,
+    label: str,
+    concept: Concept,
+    run: EraseRun,
+    judge: Judge,
+    seed: int,
+    task: str,
+    record: Callable[[str, str, str, float], None],
+) -> None:
+    """The concept residue of ``model``: the mean and every family, from the same noise
+    for every model of the (seed, task)."""
+    from erase_diffusion.metrics.residue import concept_residue
+
+    report = concept_residue(
+        model,
+        concept,
+        judge,
+        samples=run.residue_samples,
+        steps=run.steps,
+        guidance=run.guidance,
+        seed=seed + 1,
+    )
+    record("concept_residue", label, task, report.mean)
+    for family, rate in report.rates.items():
+        record(f"concept_residue_{family.replace('-', '_')}", label, task, rate)
+
+
+def _residue_curve(
+    rows: dict[tuple[str, str, str], list[float]], labels: list[str], tasks: list[str]
+) -> Curve:
+    """Residue against the clean erasure rate, one point per one-concept task: a method
+    below the diagonal of another erases the neighbours better than the prompts."""
+    return Curve(
+        name="residue-vs-erasure",
+        title="Concept residue on related inputs vs erasure rate on the concept's prompts",
+        x_label="erasure rate (concept prompts; lower is better)",
+        y_label="concept residue (related inputs; lower is better)",
+        series=[
+            Series(
+                label=label,
+                x=[float(np.mean(rows[("erasure_rate", label, t)])) for t in tasks],
+                y=[float(np.mean(rows[("concept_residue", label, t)])) for t in tasks],
+            )
+            for label in labels
+        ],
+    )
 
 
 def _attack_model(
@@ -418,6 +506,8 @@ def run_erasure(
             original_images, original_features = _evaluate(
                 pipe, "original", evaluation, run, judge, record, timings
             )
+            if run.residue_samples and len(names) == 1:
+                _residue(pipe, "original", request.concepts[0], run, judge, seed, task, record)
             progress.advance(1, f"original, {task}, seed {seed}")
             attacked = bool(run.attacks) and len(names) == 1
             attack_concept = Concept(
@@ -447,6 +537,9 @@ def run_erasure(
                     task,
                     frechet_distance(original_features, features),
                 )
+                if run.residue_samples and len(names) == 1:
+                    concept = request.concepts[0]
+                    _residue(edited, method_name, concept, run, judge, seed, task, record)
                 grid_rows.append(images[: run.grid_columns])
                 grid_rows_keep.append(images[-run.grid_columns :])
                 progress.advance(1, f"{method_name}, {task}, seed {seed}")
@@ -472,6 +565,7 @@ def run_erasure(
         "prompt_alignment": "higher",
         "frechet_distance": "lower",
     }
+    directions.update(dict.fromkeys(RESIDUE_METRIC_NAMES, "lower"))
 
     def clean_erasure(label: str, task: str) -> float | None:
         values = rows.get(("erasure_rate", label, task))
@@ -546,6 +640,16 @@ def run_erasure(
         "Grids: first rows are the erased prompts (original, then one row per method), "
         "last rows are prompts that mention no erased concept, same order.",
     ]
+    residue_tasks = [t for t in tasks if ("concept_residue", "original", t) in rows]
+    if residue_tasks:
+        curves.append(_residue_curve(rows, labels, residue_tasks))
+        for t in residue_tasks:
+            notes.append(
+                f"concept residue of {t} (share of related-input images still showing it, "
+                "mean of the families): "
+                + ", ".join(f"{m} {np.mean(rows[('concept_residue', m, t)]):.2f}" for m in labels)
+                + "."
+            )
     for t in tasks:
         base = np.mean(rows[("erasure_rate", "original", t)])
         parts = []
