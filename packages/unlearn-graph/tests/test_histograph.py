@@ -142,9 +142,11 @@ def test_the_fast_readout_equals_the_equations_as_written(
     assert torch.allclose(readout.nodes(z, batch, 3), expected, atol=1e-5)
 
 
-def test_the_fast_readout_has_the_same_gradients_as_the_equations() -> None:
+@pytest.mark.parametrize("heads", [1, 2])
+def test_the_fast_readout_has_the_same_gradients_as_the_equations(heads: int) -> None:
+    # one head: every map folded onto the mixed history; two: the general path
     torch.manual_seed(5)
-    readout = HistoGraphReadout(6, 4, heads=2)
+    readout = HistoGraphReadout(6, 4, heads=heads)
     history = torch.randn(9, 4, 6, requires_grad=True)
     batch = torch.tensor([0, 0, 0, 1, 1, 1, 1, 2, 2])
     fast = torch.autograd.grad(
@@ -173,6 +175,17 @@ def _uniform_node_attention(hidden: int) -> NodeAttention:
         stage.out_proj.weight.copy_(torch.eye(hidden))
         stage.out_proj.bias.zero_()
     return stage
+
+
+def test_the_one_head_readout_equals_the_general_path_with_an_empty_graph() -> None:
+    torch.manual_seed(6)
+    readout = HistoGraphReadout(8, 3, heads=1)
+    history = torch.randn(6, 3, 8)
+    batch = torch.tensor([0, 0, 2, 2, 2, 2])  # graph 1 and graph 3 have no nodes
+    folded = readout(history, batch, 4)
+    general = readout.nodes(readout.layers(history, batch, 4), batch, 4)
+    assert torch.isfinite(folded).all()
+    assert torch.allclose(folded, general, atol=1e-6)
 
 
 def test_node_attention_with_zero_queries_adds_the_graph_mean() -> None:
