@@ -27,6 +27,8 @@ PAPERS = {
     "ant": "arXiv:2504.12782",
     "few-shot-text-encoder": "arXiv:2405.07288",
     "hirm": "arXiv:2602.19631",
+    "spm": "arXiv:2312.16145",
+    "advunlearn": "arXiv:2405.15234",
 }
 
 

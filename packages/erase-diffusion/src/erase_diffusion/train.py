@@ -6,6 +6,11 @@ exponential moving average of the weights (15 minutes on 2 idle cores)::
     python -m erase_diffusion.train --out tiny-shapes --steps 8000 --seed 0 --lr 1e-3 \
         --ema 0.999
 
+``--text-encoder-from DIR`` keeps that folder's text encoder and tokenizer frozen and
+trains only a fresh UNet: a second pipeline of the same architecture that reads the same
+text embeddings, so that an erased text encoder or a UNet adapter can be moved onto it
+(``weights/tiny-shapes-seed1``; see its ``training.json``).
+
 Noise-prediction loss of DDPM, E‖ε − ε_θ(√ᾱ_t x₀ + √(1−ᾱ_t) ε, c, t)‖², on freshly rendered
 shapes-world images; the caption is replaced by the empty prompt 10 % of the time so
 that classifier-free guidance works. Fixed seed, so a rerun on the same torch build
@@ -65,6 +70,7 @@ def train_pipeline(
     init_from: Path | None = None,
     ema_decay: float = 0.0,
     exclude: tuple[str, ...] = (),
+    text_encoder_from: Path | None = None,
 ) -> TextToImage:
     """Train a tiny pipeline on the shapes world (from scratch, or continuing from the
     diffusers folder ``init_from``); returns it in eval mode.
@@ -76,6 +82,9 @@ def train_pipeline(
     ``exclude`` names concepts the model never sees: no training image shows them (their
     words stay in the vocabulary, with untrained embeddings), which gives the "retrained
     without the concept" reference that attacks are checked against.
+
+    ``text_encoder_from`` names a diffusers folder whose text encoder and tokenizer are
+    loaded, frozen and reused; only a freshly initialised UNet (from ``seed``) is trained.
     """
     if not 0.0 <= ema_decay < 1.0:
         raise ValueError(f"ema_decay must lie in [0, 1), got {ema_decay}")
@@ -86,14 +95,26 @@ def train_pipeline(
 
     config = config or TinyPipelineConfig()
     world = world or ShapesWorld(image_size=config.image_size)  # type: ignore[arg-type]
+    if init_from is not None and text_encoder_from is not None:
+        raise ValueError(
+            f"give init_from ({init_from}) or text_encoder_from ({text_encoder_from}), not both"
+        )
     if init_from is not None:
         from erase_diffusion.pipeline import load_pipeline
 
         pipe = load_pipeline(init_from)
     else:
         pipe = build_tiny_pipeline(config, vocabulary(), seed=seed)
+    if text_encoder_from is not None:
+        from erase_diffusion.pipeline import load_pipeline
+
+        donor = load_pipeline(text_encoder_from)
+        pipe.text_encoder, pipe.tokenizer = donor.text_encoder, donor.tokenizer
+        pipe.text_encoder.requires_grad_(False)
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
-    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+    params = list(pipe.unet.parameters())
+    if text_encoder_from is None:
+        params += list(pipe.text_encoder.parameters())
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=1e-4)
     warmup = max(steps // 20, 1)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -103,7 +124,8 @@ def train_pipeline(
     generator = torch.Generator().manual_seed(seed)
     average = [p.detach().clone() for p in params] if ema_decay else []
     pipe.unet.train()
-    pipe.text_encoder.train()
+    # A frozen (reused) text encoder stays in eval mode: no dropout, same embeddings.
+    pipe.text_encoder.train(text_encoder_from is None)
     start = time.perf_counter()
     for step in range(steps):
         images, captions = _batch(batch_size, world, seed * 1_000_003 + step, exclude)
@@ -115,7 +137,8 @@ def train_pipeline(
             0, noise_scheduler.config.num_train_timesteps, (batch_size,), generator=generator
         )
         xt = noise_scheduler.add_noise(x0, noise, t)
-        context = pipe.text_encoder(pipe.tokenize(captions)).last_hidden_state
+        with torch.set_grad_enabled(text_encoder_from is None):
+            context = pipe.text_encoder(pipe.tokenize(captions)).last_hidden_state
         eps = pipe.unet(xt, t, encoder_hidden_states=context).sample
         loss = torch.nn.functional.mse_loss(eps, noise)
         optimizer.zero_grad(set_to_none=True)
@@ -179,6 +202,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--exclude", nargs="*", default=[], help="Concepts no training image shows."
     )
+    parser.add_argument(
+        "--text-encoder-from",
+        type=Path,
+        default=None,
+        help="Reuse (frozen) this folder's text encoder and tokenizer; train only a new UNet.",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -193,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         init_from=args.init,
         ema_decay=args.ema,
         exclude=tuple(args.exclude),
+        text_encoder_from=args.text_encoder_from,
     )
     pipe.save_pretrained(args.out)
     print(f"saved to {args.out}")

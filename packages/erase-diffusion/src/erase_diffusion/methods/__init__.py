@@ -159,6 +159,26 @@ METHODS = Registry(
             ),
             paper="arXiv:2602.19631",
         ),
+        MethodSpec(
+            name="spm",
+            params="erase_diffusion.methods.spm:SPMParams",
+            entry="erase_diffusion.methods.spm:erase_spm",
+            summary=(
+                "SPM: rank-one adapters on the UNet's attention blocks, latent anchoring, "
+                "prompt-gated strength; transferable."
+            ),
+            paper="arXiv:2312.16145",
+        ),
+        MethodSpec(
+            name="advunlearn",
+            params="erase_diffusion.methods.advunlearn:AdvUnlearnParams",
+            entry="erase_diffusion.methods.advunlearn:erase_advunlearn",
+            summary=(
+                "AdvUnlearn: text encoder trained against a soft-prompt attack (ESD loss plus "
+                "a retain term)."
+            ),
+            paper="arXiv:2405.15234",
+        ),
     ],
 )
 

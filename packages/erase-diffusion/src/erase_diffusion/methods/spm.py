@@ -1,0 +1,466 @@
+r"""SPM: one-dimensional semi-permeable membranes (Lyu et al., *One-dimensional Adapter to
+Rule Them All: Concepts, Diffusion Models and Erasing Applications*, arXiv:2312.16145).
+
+**The membrane.** Every linear and convolution layer $W$ inside the UNet's transformer
+blocks (``proj_in``, self- and cross-attention ``to_q/k/v/out``, the feed-forward
+layers, ``proj_out``: the layers the paper's code wraps) gets a rank-one adapter,
+$W x \mapsto W x + \gamma\, u\,(d^\top x)$ with $d \in \mathbb R^{\text{in}}$ (for a
+convolution: one output channel with $W$'s kernel size) and $u \in \mathbb R^{\text{out}}$
+(a $1\times1$ convolution). $u$ starts at zero, so the membrane starts closed. The
+base UNet is frozen; only $\{d, u\}$ train, and they are saved on their own
+(`save_membrane`) and attached to another pipeline of the same architecture
+(`attach_membrane`) without retraining.
+
+**Training** (membrane strength $\gamma = 1$). With $\epsilon_\theta$ the frozen UNet,
+$\epsilon_{\theta,M}$ the UNet with the membrane, $c$ a concept prompt, $\varnothing$
+the empty prompt and $x_t$ drawn by partially denoising pure noise with
+$\epsilon_{\theta,M}(\cdot, c)$:
+
+$$L = \big\|\epsilon_{\theta,M}(x_t, c, t) - \big[\epsilon_\theta(x_t, \varnothing, t)
+- \eta\,(\epsilon_\theta(x_t, c, t) - \epsilon_\theta(x_t, \varnothing, t))\big]\big\|^2
++ \lambda\, \mathbb E_{a}\,\big\|\epsilon_{\theta,M}(x_t, a, t)
+- \epsilon_\theta(x_t, a, t)\big\|^2 .$$
+
+The first term is ESD's negative-guidance erasure; the second is **latent anchoring**:
+anchor embeddings $a$ are drawn from the text-embedding space around the target, as in
+the paper's code: a Gaussian direction $n$ of the shape of the target's embedding
+$e_c$, kept with probability $1 - \cos(n, e_c)$ (rarely near the target), scaled to
+$s\,\|e_c\|$ with $s \sim U(0.8, 1.2)$; the membrane must not change the prediction
+there.
+
+**Facilitated transport** (inference). The strength is set per prompt from how close
+it is to the erased concepts, $\gamma(y) = \max_k \max\big(\cos(e_y, e_k),\;
+|T(y) \cap T(k)| / |T(k)|\big)$: the cosine of the flattened text embeddings of the
+prompt and of the concept's name, and the share of the concept name's tokens the
+prompt contains (the paper code's ``clipcos_tokenuni`` matching; ``transport`` picks
+one term or turns it off). The cosine term needs only the embedding, so it also
+answers prompts given as embeddings; the token term needs the prompt's tokens, which a
+hook on the text encoder records for every prompt it encodes.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+from unlearn_schema import MethodParams
+
+from erase_diffusion.methods.cross_attention import working_copy
+from erase_diffusion.methods.request import EraseRequest, method_params
+from erase_diffusion.pipeline import TextToImage
+
+if TYPE_CHECKING:
+    import torch
+
+Transport = Literal["clipcos_tokenuni", "clipcos", "tokenuni", "off"]
+_WRAPPED_BLOCK = "Transformer2DModel"
+
+
+class SPMParams(MethodParams):
+    """Parameters of SPM."""
+
+    iterations: int = Field(default=40, ge=1, le=100_000)
+    learning_rate: float = Field(default=1e-2, gt=0.0, le=1.0)
+    negative_guidance: float = Field(default=1.0, gt=0.0, le=20.0, description="η.")
+    anchor_weight: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=1e7,
+        description=(
+            "λ of latent anchoring (0: none). The paper's code uses 1000 on Stable "
+            "Diffusion latents; on the shapes world 1000 keeps the membrane closed."
+        ),
+    )
+    anchor_samples: int = Field(
+        default=4, ge=1, le=256, description="Anchor embeddings drawn per iteration."
+    )
+    batch_size: int = Field(default=4, ge=1, le=256)
+    ddim_steps: int = Field(default=10, ge=2, le=1000, description="Steps of the x_t sampler.")
+    transport: Transport = Field(
+        default="clipcos_tokenuni",
+        description="Facilitated transport at inference: both terms, one, or 'off' (γ = 1).",
+    )
+    seed: int = Field(default=0, description="Seed of the adapter init and of every draw.")
+
+
+@dataclass
+class Membrane:
+    """A trained SPM: the rank-one factors per wrapped layer and the concepts it erases.
+
+    ``layers`` maps a UNet module name to ``(down, up)``: for a linear layer
+    ``down`` (1, in) and ``up`` (out, 1); for a convolution ``down`` (1, in, kh, kw) and
+    ``up`` (out, 1, 1, 1).
+    """
+
+    concepts: list[str]
+    layers: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+    def delta_weight(self, name: str) -> torch.Tensor:
+        """$u d^\\top$ of one layer (out, in·kh·kw): rank one by construction."""
+        down, up = self.layers[name]
+        return up.reshape(up.shape[0], 1) @ down.reshape(1, -1)
+
+
+class _State:
+    """What every hook of one attached membrane reads: on/off, the per-sample strength
+    set by the transport hook, and the transport's inputs. One object per attachment,
+    shared (not copied) by copies of the pipeline, since the UNet's and the text
+    encoder's hooks are deep-copied separately and must still meet here."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        concept_names: list[str],
+        concept_rows: torch.Tensor,
+        concept_tokens: list[set[int]],
+    ) -> None:
+        self.enabled = True
+        self.concept_names = concept_names
+        self.transport = transport
+        self.concept_rows = concept_rows  # (concepts, tokens·d): e_k, flattened
+        self.concept_tokens = concept_tokens  # T(k) per concept
+        self.strength: torch.Tensor | None = None  # (batch,) for the running UNet call
+        self.overlaps: dict[str, torch.Tensor] = {}  # prompt embedding digest -> (concepts,)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _State:
+        return self
+
+
+class _MembraneHook:
+    """Forward hook of one wrapped layer: adds $\\gamma\\, u (d^\\top x)$ to its output."""
+
+    def __init__(self, down: torch.Tensor, up: torch.Tensor, conv: Any, state: _State) -> None:
+        self.down = down
+        self.up = up
+        self.conv = conv  # (stride, padding, dilation) of a convolution, None for linear
+        self.state = state
+
+    def __call__(self, module: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> Any:
+        import torch.nn.functional as F
+
+        if not self.state.enabled:
+            return output
+        x = inputs[0]
+        if self.conv is None:
+            delta = F.linear(F.linear(x, self.down), self.up)
+        else:
+            stride, padding, dilation = self.conv
+            delta = F.conv2d(F.conv2d(x, self.down, None, stride, padding, dilation), self.up)
+        strength = self.state.strength
+        if strength is not None and strength.shape[0] == delta.shape[0]:
+            delta = delta * strength.reshape(-1, *([1] * (delta.ndim - 1))).to(delta.dtype)
+        return output + delta
+
+
+def _digest(row: torch.Tensor) -> str:
+    data = row.detach().cpu().contiguous().numpy().tobytes()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class _TokenRecorder:
+    """Forward hook of the text encoder: the concept-token share of every encoded prompt,
+    keyed by the digest of its output rows (what the UNet later receives)."""
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def __call__(
+        self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        import torch
+
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        hidden = getattr(output, "last_hidden_state", None)
+        if ids is None or hidden is None:
+            return
+        if len(self.state.overlaps) > 20_000:  # a bound, not a cache policy: start over
+            self.state.overlaps.clear()
+        for row_ids, row in zip(ids.tolist(), hidden, strict=True):
+            present = set(row_ids)
+            share = [len(present & t) / max(len(t), 1) for t in self.state.concept_tokens]
+            self.state.overlaps[_digest(row)] = torch.tensor(share)
+
+
+class _Transport:
+    """Forward pre-hook of the UNet: sets the membrane strength γ per sample."""
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def __call__(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        context = kwargs.get("encoder_hidden_states", args[2] if len(args) > 2 else None)
+        if context is None or self.state.transport == "off":
+            self.state.strength = None
+            return
+        self.state.strength = transport_strength(context, self.state)
+
+
+def transport_strength(context: torch.Tensor, state: _State) -> torch.Tensor:
+    """γ (batch,) for a batch of prompt embeddings (batch, tokens, d); see the module doc."""
+    import torch
+
+    terms = []
+    if state.transport in ("clipcos_tokenuni", "clipcos"):
+        flat = context.detach().reshape(context.shape[0], -1).to(state.concept_rows.dtype)
+        terms.append(
+            torch.nn.functional.cosine_similarity(
+                flat[:, None, :], state.concept_rows[None, :, :], dim=-1
+            )
+        )
+    if state.transport in ("clipcos_tokenuni", "tokenuni"):
+        zero = torch.zeros(state.concept_rows.shape[0])
+        shares = [state.overlaps.get(_digest(row), zero) for row in context]
+        terms.append(torch.stack(shares).to(state.concept_rows.dtype))
+    return torch.stack(terms).amax(dim=0).amax(dim=-1).clamp(min=0.0)
+
+
+def wrapped_layers(unet: Any) -> list[tuple[str, Any]]:
+    """``(name, module)`` of every Linear/Conv2d inside the UNet's transformer blocks."""
+    found = []
+    for name, module in unet.named_modules():
+        if type(module).__name__ != _WRAPPED_BLOCK:
+            continue
+        for child, layer in module.named_modules():
+            if type(layer).__name__ in ("Linear", "Conv2d"):
+                found.append((f"{name}.{child}", layer))
+    if not found:
+        raise ValueError(
+            f"{type(unet).__name__} has no {_WRAPPED_BLOCK} blocks: SPM wraps the layers of "
+            "the UNet's transformer (attention) blocks, as in UNet2DConditionModel"
+        )
+    return found
+
+
+def new_membrane(unet: Any, concepts: list[str], seed: int) -> Membrane:
+    """A closed membrane ($u = 0$, $d$ Kaiming-uniform, as a LoRA starts) for ``unet``."""
+    import math
+
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    membrane = Membrane(concepts=list(concepts))
+    for name, layer in wrapped_layers(unet):
+        weight = layer.weight
+        down_shape = (1, *weight.shape[1:])
+        fan_in = math.prod(weight.shape[1:])
+        bound = 1.0 / math.sqrt(fan_in)  # kaiming_uniform_(a=sqrt(5)), torch's default
+        down = (torch.rand(down_shape, generator=generator) * 2 - 1) * bound
+        up = torch.zeros((weight.shape[0], 1, *([1] * (weight.ndim - 2))))
+        membrane.layers[name] = (down, up)
+    return membrane
+
+
+def attach_membrane(
+    pipe: TextToImage,
+    membrane: Membrane,
+    transport: Transport = "clipcos_tokenuni",
+    *,
+    in_place: bool = False,
+) -> TextToImage:
+    """``pipe`` (a copy unless ``in_place``) with ``membrane`` hooked onto its UNet and
+    facilitated transport ``transport``; the pipeline's own weights are not changed.
+
+    Raises naming the layer when ``pipe``'s UNet lacks a wrapped layer or its shape
+    differs (another architecture).
+    """
+    import torch
+
+    attached = working_copy(pipe, in_place)
+    layers = dict(wrapped_layers(attached.unet))
+    for name, (down, up) in membrane.layers.items():
+        layer = layers.get(name)
+        if layer is None:
+            raise ValueError(
+                f"membrane layer {name!r} is not a transformer-block layer of this UNet "
+                f"(it has {len(layers)}, e.g. {next(iter(layers))!r}): same architecture needed"
+            )
+        want = (layer.weight.shape[0], *layer.weight.shape[1:])
+        if (up.shape[0], *down.shape[1:]) != want:
+            raise ValueError(
+                f"membrane layer {name!r} has shape {(up.shape[0], *down.shape[1:])}, the "
+                f"UNet's layer {want}: same architecture needed"
+            )
+    names = membrane.concepts
+    special = set(attached.tokenizer.all_special_ids)
+    tokens = [set(attached.tokenize([n])[0].tolist()) - special for n in names]
+    rows = attached.encode(names).reshape(len(names), -1).double()
+    state = _State(transport, list(names), rows, tokens)
+    for name, (down, up) in membrane.layers.items():
+        layer = layers[name]
+        conv = None
+        if isinstance(layer, torch.nn.Conv2d):
+            conv = (layer.stride, layer.padding, layer.dilation)
+        layer.register_forward_hook(_MembraneHook(down, up, conv, state))
+    attached.unet.register_forward_pre_hook(_Transport(state), with_kwargs=True)
+    if transport in ("clipcos_tokenuni", "tokenuni"):
+        attached.text_encoder.register_forward_hook(_TokenRecorder(state), with_kwargs=True)
+    return attached
+
+
+def _hooks(pipe: TextToImage) -> list[tuple[str, _MembraneHook]]:
+    found = []
+    for name, module in pipe.unet.named_modules():
+        for hook in module._forward_hooks.values():
+            if isinstance(hook, _MembraneHook):
+                found.append((name, hook))
+    return found
+
+
+def membrane_of(pipe: TextToImage) -> Membrane:
+    """The membrane attached to ``pipe`` (by `erase_spm` or `attach_membrane`)."""
+    hooks = _hooks(pipe)
+    if not hooks:
+        raise ValueError("this pipeline has no SPM attached (use erase_spm or attach_membrane)")
+    state = hooks[0][1].state
+    concepts = list(state.concept_names)
+    layers = {name: (h.down.detach().clone(), h.up.detach().clone()) for name, h in hooks}
+    return Membrane(concepts=concepts, layers=layers)
+
+
+def save_membrane(membrane: Membrane, path: str | Path) -> None:
+    """Write the membrane as one safetensors file (the concepts in its metadata)."""
+    from safetensors.torch import save_file
+
+    tensors = {}
+    for name, (down, up) in membrane.layers.items():
+        tensors[f"{name}.down"] = down.detach().contiguous()
+        tensors[f"{name}.up"] = up.detach().contiguous()
+    metadata = {"format": "spm-rank1", "concepts": json.dumps(membrane.concepts)}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def load_membrane(path: str | Path) -> Membrane:
+    """Read a membrane written by `save_membrane`."""
+    from safetensors import safe_open
+    from unlearn_schema import reading_file
+
+    what = "the SPM membrane (a file written by save_membrane)"
+    with reading_file(Path(path), what), safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+        if metadata.get("format") != "spm-rank1":
+            raise ValueError(
+                f"{path} is not an SPM membrane: metadata format is "
+                f"{metadata.get('format')!r}, expected 'spm-rank1'"
+            )
+        tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+    names = sorted({key.rsplit(".", 1)[0] for key in tensors})
+    layers = {n: (tensors[f"{n}.down"], tensors[f"{n}.up"]) for n in names}
+    return Membrane(concepts=json.loads(metadata["concepts"]), layers=layers)
+
+
+def anchor_embeddings(target: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """Latent anchors around one target embedding (tokens, d): ``count`` Gaussian
+    directions kept with probability $1 - \\cos$ to the target, scaled to 0.8-1.2 times
+    its norm; (count, tokens, d)."""
+    import torch
+
+    flat = target.reshape(-1)
+    norm = flat.norm()
+    kept: list[torch.Tensor] = []
+    while len(kept) < count:
+        noise = torch.randn(flat.shape, generator=generator)
+        noise = noise / noise.norm()
+        similarity = float(torch.dot(noise, flat) / norm)
+        if float(torch.rand((), generator=generator)) < 1 - similarity:
+            scale = 0.8 + 0.4 * float(torch.rand((), generator=generator))
+            kept.append(scale * norm * noise)
+    return torch.stack(kept).reshape(count, *target.shape)
+
+
+def train_membrane(
+    pipe: TextToImage,
+    request: EraseRequest,
+    params: SPMParams | Mapping[str, Any] | None = None,
+) -> Membrane:
+    """Train an SPM on ``pipe`` for ``request.concepts`` (the pipeline is not changed);
+    ``request.preserve_prompts`` is not read: latent anchoring needs no retain prompts."""
+    import torch
+
+    params = method_params(SPMParams, params, "spm")
+    names = [c.name for c in request.concepts]
+    membrane = new_membrane(pipe.unet, names, params.seed)
+    for down, up in membrane.layers.values():
+        down.requires_grad_(True)
+        up.requires_grad_(True)
+    # A frozen copy carries the hooks, so the caller's pipeline stays untouched.
+    work = TextToImage(
+        unet=copy.deepcopy(pipe.unet).eval().requires_grad_(False),
+        text_encoder=pipe.text_encoder,
+        tokenizer=pipe.tokenizer,
+        scheduler=pipe.scheduler,
+        vae=pipe.vae,
+        guidance=pipe.guidance,
+    )
+    attach_membrane(work, membrane, "off", in_place=True)
+    state = _hooks(work)[0][1].state
+    unet = work.unet
+    optimizer = torch.optim.Adam(
+        [t for pair in membrane.layers.values() for t in pair], lr=params.learning_rate
+    )
+    scheduler = copy.deepcopy(work.scheduler)
+    scheduler.set_timesteps(params.ddim_steps)
+    generator = torch.Generator().manual_seed(params.seed)
+    prompts = [p for c in request.concepts for p in c.prompts]
+    with torch.no_grad():
+        targets = work.encode(prompts)
+        empty = work.encode([""])
+    size = int(unet.config.sample_size)
+    channels = int(unet.config.in_channels)
+    b = params.batch_size
+    # Same partial-denoising x_t and negative-guidance target as esd.py; the trained
+    # parameters (the membrane) and the anchoring term differ.
+    for _ in range(params.iterations):
+        picks = torch.randint(0, len(prompts), (b,), generator=generator)
+        context = targets[picks]
+        stop = int(torch.randint(1, params.ddim_steps, (1,), generator=generator))
+        x = torch.randn((b, channels, size, size), generator=generator)
+        with torch.no_grad():
+            state.enabled = True
+            for t in scheduler.timesteps[:stop]:
+                eps = unet(x, t, encoder_hidden_states=context).sample
+                x = scheduler.step(eps, t, x).prev_sample
+            t = scheduler.timesteps[stop]
+            anchors = anchor_embeddings(targets[picks[0]], params.anchor_samples, generator)
+            x_anchor = x[:1].expand(params.anchor_samples, -1, -1, -1)
+            state.enabled = False
+            eps_empty = unet(x, t, encoder_hidden_states=empty.expand(b, -1, -1)).sample
+            eps_concept = unet(x, t, encoder_hidden_states=context).sample
+            erase_target = eps_empty - params.negative_guidance * (eps_concept - eps_empty)
+            anchor_target = unet(x_anchor, t, encoder_hidden_states=anchors).sample
+        state.enabled = True
+        loss = torch.nn.functional.mse_loss(
+            unet(x, t, encoder_hidden_states=context).sample, erase_target
+        )
+        if params.anchor_weight > 0:
+            anchored = unet(x_anchor, t, encoder_hidden_states=anchors).sample
+            loss = loss + params.anchor_weight * torch.nn.functional.mse_loss(
+                anchored, anchor_target
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    for down, up in membrane.layers.values():
+        down.requires_grad_(False)
+        up.requires_grad_(False)
+    return membrane
+
+
+def erase_spm(
+    pipe: TextToImage,
+    request: EraseRequest,
+    params: SPMParams | Mapping[str, Any] | None = None,
+    *,
+    in_place: bool = False,
+) -> TextToImage:
+    """Erase ``request.concepts`` with a trained SPM attached to ``pipe`` (a copy unless
+    ``in_place``); the base weights are not changed. `membrane_of` gets the membrane
+    back, to save it and attach it to another pipeline."""
+    params = method_params(SPMParams, params, "spm")
+    membrane = train_membrane(pipe, request, params)
+    return attach_membrane(pipe, membrane, params.transport, in_place=in_place)
