@@ -56,6 +56,7 @@ CASES: dict[str, tuple[str, dict[str, Any], int | None]] = {
     # no steps and no collectives: every rank installs the same hooks from the same rows
     "test-time-steering": ("test-time-steering", {}, None),
     "kif-runtime": ("kif-runtime", {}, None),
+    "fit": ("fit", {"steps": 2, **_SGD}, None),
 }
 """Every registered method (and the projection plug-in, KL retain terms, LoRA)."""
 CLI_PARAMS = {"steps": 4, "batch_size": 4, "learning_rate": 5e-3}

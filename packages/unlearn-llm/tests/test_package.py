@@ -55,6 +55,7 @@ def test_every_registered_name_has_a_summary_a_paper_and_resolves() -> None:
         "neds",
         "kif",
         "kif-runtime",
+        "fit",
     }
     # The projection is an attachment of the gradient methods, not a method.
     assert "geometric-projection" not in set(METHODS)
@@ -116,6 +117,7 @@ def test_entry_points_name_the_registries_and_benchmarks() -> None:
         "llm-s3t",
         "llm-retain-sampling",
         "llm-gone",
+        "llm-continual-stream",
     }
     assert all(b.name == name for name, b in benchmarks.items())
     assert benchmarks["unlearn-llm-speed"].kind == "speed"

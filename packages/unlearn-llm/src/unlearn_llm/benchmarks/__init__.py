@@ -23,6 +23,9 @@
   retain sampling (``unlearn_llm.sampling``) per method: forget and per-neighbour-set accuracy.
 - ``gone.py``: ``llm-gone`` (GONE), knowledge-graph facts forgotten: direct removal,
   multi-hop leakage through them, forgetting by hop distance, locality; NEDS among methods.
+- ``continual.py``: ``llm-continual-stream`` (FIT + PCH), a stream of personal, copyright-
+  like and harmful-like deletion requests served in order by every method (FIT among them):
+  F.D. and R.U. after each request, per-request cost, relearning at the end, MUSE curves.
 - ``_common.py``: the one ``metric(...)`` helper both build their MetricValues with.
 
 Benchmark modules import no torch at module level (``unlearn-bench list`` and

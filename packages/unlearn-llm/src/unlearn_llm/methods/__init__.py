@@ -142,6 +142,13 @@ METHODS = Registry(
             summary="Forget answers pushed to uniform, KL to the original on graph neighbours.",
             paper="arXiv:2603.12275",
         ),
+        MethodSpec(
+            name="fit",
+            params=f"{_M}.fit:FITParams",
+            entry=f"{_M}.fit:fit",
+            summary="Continual: filter repeats, pick NPO+KL/NPO/random labels, train top layers.",
+            paper="arXiv:2601.21682",
+        ),
     ],
 )
 
