@@ -19,6 +19,7 @@ PAPERS = {
     "rece-cumulative": "arXiv:2407.12383",
     "cgce": "arXiv:2511.05865",
     "astar": "arXiv:2306.14544",
+    "geom-erasing": "arXiv:2310.05873",
     "mace": "arXiv:2403.06135",
     "esd-x": "arXiv:2303.07345",
     "esd-u": "arXiv:2303.07345",
@@ -91,6 +92,7 @@ def test_entry_points_name_the_registries() -> None:
         "diffusion-memorisation",
         "vision-continual-forgetting",
         "vision-worst-case-forget",
+        "diffusion-implicit-concept",
         "scene-text-erasure",
     }
 

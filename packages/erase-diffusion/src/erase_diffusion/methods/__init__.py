@@ -70,8 +70,8 @@ METHODS = Registry(
             params="erase_diffusion.methods.cgce:CGCEParams",
             entry="erase_diffusion.methods.cgce:erase_cgce",
             summary=(
-                "CGCE: per-concept classifiers on the text embedding flag a prompt, gradient "
-                "steps against them refine it at inference; no weight changes."
+                "CGCE: text-embedding classifiers flag a prompt, gradient steps against them "
+                "refine it; no weight changes."
             ),
             paper="arXiv:2511.05865",
         ),
@@ -80,10 +80,20 @@ METHODS = Registry(
             params="erase_diffusion.methods.astar:AStarParams",
             entry="erase_diffusion.methods.astar:erase_astar",
             summary=(
-                "A-STAR (a fidelity method, not an erasure): test-time latent steps that "
-                "segregate concept tokens' attention and retain it across steps."
+                "A-STAR (fidelity, not erasure): latent steps that segregate concept tokens' "
+                "attention and retain it."
             ),
             paper="arXiv:2306.14544",
+        ),
+        MethodSpec(
+            name="geom-erasing",
+            params="erase_diffusion.methods.geom_erasing:GeomErasingParams",
+            entry="erase_diffusion.methods.geom_erasing:erase_geom_erasing",
+            summary=(
+                "Geom-Erasing: an implicit concept's detected location written into captions, "
+                "then the negative prompt."
+            ),
+            paper="arXiv:2310.05873",
         ),
         MethodSpec(
             name="esd-x",
