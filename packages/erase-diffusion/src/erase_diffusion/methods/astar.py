@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 from unlearn_schema import MethodParams
 
+from erase_diffusion.methods._sampling import finish_latents, start_sampling
 from erase_diffusion.methods.request import EraseRequest, method_params
 from erase_diffusion.pipeline import TextToImage
 
@@ -228,33 +229,23 @@ class AStarPipeline(TextToImage):
                 width=width,
                 batch_size=batch_size,
             )
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        # Same sampler as TextToImage.generate (noise from ``seed``, DDIM, guidance); the
+        # Same set-up as TextToImage.generate (noise from ``seed``, DDIM, guidance); the
         # A-STAR update of the latent before each of the first steps is what differs.
         guidance = self.guidance if guidance is None else guidance
-        height = self.default_size if height is None else height
-        width = self.default_size if width is None else width
-        self.check_size(height, width)
         embeds = self.encode(prompts)
+        n = embeds.shape[0]
+        scheduler, noise = start_sampling(self, n, steps, seed, height, width)
         tokens = [concept_tokens(self, p, self.astar_words) for p in prompts]
         guided = guidance != 1.0
         uncond = self.encode([""]) if guided else embeds[:0]
-        scheduler = copy.deepcopy(self.scheduler)
-        scheduler.set_timesteps(steps)
         optimised = math.ceil(self.astar.optimised_fraction * len(scheduler.timesteps))
-        generator = torch.Generator().manual_seed(seed)
-        n = embeds.shape[0]
-        channels = int(self.unet.config.in_channels)
-        shape = (n, channels, height // self.downscale, width // self.downscale)
-        noise = torch.randn(shape, generator=generator)
         outputs = []
         for start in range(0, n, batch_size):
             cond = embeds[start : start + batch_size]
             rows = tokens[start : start + batch_size]
             b = cond.shape[0]
             context = torch.cat([uncond.expand(b, -1, -1), cond]) if guided else cond
-            latents = noise[start : start + batch_size] * scheduler.init_noise_sigma
+            latents = noise[start : start + batch_size]
             previous: list[torch.Tensor | None] = [None] * b
             for index, t in enumerate(scheduler.timesteps):
                 if index < optimised and any(len(r) >= 2 for r in rows):
@@ -267,10 +258,7 @@ class AStarPipeline(TextToImage):
                         eps_uncond, eps_cond = eps.chunk(2)
                         eps = eps_uncond + guidance * (eps_cond - eps_uncond)
                     latents = scheduler.step(eps, t, latents).prev_sample
-            with torch.no_grad():
-                if self.vae is not None:
-                    latents = self.vae.decode(latents / self.vae.config.scaling_factor).sample
-            outputs.append(latents.clamp(-1, 1))
+            outputs.append(finish_latents(self, latents))
         return torch.cat(outputs)
 
     def _astar_update(

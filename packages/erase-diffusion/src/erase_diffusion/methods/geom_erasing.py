@@ -34,7 +34,6 @@ functions only; the detector is an ``nn.Sequential`` built by a function.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 from unlearn_schema import MethodParams
 
+from erase_diffusion.methods._sampling import finish_latents, start_sampling
 from erase_diffusion.methods.cross_attention import working_copy
 from erase_diffusion.methods.request import EraseRequest, method_params
 from erase_diffusion.pipeline import SPECIAL_TOKENS, TextToImage
@@ -248,25 +248,15 @@ class GeomErasingPipeline(TextToImage):
                 width=width,
                 batch_size=batch_size,
             )
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
         scale = self.geom.guidance if guidance is None else guidance
-        height = self.default_size if height is None else height
-        width = self.default_size if width is None else width
-        self.check_size(height, width)
         cond_all = self.encode(prompts)
         negatives = [self.negative_prompts(p) for p in prompts]
         per = len(negatives[0])
         neg_all = self.encode([n for row in negatives for n in row])
-        scheduler = copy.deepcopy(self.scheduler)
-        scheduler.set_timesteps(steps)
-        # Same noise draw and DDIM loop as TextToImage.generate; only the guidance term
-        # (the mean of the negatives in place of the empty prompt) differs.
-        generator = torch.Generator().manual_seed(seed)
         n = cond_all.shape[0]
-        channels = int(self.unet.config.in_channels)
-        shape = (n, channels, height // self.downscale, width // self.downscale)
-        noise = torch.randn(shape, generator=generator)
+        # Same set-up and DDIM loop as TextToImage.generate; only the guidance term (the
+        # mean of the negatives in place of the empty prompt) differs.
+        scheduler, noise = start_sampling(self, n, steps, seed, height, width)
         outputs = []
         with torch.no_grad():
             for start in range(0, n, batch_size):
@@ -274,7 +264,7 @@ class GeomErasingPipeline(TextToImage):
                 b = cond.shape[0]
                 neg = neg_all[start * per : (start + b) * per]
                 context = torch.cat([cond, neg])
-                latents = noise[start : start + batch_size] * scheduler.init_noise_sigma
+                latents = noise[start : start + batch_size]
                 for t in scheduler.timesteps:
                     both = torch.cat([latents, latents.repeat_interleave(per, dim=0)])
                     model_in = scheduler.scale_model_input(both, t)
@@ -283,9 +273,7 @@ class GeomErasingPipeline(TextToImage):
                     eps_neg = eps[b:].reshape(b, per, *eps.shape[1:]).mean(1)
                     guided = eps_neg + scale * (eps_cond - eps_neg)
                     latents = scheduler.step(guided, t, latents).prev_sample
-                if self.vae is not None:
-                    latents = self.vae.decode(latents / self.vae.config.scaling_factor).sample
-                outputs.append(latents.clamp(-1, 1))
+                outputs.append(finish_latents(self, latents))
         return torch.cat(outputs)
 
 
