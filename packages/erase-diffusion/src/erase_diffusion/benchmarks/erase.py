@@ -1,10 +1,10 @@
 """The erasure benchmarks: ``diffusion-erase-quick`` and ``diffusion-erase-full``.
 
 ``diffusion-erase-quick`` erases one shape and one colour from the shipped tiny shapes
-pipeline with UCE, RECE, a short ESD-x run and the two text-encoder methods (few-shot
-erasing, HiRM); ``diffusion-erase-full`` (nightly) runs
+pipeline with UCE, RECE and a short ESD-x run; ``diffusion-erase-full`` (nightly) runs
 every method on every concept, several seeds, and multi-concept erasure of 1, 3 and
-all-but-one colours, and of 9 concepts at once (all but one of each kind). Both judge the images with the shipped judge and write before/after
+all-but-one colours, and of 9 concepts at once (all but one of each kind). Both judge
+the images with the shipped judge and write before/after
 image grids. torch is imported only inside `run_erasure`.
 
 What a spec gives: ``world: {name: shapes}`` (no knobs: the pipeline draws the images,
@@ -79,6 +79,11 @@ if TYPE_CHECKING:
 
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 """Every registered method; both benchmarks run any of them."""
+
+OWN_BENCHMARK: dict[str, str] = {"geom-erasing": "diffusion-implicit-concept"}
+"""Methods the nightly leaves to their own benchmark: Geom-Erasing removes an implicit
+concept (a watermark) that the shapes pipeline never learned, after fine-tuning it on
+watermarked images."""
 
 CLEAN_METRIC_NAMES = frozenset(
     {"erasure_rate", "preservation_accuracy", "prompt_alignment", "frechet_distance"}
@@ -259,6 +264,8 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
             "doco": {},
             "all-but-one": {},
             "ant": {},
+            "spm": {},
+            "advunlearn": {},
         }
         seeds = [0, 1]
     return spec_from_parts(
