@@ -73,6 +73,18 @@ def test_ssim_of_hand_examples() -> None:
     assert ssim(a, b) == pytest.approx(0.1601 / 0.2001)
     # Contrast reversed around the same mean: the structure term is negative.
     assert ssim(x, 1.0 - x) < 0.0
+    # An image the size of the window has one SSIM position: the weighted statistics
+    # written out with the 2-D window w = g g^T.
+    u, v = rng.uniform(0, 1, size=(2, 11, 11))
+    w = np.outer(window, window)
+    mu_u, mu_v = (w * u).sum(), (w * v).sum()
+    var_u, var_v = (w * u * u).sum() - mu_u**2, (w * v * v).sum() - mu_v**2
+    cov = (w * u * v).sum() - mu_u * mu_v
+    c1, c2 = 0.01**2, 0.03**2
+    by_hand = ((2 * mu_u * mu_v + c1) * (2 * cov + c2)) / (
+        (mu_u**2 + mu_v**2 + c1) * (var_u + var_v + c2)
+    )
+    assert ssim(u[None], v[None]) == pytest.approx(by_hand)
     with pytest.raises(ValueError, match="smaller than the window"):
         ssim(x[:, :8, :8], x[:, :8, :8])
 
