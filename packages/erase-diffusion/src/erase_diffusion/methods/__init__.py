@@ -46,6 +46,16 @@ METHODS = Registry(
             paper="arXiv:2503.07389",
         ),
         MethodSpec(
+            name="co-erasing",
+            params="erase_diffusion.methods.co_erasing:CoErasingParams",
+            entry="erase_diffusion.methods.co_erasing:erase_co_erasing",
+            summary=(
+                "Co-Erasing: ESD negative guidance from the concept's text and from the "
+                "model's own images of it, text-refined."
+            ),
+            paper="arXiv:2505.11131",
+        ),
+        MethodSpec(
             name="rece",
             params="erase_diffusion.methods.rece:RECEParams",
             entry="erase_diffusion.methods.rece:erase_rece",
