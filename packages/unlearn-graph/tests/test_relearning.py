@@ -127,3 +127,25 @@ def test_the_audit_anchors_negatives_on_the_deleted_node(node_task: Any, node_mo
     assert 0.0 <= measured["link_stealing_auc"] <= 1.0 and "forget_accuracy" in measured
     trace = audit.relearning(node_model)
     assert sorted(trace) == [1, 3] and "link_stealing_auc" in trace[3]
+
+
+def test_the_audit_forget_accuracy_is_the_one_forget_accuracy_gives(
+    node_task: Any, node_model: Any, link_task: Any, link_model: Any
+) -> None:
+    """The audit reads the forget accuracy off its attack queries; same value."""
+    link_problem = apply_requests(link_task, [sample_edge_deletion(link_task, 12, "in", seed=1)])
+    for problem, model in ((_node_problem(node_task), node_model), (link_problem, link_model)):
+        audit = AttackAudit(
+            problem,
+            relearn_steps=[],
+            learning_rate=0.01,
+            negatives_per_edge=1,
+            profile_anchors=8,
+            metric="cosine",
+            seed=0,
+        )
+        measured = audit.evaluate(model)
+        assert measured["forget_accuracy"] == pytest.approx(forget_accuracy(model, problem))
+        assert audit.relearning(model) == {}
+    assert np.array_equal(audit.positives, link_problem.deleted_elements.numpy())
+    assert "link_query_auc" in measured

@@ -115,8 +115,15 @@ def forget_accuracy(model: Any, problem: DeletionProblem) -> float:
     if deleted.numel() == 0:
         raise ValueError("forget accuracy needs deleted training elements; none are deleted")
     probabilities = predict(model, problem.x, problem.edge_index, deleted).numpy()
+    labels = None if problem.labels is None else problem.labels[deleted].numpy()
+    return forget_accuracy_of(probabilities, labels)
+
+
+def forget_accuracy_of(probabilities: np.ndarray, labels: np.ndarray | None) -> float:
+    """`forget_accuracy` from the deleted elements' probabilities: class rows ``(K, C)``
+    against ``labels``, or link probabilities ``(K,)`` (the share above 0.5)."""
     if probabilities.ndim == 2:
-        assert problem.labels is not None
-        labels = problem.labels[deleted].numpy()
+        if labels is None:
+            raise ValueError("class probabilities need the deleted nodes' labels")
         return float(np.mean(probabilities.argmax(1) == labels))
     return float(np.mean(probabilities > 0.5))

@@ -23,7 +23,7 @@ from unlearn_graph.attacks.link_stealing import (
     link_stealing_auc,
     node_posteriors,
 )
-from unlearn_graph.attacks.relearning import forget_accuracy, relearn
+from unlearn_graph.attacks.relearning import forget_accuracy_of, relearn
 from unlearn_graph.deletion import DeletionProblem
 from unlearn_graph.metrics.utility import link_auroc
 from unlearn_graph.tasks import LinkTask
@@ -50,9 +50,9 @@ class AttackAudit:
         n = task.num_nodes
         pairs = problem.deleted_pairs.numpy()
         dead = problem.deleted_nodes.numpy()
-        first_dead = np.isin(pairs[0], dead)
-        first = np.where(first_dead, pairs[0], pairs[1])
-        second = np.where(first_dead, pairs[1], pairs[0])
+        swap = np.isin(pairs[1], dead) & ~np.isin(pairs[0], dead)
+        first = np.where(swap, pairs[1], pairs[0])
+        second = np.where(swap, pairs[0], pairs[1])
         self.positives = np.stack([first, second])
         # A negative must be a non-edge of the whole graph, held-out edges included.
         known = [task.edges]
@@ -69,30 +69,43 @@ class AttackAudit:
             generator = torch.Generator().manual_seed(seed)
             self.anchors = torch.randperm(n, generator=generator)[: min(profile_anchors, n)]
 
-    def attack(self, model: Any, x: Tensor, edge_index: Tensor) -> dict[str, float]:
+    def attack(
+        self, model: Any, x: Tensor, edge_index: Tensor, forget: bool = False
+    ) -> dict[str, float]:
         """Link-stealing AUC of the deleted edges vs the non-edges when the adversary
-        queries ``model`` on the graph ``(x, edge_index)``; none if nothing is deleted."""
-        if self.positives.shape[1] == 0:
-            return {}
+        queries ``model`` on the graph ``(x, edge_index)`` (none if no edge is
+        deleted), and with ``forget`` the forget accuracy, from the same queries."""
+        out: dict[str, float] = {}
+        problem = self.problem
+        forget = forget and problem.num_deleted > 0
+        if self.positives.shape[1] == 0 and not forget:
+            return out
+        # One forward for the posteriors; for links one more for every queried pair.
+        # The positives are the deleted edges (a deleted node put first, which only
+        # node deletion does: the decoders here are symmetric), so their probabilities
+        # serve the forget accuracy too.
         posteriors = node_posteriors(model, x, edge_index, self.anchors)
-        out = {
-            "link_stealing_auc": link_stealing_auc(
+        if self.positives.shape[1]:
+            out["link_stealing_auc"] = link_stealing_auc(
                 posteriors, self.positives, self.negatives, metric=self.metric
             )
-        }
         if model.task == "link":
-            pos = predict(model, x, edge_index, torch.from_numpy(self.positives)).numpy()
-            neg = predict(model, x, edge_index, torch.from_numpy(self.negatives)).numpy()
-            out["link_query_auc"] = link_auroc(pos, neg)
+            pairs = torch.from_numpy(np.concatenate([self.positives, self.negatives], 1))
+            probabilities = predict(model, x, edge_index, pairs).numpy()
+            count = self.positives.shape[1]
+            out["link_query_auc"] = link_auroc(probabilities[:count], probabilities[count:])
+            if forget:
+                out["forget_accuracy"] = forget_accuracy_of(probabilities[:count], None)
+        elif forget:
+            deleted = problem.deleted_elements.numpy()
+            labels = problem.task.y.numpy()[deleted]
+            out["forget_accuracy"] = forget_accuracy_of(posteriors[deleted], labels)
         return out
 
     def evaluate(self, model: Any) -> dict[str, float]:
-        """`attack` on the retained graph plus the forget accuracy."""
+        """`attack` on the retained graph, with the forget accuracy."""
         problem = self.problem
-        out = self.attack(model, problem.x, problem.edge_index)
-        if problem.num_deleted:
-            out["forget_accuracy"] = forget_accuracy(model, problem)
-        return out
+        return self.attack(model, problem.x, problem.edge_index, forget=True)
 
     def relearning(self, model: Any) -> dict[int, dict[str, float]]:
         """`evaluate` after each of ``relearn_steps`` steps of `relearn` (one run)."""
