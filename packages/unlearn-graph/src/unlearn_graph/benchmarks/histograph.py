@@ -405,6 +405,21 @@ def _speed_spec(size: Size) -> BenchmarkSpec:
     )
 
 
+def _milliseconds(name: str, seconds: float, labels: dict[str, str]) -> MetricValue:
+    return MetricValue(name=name, value=seconds * 1000, direction="lower", unit="ms", labels=labels)
+
+
+def _against_goal(name: str, overhead: float, labels: dict[str, str]) -> MetricValue:
+    return MetricValue(
+        name=name,
+        value=overhead,
+        direction="lower",
+        labels=labels,
+        reference=OVERHEAD_GOAL.bound,
+        reference_name="goal",
+    )
+
+
 def _speed(parsed: SpeedParsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
     import numpy as np
@@ -490,49 +505,13 @@ def _speed(parsed: SpeedParsed, progress: Progress, out_dir: str) -> BenchmarkRe
             overheads.append(overhead)
             cell = {"backbone": run.backbone, "depth": str(depth)}
             for readout, value in median.items():
-                for name, seconds in (
-                    ("forward_time", value),
-                    ("forward_wall_time", wall_median[readout]),
-                ):
-                    metrics.append(
-                        MetricValue(
-                            name=name,
-                            value=seconds * 1000,
-                            direction="lower",
-                            unit="ms",
-                            labels={**cell, "readout": readout},
-                        )
-                    )
-            metrics.append(
-                MetricValue(
-                    name="overhead",
-                    value=overhead,
-                    direction="lower",
-                    labels=cell,
-                    reference=OVERHEAD_GOAL.bound,
-                    reference_name="goal",
-                )
-            )
+                labels = {**cell, "readout": readout}
+                metrics.append(_milliseconds("forward_time", value, labels))
+                metrics.append(_milliseconds("forward_wall_time", wall_median[readout], labels))
+            metrics.append(_against_goal("overhead", overhead, cell))
             for part, seconds in parts.items():
-                metrics.append(
-                    MetricValue(
-                        name="part_time",
-                        value=seconds * 1000,
-                        direction="lower",
-                        unit="ms",
-                        labels={**cell, "part": part},
-                    )
-                )
-            metrics.append(
-                MetricValue(
-                    name="added_overhead",
-                    value=added_overhead,
-                    direction="lower",
-                    labels=cell,
-                    reference=OVERHEAD_GOAL.bound,
-                    reference_name="goal",
-                )
-            )
+                metrics.append(_milliseconds("part_time", seconds, {**cell, "part": part}))
+            metrics.append(_against_goal("added_overhead", added_overhead, cell))
             metrics.append(
                 MetricValue(
                     name="overhead_met",
