@@ -40,8 +40,16 @@ def test_tiny_run_reports_a_row_per_model(tmp_path: Path, monkeypatch: pytest.Mo
     steered = [m for m in result.metrics if m.name == "steered_forget_accuracy"]
     assert {m.labels["alpha"] for m in steered} == {"1", "5"}
     assert all(0.0 <= m.value <= 1.0 for m in steered)
-    assert [c.name for c in result.curves] == ["restoration-rate", "forget-accuracy-steered"]
-    assert "suppress" in result.notes[-1]
+    assert {m.labels["steering"] for m in steered} == {"experts", "experts + class token"}
+    assert [c.name for c in result.curves] == [
+        "restoration-rate-experts",
+        "forget-accuracy-steered-experts",
+        "restoration-rate-experts-and-class-token",
+        "forget-accuracy-steered-experts-and-class-token",
+    ]
+    retention = [m for m in result.metrics if m.name == "expert_retention"]
+    assert all(m.value >= 0.0 for m in retention)
+    assert "suppress" in result.notes[-2] and "CPU seconds" in result.notes[-1]
 
 
 def test_forget_must_name_classes_of_the_label() -> None:

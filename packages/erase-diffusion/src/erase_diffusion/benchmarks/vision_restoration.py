@@ -24,6 +24,7 @@ imported only inside `run_vision_restoration`.
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from transformers import ViTForImageClassification
 
 FROM_PRETRAINED = "retrain (from pretrained)"
+EXPERTS = "experts"
+EXPERTS_AND_CLS = "experts + class token"
 METHOD_NAMES = tuple(METHODS)
 METRIC_NAMES = frozenset(
     {
@@ -55,6 +58,7 @@ METRIC_NAMES = frozenset(
         "retain_accuracy",
         "sae_explained_variance",
         "experts",
+        "expert_retention",
     }
 )
 
@@ -78,6 +82,13 @@ class VisionRestorationRun(StrictModel):
         default=60, ge=1, le=100_000, description="Training images per class the SAE reads."
     )
     restoration: RestorationParams = Field(default_factory=RestorationParams)
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="torch threads while the run lasts (restored after): the ViT is tiny, "
+        "and one thread avoids spin-wait contention on shared cores.",
+    )
 
     @model_validator(mode="after")
     def _forget_is_classes(self) -> VisionRestorationRun:
@@ -96,7 +107,28 @@ def run_vision_restoration(
     parsed: ParsedSpec[NoParams, NoParams, VisionRestorationRun], progress: Progress, out_dir: str
 ) -> BenchmarkResult:
     """Pre-train (or load), fine-tune the original, unlearn with every method, fit the SAE
-    on the original, steer every unlearned model and read the restoration rates."""
+    on the original, steer every unlearned model and read the restoration rates, with
+    ``params.threads`` torch threads; the notes record the load and the CPU seconds."""
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(parsed.params.threads)
+    load_before, cpu = os.getloadavg(), time.process_time()
+    try:
+        result = _run(parsed, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+    result.notes.append(
+        f"load average (1 min) {load_before[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+        f"the end; {time.process_time() - cpu:.0f} CPU seconds; "
+        f"{parsed.params.threads} torch thread(s)"
+    )
+    return result
+
+
+def _run(
+    parsed: ParsedSpec[NoParams, NoParams, VisionRestorationRun], progress: Progress
+) -> BenchmarkResult:
     import torch
 
     from erase_diffusion.vision.data import class_indices, labelled_images
@@ -167,8 +199,13 @@ def run_vision_restoration(
         progress.advance(1, f"{method.name} unlearned")
 
     tick = time.perf_counter()
+    variants = {
+        EXPERTS: rest.model_copy(update={"patch_class_token": False}),
+        EXPERTS_AND_CLS: rest.model_copy(update={"patch_class_token": True}),
+    }
     rows = {
-        name: restore(original, model, sae, experts, forget_test, rest)
+        (name, variant): restore(original, model, sae, experts, forget_test, steer)
+        for variant, steer in variants.items()
         for name, model in models.items()
     }
     retained = {name: accuracy(model, retain_test) for name, model in models.items()}
@@ -183,7 +220,8 @@ def run_vision_restoration(
         ),
     ]
     original_forget = accuracy(original, forget_test)
-    for name, row in rows.items():
+    for name in models:
+        row = rows[(name, EXPERTS)]
         labels = {"method": name}
         metrics += [
             MetricValue(
@@ -197,6 +235,17 @@ def run_vision_restoration(
                 name="retain_accuracy", value=retained[name], direction="higher", labels=labels
             ),
         ]
+        if not math.isnan(row.expert_retention):
+            metrics.append(
+                MetricValue(
+                    name="expert_retention",
+                    value=row.expert_retention,
+                    direction="lower",
+                    labels=labels,
+                )
+            )
+    for (name, variant), row in rows.items():
+        labels = {"method": name, "steering": variant}
         for alpha, steered in row.steered_accuracy.items():
             alpha_labels = {**labels, "alpha": f"{alpha:g}"}
             metrics.append(
@@ -231,38 +280,41 @@ def run_vision_restoration(
         metrics = [m for m in metrics if m.name in parsed.metrics]
 
     alphas = [float(a) for a in rest.alphas]
-    curves = [
-        Curve(
-            name="restoration-rate",
-            title="Restoration rate per method and steering strength (1 = suppressed, 0 = deleted)",
-            x_label="steering strength α",
-            y_label="restoration rate",
-            series=[
-                Series(label=name, x=alphas, y=[row.rate[a] for a in rest.alphas])
-                for name, row in rows.items()
-                if not math.isnan(row.best_rate)
-            ]
-            or [Series(label="no method forgot", x=[], y=[])],
-            hlines={"deleted": 0.0, "fully restored": 1.0},
-        ),
-        Curve(
-            name="forget-accuracy-steered",
-            title="Forget-class accuracy before (α = 0) and after steering",
-            x_label="steering strength α (0: no steering)",
-            y_label="accuracy on the forgotten classes (held-out)",
-            series=[
-                Series(
-                    label=name,
-                    x=[0.0, *alphas],
-                    y=[row.unlearned_accuracy, *(row.steered_accuracy[a] for a in rest.alphas)],
-                )
-                for name, row in rows.items()
-            ],
-            hlines={"original": original_forget},
-        ),
-    ]
-    suppress = [n for n, r in rows.items() if not math.isnan(r.best_rate) and r.best_rate >= 0.5]
-    defined = [n for n, r in rows.items() if not math.isnan(r.best_rate)]
+    curves: list[Curve] = []
+    for slug, variant in (("experts", EXPERTS), ("experts-and-class-token", EXPERTS_AND_CLS)):
+        curves += [
+            Curve(
+                name=f"restoration-rate-{slug}",
+                title=f"Restoration rate per method ({variant}; 1 = suppressed, 0 = deleted)",
+                x_label="steering strength α",
+                y_label="restoration rate",
+                series=[
+                    Series(label=name, x=alphas, y=[rows[(name, variant)].rate[a] for a in alphas])
+                    for name in models
+                    if not math.isnan(rows[(name, variant)].best_rate)
+                ]
+                or [Series(label="no method forgot", x=[], y=[])],
+                hlines={"deleted": 0.0, "fully restored": 1.0},
+            ),
+            Curve(
+                name=f"forget-accuracy-steered-{slug}",
+                title=f"Forget-class accuracy before (α = 0) and after steering ({variant})",
+                x_label="steering strength α (0: no steering)",
+                y_label="accuracy on the forgotten classes (held-out)",
+                series=[
+                    Series(
+                        label=name,
+                        x=[0.0, *alphas],
+                        y=[
+                            rows[(name, variant)].unlearned_accuracy,
+                            *(rows[(name, variant)].steered_accuracy[a] for a in alphas),
+                        ],
+                    )
+                    for name in models
+                ],
+                hlines={"original": original_forget},
+            ),
+        ]
     notes = [
         f"pre-trained on {pretraining.label} ({len(class_names(pretraining.label))} classes), "
         f"fine-tuned on {run.label} ({num_classes} classes); forget {', '.join(run.forget)}; "
@@ -271,18 +323,30 @@ def run_vision_restoration(
         f"SAE on block {layer} ({rest.tokens} tokens, {sae.latents} latents, "
         f"{rest.sae.sparsity}, k={rest.sae.k}): explained variance {variance:.3f}; experts "
         + "; ".join(f"{names[c]} {experts[c]}" for c in forget),
-        "forget accuracy unlearned -> steered at "
-        + ", ".join(f"α={a:g}" for a in rest.alphas)
-        + " (rate at best α): "
-        + "; ".join(
-            f"{n} {r.unlearned_accuracy:.2f} -> "
-            + "/".join(f"{r.steered_accuracy[a]:.2f}" for a in rest.alphas)
-            + f" ({r.best_rate:.2f})"
-            for n, r in rows.items()
-        ),
-        f"suppress (best rate >= 0.5): {len(suppress)} of {len(defined)} methods that forgot "
-        f"({', '.join(suppress) or 'none'})",
+        "expert retention at block "
+        + f"{layer} (unlearned / original expert activation): "
+        + "; ".join(f"{n} {rows[(n, EXPERTS)].expert_retention:.2f}" for n in models),
     ]
+    for variant in variants:
+        suppress = [
+            n
+            for n in models
+            if not math.isnan(rows[(n, variant)].best_rate) and rows[(n, variant)].best_rate >= 0.5
+        ]
+        defined = [n for n in models if not math.isnan(rows[(n, variant)].best_rate)]
+        notes += [
+            f"{variant}: forget accuracy unlearned -> steered at "
+            + ", ".join(f"α={a:g}" for a in alphas)
+            + " (rate at best α): "
+            + "; ".join(
+                f"{n} {rows[(n, variant)].unlearned_accuracy:.2f} -> "
+                + "/".join(f"{rows[(n, variant)].steered_accuracy[a]:.2f}" for a in alphas)
+                + f" ({rows[(n, variant)].best_rate:.2f})"
+                for n in models
+            ),
+            f"{variant}: suppress (best rate >= 0.5) {len(suppress)} of {len(defined)} models "
+            f"that forgot ({', '.join(suppress) or 'none'})",
+        ]
     timings["total"] = time.perf_counter() - start
     return BenchmarkResult(metrics=metrics, curves=curves, timings=timings, notes=notes)
 

@@ -61,6 +61,11 @@ class RestorationParams(StrictModel):
     min_drop: float = Field(
         default=0.1, ge=0.0, le=1.0, description="Least accuracy drop for a defined rate."
     )
+    patch_class_token: bool = Field(
+        default=False,
+        description="Also move the whole class token towards the original's (the paper's "
+        "released code); off: only the expert directions move.",
+    )
 
 
 def restoration_rate(
@@ -101,10 +106,13 @@ def steered_logits(
     alpha: float,
     images: torch.Tensor,
     tokens: Tokens,
+    patch_class_token: bool = False,
 ) -> torch.Tensor:
     """Logits of ``unlearned`` on ``images`` with block ``layer``'s output steered towards
     ``original_hidden`` (the original model's block output on the same images) along the
-    ``experts``; every token is steered, or only the class token (``tokens="cls"``)."""
+    ``experts``; every token is steered, or only the class token (``tokens="cls"``).
+    ``patch_class_token`` also moves the whole class token, $h_u + \alpha(h_o - h_u)$, as
+    the paper's released code does."""
     import torch
 
     from erase_diffusion.vision.sae import transformer_blocks
@@ -127,6 +135,8 @@ def steered_logits(
             )
         else:
             moved = restore_expert_features(sae, hidden, reference, experts, alpha)
+        if patch_class_token:
+            moved[:, 0] = hidden[:, 0] + alpha * (reference[:, 0] - hidden[:, 0])
         return (moved, *output[1:]) if isinstance(output, tuple) else moved
 
     handle = block.register_forward_hook(steer)
@@ -153,6 +163,9 @@ class Restoration:
     unlearned_accuracy: float
     steered_accuracy: dict[float, float]
     rate: dict[float, float]
+    expert_retention: float
+    r"""$\sum z_E(h_u) / \sum z_E(h_o)$ over the images and tokens: how much of the
+    original's expert activation the unlearned model still has at block $k$ (1: all)."""
 
     @property
     def best_rate(self) -> float:
@@ -238,8 +251,22 @@ def restore(
                 alpha,
                 images[pick],
                 params.tokens,
+                params.patch_class_token,
             )
             right += int((logits.argmax(dim=1) == c).sum())
         steered[alpha] = right / len(forget_test)
     rates = {a: restoration_rate(base, plain, s, params.min_drop) for a, s in steered.items()}
-    return Restoration(base, plain, steered, rates)
+    unlearned_hidden = block_output(unlearned, layer, images)
+    kept, had = 0.0, 0.0
+    with torch.no_grad():
+        for c in sorted(set(forget_test.labels.tolist())):
+            index = torch.as_tensor(experts.get(c, []), dtype=torch.long)
+            pick = torch.from_numpy(np.flatnonzero(forget_test.labels == c))
+            if params.tokens == "cls":
+                after, before = unlearned_hidden[pick, 0], original_hidden[pick, 0]
+            else:
+                after, before = unlearned_hidden[pick], original_hidden[pick]
+            kept += float(sae.encode(after)[..., index].sum())
+            had += float(sae.encode(before)[..., index].sum())
+    retention = kept / had if had > 0 else float("nan")
+    return Restoration(base, plain, steered, rates, retention)
