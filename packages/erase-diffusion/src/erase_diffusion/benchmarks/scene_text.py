@@ -233,7 +233,7 @@ def _run(
     rows = [
         [
             name,
-            f"{scores[name][0].mean():.2f}",
+            "identical" if name == GROUND_TRUTH else f"{scores[name][0].mean():.2f}",
             f"{scores[name][1].mean():.3f}",
             f"{scores[name][2].mean():.3f}",
             f"{fit_seconds[name]:.1f}" if name in fit_seconds else "",
