@@ -73,6 +73,7 @@ def test_tiny_stream_runs_end_to_end() -> None:
                 "eval_every": 2,
                 "retain_eval_facts": 8,
                 "scalability_requests": [2],
+                "scalability_methods": None,
                 "relearning": {"steps": 2},
             },
         }

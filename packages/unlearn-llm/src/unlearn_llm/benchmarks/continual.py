@@ -81,7 +81,7 @@ class ContinualParams(StrictModel):
     eval_every: int = Field(default=2, ge=1, le=10_000, description="Requests between scorings.")
     retain_eval_facts: int = Field(default=48, ge=4, le=100_000, description="R.U.'s facts.")
     scalability_requests: list[int] = Field(
-        default_factory=lambda: [5, 20],
+        default_factory=lambda: [5, 10],
         description="MUSE scalability: unlearn the first k requests at once, for each k.",
     )
     scalability_methods: list[str] | None = Field(
@@ -104,6 +104,7 @@ CONTINUAL_METRIC_NAMES = frozenset(
         "mean_retain_utility",
         "retain_utility_drop",
         "trade_off",
+        "stream_trade_off",
         "per_request_cost_s",
         "stream_time_s",
         "requests_served",
@@ -142,7 +143,8 @@ def _spec(size: Size) -> BenchmarkSpec:
     known = _method_params()
     names = list(QUICK_METHODS) if size == "quick" else list(METHODS)
     if size == "quick":
-        run = ContinualParams()
+        # the scalability runs train k times the per-request steps: three methods only
+        run = ContinualParams(scalability_methods=["gradient-difference", "npo", "fit"])
         world = FactsWorldParams(people=60, organisations=8, places=8, general=30)
     else:
         run = ContinualParams(
@@ -460,6 +462,7 @@ def run_continual(parsed: ContinualSpec, progress: Progress, out_dir: str) -> Be
                 "mean_retain_utility": sum(rus) / len(rus),
                 "retain_utility_drop": rus[0] - rus[-1],
                 "trade_off": _harmonic(last["forget_degree"], last["retain_utility"]),
+                "stream_trade_off": _harmonic(sum(fds) / len(fds), sum(rus) / len(rus)),
                 "per_request_cost_s": sum(costs) / len(costs),
                 "stream_time_s": sum(costs),
                 "requests_served": float(served),
@@ -577,8 +580,10 @@ def _mean(values: list[float]) -> float:
 
 
 def _verdict(finals: dict[str, list[dict[str, float]]]) -> list[str]:
-    """FIT's claim (it degrades less over the stream than the plain methods, at the best
-    F.D./R.U. trade-off), checked on the seed means."""
+    """FIT's claim (it degrades less over the stream than the plain methods, with the
+    best F.D./R.U. trade-off, and resists relearning), checked on the seed means of the
+    whole stream (mean R.U. and the stream trade-off over every scored request); the
+    last request's numbers are given beside them."""
     if "fit" not in finals:
         return ["no FIT run in this spec: the paper's claim is not checked"]
     plain = {k: v for k, v in finals.items() if k != "fit"}
@@ -588,11 +593,8 @@ def _verdict(finals: dict[str, list[dict[str, float]]]) -> list[str]:
     def m(label: str, key: str) -> float:
         return _mean([s[key] for s in finals[label] if key in s])
 
-    fit_drop, fit_ru, fit_trade = (
-        m("fit", k) for k in ("retain_utility_drop", "retain_utility", "trade_off")
-    )
-    kept_more = [k for k in plain if fit_ru >= m(k, "retain_utility")]
-    best_trade = all(fit_trade >= m(k, "trade_off") for k in plain)
+    kept_more = [k for k in plain if m("fit", "mean_retain_utility") >= m(k, "mean_retain_utility")]
+    best_trade = all(m("fit", "stream_trade_off") >= m(k, "stream_trade_off") for k in plain)
     degrades_less = len(kept_more) == len(plain)
     verdict = (
         "reproduced"
@@ -601,16 +603,30 @@ def _verdict(finals: dict[str, list[dict[str, float]]]) -> list[str]:
         if degrades_less or best_trade
         else "refuted"
     )
+    relearn = [k for k in plain if "relearned_answer_probability" in finals[k][0]]
+    resists = [
+        k
+        for k in relearn
+        if m("fit", "relearned_answer_probability") <= m(k, "relearned_answer_probability")
+    ]
+    last_best = all(m("fit", "trade_off") >= m(k, "trade_off") for k in plain)
     rows = "; ".join(
-        f"{k}: F.D. {m(k, 'forget_degree'):.2f}, R.U. {m(k, 'retain_utility'):.2f}, "
-        f"R.U. drop {m(k, 'retain_utility_drop'):.2f}, trade-off {m(k, 'trade_off'):.2f}"
+        f"{k}: mean F.D. {m(k, 'mean_forget_degree'):.2f}, mean R.U. "
+        f"{m(k, 'mean_retain_utility'):.2f}, stream trade-off {m(k, 'stream_trade_off'):.2f}, "
+        f"last F.D. {m(k, 'forget_degree'):.2f}, last R.U. {m(k, 'retain_utility'):.2f}, "
+        f"relearned P {m(k, 'relearned_answer_probability'):.2f}"
         for k in finals
     )
     return [
         f"FIT claim (degrades less over the stream than the plain methods, best F.D./R.U. "
-        f"trade-off): {verdict} here. FIT's final R.U. {fit_ru:.2f} (drop {fit_drop:.2f}) is at "
-        f"least that of {len(kept_more)} of {len(plain)} plain methods; its trade-off "
-        f"{fit_trade:.2f} is {'the best' if best_trade else 'not the best'}. End of stream: {rows}."
+        f"trade-off): {verdict} here. FIT's mean R.U. over the stream "
+        f"{m('fit', 'mean_retain_utility'):.2f} is at least that of {len(kept_more)} of "
+        f"{len(plain)} plain methods; its stream trade-off "
+        f"{m('fit', 'stream_trade_off'):.2f} is {'the best' if best_trade else 'not the best'}"
+        f" (at the last request alone {'the best' if last_best else 'not the best'}: "
+        f"{m('fit', 'trade_off'):.2f}). Relearning: FIT's held-out forget answer probability "
+        f"after the attack {m('fit', 'relearned_answer_probability'):.2f} is at most that of "
+        f"{len(resists)} of {len(relearn)} plain methods. Per method: {rows}."
     ]
 
 
@@ -649,14 +665,16 @@ def _curves(curves: dict[str, dict[str, tuple[list[float], list[float]]]]) -> li
 
 def _summary(finals: dict[str, list[dict[str, float]]]) -> Table:
     columns = [
+        "mean_forget_degree",
+        "mean_retain_utility",
+        "stream_trade_off",
         "forget_degree",
         "retain_utility",
-        "retain_utility_drop",
-        "trade_off",
-        "post_relearning_forget_degree",
+        "relearned_answer_probability",
         "per_request_cost_s",
     ]
-    header = ["method", "F.D.", "R.U.", "R.U. drop", "trade-off", "F.D. relearned", "s/request"]
+    header = ["method", "mean F.D.", "mean R.U.", "stream trade-off", "last F.D.", "last R.U."]
+    header += ["relearned P", "s/request"]
     rows = []
     for label, entries in finals.items():
         cells = [label]
@@ -664,7 +682,11 @@ def _summary(finals: dict[str, list[dict[str, float]]]) -> Table:
             values = [e[column] for e in entries if column in e]
             cells.append(f"{_mean(values):.3f}" if values else "-")
         rows.append(cells)
-    return Table(title="Continual stream: end of stream (seed means)", header=header, rows=rows)
+    return Table(
+        title="Continual stream: means over the scored requests and the last one (seed means)",
+        header=header,
+        rows=rows,
+    )
 
 
 LLM_CONTINUAL_STREAM = facts_benchmark(
