@@ -40,12 +40,18 @@ def test_tiny_run_reports_a_row_per_model(tmp_path: Path, monkeypatch: pytest.Mo
     steered = [m for m in result.metrics if m.name == "steered_forget_accuracy"]
     assert {m.labels["alpha"] for m in steered} == {"1", "5"}
     assert all(0.0 <= m.value <= 1.0 for m in steered)
-    assert {m.labels["steering"] for m in steered} == {"experts", "experts + class token"}
+    assert {m.labels["steering"] for m in steered} == {
+        "experts",
+        "experts + class token",
+        "class token only",
+    }
     assert [c.name for c in result.curves] == [
         "restoration-rate-experts",
         "forget-accuracy-steered-experts",
         "restoration-rate-experts-and-class-token",
         "forget-accuracy-steered-experts-and-class-token",
+        "restoration-rate-class-token-only",
+        "forget-accuracy-steered-class-token-only",
     ]
     retention = [m for m in result.metrics if m.name == "expert_retention"]
     assert all(m.value >= 0.0 for m in retention)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 FROM_PRETRAINED = "retrain (from pretrained)"
 EXPERTS = "experts"
 EXPERTS_AND_CLS = "experts + class token"
+CLS_ONLY = "class token only"
 METHOD_NAMES = tuple(METHODS)
 METRIC_NAMES = frozenset(
     {
@@ -199,13 +200,16 @@ def _run(
         progress.advance(1, f"{method.name} unlearned")
 
     tick = time.perf_counter()
+    # The class-token-only control (no expert moves) tells how much of the released code's
+    # variant the experts carry and how much the patched class token alone does.
     variants = {
-        EXPERTS: rest.model_copy(update={"patch_class_token": False}),
-        EXPERTS_AND_CLS: rest.model_copy(update={"patch_class_token": True}),
+        EXPERTS: (rest.model_copy(update={"patch_class_token": False}), experts),
+        EXPERTS_AND_CLS: (rest.model_copy(update={"patch_class_token": True}), experts),
+        CLS_ONLY: (rest.model_copy(update={"patch_class_token": True}), {}),
     }
     rows = {
-        (name, variant): restore(original, model, sae, experts, forget_test, steer)
-        for variant, steer in variants.items()
+        (name, variant): restore(original, model, sae, chosen, forget_test, steer)
+        for variant, (steer, chosen) in variants.items()
         for name, model in models.items()
     }
     retained = {name: accuracy(model, retain_test) for name, model in models.items()}
@@ -281,7 +285,11 @@ def _run(
 
     alphas = [float(a) for a in rest.alphas]
     curves: list[Curve] = []
-    for slug, variant in (("experts", EXPERTS), ("experts-and-class-token", EXPERTS_AND_CLS)):
+    for slug, variant in (
+        ("experts", EXPERTS),
+        ("experts-and-class-token", EXPERTS_AND_CLS),
+        ("class-token-only", CLS_ONLY),
+    ):
         curves += [
             Curve(
                 name=f"restoration-rate-{slug}",

@@ -198,6 +198,7 @@ def fine_tune_from(
     tuned.num_labels = tuned.config.num_labels = num_classes
     batches = Batches(data, params.batch_size, torch.Generator().manual_seed(params.seed))
     tuned.train()
+    # Same loop as methods/finetune.py; only the starting point (a fresh head) differs.
 
     def loss_at(step: int) -> torch.Tensor:
         images, labels = batches.next()
