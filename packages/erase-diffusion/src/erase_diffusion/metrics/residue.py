@@ -7,8 +7,9 @@ related inputs are built four ways, each a *family* of the report:
 * ``perturbed``: the concept prompts' text embeddings, every row from the concept's token
   on moved by $\delta$ with $\|\delta\| = r\|e\|$, $r \sim U(r_0, r_1]$, in a random
   direction (the output side of the encoder, where cross-attention reads; RealEra's
-  own mining perturbs there too, so by default the radii and seed differ from its
-  training ones);
+  own mining perturbs there too, so by default the radii, $r \in (0.6, 2.5]$, lie beyond
+  its mining radii and the seed differs; the unedited shipped model still draws the
+  concept from 75-100 % of such inputs, and nearer ones are erased by UCE already);
 * ``token-neighbours``: the concept word's *input* embedding $v$ moved to
   $v + r\|v\|u$ and read through the text encoder, nearby points of the vocabulary
   space standing in for synonyms;
@@ -156,8 +157,8 @@ def concept_residue(
     judge: Judge,
     *,
     samples: int = 24,
-    perturbation: tuple[float, float] = (0.1, 0.4),
-    token_radius: tuple[float, float] = (0.2, 0.6),
+    perturbation: tuple[float, float] = (0.6, 2.5),
+    token_radius: tuple[float, float] = (0.5, 2.0),
     families: Sequence[str] = RESIDUE_FAMILIES,
     steps: int = 12,
     guidance: float | None = None,
