@@ -94,6 +94,7 @@ def test_entry_points_name_the_registries() -> None:
         "vision-worst-case-forget",
         "diffusion-implicit-concept",
         "scene-text-erasure",
+        "diffusion-erase-transfer",
     }
 
 
