@@ -72,7 +72,7 @@ class ANTParams(MethodParams):
     alpha_1: float = Field(default=1.0, ge=0.0, le=100.0, description="α₁: early terms.")
     alpha_2: float = Field(default=0.5, ge=0.0, le=100.0, description="α₂: unconditional terms.")
     iterations: int = Field(default=40, ge=1, le=100_000)
-    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    learning_rate: float = Field(default=3e-4, gt=0.0, le=1.0)
     batch_size: int = Field(default=4, ge=1, le=256)
     ddim_steps: int = Field(default=6, ge=2, le=1000, description="Steps of the x_t sampler.")
     layers: Layers = Field(default="all", description="Which UNet weights may train.")
