@@ -15,6 +15,7 @@ PAPERS = {
     "uce": "arXiv:2308.14761",
     "realera-closed-form": "arXiv:2410.09140",
     "trce": "arXiv:2503.07389",
+    "co-erasing": "arXiv:2505.11131",
     "rece": "arXiv:2407.12383",
     "rece-cumulative": "arXiv:2407.12383",
     "cgce": "arXiv:2511.05865",
@@ -95,6 +96,7 @@ def test_entry_points_name_the_registries() -> None:
         "diffusion-implicit-concept",
         "scene-text-erasure",
         "diffusion-erase-transfer",
+        "vision-restoration",
     }
 
 

@@ -257,6 +257,7 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
             "hirm": {},
             "realera-closed-form": {},
             "trce": {},
+            "co-erasing": {},
             "cgce": {},
             # A-STAR erases nothing (a multi-concept fidelity method); its row shows what
             # its test-time attention steps change on the same prompts.

@@ -124,8 +124,8 @@ METHODS = Registry(
             params="erase_diffusion.methods.doco:DoCoParams",
             entry="erase_diffusion.methods.doco:erase_doco",
             summary=(
-                "DoCo: a discriminator aligns the concept's outputs to the anchor's domain; "
-                "gradient surgery removes the conflict with retention."
+                "DoCo: a discriminator aligns the concept's outputs to the anchor's; "
+                "gradient surgery against the retain gradient."
             ),
             paper="arXiv:2405.15304",
         ),
