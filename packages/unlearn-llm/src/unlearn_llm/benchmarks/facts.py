@@ -187,6 +187,8 @@ def _methods_for(size: Size) -> list[MethodConfig]:
         MethodConfig(name="sani", params={"repair_steps": 24, "eval_every": 8}),
         # anchor neighbours from the facts' shared entities (UnlearnData.neighbours)
         MethodConfig(name="neds", params=dict(light)),
+        # one forget set served as one request (its filter has nothing to compare with)
+        MethodConfig(name="fit", params=dict(light)),
         MethodConfig(
             name="gradient-difference",
             params={**light, "projection": {"retain_batches": 2, "refresh_every": 1}},
