@@ -404,3 +404,28 @@ def test_full_benchmark_code_path_on_a_shrunken_spec(tmp_path: Path) -> None:
     assert [s.label for s in by_size.series] == ["original", *METHOD_NAMES]
     assert by_size.series[0].x == [1.0, 3.0, float(len(colours) - 1)]
     result.model_dump_json()
+
+
+def test_attacked_concepts_pick_the_attacked_one_concept_tasks() -> None:
+    from erase_diffusion.benchmarks.erase import EraseRun
+
+    run = EraseRun(
+        erase=[["red"], ["circle"], ["red", "green"]],
+        attacks=SMALL_ATTACKS,
+        attacked_concepts=["circle"],
+    )
+    assert [run.attacks_task(t) for t in run.erase] == [False, True, False]
+    everything = run.model_copy(update={"attacked_concepts": None})
+    assert [everything.attacks_task(t) for t in run.erase] == [True, True, False]
+    problems = _problems(
+        DIFFUSION_ERASE_QUICK,
+        _spec(
+            DIFFUSION_ERASE_QUICK,
+            params={
+                **DIFFUSION_ERASE_QUICK.default_spec("quick").params,
+                "attacked_concepts": ["green"],
+            },
+        ),
+    )
+    assert "attacked_concepts ['green'] are not one-concept tasks of erase" in problems
+    assert "accepted: circle, red" in problems
