@@ -128,3 +128,26 @@ def test_steering_cannot_restore_a_deleted_readout() -> None:
     accuracy_steered = float((deaf(steered) == 0).mean())
     assert (accuracy_original, accuracy_unlearned, accuracy_steered) == (1.0, 0.0, 0.0)
     assert restoration_rate(accuracy_original, accuracy_unlearned, accuracy_steered) == 0.0
+
+
+def test_steering_a_model_towards_itself_changes_nothing() -> None:
+    # unlearned == original: every gap z(h_o) - z(h_u) is 0 and the patched class token
+    # is the model's own, so the steered logits are the plain ones (the hook's plumbing).
+    from erase_diffusion.vision.data import labelled_images
+    from erase_diffusion.vision.model import TinyViTParams, build_vit, logits_of
+    from erase_diffusion.vision.restoration import steered_logits
+    from erase_diffusion.vision.sae import block_output, token_activations
+
+    model = build_vit(TinyViTParams(hidden_size=16, layers=2, heads=2, mlp_size=32), 5, 0)
+    images = torch.from_numpy(labelled_images(2, "colour", seed=0).images)
+    hidden = block_output(model, 0, images)
+    sae = train_sae(token_activations(hidden, "all"), SAEParams(latents=8, k=2, steps=5))
+    plain = logits_of(model, images)
+    for patch in (False, True):
+        steered = steered_logits(model, hidden, sae, 0, [0, 1, 2], 5.0, images, "all", patch)
+        assert torch.allclose(steered, plain, atol=1e-5)
+    # and the hook does fire: a different reference class token changes the logits (a
+    # random one: LayerNorm would cancel a constant shift)
+    other = hidden + torch.randn(hidden.shape, generator=torch.Generator().manual_seed(0))
+    moved = steered_logits(model, other, sae, 0, [], 1.0, images, "all", True)
+    assert not torch.allclose(moved, plain, atol=1e-3)
