@@ -12,6 +12,16 @@
 - `erase_diffusion.benchmarks.vision_worst_case`: ``vision-worst-case-forget`` (the
   worst-case forget set of a bi-level search against random sets of the same size,
   each against its exact retrain oracle).
+- `erase_diffusion.benchmarks.vision_restoration`: ``vision-restoration`` (suppression
+  or deletion: SAE expert-feature steering restores forgotten classes per method).
+- `erase_diffusion.benchmarks.memorisation`: ``diffusion-memorisation`` (replicated
+  training images and the mitigations).
+- `erase_diffusion.benchmarks.transfer`: ``diffusion-erase-transfer`` (SPM's adapter and
+  AdvUnlearn's text encoder moved to a second pipeline of the same architecture).
+- `erase_diffusion.benchmarks.implicit`: ``diffusion-implicit-concept`` (Geom-Erasing
+  removes a watermark no caption names).
+- `erase_diffusion.benchmarks.scene_text`: ``scene-text-erasure`` (STE: erasing rendered
+  text from images, PSNR/SSIM against ground truth and text detectability).
 
 The modules import torch only inside their ``run`` functions.
 """

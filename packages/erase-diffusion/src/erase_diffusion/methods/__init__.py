@@ -1,5 +1,9 @@
-"""Erasure methods, one module each (``uce``, ``rece``, ``mace``, ``esd``,
-``few_shot_text_encoder``, ``hirm``), and their registry.
+"""Erasure methods, one module each, and their registry: closed forms (``uce``,
+``rece``, ``mace``, ``realera``, ``trce``'s first stage), denoiser fine-tuning (``esd``,
+``doco``, ``all_but_one``, ``ant``, ``co_erasing``, ``trce``), adapters and text encoder
+(``spm``, ``advunlearn``, ``few_shot_text_encoder``, ``hirm``), inference time (``cgce``;
+``astar``, a multi-concept fidelity method, not an erasure) and implicit concepts
+(``geom_erasing``).
 
 Every entry function has one shape: the pipeline, one `EraseRequest` (what to erase,
 what to preserve; `erase_diffusion.methods.request`), the typed params (a dict is
