@@ -70,8 +70,11 @@ def test_extend_vocabulary_keeps_old_ids_and_encodings(tiny_pipe: Any) -> None:
 
 
 def test_negative_prompts_and_scale_one_is_the_plain_sampler(tiny_pipe: Any) -> None:
-    pipe = GeomErasingPipeline(**vars(tiny_pipe.copy()), geom=GeomErasingParams())
+    variant = GeomErasingParams(negative="prompt-and-phrase")
+    pipe = GeomErasingPipeline(**vars(tiny_pipe.copy()), geom=variant)
     assert pipe.negative_prompts("a red circle")[1] == "a red circle mark top right"
+    default = GeomErasingPipeline(**vars(tiny_pipe), geom=GeomErasingParams())
+    assert default.negative_prompts("a red circle")[0] == "mark top left"
     assert len(pipe.negative_prompts("a red circle")) == 4
     phrase = GeomErasingPipeline(
         **vars(tiny_pipe), geom=GeomErasingParams(negative="phrase", geometry=False)

@@ -19,11 +19,14 @@ guidance, averaged over the locations $\mathcal G$ (the four corners):
 $$\hat\epsilon = \epsilon_{neg} + s\,\big(\epsilon_\theta(x_t, y) - \epsilon_{neg}\big),\qquad
 \epsilon_{neg} = \frac{1}{|\mathcal G|}\sum_{l \in \mathcal G}\epsilon_\theta(x_t, n_l),$$
 
-with $n_l = y \oplus g(l)$ (``negative="prompt-and-phrase"``, default) or $n_l = g(l)$
-alone (``negative="phrase"``, the paper's negative prompt in place of the empty one). The
-default keeps the prompt in the negative because the shipped tiny pipeline's
-unconditional prediction is poor (guidance 3 against the empty prompt halves its shape
-accuracy); then $\epsilon_\theta(x_t, y) - \epsilon_{neg}$ is the mark's direction only.
+with $n_l = g(l)$, the condition alone in place of the empty prompt (the paper's negative
+prompt, ``negative="phrase"``, default), or $n_l = y \oplus g(l)$
+(``negative="prompt-and-phrase"``, our variant, which keeps the prompt in the negative
+so that $\epsilon_\theta(x_t, y) - \epsilon_{neg}$ is the mark's direction only). On the
+watermarked world the paper's form works and the variant does not: 48 captions, the
+marked model draws the mark in 48 %, Geom-Erasing's weights unguided in 33 %, with the
+variant at s = 2 in 31 %, with the paper's negative at s = 2 in 4 % (the judge's
+all-three-attributes accuracy 0.875, as the marked model's).
 ``geometry=False`` is the ablation that writes existence only (``"mark"``).
 
 The training images come from the world the pipeline was fine-tuned on
@@ -71,7 +74,9 @@ class GeomErasingParams(MethodParams):
     learning_rate: float = Field(default=5e-4, gt=0.0, le=1.0)
     detector_steps: int = Field(default=300, ge=1, le=100_000)
     guidance: float = Field(default=2.0, ge=1.0, le=30.0, description="s.")
-    negative: Literal["prompt-and-phrase", "phrase"] = "prompt-and-phrase"
+    negative: Literal["phrase", "prompt-and-phrase"] = Field(
+        default="phrase", description="'phrase': the paper's negative; the other: our variant."
+    )
     seed: int = 0
 
 
