@@ -180,4 +180,8 @@ def test_quick_speed_run_reports_ratios_and_goal_flags(tmp_path: Path) -> None:
             assert by_name[goal].reference == GOALS[goal].bound
     assert "gather_speedup_vs_naive_met" in by_name
     assert any(m.unit == "s" and m.name == "step_s_pingpong" for m in result.metrics)
+    # Where the floor is: the out-of-place update alone, and the snapshot above it.
+    assert any(m.unit == "s" and m.name == "step_s_pingpong_flip" for m in result.metrics)
+    assert {"pingpong_floor_step_overhead", "snapshot_over_pingpong_floor"} <= set(by_name)
+    assert any(note.startswith("the floor: the out-of-place update") for note in result.notes)
     assert any("load average" in note for note in result.notes)

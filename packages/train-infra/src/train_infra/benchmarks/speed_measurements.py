@@ -50,8 +50,11 @@ def bench_snapshots(
 
     ``plain``: ``torch.optim.AdamW`` without snapshots (the baseline); ``copy``: the
     same with a copy-path snapshot after every step; ``pingpong_plain``:
-    `PingPongAdamW` without snapshots; ``pingpong``: with a snapshot after every
-    step (each flips slots); ``dcp_async``: AdamW with
+    `PingPongAdamW` without snapshots (updates in place); ``pingpong``: with a snapshot
+    after every step (each update then goes out of place, into the other slot);
+    ``pingpong_flip``: the out-of-place update of every step without any snapshot,
+    the floor of the ping-pong design (what ``pingpong`` costs beyond it is the
+    snapshot itself: the header, the commit and the reopen); ``dcp_async``: AdamW with
     ``torch.distributed.checkpoint.async_save`` of model and optimizer after every
     step, at most one in flight (the next one waits for the last, as ours do). Two
     models with the same weights, one per optimizer; the alternation makes machine
@@ -109,7 +112,7 @@ def bench_snapshots(
         fast_model = make()
         fast = PingPongAdamW(fast_model, fast_snapshots, lr=1e-4)
         step(fast_model, fast)
-        modes = ["plain", "copy", "pingpong_plain", "pingpong"]
+        modes = ["plain", "copy", "pingpong_plain", "pingpong", "pingpong_flip"]
         dcp_folder = tempfile.mkdtemp(dir=os.environ.get("TRAIN_INFRA_BENCH_DIR"))
         saves: list[Any] = []  # the async_save in flight (at most one)
         save_calls: list[float] = []
@@ -126,8 +129,20 @@ def bench_snapshots(
             order = list(times.items())
             for mode, timings in order if block % 2 else order[::-1]:
                 net, opt = (fast_model, fast) if mode.startswith("pingpong") else (model, optimizer)
+                if mode == "pingpong_flip":
+                    # The flips write into both slots uncommitted: the manager forgets
+                    # the pair's snapshots first, as before_overwrite does (untimed).
+                    for name in fast.slot_names:
+                        if name is not None:
+                            fast_snapshots.before_overwrite(name)
                 for _ in range(block_steps):
-                    elapsed = step(net, opt)
+                    if mode == "pingpong_flip":
+                        host, fast.snapshotter = fast.snapshotter, None
+                        fast.live_committed = True  # the update goes to the other slot
+                        elapsed = step(net, opt)
+                        fast.snapshotter = host
+                    else:
+                        elapsed = step(net, opt)
                     counter += 1
                     if mode == "dcp_async":
                         began = time.perf_counter()
@@ -154,6 +169,9 @@ def bench_snapshots(
                 fast_snapshots.wait()
                 if saves:
                     saves.pop().result()
+        # The restores below read a committed ping-pong snapshot, not a flipped slot.
+        step(fast_model, fast)
+        fast_snapshots.snapshot(fast_model, fast, step=counter + 1, blocking=True)
         for mode, timings in times.items():
             out[f"step_s_{mode}"] = statistics.median(timings)
         out["step_s_without"] = out["step_s_plain"]
