@@ -23,6 +23,9 @@ runs), any number of seeds, no requests (deletions are sampled from
 runs.
 """
 
+# Over 600 lines on purpose: one recipe read top to bottom (delete, evaluate, attack,
+# report); the attack loop already lives in _attack_audit.py and the evaluation in _evaluate.py.
+
 from __future__ import annotations
 
 from collections import defaultdict
