@@ -150,6 +150,7 @@ def test_anchors_are_never_erased_in_the_same_task() -> None:
 
 
 SMALL_TASKS = [["red"], ["green", "yellow"]]
+THREADS_BEFORE_RUN: dict[str, int] = {}
 SMALL_ATTACKS = [
     {"name": "inverted-latents", "params": {"images": 2}},
     {"name": "concept-vector", "params": {"pairs": 2, "images_per_prompt": 1}},
@@ -177,6 +178,9 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, BenchmarkR
     )
     parsed = DIFFUSION_ERASE_QUICK.parse(small)
     out = tmp_path_factory.mktemp("small-run")
+    import torch
+
+    THREADS_BEFORE_RUN["small_run"] = torch.get_num_threads()
     return parsed, DIFFUSION_ERASE_QUICK.run(parsed, NullProgress(), str(out)), out
 
 
@@ -203,6 +207,31 @@ def test_a_small_run_reports_every_method_and_writes_grids(small_run: Any) -> No
         "residue-vs-erasure",
     }
     result.model_dump_json()
+
+
+def test_the_run_uses_its_threads_knob_and_restores_torchs_count(small_run: Any) -> None:
+    import torch
+
+    parsed, result, _ = small_run
+    assert parsed.params.threads == 1
+    # The fixture ran with one thread; the count before the run is back.
+    assert torch.get_num_threads() == THREADS_BEFORE_RUN["small_run"]
+    assert any(n.endswith("; 1 torch thread(s).") and "Load average" in n for n in result.notes)
+
+
+def test_torch_threads_rejects_zero_and_restores_on_error() -> None:
+    import torch
+    from erase_diffusion.benchmarks._threads import torch_threads
+
+    notes: list[str] = []
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"), torch_threads(0, notes):
+        pass
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), torch_threads(before + 1, notes):
+        assert torch.get_num_threads() == before + 1
+        raise RuntimeError
+    assert torch.get_num_threads() == before
+    assert len(notes) == 1
 
 
 def test_the_concept_residue_is_reported_for_every_model_of_one_concept_tasks(

@@ -58,6 +58,7 @@ from erase_diffusion.benchmarks._attacks import (
     robust_table,
     save_attack_grids,
 )
+from erase_diffusion.benchmarks._threads import torch_threads
 from erase_diffusion.methods import METHODS
 from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.metrics.residue import RESIDUE_FAMILIES
@@ -154,6 +155,16 @@ class EraseRun(StrictModel):
             "Images per related-input family for the concept residue (RealEra's neighbour "
             "prompts: erase_diffusion.metrics.residue) of every one-concept task, for the "
             "original and every method; 0: not measured."
+        ),
+    )
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description=(
+            "torch threads while the run lasts (restored after): the networks are tiny, and "
+            "one thread avoids spin-wait stalls on shared cores (a method took minutes at "
+            "load 14 with torch's default threads, seconds with one)."
         ),
     )
     irece: bool = Field(
@@ -478,6 +489,18 @@ def _attack_model(
 
 
 def run_erasure(
+    parsed: ParsedSpec[NoParams, NoParams, EraseRun], progress: Progress, out_dir: str
+) -> BenchmarkResult:
+    """`_erase_and_judge` with ``params.threads`` torch threads; the load average at the
+    start and the end goes into the notes."""
+    load_notes: list[str] = []
+    with torch_threads(parsed.params.threads, load_notes):
+        result = _erase_and_judge(parsed, progress, out_dir)
+    result.notes.extend(load_notes)
+    return result
+
+
+def _erase_and_judge(
     parsed: ParsedSpec[NoParams, NoParams, EraseRun], progress: Progress, out_dir: str
 ) -> BenchmarkResult:
     """Erase each task's concepts with each method; judge before and after.
