@@ -36,6 +36,25 @@ prompt contains (the paper code's ``clipcos_tokenuni`` matching; ``transport`` p
 one term or turns it off). The cosine term needs only the embedding, so it also
 answers prompts given as embeddings; the token term needs the prompt's tokens, which a
 hook on the text encoder records for every prompt it encodes.
+
+**Several concepts: one membrane each, composed.** The paper erases several concepts by
+training one membrane per concept and plugging them into the model together, each
+with its own transport strength (no retraining, no interference between membranes):
+
+$$W x \mapsto W x + \sum_k \gamma_k(y)\, u_k\,(d_k^\top x), \qquad
+\gamma_k(y) = \max_{j \in C_k} \max\big(\cos(e_y, e_j),\; |T(y) \cap T(j)| / |T(j)|\big),$$
+
+$C_k$ the concepts of membrane $k$. A membrane with $\gamma_k(y) = 0$ adds nothing for
+that prompt, so the others act exactly as alone. ``composition="per-concept"`` (the
+default) trains one membrane per concept of the request (membrane $i$ from seed
+``seed + i``) and attaches them this way; ``composition="joint"`` trains one membrane
+on all the request's concepts (a variant: our earlier default, cheaper for many
+concepts). With one concept the two are the same. `attach_membrane` takes a list of
+membranes (saved and loaded one by one with `save_membrane` / `load_membrane`) and
+`detach_membranes` takes them all off again, leaving the UNet as it was. (The paper's
+code merges several membranes by summing their scaled down and up factors separately,
+which adds cross terms $u_j d_k^\top$; we add each membrane's own rank-one term, the
+composition the paper describes.)
 """
 
 from __future__ import annotations
@@ -43,7 +62,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -59,6 +78,7 @@ if TYPE_CHECKING:
     import torch
 
 Transport = Literal["clipcos_tokenuni", "clipcos", "tokenuni", "off"]
+Composition = Literal["per-concept", "joint"]
 _WRAPPED_BLOCK = "Transformer2DModel"
 
 
@@ -85,6 +105,13 @@ class SPMParams(MethodParams):
     transport: Transport = Field(
         default="clipcos_tokenuni",
         description="Facilitated transport at inference: both terms, one, or 'off' (γ = 1).",
+    )
+    composition: Composition = Field(
+        default="per-concept",
+        description=(
+            "Several concepts: one membrane per concept, composed with a transport strength "
+            "each (the paper's), or one membrane trained on all of them ('joint')."
+        ),
     )
     seed: int = Field(default=0, description="Seed of the adapter init and of every draw.")
 
@@ -256,23 +283,8 @@ def new_membrane(unet: Any, concepts: list[str], seed: int) -> Membrane:
     return membrane
 
 
-def attach_membrane(
-    pipe: TextToImage,
-    membrane: Membrane,
-    transport: Transport = "clipcos_tokenuni",
-    *,
-    in_place: bool = False,
-) -> TextToImage:
-    """``pipe`` (a copy unless ``in_place``) with ``membrane`` hooked onto its UNet and
-    facilitated transport ``transport``; the pipeline's own weights are not changed.
-
-    Raises naming the layer when ``pipe``'s UNet lacks a wrapped layer or its shape
-    differs (another architecture).
-    """
-    import torch
-
-    attached = working_copy(pipe, in_place)
-    layers = dict(wrapped_layers(attached.unet))
+def _check_fits(membrane: Membrane, layers: dict[str, Any]) -> None:
+    """Raise naming the layer when ``membrane`` does not fit the UNet's ``layers``."""
     for name, (down, up) in membrane.layers.items():
         layer = layers.get(name)
         if layer is None:
@@ -286,21 +298,78 @@ def attach_membrane(
                 f"membrane layer {name!r} has shape {(up.shape[0], *down.shape[1:])}, the "
                 f"UNet's layer {want}: same architecture needed"
             )
-    names = membrane.concepts
+
+
+def attach_membrane(
+    pipe: TextToImage,
+    membrane: Membrane | Sequence[Membrane],
+    transport: Transport | Sequence[Transport] = "clipcos_tokenuni",
+    *,
+    in_place: bool = False,
+) -> TextToImage:
+    """``pipe`` (a copy unless ``in_place``) with ``membrane`` (one, or a list composed as
+    in the module doc, each with its own strength $\\gamma_k(y)$) hooked onto its UNet;
+    ``transport`` is one for all membranes or one per membrane. The pipeline's own
+    weights are not changed; `detach_membranes` takes the membranes off again.
+
+    Raises naming the layer when ``pipe``'s UNet lacks a wrapped layer or its shape
+    differs (another architecture).
+    """
+    import torch
+
+    membranes = [membrane] if isinstance(membrane, Membrane) else list(membrane)
+    if not membranes:
+        raise ValueError("attach_membrane needs at least one membrane, got an empty list")
+    transports = [transport] * len(membranes) if isinstance(transport, str) else list(transport)
+    if len(transports) != len(membranes):
+        raise ValueError(
+            f"got {len(transports)} transports for {len(membranes)} membranes: give one "
+            "transport for all, or one per membrane"
+        )
+    attached = working_copy(pipe, in_place)
+    layers = dict(wrapped_layers(attached.unet))
+    for one in membranes:
+        _check_fits(one, layers)
     special = set(attached.tokenizer.all_special_ids)
-    tokens = [set(attached.tokenize([n])[0].tolist()) - special for n in names]
-    rows = attached.encode(names).reshape(len(names), -1).double()
-    state = _State(transport, list(names), rows, tokens)
-    for name, (down, up) in membrane.layers.items():
-        layer = layers[name]
-        conv = None
-        if isinstance(layer, torch.nn.Conv2d):
-            conv = (layer.stride, layer.padding, layer.dilation)
-        layer.register_forward_hook(_MembraneHook(down, up, conv, state))
-    attached.unet.register_forward_pre_hook(_Transport(state), with_kwargs=True)
-    if transport in ("clipcos_tokenuni", "tokenuni"):
-        attached.text_encoder.register_forward_hook(_TokenRecorder(state), with_kwargs=True)
+    for one, how in zip(membranes, transports, strict=True):
+        names = one.concepts
+        tokens = [set(attached.tokenize([n])[0].tolist()) - special for n in names]
+        with torch.no_grad():
+            rows = attached.encode(names).reshape(len(names), -1).double()
+        state = _State(how, list(names), rows, tokens)
+        for name, (down, up) in one.layers.items():
+            layer = layers[name]
+            conv = None
+            if isinstance(layer, torch.nn.Conv2d):
+                conv = (layer.stride, layer.padding, layer.dilation)
+            layer.register_forward_hook(_MembraneHook(down, up, conv, state))
+        attached.unet.register_forward_pre_hook(_Transport(state), with_kwargs=True)
+        if how in ("clipcos_tokenuni", "tokenuni"):
+            attached.text_encoder.register_forward_hook(_TokenRecorder(state), with_kwargs=True)
     return attached
+
+
+_HOOK_TABLES = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+)
+
+
+def detach_membranes(pipe: TextToImage, *, in_place: bool = False) -> TextToImage:
+    """``pipe`` (a copy unless ``in_place``) with every attached membrane and its
+    transport hooks taken off: the UNet computes exactly what it did before
+    `attach_membrane` (its weights were never changed)."""
+    detached = working_copy(pipe, in_place)
+    ours = (_MembraneHook, _Transport, _TokenRecorder)
+    for module in [*detached.unet.modules(), *detached.text_encoder.modules()]:
+        hooks = {**module._forward_hooks, **module._forward_pre_hooks}
+        for key in [k for k, hook in hooks.items() if isinstance(hook, ours)]:
+            for table in _HOOK_TABLES:
+                getattr(module, table, {}).pop(key, None)
+    return detached
 
 
 def _hooks(pipe: TextToImage) -> list[tuple[str, _MembraneHook]]:
@@ -312,15 +381,30 @@ def _hooks(pipe: TextToImage) -> list[tuple[str, _MembraneHook]]:
     return found
 
 
-def membrane_of(pipe: TextToImage) -> Membrane:
-    """The membrane attached to ``pipe`` (by `erase_spm` or `attach_membrane`)."""
+def membranes_of(pipe: TextToImage) -> list[Membrane]:
+    """The membranes attached to ``pipe`` (by `erase_spm` or `attach_membrane`), in the
+    order they were attached."""
     hooks = _hooks(pipe)
     if not hooks:
         raise ValueError("this pipeline has no SPM attached (use erase_spm or attach_membrane)")
-    state = hooks[0][1].state
-    concepts = list(state.concept_names)
-    layers = {name: (h.down.detach().clone(), h.up.detach().clone()) for name, h in hooks}
-    return Membrane(concepts=concepts, layers=layers)
+    grouped: dict[int, Membrane] = {}
+    for name, hook in hooks:
+        state = hook.state
+        one = grouped.setdefault(id(state), Membrane(concepts=list(state.concept_names)))
+        one.layers[name] = (hook.down.detach().clone(), hook.up.detach().clone())
+    return list(grouped.values())
+
+
+def membrane_of(pipe: TextToImage) -> Membrane:
+    """The one membrane attached to ``pipe``; raises when there are several (per-concept
+    composition: use `membranes_of`)."""
+    found = membranes_of(pipe)
+    if len(found) > 1:
+        raise ValueError(
+            f"this pipeline has {len(found)} membranes attached "
+            f"({', '.join('+'.join(m.concepts) for m in found)}): use membranes_of"
+        )
+    return found[0]
 
 
 def save_membrane(membrane: Membrane, path: str | Path) -> None:
@@ -458,9 +542,20 @@ def erase_spm(
     *,
     in_place: bool = False,
 ) -> TextToImage:
-    """Erase ``request.concepts`` with a trained SPM attached to ``pipe`` (a copy unless
-    ``in_place``); the base weights are not changed. `membrane_of` gets the membrane
-    back, to save it and attach it to another pipeline."""
+    """Erase ``request.concepts`` with trained SPMs attached to ``pipe`` (a copy unless
+    ``in_place``): one per concept, or one for all with ``composition="joint"``; the
+    base weights are not changed. `membranes_of` gets the membranes back, to save them
+    and attach them to another pipeline."""
     params = method_params(SPMParams, params, "spm")
-    membrane = train_membrane(pipe, request, params)
-    return attach_membrane(pipe, membrane, params.transport, in_place=in_place)
+    if params.composition == "joint":
+        membranes = [train_membrane(pipe, request, params)]
+    else:
+        membranes = [
+            train_membrane(
+                pipe,
+                EraseRequest([concept], request.preserve_prompts),
+                params.model_copy(update={"seed": params.seed + i}),
+            )
+            for i, concept in enumerate(request.concepts)
+        ]
+    return attach_membrane(pipe, membranes, params.transport, in_place=in_place)
