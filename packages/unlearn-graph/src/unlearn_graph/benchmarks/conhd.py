@@ -23,7 +23,6 @@ and epoch time against the number of layers. No torch at import time.
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from typing import Any
@@ -32,9 +31,10 @@ import numpy as np
 from pydantic import Field, field_validator
 from unlearn_schema.configs import BenchmarkSpec, Size
 from unlearn_schema.plugins import Benchmark, ParsedSpec, Progress
-from unlearn_schema.recipes import machine_load_note, spec_from_parts
+from unlearn_schema.recipes import spec_from_parts
 from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series, Table
 
+from unlearn_graph.benchmarks._common import comparison_result, distinct_entries, with_threads
 from unlearn_graph.hyper import HYPER_MODELS, HyperModelName, HyperModelParams
 from unlearn_graph.worlds.hyper_roles import HyperRolesConfig, HyperWorld, hyper_roles
 
@@ -58,9 +58,7 @@ class ConhdRun(HyperModelParams):
     @field_validator("models")
     @classmethod
     def _distinct_models(cls, value: list[HyperModelName]) -> list[HyperModelName]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"models must be distinct, got {value}")
-        return value
+        return distinct_entries(value, "models")
 
     @field_validator("layers")
     @classmethod
@@ -102,14 +100,7 @@ def _check(parsed: Parsed) -> None:
 
 def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(parsed.params.threads)
-    try:
-        return _compare(parsed, progress)
-    finally:
-        torch.set_num_threads(threads)
+    return with_threads(parsed.params.threads, _compare, parsed, progress)
 
 
 def _label_shares(world: HyperWorld) -> str:
@@ -269,20 +260,13 @@ def _report(
         f"{run.val_share:.0%} / {run.test_share:.0%}; scores at the best validation epoch",
         "paper's claim: CoNHD beats single-representation HGNNs (WHATsNet and others) on "
         "every ENC dataset, holds up as layers are added, at no loss of efficiency",
-        machine_load_note(load_before, after=os.getloadavg()),
-        f"machine: {platform.platform()}, {run.threads} torch thread(s)",
     ]
-    return BenchmarkResult(
-        metrics=metrics,
-        curves=curves,
-        summary=Table(
-            title="Test micro-F1 / macro-F1 (mean over seeds; ms per training step)",
-            header=["model", *(f"{d} layer(s)" for d in run.layers)],
-            rows=rows,
-        ),
-        notes=notes,
-        timings={"total": time.perf_counter() - started},
+    summary = Table(
+        title="Test micro-F1 / macro-F1 (mean over seeds; ms per training step)",
+        header=["model", *(f"{d} layer(s)" for d in run.layers)],
+        rows=rows,
     )
+    return comparison_result(metrics, curves, summary, notes, load_before, started, run.threads)
 
 
 GRAPH_HYPER_CONHD = Benchmark[HyperRolesConfig, Any, ConhdRun](

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import statistics
 import time
 from typing import TYPE_CHECKING, Any
@@ -44,7 +43,7 @@ from pydantic import Field, field_validator
 from unlearn_schema.base import StrictModel
 from unlearn_schema.configs import BenchmarkSpec, Size
 from unlearn_schema.plugins import Benchmark, ParsedSpec, Progress
-from unlearn_schema.recipes import Goal, machine_load_note, spec_from_parts
+from unlearn_schema.recipes import Goal, spec_from_parts
 from unlearn_schema.results import (
     BenchmarkResult,
     Curve,
@@ -54,7 +53,7 @@ from unlearn_schema.results import (
     Table,
 )
 
-from unlearn_graph.benchmarks._common import with_threads
+from unlearn_graph.benchmarks._common import distinct_entries, run_notes, with_threads
 from unlearn_graph.edges import EDGE_MODELS, EdgeModelName
 from unlearn_graph.worlds.edge_patterns import EdgeGraphDataset, EdgePatternsConfig, edge_patterns
 
@@ -72,9 +71,7 @@ def _all_models() -> list[EdgeModelName]:
 
 
 def _distinct_sorted(value: list[Any]) -> list[Any]:
-    if len(set(value)) != len(value):
-        raise ValueError(f"entries must be distinct, got {value}")
-    return sorted(value)
+    return sorted(distinct_entries(value, "entries"))
 
 
 class EdgeDHTRun(StrictModel):
@@ -412,10 +409,7 @@ def _report(
                 log_x=True,
             )
         )
-    notes += [
-        machine_load_note(load_before, after=os.getloadavg()),
-        f"machine: {platform.platform()}, {run.threads} torch thread(s)",
-    ]
+    notes += run_notes(load_before, run.threads)
     timings["total"] = time.perf_counter() - started
     return BenchmarkResult(
         metrics=metrics, curves=curves, summary=summary, notes=notes, timings=timings

@@ -27,6 +27,8 @@ from unlearn_schema.plugins import Benchmark, NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import machine_load_note, spec_from_parts
 from unlearn_schema.results import BenchmarkResult, GraphPlot, MetricValue, Table
 
+from unlearn_graph.benchmarks._common import distinct_entries, with_threads
+
 Detector = Literal["mlp", "sage", "rgcn", "han", "sage-focal"]
 DETECTORS: tuple[str, ...] = get_args(Detector)
 GRAPH_DETECTORS = ("sage", "rgcn", "han", "sage-focal")
@@ -38,9 +40,7 @@ def _all_detectors() -> list[Detector]:
 
 def distinct(value: list[Detector]) -> list[Detector]:
     """A ``detectors`` field's check: each detector named once."""
-    if len(set(value)) != len(value):
-        raise ValueError(f"detectors must be distinct, got {value}")
-    return value
+    return distinct_entries(value, "detectors")
 
 
 class FraudWorld(StrictModel):
@@ -155,18 +155,11 @@ def _default_spec(size: Size) -> BenchmarkSpec:
 
 
 def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(parsed.params.threads)
-    try:
-        return _detect(parsed, progress, out_dir)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _detect(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
+    return with_threads(parsed.params.threads, _detect, parsed, progress)
+
+
+def _detect(parsed: Parsed, progress: Progress) -> BenchmarkResult:
     travel = _travel()
     from unlearn_graph.fraud_detectors import best_f1_threshold, train_detector
     from unlearn_graph.worlds.hetero import to_hetero_data

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,9 +38,10 @@ from pydantic import Field, field_validator
 from unlearn_schema.base import StrictModel
 from unlearn_schema.configs import BenchmarkSpec, Size
 from unlearn_schema.plugins import Benchmark, NoParams, ParsedSpec, Progress
-from unlearn_schema.recipes import Goal, machine_load_note, spec_from_parts
+from unlearn_schema.recipes import Goal, spec_from_parts
 from unlearn_schema.results import BenchmarkResult, Direction, MetricValue, Table
 
+from unlearn_graph.benchmarks._common import run_notes
 from unlearn_graph.benchmarks.fraud_rings import Detector, FraudWorld, _travel, distinct
 from unlearn_graph.benchmarks.speed import goal_metric
 
@@ -193,8 +193,7 @@ def _report(
         f"with reverse edges), {first['users']} users, seed {parsed.seeds[0]}; "
         f"{run.epochs} timed epoch(s) per detector, hidden {run.hidden}, "
         "one fresh process per detector (peak RSS includes torch's imports)",
-        machine_load_note(load_before, after=os.getloadavg()),
-        f"machine: {platform.platform()}, {run.threads} torch thread(s)",
+        *run_notes(load_before, run.threads),
     ]
     summary = Table(
         title=f"TravelFraudBench detection at {first['nodes']} nodes",

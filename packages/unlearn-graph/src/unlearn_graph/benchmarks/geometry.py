@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import statistics
 import time
 from typing import Any
@@ -32,9 +31,10 @@ from pydantic import Field
 from unlearn_schema.base import StrictModel
 from unlearn_schema.configs import BenchmarkSpec, Size
 from unlearn_schema.plugins import Benchmark, ParsedSpec, Progress
-from unlearn_schema.recipes import machine_load_note, spec_from_parts
+from unlearn_schema.recipes import spec_from_parts
 from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series, Table
 
+from unlearn_graph.benchmarks._common import check_node_split, comparison_result, with_threads
 from unlearn_graph.geometry import LEARNERS
 from unlearn_graph.worlds.mixed_geometry import MixedGeometryConfig
 
@@ -74,12 +74,7 @@ def _default_spec(size: Size) -> BenchmarkSpec:
 
 
 def _check(parsed: Parsed) -> None:
-    run = parsed.params
-    if run.train_ratio + run.val_ratio >= 1.0:
-        raise ValueError(
-            f"params: train_ratio + val_ratio must be below 1 (a test set is needed), got "
-            f"{run.train_ratio} + {run.val_ratio}"
-        )
+    check_node_split(parsed.params.train_ratio, parsed.params.val_ratio)
     if parsed.world.ring_size <= 2 * parsed.world.ring_neighbours:
         raise ValueError(
             f"world.params: ring_size {parsed.world.ring_size} must exceed twice "
@@ -89,14 +84,7 @@ def _check(parsed: Parsed) -> None:
 
 def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(parsed.params.threads)
-    try:
-        return _compare(parsed, progress)
-    finally:
-        torch.set_num_threads(threads)
+    return with_threads(parsed.params.threads, _compare, parsed, progress)
 
 
 def _compare(parsed: Parsed, progress: Progress) -> BenchmarkResult:
@@ -252,19 +240,14 @@ def _report(
         "paper's claim: encoders in one (Euclidean) space lose accuracy at structural "
         "boundaries, and experts in several geometries fused by local structure recover "
         "it; compare boundary_gap per method and graphshaper_margin on the boundary nodes",
-        machine_load_note(load_before, after=os.getloadavg()),
-        f"machine: {platform.platform()}, {parsed.params.threads} torch thread(s)",
     ]
-    return BenchmarkResult(
-        metrics=metrics,
-        curves=curves,
-        summary=Table(
-            title="Test accuracy (mean ± std over seeds) by node group",
-            header=["method", *GROUPS],
-            rows=rows,
-        ),
-        notes=notes,
-        timings={"total": time.perf_counter() - started},
+    summary = Table(
+        title="Test accuracy (mean ± std over seeds) by node group",
+        header=["method", *GROUPS],
+        rows=rows,
+    )
+    return comparison_result(
+        metrics, curves, summary, notes, load_before, started, parsed.params.threads
     )
 
 

@@ -22,7 +22,6 @@ noise rate per dataset and noise kind. No torch at import time.
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from typing import Any
@@ -31,13 +30,13 @@ from pydantic import Field, field_validator
 from unlearn_schema.base import StrictModel
 from unlearn_schema.configs import BenchmarkSpec, Size
 from unlearn_schema.plugins import Benchmark, ParsedSpec, Progress
-from unlearn_schema.recipes import machine_load_note, spec_from_parts
+from unlearn_schema.recipes import spec_from_parts
 from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series, Table
 
-from unlearn_graph.benchmarks._common import node_graphs, planetoid_missing, with_threads
+from unlearn_graph.benchmarks import _common
 from unlearn_graph.robust import LEARNERS
 from unlearn_graph.robust.noise import NOISE_KINDS, NoiseKind
-from unlearn_graph.worlds import CSBMConfig, GraphArrays, PlanetoidConfig
+from unlearn_graph.worlds import CSBMConfig, PlanetoidConfig
 
 LabelNoiseWorld = CSBMConfig | PlanetoidConfig
 REFERENCE = "gcn-ce"
@@ -68,16 +67,12 @@ class LabelNoiseRun(StrictModel):
     @field_validator("noise_kinds")
     @classmethod
     def _distinct_kinds(cls, value: list[NoiseKind]) -> list[NoiseKind]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"noise kinds must be distinct, got {value}")
-        return value
+        return _common.distinct_entries(value, "noise kinds")
 
     @field_validator("rates")
     @classmethod
     def _check_rates(cls, value: list[float]) -> list[float]:
-        if any(not 0.0 < r < 1.0 for r in value) or len(set(value)) != len(value):
-            raise ValueError(f"rates must be distinct numbers in (0, 1), got {value}")
-        return sorted(value)
+        return _common.distinct_shares(value, "rates")
 
 
 Parsed = ParsedSpec[LabelNoiseWorld, Any, LabelNoiseRun]
@@ -118,26 +113,13 @@ def _check(parsed: Parsed) -> None:
                 f"no more likely than the others ({parsed.world.num_classes} classes); give "
                 f"rates below {bound:.3f}"
             )
-    if isinstance(parsed.world, PlanetoidConfig) and (missing := planetoid_missing(parsed.world)):
-        raise ValueError(
-            f"world.params: Planetoid folder {parsed.world.folder!r} lacks {', '.join(missing)} "
-            "(nothing is downloaded); use world 'csbm' or give a folder with the files"
-        )
-    if run.train_ratio + run.val_ratio >= 1.0:
-        raise ValueError(
-            f"params: train_ratio + val_ratio must be below 1 (a test set is needed), got "
-            f"{run.train_ratio} + {run.val_ratio}"
-        )
-
-
-def _graphs(parsed: Parsed, seed: int, notes: list[str]) -> dict[str, GraphArrays]:
-    first = seed == parsed.seeds[0]
-    return node_graphs(parsed.world, parsed.params.planetoid, seed, notes if first else None)
+    _common.check_planetoid_world(parsed.world)
+    _common.check_node_split(run.train_ratio, run.val_ratio)
 
 
 def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
-    return with_threads(parsed.params.threads, _compare, parsed, progress)
+    return _common.with_threads(parsed.params.threads, _compare, parsed, progress)
 
 
 Cell = tuple[str, str, float, str]
@@ -155,7 +137,7 @@ def _compare(parsed: Parsed, progress: Progress) -> BenchmarkResult:
     load_before = os.getloadavg()
     started = time.perf_counter()
     notes: list[str] = []
-    per_seed = {seed: _graphs(parsed, seed, notes) for seed in parsed.seeds}
+    per_seed = _common.graphs_by_seed(parsed.world, run.planetoid, parsed.seeds, notes)
     names = list(per_seed[parsed.seeds[0]])
     settings: list[tuple[str, float]] = [("clean", 0.0)]
     settings += [(kind, rate) for kind in run.noise_kinds for rate in run.rates]
@@ -313,19 +295,14 @@ def _report(
         "its epoch of best noisy-validation accuracy",
         "paper's claim: ERASE outperforms the baselines with clear margins across noise levels; "
         "compare erase_margin per cell",
-        machine_load_note(load_before, after=os.getloadavg()),
-        f"machine: {platform.platform()}, {run.threads} torch thread(s)",
     ]
-    return BenchmarkResult(
-        metrics=metrics,
-        curves=curves,
-        summary=Table(
-            title="Test accuracy (mean ± std over seeds); rate 0 is the clean labels",
-            header=["dataset", "noise", "rate", *methods],
-            rows=rows,
-        ),
-        notes=notes,
-        timings={"total": time.perf_counter() - started},
+    summary = Table(
+        title="Test accuracy (mean ± std over seeds); rate 0 is the clean labels",
+        header=["dataset", "noise", "rate", *methods],
+        rows=rows,
+    )
+    return _common.comparison_result(
+        metrics, curves, summary, notes, load_before, started, run.threads
     )
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import platform
 import statistics
 import time
 from typing import Literal
@@ -38,11 +37,11 @@ from pydantic import Field, field_validator
 from unlearn_schema.base import StrictModel
 from unlearn_schema.configs import BenchmarkSpec, Size
 from unlearn_schema.plugins import Benchmark, NoParams, ParsedSpec, Progress
-from unlearn_schema.recipes import machine_load_note, spec_from_parts
+from unlearn_schema.recipes import spec_from_parts
 from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series, Table
 
 from unlearn_graph.attacks.feature_perturbation import SELECTORS, FeatureAttackParams, Selector
-from unlearn_graph.benchmarks._common import node_graphs, planetoid_missing, with_threads
+from unlearn_graph.benchmarks import _common
 from unlearn_graph.config import TrainConfig
 from unlearn_graph.worlds import CSBMConfig, PlanetoidConfig
 
@@ -104,9 +103,7 @@ class RWCSAttackRun(StrictModel):
     @field_validator("models", "selectors")
     @classmethod
     def _distinct(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"entries must be distinct, got {value}")
-        return value
+        return _common.distinct_entries(value, "entries")
 
     @field_validator("strength_scales")
     @classmethod
@@ -118,9 +115,7 @@ class RWCSAttackRun(StrictModel):
     @field_validator("budget_shares")
     @classmethod
     def _check_shares(cls, value: list[float]) -> list[float]:
-        if any(not 0.0 < s < 1.0 for s in value) or len(set(value)) != len(value):
-            raise ValueError(f"budget_shares must be distinct numbers in (0, 1), got {value}")
-        return sorted(value)
+        return _common.distinct_shares(value, "budget_shares")
 
 
 Parsed = ParsedSpec[RWCSWorld, NoParams, RWCSAttackRun]
@@ -148,16 +143,8 @@ def _default_spec(size: Size) -> BenchmarkSpec:
 
 def _check(parsed: Parsed) -> None:
     run = parsed.params
-    if isinstance(parsed.world, PlanetoidConfig) and (missing := planetoid_missing(parsed.world)):
-        raise ValueError(
-            f"world.params: Planetoid folder {parsed.world.folder!r} lacks {', '.join(missing)} "
-            "(nothing is downloaded); use world 'csbm' or give a folder with the files"
-        )
-    if run.train_ratio + run.val_ratio >= 1.0:
-        raise ValueError(
-            f"params: train_ratio + val_ratio must be below 1 (a test set is needed), got "
-            f"{run.train_ratio} + {run.val_ratio}"
-        )
+    _common.check_planetoid_world(parsed.world)
+    _common.check_node_split(run.train_ratio, run.val_ratio)
     if "gat" in run.models and run.hidden % run.heads:
         raise ValueError(
             f"params: GAT needs hidden divisible by heads, got {run.hidden} and {run.heads}"
@@ -174,7 +161,7 @@ def _check(parsed: Parsed) -> None:
 
 def _run(parsed: Parsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
-    return with_threads(parsed.params.threads, _attack, parsed, progress)
+    return _common.with_threads(parsed.params.threads, _attack, parsed, progress)
 
 
 Cell = tuple[str, str, str, int]
@@ -200,12 +187,7 @@ def _attack(parsed: Parsed, progress: Progress) -> BenchmarkResult:
     load_before = os.getloadavg()
     started = time.perf_counter()
     notes: list[str] = []
-    per_seed = {
-        seed: node_graphs(
-            parsed.world, run.planetoid, seed, notes if seed == parsed.seeds[0] else None
-        )
-        for seed in parsed.seeds
-    }
+    per_seed = _common.graphs_by_seed(parsed.world, run.planetoid, parsed.seeds, notes)
     names = list(per_seed[parsed.seeds[0]])
     progress.start(len(parsed.seeds) * len(names) * len(run.models), "trained models")
     rates: dict[Cell, list[float]] = {}
@@ -447,26 +429,21 @@ def _report(
         f"GC-RWCS l = {attack.top_per_target}; random selector mean of {run.random_draws} draws",
         "paper's claims: RWCS raises the loss but its mis-classification rate shows a "
         "diminishing return in r; GC-RWCS corrects it and beats RWCS and the baselines",
-        machine_load_note(load_before, after=os.getloadavg()),
-        f"machine: {platform.platform()}, {run.threads} torch thread(s)",
     ]
-    return BenchmarkResult(
-        metrics=metrics,
-        curves=curves,
-        summary=Table(
-            title="Test mis-classification rate (mean ± std over seeds) by attacked share r / n",
-            header=[
-                "dataset",
-                "model",
-                "lambda",
-                "selector",
-                "clean",
-                *[f"r/n={s:g}" for s in run.budget_shares],
-            ],
-            rows=rows,
-        ),
-        notes=notes,
-        timings={"total": time.perf_counter() - started},
+    summary = Table(
+        title="Test mis-classification rate (mean ± std over seeds) by attacked share r / n",
+        header=[
+            "dataset",
+            "model",
+            "lambda",
+            "selector",
+            "clean",
+            *[f"r/n={s:g}" for s in run.budget_shares],
+        ],
+        rows=rows,
+    )
+    return _common.comparison_result(
+        metrics, curves, summary, notes, load_before, started, run.threads
     )
 
 
