@@ -20,6 +20,24 @@ steps (``"pgd"``) or sign-gradient steps (``"fast-at"``, the paper's fast varian
 search warm-starts from the previous $\delta$ (``attack_init: latest``) and starts
 from a random vocabulary word's embedding.
 
+**Discrete attack** (``attack="discrete"``). The paper poses the inner problem over
+prompts, $c' $ at most $\epsilon$ tokens away from $c$ ($\|c' - c\|_0 \le \epsilon$,
+the threat model of UnlearnDiffAtk, with which it evaluates); its released code solves
+the soft-token relaxation above. The discrete option keeps the prompt text: $k$ =
+``attack_tokens`` vocabulary tokens $v_1 \dots v_k \in V$ put before $c$, the same loss,
+
+$$v^\star = \arg\min_{v \in V^k} \big\|\epsilon_\theta(x_t, \tau_\phi([v; c]), t)
+- \epsilon_c\big\|^2,$$
+
+solved by coordinate search: each of the ``attack_steps`` steps takes the next
+position $p$ (cyclically), ranks every token $w$ by the first-order change of the loss
+when $v_p$ becomes $w$, $(E_w - E_{v_p})^\top \nabla_{E_{v_p}} L$ ($E$ the input
+embedding table: the gradient with respect to the one-hot token choice, as AutoPrompt
+and GCG rank swaps), evaluates the ``attack_candidates`` best-ranked tokens exactly
+(``None``: the whole vocabulary, exact coordinate descent, cheap on the shapes world's
+17 words) and keeps the best one if it lowers the loss (the loss never increases).
+The tokens warm-start from the previous outer step's, as $\delta$ does.
+
 **Outer (unlearning).** ESD's negative-guidance loss read through the adversarial
 prompt, plus the utility-retaining regulariser on retain prompts $c_r$ (the request's
 preserve prompts):
@@ -37,7 +55,8 @@ $\epsilon_c = \epsilon_\theta(x_t, \tau_{\phi_0}(c), t)$. The first
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -70,8 +89,24 @@ class AdvUnlearnParams(MethodParams):
     batch_size: int = Field(default=4, ge=1, le=256, description="Concept prompts per step.")
     ddim_steps: int = Field(default=10, ge=2, le=1000, description="Steps of the x_t sampler.")
     warmup_iterations: int = Field(default=10, ge=0, le=100_000)
-    attack: Literal["pgd", "fast-at"] = Field(default="pgd")
+    attack: Literal["pgd", "fast-at", "discrete"] = Field(
+        default="pgd",
+        description="Soft-token attack (Adam or sign steps) or discrete token search.",
+    )
     attack_steps: int = Field(default=3, ge=1, le=10_000)
+    attack_tokens: int = Field(
+        default=3,
+        ge=1,
+        le=16,
+        description="k adversarial prefix tokens of the discrete attack (the soft attacks use 1).",
+    )
+    attack_candidates: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Discrete attack: tokens tried exactly per step, best first-order first "
+        "(None: every token of the vocabulary).",
+    )
     attack_learning_rate: float = Field(default=1e-2, gt=0.0, le=10.0)
     attack_every: int = Field(
         default=1, ge=1, le=100_000, description="Outer steps between adversarial updates."
@@ -123,6 +158,74 @@ def attack_embedding(
         adversarial_step(delta, grad, optimizer, params.attack)
         losses.append(float(loss.detach()))
     return delta.detach(), losses
+
+
+@contextmanager
+def _embedding_offset(encoder: Any, offset: torch.Tensor) -> Iterator[None]:
+    """While open, the encoder's input embeddings (b, L, d) read ``offset`` added: at
+    zero the outputs are unchanged and the gradient with respect to ``offset`` is the
+    gradient with respect to each position's input embedding."""
+
+    def add(_module: Any, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
+        return output + offset.to(output.dtype)
+
+    handle = encoder.get_input_embeddings().register_forward_hook(add)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def attack_tokens(
+    pipe: TextToImage,
+    ids: torch.Tensor,
+    positions: list[int],
+    vocabulary: list[int],
+    draw: tuple[torch.Tensor, Any, torch.Tensor],
+    params: AdvUnlearnParams,
+) -> tuple[torch.Tensor, list[float]]:
+    r"""The discrete inner problem: ``params.attack_steps`` coordinate steps on the
+    adversarial tokens at ``positions`` of ``ids`` (b, L; the same tokens in every row),
+    each choosing among ``vocabulary`` the token that minimises
+    $\|\epsilon_\theta(x_t, \tau_\phi(\text{ids}), t) - \epsilon_c\|^2$ for the ``draw``
+    $(x_t, t, \epsilon_c)$ (see the module doc); returns the new ids and the loss before
+    each step. ``pipe``'s weights are only read."""
+    import torch
+
+    x, t, eps_concept = draw
+    encoder, unet = pipe.text_encoder, pipe.unet
+    table = encoder.get_input_embeddings().weight.detach()
+    allowed = torch.tensor(vocabulary, dtype=torch.long)
+    tried = len(vocabulary) if params.attack_candidates is None else params.attack_candidates
+    tried = min(tried, len(vocabulary))
+    ids = ids.clone()
+    rows = ids.shape[0]
+    losses = []
+    for step in range(params.attack_steps):
+        position = positions[step % len(positions)]
+        offset = torch.zeros((*ids.shape, table.shape[1]), requires_grad=True)
+        with _embedding_offset(encoder, offset):
+            context = encoder(ids).last_hidden_state
+        loss = torch.nn.functional.mse_loss(
+            unet(x, t, encoder_hidden_states=context).sample, eps_concept
+        )
+        (grad,) = torch.autograd.grad(loss, [offset])
+        # First-order change of the loss when the token at ``position`` becomes w; the
+        # current token's own term is the same for every w, so ranking by E_w . g will do.
+        change = table[allowed] @ grad[:, position].sum(0)
+        candidates = allowed[change.topk(tried, largest=False).indices]
+        trial = ids.repeat(tried, 1)
+        trial[:, position] = candidates.repeat_interleave(rows)
+        with torch.no_grad():
+            context = encoder(trial).last_hidden_state
+            predicted = unet(x.repeat(tried, 1, 1, 1), t, encoder_hidden_states=context).sample
+            error = (predicted - eps_concept.repeat(tried, 1, 1, 1)) ** 2
+            exact = error.reshape(tried, -1).mean(1)
+        best = int(exact.argmin())
+        if float(exact[best]) < float(loss.detach()):
+            ids[:, position] = candidates[best]
+        losses.append(float(loss.detach()))
+    return ids, losses
 
 
 def _partial_sample(
@@ -181,6 +284,20 @@ def erase_advunlearn(
     empty = original([""])
     start = [words[int(torch.randint(0, len(words), (1,), generator=generator))] for _ in concepts]
     deltas = [table[i].detach().clone() for i in start]
+    discrete = params.attack == "discrete"
+    # The discrete attack's tokens per concept: k random words, then the latest found.
+    tokens = (
+        [
+            [
+                words[int(i)]
+                for i in torch.randint(0, len(words), (params.attack_tokens,), generator=generator)
+            ]
+            for _ in concepts
+        ]
+        if discrete
+        else []
+    )
+    positions = list(range(1, 1 + params.attack_tokens))  # after <start>: a prefix
     b = params.batch_size
     encoder.train()
     # Same partial-denoising x_t and negative-guidance target as esd.py; the trained
@@ -198,19 +315,26 @@ def erase_advunlearn(
             eps_concept = unet(x, t, encoder_hidden_states=context_original).sample
             eps_empty = unet(x, t, encoder_hidden_states=empty.expand(b, -1, -1)).sample
         attacked = step >= params.warmup_iterations
-        ids = (
-            adversarial_ids(edited, prompts, [[slot]] * b, "prefix")
-            if attacked
-            else edited.tokenize(prompts)
-        )
+        if not attacked:
+            ids = edited.tokenize(prompts)
+        elif discrete:
+            ids = adversarial_ids(edited, prompts, [tokens[k]] * b, "prefix")
+        else:
+            ids = adversarial_ids(edited, prompts, [[slot]] * b, "prefix")
         if attacked and (step - params.warmup_iterations) % params.attack_every == 0:
             encoder.eval()
-            deltas[k], _ = attack_embedding(
-                edited, ids, slot, deltas[k], (x, t, eps_concept), params
-            )
+            draw = (x, t, eps_concept)
+            if discrete:
+                ids, _ = attack_tokens(edited, ids, positions, words, draw, params)
+                tokens[k] = ids[0, positions].tolist()
+            else:
+                deltas[k], _ = attack_embedding(edited, ids, slot, deltas[k], draw, params)
             encoder.train()
-        with token_embedding_replaced(encoder, slot, deltas[k]):
+        if discrete:
             context = encoder(ids).last_hidden_state
+        else:
+            with token_embedding_replaced(encoder, slot, deltas[k]):
+                context = encoder(ids).last_hidden_state
         predicted = unet(x, t, encoder_hidden_states=context).sample
         loss = torch.nn.functional.mse_loss(
             predicted, esd_target(eps_empty, eps_concept, params.negative_guidance)
