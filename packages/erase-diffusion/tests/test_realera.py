@@ -1,5 +1,7 @@
 """RealEra's closed form: perturbation radii, the normal equations it solves, its
-reduction to UCE on the concept's rows, and on the shipped pipeline the concept erased."""
+reduction to UCE on the concept's rows; on the shipped pipeline the concept erased by
+the closed form and by the full method (closed form + LoRA; its own mechanisms are
+checked in test_realera_lora.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from erase_diffusion.methods.cross_attention import (
     reference_update,
 )
 from erase_diffusion.methods.realera import MinedRows, erase_realera, perturb
+from erase_diffusion.methods.realera_lora import erase_realera_lora
 from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.worlds.shapes import make_concept, prompts_for
 from unlearn_schema import SpecError
@@ -76,16 +79,28 @@ def test_the_edit_solves_realeras_normal_equations(tiny_pipe: Any) -> None:
         assert float((lhs - rhs).norm() / rhs.norm()) < 1e-4
 
 
-def test_realera_erases_a_shape_and_keeps_another_on_the_shipped_pipeline(
-    shipped_pipe: Any, judge: Any
+# The full method's LoRA stage at a few steps (the closed form already erases; this
+# checks that the adapters trained on top keep it erased and keep the rest).
+LORA = {"neighbours": 4, "beyond": 2, "iterations": 8, "batch_size": 2, "ddim_steps": 4}
+
+
+@pytest.mark.parametrize(
+    ("erase", "params"),
+    [
+        pytest.param(erase_realera, {"neighbours": 4, "beyond": 2}, id="realera-closed-form"),
+        pytest.param(erase_realera_lora, LORA, id="realera", marks=pytest.mark.requires("peft")),
+    ],
+)
+def test_realera_erases_a_shape_and_keeps_another_and_a_colour_on_the_shipped_pipeline(
+    shipped_pipe: Any, judge: Any, erase: Any, params: dict[str, Any]
 ) -> None:
     concept = make_concept("circle", prompts_per_concept=6)
-    request = EraseRequest([concept], prompts_for("triangle", 6) + prompts_for("square", 6))
-    edited = erase_realera(shipped_pipe, request, {"neighbours": 4, "beyond": 2})
-    circles = prompts_for("circle", 12, seed=3)
-    triangles = prompts_for("triangle", 12, seed=3)
-    before = judge.judge(shipped_pipe.generate(circles + triangles, steps=8, seed=0))
-    after = judge.judge(edited.generate(circles + triangles, steps=8, seed=0))
+    preserve = prompts_for("triangle", 6) + prompts_for("square", 3) + prompts_for("red", 3)
+    edited = erase(shipped_pipe, EraseRequest([concept], preserve), params)
+    prompts = [p for name in ("circle", "triangle", "red") for p in prompts_for(name, 12, seed=3)]
+    before = judge.judge(shipped_pipe.generate(prompts, steps=8, seed=0))
+    after = judge.judge(edited.generate(prompts, steps=8, seed=0))
     assert before.sees("circle", "shape")[:12].mean() > 0.7
     assert after.sees("circle", "shape")[:12].mean() < 0.3
-    assert after.sees("triangle", "shape")[12:].mean() > 0.7
+    assert after.sees("triangle", "shape")[12:24].mean() > 0.7
+    assert after.sees("red", "colour")[24:].mean() > 0.8

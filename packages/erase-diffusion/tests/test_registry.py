@@ -14,6 +14,7 @@ from unlearn_schema.testing import heavy_modules_after
 PAPERS = {
     "uce": "arXiv:2308.14761",
     "realera-closed-form": "arXiv:2410.09140",
+    "realera": "arXiv:2410.09140",
     "trce": "arXiv:2503.07389",
     "co-erasing": "arXiv:2505.11131",
     "rece": "arXiv:2407.12383",

@@ -40,6 +40,16 @@ METHODS = Registry(
             paper="arXiv:2410.09140",
         ),
         MethodSpec(
+            name="realera",
+            params="erase_diffusion.methods.realera_lora:RealEraLoRAParams",
+            entry="erase_diffusion.methods.realera_lora:erase_realera_lora",
+            summary=(
+                "RealEra: the closed form, then cross-attention LoRA aligning neighbours' "
+                "noise with the anchor's, beyond kept."
+            ),
+            paper="arXiv:2410.09140",
+        ),
+        MethodSpec(
             name="trce",
             params="erase_diffusion.methods.trce:TRCEParams",
             entry="erase_diffusion.methods.trce:erase_trce",

@@ -32,9 +32,10 @@ unedited model and keeps the neighbours in which the shipped shapes-world judge 
 sees the concept, and the beyond rows in which it does not: neighbours that really
 regenerate it, a boundary that really lies outside it.
 
-Not included: the paper's second stage, the LoRA fine-tuning that aligns the predicted
-noise of neighbour prompts with the anchor's; only the closed-form stage runs here
-(registered as ``realera-closed-form`` for that reason).
+This module is the paper's first stage alone, registered as ``realera-closed-form``;
+the full method, this closed form followed by LoRA fine-tuning that aligns the noise
+predicted for neighbour prompts with the anchor's, is ``realera``
+(`erase_diffusion.methods.realera_lora`).
 """
 
 from __future__ import annotations
@@ -100,13 +101,19 @@ class RealEraParams(UCEParams):
 
 @dataclass
 class MinedRows:
-    """What mining found for the request: erased rows and targets, beyond rows (float64)."""
+    """What mining found for the request: erased rows and targets, beyond rows (float64,
+    the closed form's), and the same sets as whole prompt embeddings (prompts, tokens, d;
+    float32, what `erase_diffusion.methods.realera_lora` trains on): the concept's prompts
+    and kept neighbours with their anchor prompts, and the kept beyond prompts."""
 
     erased: torch.Tensor
     targets: torch.Tensor
     beyond: torch.Tensor
     kept_neighbours: int = 0
     kept_beyond: int = 0
+    erased_prompts: torch.Tensor | None = None
+    anchor_prompts: torch.Tensor | None = None
+    beyond_prompts: torch.Tensor | None = None
 
 
 def perturb(
@@ -151,6 +158,9 @@ def mine_rows(pipe: TextToImage, request: EraseRequest, params: RealEraParams) -
     erased: list[torch.Tensor] = []
     targets: list[torch.Tensor] = []
     beyond: list[torch.Tensor] = []
+    # The same sets as whole prompts: (erased prompt, anchor prompt) pairs and beyond prompts.
+    pairs: list[tuple[torch.Tensor, torch.Tensor]] = []
+    kept_beyond_prompts: list[torch.Tensor] = []
     kept_n = kept_b = 0
     for concept in request.concepts:
         prompts = list(concept.prompts)
@@ -159,6 +169,7 @@ def mine_rows(pipe: TextToImage, request: EraseRequest, params: RealEraParams) -
         mask = concept_positions(pipe, concept)
         erased.append(rows[mask])
         targets.append(anchors[mask])
+        pairs.append((rows, anchors))
         near = [
             perturb(rows, mask, 0.0, params.neighbour_radius, generator)
             for _ in range(params.neighbours)
@@ -178,8 +189,10 @@ def mine_rows(pipe: TextToImage, request: EraseRequest, params: RealEraParams) -
             out.append(stacked[masks])
             if wanted:
                 targets.append(anchors.repeat(len(copies), 1, 1)[masks])
+                pairs.append((stacked[keep], anchors.repeat(len(copies), 1, 1)[keep]))
                 kept_n += int(keep.sum())
             else:
+                kept_beyond_prompts.append(stacked[keep])
                 kept_b += int(keep.sum())
     width = rows.shape[-1]
     return MinedRows(
@@ -188,6 +201,13 @@ def mine_rows(pipe: TextToImage, request: EraseRequest, params: RealEraParams) -
         beyond=torch.cat(beyond) if beyond else torch.zeros(0, width, dtype=torch.float64),
         kept_neighbours=kept_n,
         kept_beyond=kept_b,
+        erased_prompts=torch.cat([e for e, _ in pairs]).float(),
+        anchor_prompts=torch.cat([a for _, a in pairs]).float(),
+        beyond_prompts=(
+            torch.cat(kept_beyond_prompts).float()
+            if kept_beyond_prompts
+            else torch.zeros(0, *rows.shape[1:])
+        ),
     )
 
 
