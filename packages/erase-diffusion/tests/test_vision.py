@@ -13,9 +13,12 @@ from erase_diffusion.benchmarks.vision import _h_mean
 from erase_diffusion.vision.data import class_indices, class_names, labelled_images
 from erase_diffusion.vision.methods import METHODS
 from erase_diffusion.vision.methods.gs_lora import (
+    FFN_LINEARS,
     GSLoRAParams,
     group_sparse_penalty,
     gs_lora_task,
+    joint_logits,
+    lora_groups,
     prototype_divergence,
 )
 from erase_diffusion.vision.methods.random_labels import random_wrong_labels
@@ -173,3 +176,49 @@ def test_gs_lora_trains_only_ffn_lora_and_reports_one_group_per_block(
     for (n, a), b in zip(model.named_parameters(), result.model.parameters(), strict=True):
         if "attention" in n or "classifier" in n or "embeddings" in n:
             assert torch.equal(a, b), n
+
+
+def test_joint_logits_are_the_logits_of_two_separate_passes(data: Any) -> None:
+    model = build_vit(TINY, 5, seed=0).train()
+    x_r, x_f = torch.from_numpy(data.images[:7]), torch.from_numpy(data.images[7:10])
+    z_r, z_f = joint_logits(model, x_r, x_f)
+    assert z_r.shape == (7, 5) and z_f.shape == (3, 5)
+    torch.testing.assert_close(z_r, model(pixel_values=x_r).logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(z_f, model(pixel_values=x_f).logits, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.requires("peft")
+def test_gs_lora_first_loss_is_the_papers_loss_from_two_passes(
+    request_red: ClassForgetRequest,
+) -> None:
+    # At step 0 LoRA's B is zero, so the wrapped model is the original: the first loss
+    # is CE(f(x_r), y_r) + beta * ReLU(BND - CE(f(x_f), y_f)) + alpha * sum_k ||A_k||,
+    # written here with two separate passes over the batches gs_lora_task draws
+    # (retain first, then forget, from one generator seeded with params.seed).
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    model = build_vit(TINY, 5, seed=0)
+    params = GSLoRAParams(steps=1, batch_size=8, bound=4.0, forget_weight=0.5)
+    result = gs_lora_task(model, request_red, params)
+    torch.manual_seed(params.seed)
+    config = LoraConfig(r=params.rank, lora_alpha=params.lora_alpha, target_modules=FFN_LINEARS)
+    penalty = group_sparse_penalty(lora_groups(get_peft_model(copy.deepcopy(model), config)))
+    generator = torch.Generator().manual_seed(params.seed)
+    retain, forget = request_red.retain, request_red.forget
+    r = torch.randint(0, len(retain), (8,), generator=generator)
+    f = torch.randint(0, len(forget), (min(8, len(forget)),), generator=generator)
+    ce = torch.nn.functional.cross_entropy
+    model.train()
+    with torch.no_grad():
+        loss_r = ce(
+            model(pixel_values=torch.from_numpy(retain.images)[r]).logits,
+            torch.from_numpy(retain.labels)[r],
+        )
+        loss_f = ce(
+            model(pixel_values=torch.from_numpy(forget.images)[f]).logits,
+            torch.from_numpy(forget.labels)[f],
+        )
+    expected = loss_r + 0.5 * torch.relu(4.0 - loss_f) + params.sparsity_weight * penalty
+    assert result.losses[0] == pytest.approx(expected.item(), rel=1e-5)

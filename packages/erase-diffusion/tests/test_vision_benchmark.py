@@ -122,3 +122,29 @@ def test_a_shrunken_run_reports_every_method_setting_task_and_attack(
     }
     # The cache holds the original model and one oracle per task.
     assert len(list((tmp_path / "cache").glob("vision-*"))) == 3
+
+
+def test_the_oracle_is_timed_in_the_run_even_when_it_comes_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    from erase_diffusion.benchmarks.vision import _oracle_cost
+    from erase_diffusion.vision.model import ClassifierTraining, trained_classifier, training_set
+
+    training = ClassifierTraining.model_validate(_tiny_run()["training"])
+    retain = training_set(training).without_classes({0})
+    first = trained_classifier(training, (0,), cache=tmp_path)
+    assert not first[2]
+    # Trained now: its own process time, as measured.
+    assert _oracle_cost([first], training, retain) == (
+        first[1],
+        "mean of the 1 oracle trainings of this run",
+    )
+    # From the cache (a record written under another thread count, say): trained again,
+    # its own full training on the same data, which gives the same weights.
+    cached = trained_classifier(training, (0,), cache=tmp_path)
+    assert cached[2]
+    stale = (cached[0], 1000.0, True)
+    seconds, how = _oracle_cost([stale], training, retain)
+    assert 0 < seconds < 1000.0
+    assert "trained again in this run" in how and "record says 1000.0" in how
+    assert "identical to the cached" in how

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,7 +52,9 @@ def test_worst_case_set_is_no_easier_than_random(tmp_path: Path) -> None:
         random_draws=2,
         unlearn=StepParams(steps=10, learning_rate=2e-4, batch_size=6),
     )
-    result = compare_with_random(training, params, held_out_set("colour", 10, 0), cache=tmp_path)
+    oracles: dict[tuple[str, tuple[int, ...]], Any] = {}
+    test = held_out_set("colour", 10, 0)
+    result = compare_with_random(training, params, test, cache=tmp_path, oracles=oracles)
     search = result.search
     assert len(search.forget_indices) == 6
     best = search.forget_accuracy_per_round[search.best_round]
@@ -61,6 +64,17 @@ def test_worst_case_set_is_no_easier_than_random(tmp_path: Path) -> None:
     assert [o.kind for o in result.outcomes] == ["worst-case", "random", "random"]
     assert all(0.0 <= o.oracle_forget_accuracy <= 1.0 for o in result.outcomes)
     assert WorstCaseComparison.model_validate_json(result.model_dump_json()) == result
+    # One oracle per distinct set; a second method (same seed, same random draws) trains
+    # only its own worst-case set's oracle and reads the shared random ones.
+    assert len(oracles) == 3
+    shared = [oracles[key] for key in oracles][1:]
+    other = compare_with_random(
+        training, params.model_copy(update={"method": "finetune"}), test, oracles=oracles
+    )
+    assert len(oracles) in (3, 4)  # 3 when the two searches return the same set
+    assert [oracles[key] for key in oracles][1:3] == shared
+    random_oracles = [o.oracle_forget_accuracy for o in result.outcomes if o.kind == "random"]
+    assert random_oracles == [o.oracle_forget_accuracy for o in other.outcomes[1:]]
     with pytest.raises(ValueError, match="must be below"):
         compare_with_random(
             training,

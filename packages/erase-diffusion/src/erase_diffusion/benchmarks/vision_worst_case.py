@@ -13,7 +13,7 @@ held-out test accuracy. torch is imported only inside `run_vision_worst_case`.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from unlearn_schema.base import StrictModel
@@ -22,8 +22,12 @@ from unlearn_schema.plugins import Benchmark, NoParams, ParsedSpec, Progress
 from unlearn_schema.recipes import spec_from_parts
 from unlearn_schema.results import BenchmarkResult, Curve, MetricValue, Series
 
+from erase_diffusion.benchmarks.vision import run_with_threads, threads_field
 from erase_diffusion.vision.methods import METHODS
 from erase_diffusion.vision.model import ClassifierTraining, TinyViTParams
+
+if TYPE_CHECKING:
+    from transformers import ViTForImageClassification
 
 METHOD_NAMES = ("gradient-ascent", "finetune")
 METRIC_NAMES = frozenset({"forget_accuracy", "test_accuracy", "oracle_gap"})
@@ -38,12 +42,20 @@ class WorstCaseRun(StrictModel):
     step_size: float = Field(default=0.5, gt=0.0, le=100.0)
     random_draws: int = Field(default=3, ge=1, le=100)
     test_per_class: int = Field(default=30, ge=1, le=10_000)
+    threads: int = threads_field()
 
 
 def run_vision_worst_case(
     parsed: ParsedSpec[NoParams, NoParams, WorstCaseRun], progress: Progress, out_dir: str
 ) -> BenchmarkResult:
-    """Search the worst-case set per method and compare it with random sets."""
+    """Search the worst-case set per method and compare it with random sets, with
+    ``params.threads`` torch threads (the notes record the load)."""
+    return run_with_threads(parsed.params.threads, lambda: _run(parsed, progress))
+
+
+def _run(
+    parsed: ParsedSpec[NoParams, NoParams, WorstCaseRun], progress: Progress
+) -> BenchmarkResult:
     from erase_diffusion.vision.methods.params import StepParams
     from erase_diffusion.vision.model import test_set
     from erase_diffusion.vision.worst_case import WorstCaseParams, compare_with_random
@@ -57,6 +69,8 @@ def run_vision_worst_case(
     curves: list[Curve] = []
     notes: list[str] = []
     timings: dict[str, float] = {}
+    # The random draws are the same for every method (same seed): their oracles are shared.
+    oracles: dict[tuple[str, tuple[int, ...]], ViTForImageClassification] = {}
     for method in parsed.methods:
         if method.name not in METHOD_NAMES:
             raise ValueError(f"method {method.name!r} unsupported; accepted: {METHOD_NAMES}")
@@ -71,7 +85,7 @@ def run_vision_worst_case(
             seed=seed,
         )
         tick = time.perf_counter()
-        result = compare_with_random(training, params, test)
+        result = compare_with_random(training, params, test, oracles=oracles)
         timings[method.name] = time.perf_counter() - tick
         for kind in ("worst-case", "random"):
             labels = {"method": method.name, "forget_set": kind}
@@ -121,6 +135,10 @@ def run_vision_worst_case(
             f"{result.original_test_accuracy:.3f}"
         )
         progress.advance(1, f"{method.name} done")
+    notes.append(
+        f"{len(oracles)} retrain oracles trained ({training.steps} steps each), one per "
+        "distinct forget set"
+    )
     if parsed.metrics is not None:
         metrics = [m for m in metrics if m.name in parsed.metrics]
     timings["total"] = time.perf_counter() - start

@@ -209,9 +209,15 @@ def compare_with_random(
     test: LabelledImages,
     progress: bool = False,
     cache: Path | None = None,
+    oracles: dict[tuple[str, tuple[int, ...]], ViTForImageClassification] | None = None,
 ) -> WorstCaseComparison:
     """Search the worst-case set of the classifier of ``training`` and unlearn it and
-    ``random_draws`` random sets of the same size; each beside its retrain oracle."""
+    ``random_draws`` random sets of the same size; each beside its retrain oracle.
+
+    ``oracles`` ((training digest, forget indices) -> oracle) is filled as oracles are
+    trained and read before training one: the oracle of a set depends only on
+    ``training`` and the set, so calls for several lower-level methods (same seed, so
+    the same random draws) can share it instead of training the same classifier again."""
     from erase_diffusion.vision.model import (
         accuracy,
         train_classifier,
@@ -231,9 +237,17 @@ def compare_with_random(
     outcomes = []
     for kind, chosen in draws:
         unlearned = unlearn_samples(model, data, chosen, params.method, params.unlearn)
-        keep = np.ones(len(data), dtype=bool)
-        keep[chosen] = False
-        oracle = train_classifier(training, LabelledImages(data.images[keep], data.labels[keep]))
+        key = (training.digest(()), tuple(int(i) for i in chosen))
+        if oracles is not None and key in oracles:
+            oracle = oracles[key]
+        else:
+            keep = np.ones(len(data), dtype=bool)
+            keep[chosen] = False
+            oracle = train_classifier(
+                training, LabelledImages(data.images[keep], data.labels[keep])
+            )
+            if oracles is not None:
+                oracles[key] = oracle
         outcomes.append(
             ForgetSetOutcome(
                 kind=kind,
