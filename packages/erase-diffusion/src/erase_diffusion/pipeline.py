@@ -224,18 +224,35 @@ class TextToImage:
                 context = torch.cat([uncond.expand(b, -1, -1), cond]) if guided else cond
                 latents = noise[start : start + batch_size] * scheduler.init_noise_sigma
                 for t in scheduler.timesteps:
-                    both = torch.cat([latents, latents]) if guided else latents
-                    model_in = scheduler.scale_model_input(both, t)
-                    eps = self.unet(model_in, t, encoder_hidden_states=context).sample
-                    if guided:
-                        eps_uncond, eps_cond = eps.chunk(2)
-                        eps = eps_uncond + guidance * (eps_cond - eps_uncond)
-                    latents = scheduler.step(eps, t, latents).prev_sample
+                    latents = self.denoise_step(scheduler, latents, t, context, guidance)
                 if self.vae is not None:
                     latents = latents / self.vae.config.scaling_factor
                     latents = self.vae.decode(latents).sample
                 outputs.append(latents.clamp(-1, 1))
         return torch.cat(outputs)
+
+    def denoise_step(
+        self,
+        scheduler: Any,
+        latents: torch.Tensor,
+        t: Any,
+        context: torch.Tensor,
+        guidance: float,
+    ) -> torch.Tensor:
+        """One step of ``scheduler`` from ``latents`` at timestep ``t`` with classifier-free
+        guidance, ε = ε(x, ∅) + g·(ε(x, c) − ε(x, ∅)): ``context`` holds the empty
+        prompt's embeddings and then the prompts' ((2b, tokens, width)), or the prompts'
+        alone when ``guidance`` is 1 (one pass, no unconditional half)."""
+        import torch
+
+        guided = guidance != 1.0
+        both = torch.cat([latents, latents]) if guided else latents
+        model_in = scheduler.scale_model_input(both, t)
+        eps = self.unet(model_in, t, encoder_hidden_states=context).sample
+        if guided:
+            eps_uncond, eps_cond = eps.chunk(2)
+            eps = eps_uncond + guidance * (eps_cond - eps_uncond)
+        return scheduler.step(eps, t, latents).prev_sample
 
     def save_pretrained(self, path: str | Path) -> None:
         """Write the diffusers folder layout (unet/, text_encoder/, tokenizer/, scheduler/)."""

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 from unlearn_schema import Concept, MethodParams
 
+from erase_diffusion.methods._sampling import attention_output, computes_by_hand, heads
 from erase_diffusion.methods.request import EraseRequest, method_params
 
 if TYPE_CHECKING:
@@ -137,43 +138,22 @@ class _LocalisingProcessor:
         *args: Any,
         **kwargs: Any,
     ) -> torch.Tensor:
-        plain = (
-            not self.shared.active
-            or encoder_hidden_states is None
-            or attention_mask is not None
-            or hidden_states.ndim != 3
-            or attn.spatial_norm is not None
-            or attn.group_norm is not None
-            or attn.norm_cross
-            or attn.norm_q is not None
-            or attn.norm_k is not None
-        )
-        if plain:
+        if not self.shared.active or not computes_by_hand(
+            attn, hidden_states, encoder_hidden_states, attention_mask
+        ):
             return self.inner(
                 attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs
             )
         import torch
 
-        b, positions, _ = hidden_states.shape
-        query = attn.to_q(hidden_states)
-        key = attn.to_k(encoder_hidden_states)
-        value = attn.to_v(encoder_hidden_states)
-        heads = attn.heads
-        d = key.shape[-1] // heads
-
-        def split(x: torch.Tensor) -> torch.Tensor:
-            return x.reshape(b, -1, heads, d).transpose(1, 2)
-
-        out = torch.nn.functional.scaled_dot_product_attention(
+        assert encoder_hidden_states is not None  # computes_by_hand checked it
+        query, key, value, split = heads(attn, hidden_states, encoder_hidden_states)
+        attended = torch.nn.functional.scaled_dot_product_attention(
             split(query), split(key), split(value)
         )
-        out = out.transpose(1, 2).reshape(b, positions, heads * d).to(query.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if attn.residual_connection:
-            out = out + hidden_states
-        out = out / attn.rescale_output_factor
+        out = attention_output(attn, attended, hidden_states, query.dtype)
         with torch.no_grad():
-            self.shared.maps[self.name] = concept_share(query, key, self.concept_key, heads)
+            self.shared.maps[self.name] = concept_share(query, key, self.concept_key, attn.heads)
         return out
 
 

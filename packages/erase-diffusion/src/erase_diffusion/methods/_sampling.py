@@ -1,11 +1,19 @@
 """The set-up and the decoding of `TextToImage.generate`, for the samplers of the
 inference-time methods (A-STAR, Geom-Erasing) that change what happens inside the DDIM
 loop: the same checks, scheduler and starting noise as the pipeline's own sampler, so
-that a method's images and the plain pipeline's start from the same noise."""
+that a method's images and the plain pipeline's start from the same noise (one guided
+step of that loop is `TextToImage.denoise_step`).
+
+Also the parts of a cross-attention written out by the attention processors of A-STAR
+and IRECE, which need the attention's queries, keys or probabilities: when a layer may be
+computed by hand (`computes_by_hand`), its projections split into heads (`heads`) and
+the output from the heads' values (`attention_output`), as diffusers' own processor
+computes them."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from erase_diffusion.pipeline import TextToImage
@@ -32,6 +40,59 @@ def start_sampling(
     channels = int(pipe.unet.config.in_channels)
     shape = (n, channels, height // pipe.downscale, width // pipe.downscale)
     return scheduler, torch.randn(shape, generator=generator) * scheduler.init_noise_sigma
+
+
+def computes_by_hand(
+    attn: Any,
+    hidden_states: torch.Tensor,
+    encoder_hidden_states: torch.Tensor | None,
+    attention_mask: torch.Tensor | None,
+) -> bool:
+    """Whether the diffusers ``Attention`` layer ``attn`` is a plain cross-attention on
+    (b, positions, channels) states that `heads` and `attention_output` compute exactly:
+    text keys, no mask and none of the norms they leave out."""
+    return not (
+        encoder_hidden_states is None
+        or attention_mask is not None
+        or hidden_states.ndim != 3
+        or attn.spatial_norm is not None
+        or attn.group_norm is not None
+        or attn.norm_cross
+        or attn.norm_q is not None
+        or attn.norm_k is not None
+    )
+
+
+def heads(
+    attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """``attn``'s query (b, positions, inner), key and value (b, tokens, inner), and the
+    function that splits such a tensor into (b, heads, rows, inner / heads)."""
+    b = hidden_states.shape[0]
+    query = attn.to_q(hidden_states)
+    key = attn.to_k(encoder_hidden_states)
+    value = attn.to_v(encoder_hidden_states)
+    count = attn.heads
+    d = key.shape[-1] // count
+
+    def split(x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(b, -1, count, d).transpose(1, 2)
+
+    return query, key, value, split
+
+
+def attention_output(
+    attn: Any, per_head: torch.Tensor, hidden_states: torch.Tensor, dtype: torch.dtype
+) -> torch.Tensor:
+    """The layer's output from the heads' attended values (b, heads, positions, d): heads
+    merged (cast to ``dtype``), the output projection and dropout, the residual when the
+    layer has one, divided by the layer's output rescale factor."""
+    b, positions, _ = hidden_states.shape
+    out = per_head.transpose(1, 2).reshape(b, positions, -1).to(dtype)
+    out = attn.to_out[1](attn.to_out[0](out))
+    if attn.residual_connection:
+        out = out + hidden_states
+    return out / attn.rescale_output_factor
 
 
 def finish_latents(pipe: TextToImage, latents: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 from unlearn_schema import MethodParams
 
-from erase_diffusion.methods._sampling import finish_latents, start_sampling
+from erase_diffusion.methods._sampling import (
+    attention_output,
+    computes_by_hand,
+    finish_latents,
+    heads,
+    start_sampling,
+)
 from erase_diffusion.methods.request import EraseRequest, method_params
 from erase_diffusion.pipeline import TextToImage
 
@@ -134,35 +140,18 @@ class _RecordingProcessor:
         *args: Any,
         **kwargs: Any,
     ) -> torch.Tensor:
-        plain = (
-            not self.store.collect
-            or encoder_hidden_states is None
-            or attention_mask is not None
-            or hidden_states.ndim != 3
-            or attn.group_norm is not None
-            or attn.norm_cross
-        )
-        if plain:
+        if not self.store.collect or not computes_by_hand(
+            attn, hidden_states, encoder_hidden_states, attention_mask
+        ):
             return self.inner(
                 attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs
             )
-        b, positions, _ = hidden_states.shape
-        query = attn.to_q(hidden_states)
-        key = attn.to_k(encoder_hidden_states)
-        value = attn.to_v(encoder_hidden_states)
-        heads = attn.heads
-        d = key.shape[-1] // heads
-
-        def split(x: Any) -> Any:
-            return x.reshape(b, -1, heads, d).transpose(1, 2)
-
+        assert encoder_hidden_states is not None  # computes_by_hand checked it
+        query, key, value, split = heads(attn, hidden_states, encoder_hidden_states)
+        d = key.shape[-1] // attn.heads
         probs = (split(query) @ split(key).transpose(-1, -2) / math.sqrt(d)).softmax(-1)
-        out = (probs @ split(value)).transpose(1, 2).reshape(b, positions, heads * d)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if attn.residual_connection:
-            out = out + hidden_states
         self.store.probs[self.name] = probs.mean(1)  # (b, positions, tokens)
-        return out / attn.rescale_output_factor
+        return attention_output(attn, probs @ split(value), hidden_states, query.dtype)
 
 
 def concept_maps(probs: Mapping[str, torch.Tensor], tokens: Sequence[int]) -> torch.Tensor:
@@ -251,13 +240,7 @@ class AStarPipeline(TextToImage):
                 if index < optimised and any(len(r) >= 2 for r in rows):
                     latents, previous = self._astar_update(latents, t, cond, rows, previous)
                 with torch.no_grad():
-                    both = torch.cat([latents, latents]) if guided else latents
-                    model_in = scheduler.scale_model_input(both, t)
-                    eps = self.unet(model_in, t, encoder_hidden_states=context).sample
-                    if guided:
-                        eps_uncond, eps_cond = eps.chunk(2)
-                        eps = eps_uncond + guidance * (eps_cond - eps_uncond)
-                    latents = scheduler.step(eps, t, latents).prev_sample
+                    latents = self.denoise_step(scheduler, latents, t, context, guidance)
             outputs.append(finish_latents(self, latents))
         return torch.cat(outputs)
 
