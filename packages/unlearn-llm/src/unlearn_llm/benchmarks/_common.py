@@ -1,10 +1,12 @@
-"""What the benchmark modules share: building one MetricValue, and the default spec and
-declaration of the benchmarks on the facts world and the tiny Llama."""
+"""What the benchmark modules share: building one MetricValue, the default spec and
+declaration of the benchmarks on the facts world and the tiny Llama, the per-method step
+budgets several of them start from, and the per-phase wall-time tally of a run."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import JsonValue
 from unlearn_schema import (
@@ -78,6 +80,50 @@ def facts_spec(
         methods=[MethodConfig(name=n, params=dict(known.get(n, {}))) for n in methods],
         params=params.model_dump(),
     )
+
+
+def single_seed_spec(
+    name: str, size: Size, world: StrictModel, model: StrictModel, params: StrictModel
+) -> BenchmarkSpec:
+    """The spec of a one-seed (seed 0) benchmark on the facts world and the tiny Llama with
+    no methods of its own: the given world, model and run params."""
+    return BenchmarkSpec(
+        benchmark=name,
+        size=size,
+        seeds=[0],
+        world=WorldSpec(name=WORLD_NAME, params=world.model_dump()),
+        model=ModelSpec(name=MODEL_NAME, params=model.model_dump()),
+        params=params.model_dump(),
+    )
+
+
+def step_budget_params(steps: int, eval_every: int) -> dict[str, dict[str, Any]]:
+    """Every method given the same ``steps`` (gradient ascent and difference, NPO,
+    SimNPO and IdkPO at lr 5e-4; RMU on the last layer of 2 at lr 1e-2, its two MLP
+    matrices needing the larger step; the task vector's fine-tune; SANI's repair), each
+    scored every ``eval_every`` steps where the method takes it."""
+    light: dict[str, Any] = {"steps": steps, "learning_rate": 5e-4, "eval_every": eval_every}
+    return {
+        "gradient-ascent": dict(light),
+        "gradient-difference": dict(light),
+        "npo": dict(light),
+        "simnpo": dict(light),
+        "idk-po": dict(light),
+        "rmu": {"steps": steps, "layer": 1, "learning_rate": 1e-2, "eval_every": eval_every},
+        "task-vector": {"finetune_steps": steps, "learning_rate": 5e-4},
+        "sani": {"repair_steps": steps, "eval_every": eval_every},
+    }
+
+
+def phase_timer() -> tuple[dict[str, float], Callable[[str, float], None]]:
+    """A run's wall time per phase and the function adding to it: ``timed(phase, start)``
+    adds the time since ``start`` (a ``time.perf_counter()`` value) to ``phase``."""
+    timings: dict[str, float] = {}
+
+    def timed(phase: str, start: float) -> None:
+        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
+
+    return timings, timed
 
 
 def facts_benchmark(

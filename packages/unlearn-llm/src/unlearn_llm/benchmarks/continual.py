@@ -58,7 +58,13 @@ from unlearn_schema import (
 )
 
 from unlearn_llm.attacks.relearning import RelearningParams
-from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric
+from unlearn_llm.benchmarks._common import (
+    facts_benchmark,
+    facts_spec,
+    metric,
+    phase_timer,
+    step_budget_params,
+)
 from unlearn_llm.benchmarks.facts import method_label
 from unlearn_llm.methods import METHODS
 from unlearn_llm.models import TinyLlamaParams
@@ -125,16 +131,8 @@ CONTINUAL_METRIC_NAMES = frozenset(
 def _method_params() -> dict[str, dict[str, Any]]:
     """Per-request settings of the methods known when this benchmark was written; a
     method registered later runs with its defaults."""
-    light: dict[str, Any] = {"steps": 8, "learning_rate": 5e-4, "eval_every": 1000}
     return {
-        "gradient-ascent": dict(light),
-        "gradient-difference": dict(light),
-        "npo": dict(light),
-        "simnpo": dict(light),
-        "idk-po": dict(light),
-        "rmu": {"steps": 8, "layer": 1, "learning_rate": 1e-2, "eval_every": 1000},
-        "task-vector": {"finetune_steps": 8, "learning_rate": 5e-4},
-        "sani": {"repair_steps": 8, "eval_every": 1000},
+        **step_budget_params(8, eval_every=1000),
         "fit": {"steps": 8, "learning_rate": 5e-4, "eval_every": 1000},
     }
 
@@ -368,12 +366,9 @@ def run_continual(parsed: ContinualSpec, progress: Progress, out_dir: str) -> Be
     )
     metrics: list[MetricValue] = []
     notes: list[str] = []
-    timings: dict[str, float] = {}
+    timings, timed = phase_timer()
     curves: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
     finals: dict[str, list[dict[str, float]]] = {}
-
-    def timed(phase: str, began: float) -> None:
-        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - began
 
     for seed in parsed.seeds:
         torch.set_num_threads(parsed.model.threads)

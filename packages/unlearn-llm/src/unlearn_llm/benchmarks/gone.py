@@ -64,7 +64,7 @@ from unlearn_schema import (
     Table,
 )
 
-from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric
+from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric, phase_timer
 from unlearn_llm.benchmarks.facts import method_label
 from unlearn_llm.methods import METHODS
 from unlearn_llm.models import TinyLlamaParams
@@ -332,11 +332,8 @@ def run_gone(parsed: GoneSpec, progress: Progress, out_dir: str) -> BenchmarkRes
     progress.start(len(parsed.seeds) * (2 + len(methods)), "models scored")
     metrics: list[MetricValue] = []
     notes: list[str] = []
-    timings: dict[str, float] = {}
+    timings, timed = phase_timer()
     rows: dict[str, list[dict[str, float]]] = {}
-
-    def timed(phase: str, start: float) -> None:
-        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
 
     for seed in parsed.seeds:
         torch.set_num_threads(parsed.model.threads)

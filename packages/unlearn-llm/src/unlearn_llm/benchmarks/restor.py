@@ -58,7 +58,13 @@ from unlearn_schema import (
     Table,
 )
 
-from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric
+from unlearn_llm.benchmarks._common import (
+    facts_benchmark,
+    facts_spec,
+    metric,
+    phase_timer,
+    step_budget_params,
+)
 from unlearn_llm.benchmarks.facts import method_label
 from unlearn_llm.methods import METHODS
 from unlearn_llm.models import TinyLlamaParams
@@ -149,18 +155,7 @@ def _method_params() -> dict[str, dict[str, Any]]:
     """The quick settings of every method known when this benchmark was written (as in
     llm-facts-full); a method registered later runs with its defaults."""
     # eval_every sets the trajectory's points (forgetting and recovery during unlearning)
-    light: dict[str, Any] = {"steps": 24, "learning_rate": 5e-4, "eval_every": 6}
-    return {
-        "gradient-ascent": dict(light),
-        "gradient-difference": dict(light),
-        "npo": dict(light),
-        "simnpo": dict(light),
-        "idk-po": dict(light),
-        # the last layer of 2 (as llm-facts): its two MLP matrices need a larger step
-        "rmu": {"steps": 24, "layer": 1, "learning_rate": 1e-2, "eval_every": 6},
-        "task-vector": {"finetune_steps": 24, "learning_rate": 5e-4},
-        "sani": {"repair_steps": 24, "eval_every": 6},
-    }
+    return step_budget_params(24, eval_every=6)
 
 
 def _spec(size: Size) -> BenchmarkSpec:
@@ -379,7 +374,7 @@ def run_restor(parsed: RestorSpec, progress: Progress, out_dir: str) -> Benchmar
     progress.start(len(parsed.seeds) * (3 + len(methods)), "models scored")
     metrics: list[MetricValue] = []
     notes: list[str] = []
-    timings: dict[str, float] = {}
+    timings, timed = phase_timer()
     points: dict[str, tuple[list[float], list[float]]] = {}
     paths: dict[tuple[int, str], list[tuple[int, dict[str, float]]]] = {}
     kept: dict[str, list[bool]] = {}
@@ -387,9 +382,6 @@ def run_restor(parsed: RestorSpec, progress: Progress, out_dir: str) -> Benchmar
     extra: dict[str, list[tuple[float, float | None]]] = {}
     rows: dict[str, list[dict[str, float]]] = {}
     first_clean: dict[str, float] = {}
-
-    def timed(phase: str, start: float) -> None:
-        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
 
     for seed in parsed.seeds:
         torch.set_num_threads(parsed.model.threads)

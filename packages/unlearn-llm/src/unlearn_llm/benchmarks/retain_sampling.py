@@ -54,7 +54,7 @@ from unlearn_schema import (
 )
 
 from unlearn_llm.attacks.relearning import RelearningParams
-from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric
+from unlearn_llm.benchmarks._common import facts_benchmark, facts_spec, metric, phase_timer
 from unlearn_llm.benchmarks.facts import method_label
 from unlearn_llm.models import TinyLlamaParams
 from unlearn_llm.sampling import STRATEGIES, Strategy
@@ -278,12 +278,9 @@ def run_retain_sampling(
     progress.start(len(parsed.seeds) * (2 + len(methods) * len(run.strategies)), "models scored")
     metrics: list[MetricValue] = []
     notes: list[str] = []
-    timings: dict[str, float] = {}
+    timings, timed = phase_timer()
     # (method, strategy) -> per seed: scores, and the oracle's scores per seed
     rows: dict[tuple[str, str], list[dict[str, float]]] = {}
-
-    def timed(phase: str, start: float) -> None:
-        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - start
 
     for seed in parsed.seeds:
         torch.set_num_threads(parsed.model.threads)

@@ -40,17 +40,15 @@ from unlearn_schema import (
     BenchmarkSpec,
     Curve,
     MetricValue,
-    ModelSpec,
     ParsedSpec,
     Progress,
     Series,
     Size,
     StrictModel,
     Table,
-    WorldSpec,
 )
 
-from unlearn_llm.benchmarks._common import metric
+from unlearn_llm.benchmarks._common import metric, single_seed_spec
 from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME
 from unlearn_llm.exact.params import S3TParams
 from unlearn_llm.models import TinyLlamaParams, model_params_for
@@ -125,14 +123,7 @@ def _spec(size: Size) -> BenchmarkSpec:
         if size == "quick"
         else _quick_params().model_copy(update={"deletable_facts": 0, "deletions": 24})
     )
-    return BenchmarkSpec(
-        benchmark="llm-s3t",
-        size=size,
-        seeds=[0],
-        world=WorldSpec(name=WORLD_NAME, params=world_params_for("quick").model_dump()),
-        model=ModelSpec(name=MODEL_NAME, params=model_params_for(size).model_dump()),
-        params=run.model_dump(),
-    )
+    return single_seed_spec("llm-s3t", size, world_params_for("quick"), model_params_for(size), run)
 
 
 def deletions_before_retrain(

@@ -42,15 +42,13 @@ from unlearn_schema import (
     BenchmarkResult,
     BenchmarkSpec,
     MetricValue,
-    ModelSpec,
     ParsedSpec,
     Progress,
     Size,
     StrictModel,
-    WorldSpec,
 )
 
-from unlearn_llm.benchmarks._common import metric
+from unlearn_llm.benchmarks._common import metric, single_seed_spec
 from unlearn_llm.benchmarks._distributed import DISTRIBUTED_METRIC_NAMES, distributed_metrics
 from unlearn_llm.benchmarks.facts import MODEL_NAME, WORLD_NAME
 from unlearn_llm.models import TinyLlamaParams, model_params_for, tiny_model_params
@@ -157,14 +155,7 @@ def _sizes(size: Size) -> tuple[FactsWorldParams, TinyLlamaParams, SpeedRunParam
 
 def _spec(size: Size) -> BenchmarkSpec:
     world, model, run = _sizes(size)
-    return BenchmarkSpec(
-        benchmark="unlearn-llm-speed",
-        size=size,
-        seeds=[0],
-        world=WorldSpec(name=WORLD_NAME, params=world.model_dump()),
-        model=ModelSpec(name=MODEL_NAME, params=model.model_dump()),
-        params=run.model_dump(),
-    )
+    return single_seed_spec("unlearn-llm-speed", size, world, model, run)
 
 
 def _setup(

@@ -35,16 +35,14 @@ from unlearn_schema import (
     BenchmarkSpec,
     Curve,
     MetricValue,
-    ModelSpec,
     ParsedSpec,
     Progress,
     Series,
     Size,
     StrictModel,
-    WorldSpec,
 )
 
-from unlearn_llm.benchmarks._common import MODEL_NAME, WORLD_NAME, metric
+from unlearn_llm.benchmarks._common import MODEL_NAME, WORLD_NAME, metric, single_seed_spec
 from unlearn_llm.models import TinyLlamaParams, model_params_for
 from unlearn_llm.worlds.facts import FactsWorldParams, world_params_for
 
@@ -98,14 +96,7 @@ def _sizes(size: Size) -> tuple[FactsWorldParams, TinyLlamaParams, SteeringSpeed
 
 def _spec(size: Size) -> BenchmarkSpec:
     world, model, run = _sizes(size)
-    return BenchmarkSpec(
-        benchmark="unlearn-llm-steering-speed",
-        size=size,
-        seeds=[0],
-        world=WorldSpec(name=WORLD_NAME, params=world.model_dump()),
-        model=ModelSpec(name=MODEL_NAME, params=model.model_dump()),
-        params=run.model_dump(),
-    )
+    return single_seed_spec("unlearn-llm-steering-speed", size, world, model, run)
 
 
 def paired_forward_seconds(
