@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 import torch
-from erase_diffusion.methods._sampling import attention_output, computes_by_hand, heads
+from erase_diffusion.methods._sampling import (
+    ByHandProcessor,
+    attention_output,
+    computes_by_hand,
+    heads,
+)
 
 PROMPTS = ["a red circle on a dark plain background", "a blue cross on a light striped background"]
 
@@ -67,3 +72,34 @@ def test_cross_attention_by_hand_matches_the_layers_processor(shipped_pipe: Any)
         )
         out = attention_output(attn, attended, hidden, query.dtype)
     assert torch.allclose(out, expected, atol=1e-6)
+
+
+def test_by_hand_processor_defers_to_the_layers_own_unless_asked_and_able(
+    shipped_pipe: Any,
+) -> None:
+    attn = next(m for n, m in shipped_pipe.unet.named_modules() if n.endswith("attn2"))
+    calls: list[str] = []
+
+    def inner(*args: Any, **kwargs: Any) -> str:
+        calls.append("inner")
+        return "inner"
+
+    class Marking(ByHandProcessor):
+        now = False
+
+        def by_hand_now(self) -> bool:
+            return self.now
+
+        def by_hand(self, attn: Any, hidden: torch.Tensor, text: torch.Tensor) -> Any:
+            calls.append("by hand")
+            return "by hand"
+
+    processor = Marking(inner, "layer")
+    hidden = torch.zeros(1, 4, attn.to_q.in_features)
+    text = torch.zeros(1, 3, attn.to_k.in_features)
+    assert processor(attn, hidden, text) == "inner"
+    processor.now = True
+    assert processor(attn, hidden, None) == "inner"
+    assert processor(attn, hidden, text, torch.zeros(1, 1, 3)) == "inner"
+    assert processor(attn, hidden, text) == "by hand"
+    assert calls == ["inner", "inner", "inner", "by hand"]

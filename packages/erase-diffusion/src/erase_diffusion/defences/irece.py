@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 from unlearn_schema import Concept, MethodParams
 
-from erase_diffusion.methods._sampling import attention_output, computes_by_hand, heads
+from erase_diffusion.methods._sampling import ByHandProcessor, attention_output, heads
 from erase_diffusion.methods.request import EraseRequest, method_params
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def concept_share(
     return every.softmax(-1)[..., -1].mean(1)
 
 
-class _LocalisingProcessor:
+class _LocalisingProcessor(ByHandProcessor):
     """Cross-attention that also writes the concept share of each position to ``shared``.
 
     While the scheduler will perturb after this step (``shared.active``) it computes the
@@ -124,29 +124,18 @@ class _LocalisingProcessor:
     """
 
     def __init__(self, inner: Any, name: str, concept_key: torch.Tensor, shared: _Shared) -> None:
-        self.inner = inner
-        self.name = name
+        super().__init__(inner, name)
         self.concept_key = concept_key
         self.shared = shared
 
-    def __call__(
-        self,
-        attn: Any,
-        hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        *args: Any,
-        **kwargs: Any,
+    def by_hand_now(self) -> bool:
+        return self.shared.active
+
+    def by_hand(
+        self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor
     ) -> torch.Tensor:
-        if not self.shared.active or not computes_by_hand(
-            attn, hidden_states, encoder_hidden_states, attention_mask
-        ):
-            return self.inner(
-                attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs
-            )
         import torch
 
-        assert encoder_hidden_states is not None  # computes_by_hand checked it
         query, key, value, split = heads(attn, hidden_states, encoder_hidden_states)
         attended = torch.nn.functional.scaled_dot_product_attention(
             split(query), split(key), split(value)

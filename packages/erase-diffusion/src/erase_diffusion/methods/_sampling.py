@@ -5,8 +5,9 @@ that a method's images and the plain pipeline's start from the same noise (one g
 step of that loop is `TextToImage.denoise_step`).
 
 Also the parts of a cross-attention written out by the attention processors of A-STAR
-and IRECE, which need the attention's queries, keys or probabilities: when a layer may be
-computed by hand (`computes_by_hand`), its projections split into heads (`heads`) and
+and IRECE, which need the attention's queries, keys or probabilities: the processor that
+computes a layer by hand when it is asked to and the layer allows it
+(`ByHandProcessor`, `computes_by_hand`), its projections split into heads (`heads`) and
 the output from the heads' values (`attention_output`), as diffusers' own processor
 computes them."""
 
@@ -93,6 +94,43 @@ def attention_output(
     if attn.residual_connection:
         out = out + hidden_states
     return out / attn.rescale_output_factor
+
+
+class ByHandProcessor:
+    """A diffusers attention processor that computes a cross-attention layer by hand
+    (`by_hand`) while `by_hand_now` says so and the layer allows it (`computes_by_hand`),
+    and is the layer's own processor ``inner``, untouched, otherwise. ``name`` is the
+    layer's module name. Subclasses define `by_hand_now` and `by_hand`."""
+
+    def __init__(self, inner: Any, name: str) -> None:
+        self.inner = inner
+        self.name = name
+
+    def by_hand_now(self) -> bool:
+        raise NotImplementedError
+
+    def by_hand(
+        self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        attn: Any,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        if encoder_hidden_states is None or not (
+            self.by_hand_now()
+            and computes_by_hand(attn, hidden_states, encoder_hidden_states, attention_mask)
+        ):
+            return self.inner(
+                attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs
+            )
+        return self.by_hand(attn, hidden_states, encoder_hidden_states)
 
 
 def finish_latents(pipe: TextToImage, latents: torch.Tensor) -> torch.Tensor:

@@ -46,8 +46,8 @@ from pydantic import Field
 from unlearn_schema import MethodParams
 
 from erase_diffusion.methods._sampling import (
+    ByHandProcessor,
     attention_output,
-    computes_by_hand,
     finish_latents,
     heads,
     start_sampling,
@@ -122,31 +122,20 @@ class _Store:
         self.probs: dict[str, torch.Tensor] = {}
 
 
-class _RecordingProcessor:
+class _RecordingProcessor(ByHandProcessor):
     """Cross-attention written out (so its probabilities keep their gradient) while
     collecting; the layer's own processor otherwise."""
 
     def __init__(self, inner: Any, name: str, store: _Store) -> None:
-        self.inner = inner
-        self.name = name
+        super().__init__(inner, name)
         self.store = store
 
-    def __call__(
-        self,
-        attn: Any,
-        hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        *args: Any,
-        **kwargs: Any,
+    def by_hand_now(self) -> bool:
+        return self.store.collect
+
+    def by_hand(
+        self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor
     ) -> torch.Tensor:
-        if not self.store.collect or not computes_by_hand(
-            attn, hidden_states, encoder_hidden_states, attention_mask
-        ):
-            return self.inner(
-                attn, hidden_states, encoder_hidden_states, attention_mask, *args, **kwargs
-            )
-        assert encoder_hidden_states is not None  # computes_by_hand checked it
         query, key, value, split = heads(attn, hidden_states, encoder_hidden_states)
         d = key.shape[-1] // attn.heads
         probs = (split(query) @ split(key).transpose(-1, -2) / math.sqrt(d)).softmax(-1)
