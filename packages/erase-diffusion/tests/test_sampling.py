@@ -5,6 +5,7 @@ cross-attention computed by hand (`methods._sampling`) matches the layer's own p
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from erase_diffusion.methods._sampling import (
     computes_by_hand,
     heads,
 )
+from erase_diffusion.pipeline import Sampling, TextToImage
 
 PROMPTS = ["a red circle on a dark plain background", "a blue cross on a light striped background"]
 
@@ -103,3 +105,24 @@ def test_by_hand_processor_defers_to_the_layers_own_unless_asked_and_able(
     assert processor(attn, hidden, text, torch.zeros(1, 1, 3)) == "inner"
     assert processor(attn, hidden, text) == "by hand"
     assert calls == ["inner", "inner", "inner", "by hand"]
+
+
+def test_prompts_go_through_generate_from_prompts_and_embeddings_do_not(
+    shipped_pipe: Any,
+) -> None:
+    seen: list[tuple[list[str], Sampling]] = []
+
+    @dataclass
+    class Recording(TextToImage):
+        def generate_from_prompts(self, prompts: list[str], sampling: Sampling) -> torch.Tensor:
+            seen.append((prompts, sampling))
+            return super().generate_from_prompts(prompts, sampling)
+
+    pipe = Recording(**vars(shipped_pipe))
+    images = pipe.generate(PROMPTS, steps=2, guidance=3.0, seed=1, batch_size=1)
+    assert seen == [(PROMPTS, Sampling(steps=2, guidance=3.0, seed=1, batch_size=1))]
+    embedded = pipe.generate(prompt_embeds=pipe.encode(PROMPTS), steps=2, guidance=3.0, seed=1)
+    assert len(seen) == 1
+    assert torch.equal(images, embedded)
+    with pytest.raises(ValueError, match="non-empty list of prompts"):
+        pipe.generate([], steps=2)

@@ -106,6 +106,20 @@ def build_tiny_pipeline(config: TinyPipelineConfig, words: list[str], seed: int 
     )
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How `TextToImage.generate` samples: DDIM ``steps``, the guidance scale (``None``:
+    the pipeline's), the ``seed`` of the starting noise, the image size (``None``: the
+    pipeline's default) and the images per UNet batch."""
+
+    steps: int = 25
+    guidance: float | None = None
+    seed: int = 0
+    height: int | None = None
+    width: int | None = None
+    batch_size: int = 64
+
+
 @dataclass
 class TextToImage:
     """A text-to-image diffusion pipeline: the parts, plus encode and generate."""
@@ -194,9 +208,27 @@ class TextToImage:
         ``guidance=1`` that is ε(x, c) alone, and the unconditional pass is skipped. Each
         image starts from noise drawn from ``seed``, so two pipelines compared with the
         same seed and prompts start from the same noise.
+
+        Prompts (without ``prompt_embeds``) go through `generate_from_prompts`, which a
+        pipeline whose sampler reads the prompts' words overrides (A-STAR, Geom-Erasing).
         """
+        sampling = Sampling(steps, guidance, seed, height, width, batch_size)
+        if prompt_embeds is None and prompts:
+            return self.generate_from_prompts(prompts, sampling)
+        return self.generate_from_embeds(prompt_embeds, sampling)
+
+    def generate_from_prompts(self, prompts: list[str], sampling: Sampling) -> torch.Tensor:
+        """`generate` for ``prompts``: their embeddings, sampled by `generate_from_embeds`."""
+        return self.generate_from_embeds(self.encode(prompts), sampling)
+
+    def generate_from_embeds(
+        self, prompt_embeds: torch.Tensor | None, sampling: Sampling
+    ) -> torch.Tensor:
+        """`generate` for precomputed ``prompt_embeds`` (n, tokens, width)."""
         import torch
 
+        steps, guidance, batch_size = sampling.steps, sampling.guidance, sampling.batch_size
+        height, width = sampling.height, sampling.width
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         guidance = self.guidance if guidance is None else guidance
@@ -204,14 +236,12 @@ class TextToImage:
         width = self.default_size if width is None else width
         self.check_size(height, width)
         if prompt_embeds is None:
-            if not prompts:
-                raise ValueError("give a non-empty list of prompts or prompt_embeds")
-            prompt_embeds = self.encode(prompts)
+            raise ValueError("give a non-empty list of prompts or prompt_embeds")
         guided = guidance != 1.0
         uncond = self.encode([""]) if guided else prompt_embeds[:0]
         scheduler = copy.deepcopy(self.scheduler)
         scheduler.set_timesteps(steps)
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(sampling.seed)
         n = prompt_embeds.shape[0]
         channels = int(self.unet.config.in_channels)
         shape = (n, channels, height // self.downscale, width // self.downscale)

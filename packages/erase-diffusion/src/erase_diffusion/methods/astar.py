@@ -53,7 +53,7 @@ from erase_diffusion.methods._sampling import (
     start_sampling,
 )
 from erase_diffusion.methods.request import EraseRequest, method_params
-from erase_diffusion.pipeline import TextToImage
+from erase_diffusion.pipeline import Sampling, TextToImage
 
 if TYPE_CHECKING:
     import torch
@@ -181,38 +181,19 @@ class AStarPipeline(TextToImage):
         plain = super().copy()
         return wrap_astar(plain, self.astar, self.astar_words)
 
-    def generate(
-        self,
-        prompts: list[str] | None = None,
-        *,
-        prompt_embeds: torch.Tensor | None = None,
-        steps: int = 25,
-        guidance: float | None = None,
-        seed: int = 0,
-        height: int | None = None,
-        width: int | None = None,
-        batch_size: int = 64,
-    ) -> torch.Tensor:
-        """As `TextToImage.generate`, with A-STAR when ``prompts`` are given."""
+    def generate_from_prompts(self, prompts: list[str], sampling: Sampling) -> torch.Tensor:
+        """`TextToImage.generate` for ``prompts``, with A-STAR."""
         import torch
 
-        if prompts is None or prompt_embeds is not None:
-            return super().generate(
-                prompts,
-                prompt_embeds=prompt_embeds,
-                steps=steps,
-                guidance=guidance,
-                seed=seed,
-                height=height,
-                width=width,
-                batch_size=batch_size,
-            )
         # Same set-up as TextToImage.generate (noise from ``seed``, DDIM, guidance); the
         # A-STAR update of the latent before each of the first steps is what differs.
-        guidance = self.guidance if guidance is None else guidance
+        guidance = self.guidance if sampling.guidance is None else sampling.guidance
+        batch_size = sampling.batch_size
         embeds = self.encode(prompts)
         n = embeds.shape[0]
-        scheduler, noise = start_sampling(self, n, steps, seed, height, width)
+        scheduler, noise = start_sampling(
+            self, n, sampling.steps, sampling.seed, sampling.height, sampling.width
+        )
         tokens = [concept_tokens(self, p, self.astar_words) for p in prompts]
         guided = guidance != 1.0
         uncond = self.encode([""]) if guided else embeds[:0]

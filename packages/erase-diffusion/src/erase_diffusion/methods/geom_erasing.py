@@ -47,7 +47,7 @@ from unlearn_schema import MethodParams
 from erase_diffusion.methods._sampling import finish_latents, start_sampling
 from erase_diffusion.methods.cross_attention import working_copy
 from erase_diffusion.methods.request import EraseRequest, method_params
-from erase_diffusion.pipeline import SPECIAL_TOKENS, TextToImage
+from erase_diffusion.pipeline import SPECIAL_TOKENS, Sampling, TextToImage
 from erase_diffusion.worlds.watermark import (
     CORNERS,
     GEOMETRY_WORDS,
@@ -226,34 +226,13 @@ class GeomErasingPipeline(TextToImage):
         plain = super().copy()
         return GeomErasingPipeline(**{**vars(plain), "geom": self.geom})
 
-    def generate(
-        self,
-        prompts: list[str] | None = None,
-        *,
-        prompt_embeds: torch.Tensor | None = None,
-        steps: int = 25,
-        guidance: float | None = None,
-        seed: int = 0,
-        height: int | None = None,
-        width: int | None = None,
-        batch_size: int = 64,
-    ) -> torch.Tensor:
-        """As `TextToImage.generate` for ``prompt_embeds``; for ``prompts``, guidance
-        ``self.geom.guidance`` (``guidance`` overrides it) away from the negatives."""
+    def generate_from_prompts(self, prompts: list[str], sampling: Sampling) -> torch.Tensor:
+        """`TextToImage.generate` for ``prompts``: guidance ``self.geom.guidance`` (the
+        call's ``guidance`` overrides it) away from the negatives."""
         import torch
 
-        if prompts is None or prompt_embeds is not None:
-            return super().generate(
-                prompts,
-                prompt_embeds=prompt_embeds,
-                steps=steps,
-                guidance=guidance,
-                seed=seed,
-                height=height,
-                width=width,
-                batch_size=batch_size,
-            )
-        scale = self.geom.guidance if guidance is None else guidance
+        scale = self.geom.guidance if sampling.guidance is None else sampling.guidance
+        batch_size = sampling.batch_size
         cond_all = self.encode(prompts)
         negatives = [self.negative_prompts(p) for p in prompts]
         per = len(negatives[0])
@@ -261,7 +240,9 @@ class GeomErasingPipeline(TextToImage):
         n = cond_all.shape[0]
         # Same set-up and DDIM loop as TextToImage.generate; only the guidance term (the
         # mean of the negatives in place of the empty prompt) differs.
-        scheduler, noise = start_sampling(self, n, steps, seed, height, width)
+        scheduler, noise = start_sampling(
+            self, n, sampling.steps, sampling.seed, sampling.height, sampling.width
+        )
         outputs = []
         with torch.no_grad():
             for start in range(0, n, batch_size):
