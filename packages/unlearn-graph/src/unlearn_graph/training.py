@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -80,6 +81,34 @@ def minimise(
         if after_step is not None:
             after_step()
     return [float(value) for value in values]
+
+
+def minimise_keeping_best(
+    loss: Callable[[], Tensor],
+    model: nn.Module,
+    steps: int,
+    learning_rate: float,
+    weight_decay: float,
+    validation_accuracy: Callable[[], float],
+) -> float:
+    """`minimise` ``loss`` over ``model``'s parameters, keeping the weights of the step with
+    the best ``validation_accuracy()`` (read after every step, in eval mode and without
+    gradients; a tie keeps the earlier step). The model ends with those weights, in eval
+    mode. Returns the best accuracy (-1 when ``steps`` is 0: the initial weights stay)."""
+    best_accuracy, best_state = -1.0, copy.deepcopy(model.state_dict())
+
+    def keep_best() -> None:
+        nonlocal best_accuracy, best_state
+        model.eval()
+        with torch.no_grad():
+            value = validation_accuracy()
+        if value > best_accuracy:
+            best_accuracy, best_state = value, copy.deepcopy(model.state_dict())
+
+    minimise(loss, model.parameters(), steps, learning_rate, weight_decay, after_step=keep_best)
+    model.load_state_dict(best_state)
+    model.eval()
+    return best_accuracy
 
 
 def train(

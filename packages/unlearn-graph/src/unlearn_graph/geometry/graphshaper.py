@@ -38,7 +38,6 @@ expert, where the fusion weight is 1.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,7 +59,7 @@ from unlearn_graph.geometry.params import (
 )
 from unlearn_graph.geometry.structure import local_structure
 from unlearn_graph.tasks import NodeTask, make_node_task
-from unlearn_graph.training import minimise
+from unlearn_graph.training import minimise_keeping_best
 from unlearn_graph.worlds.mixed_geometry import MixedGeometryGraph
 
 ExpertName = str
@@ -225,7 +224,6 @@ def fit_aligned(
     model = GeometryAlignedEncoder(task.x.shape[1], structure.shape[1], params, experts, fusion)
     generator = torch.Generator().manual_seed(seed)
     batch = min(params.alignment_batch, task.num_nodes)
-    best_accuracy, best_state = -1.0, copy.deepcopy(model.state_dict())
 
     def scores() -> tuple[Tensor, Tensor]:
         graph, weights = model(task.x, propagation, structure)
@@ -245,25 +243,18 @@ def fit_aligned(
             )
         return loss
 
-    def keep_best() -> None:
-        nonlocal best_accuracy, best_state
-        model.eval()
-        with torch.no_grad():
-            predicted = scores()[0][task.val_idx].argmax(-1)
-        value = float((predicted == task.y[task.val_idx]).float().mean())
-        if value > best_accuracy:
-            best_accuracy, best_state = value, copy.deepcopy(model.state_dict())
+    def validation_accuracy() -> float:
+        predicted = scores()[0][task.val_idx].argmax(-1)
+        return float((predicted == task.y[task.val_idx]).float().mean())
 
-    minimise(
+    best_accuracy = minimise_keeping_best(
         objective,
-        model.parameters(),
+        model,
         params.epochs,
         params.learning_rate,
         params.weight_decay,
-        after_step=keep_best,
+        validation_accuracy,
     )
-    model.load_state_dict(best_state)
-    model.eval()
     with torch.no_grad():
         logits, weights = scores()
     return GeometryFit(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,7 +12,7 @@ from unlearn_graph.config import BackboneConfig
 from unlearn_graph.models import build_model
 from unlearn_graph.robust.params import SupervisedParams
 from unlearn_graph.tasks import NodeTask
-from unlearn_graph.training import minimise
+from unlearn_graph.training import minimise_keeping_best
 
 
 @dataclass
@@ -72,32 +71,24 @@ def fit_supervised(
     )
     model = build_model(task.x.shape[1], config, "node", task.num_classes, seed)
     x, edge_index, labels = task.x, task.edge_index, noisy.observed
-    best_accuracy, best_state = -1.0, copy.deepcopy(model.state_dict())
 
     def objective() -> Tensor:
         model.train()
         return loss(model.score(x, edge_index, task.train_idx), labels[task.train_idx])
 
-    def keep_best() -> None:
-        nonlocal best_accuracy, best_state
-        model.eval()
-        with torch.no_grad():
-            predicted = model.score(x, edge_index, task.val_idx).argmax(-1)
-        value = float((predicted == labels[task.val_idx]).float().mean())
-        if value > best_accuracy:
-            best_accuracy, best_state = value, copy.deepcopy(model.state_dict())
+    def validation_accuracy() -> float:
+        predicted = model.score(x, edge_index, task.val_idx).argmax(-1)
+        return float((predicted == labels[task.val_idx]).float().mean())
 
     torch.manual_seed(seed)
-    minimise(
+    best_accuracy = minimise_keeping_best(
         objective,
-        model.parameters(),
+        model,
         params.epochs,
         params.learning_rate,
         params.weight_decay,
-        after_step=keep_best,
+        validation_accuracy,
     )
-    model.load_state_dict(best_state)
-    model.eval()
     with torch.no_grad():
         logits = model.score(x, edge_index, torch.arange(task.num_nodes))
     return Fitted(logits.argmax(-1), {"validation_accuracy": best_accuracy})
