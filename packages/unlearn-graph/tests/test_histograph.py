@@ -228,3 +228,27 @@ def test_classifier_gives_logits_per_graph(readout: str, backbone: str) -> None:
     logits = model(x, edge_index, torch.tensor([0, 0, 0, 1, 1, 1]), 2)
     assert logits.shape == (2, 4) and torch.isfinite(logits).all()
     assert len(model.history(x, edge_index)) == 4
+
+
+def test_weight_products_kept_without_gradients_follow_weight_updates() -> None:
+    # Without gradients the folded weight products are reused between forwards; an
+    # optimiser step or load_state_dict (in-place updates) must invalidate them.
+    torch.manual_seed(7)
+    readout = HistoGraphReadout(8, 4).eval()
+    history = torch.randn(7, 4, 8)
+    batch = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    with torch.no_grad():
+        before = readout(history, batch)
+        assert torch.equal(readout(history, batch), before)  # the kept products
+    optimiser = torch.optim.SGD(readout.parameters(), lr=0.5)
+    readout(history, batch).square().sum().backward()
+    optimiser.step()
+    expected = _readout_as_written(readout, history, batch)
+    with torch.no_grad():
+        stepped = readout(history, batch)
+    assert not torch.allclose(stepped, before, atol=1e-3)
+    assert torch.allclose(stepped, expected, atol=1e-5)
+    other = HistoGraphReadout(8, 4)
+    with torch.no_grad():
+        readout.load_state_dict(other.state_dict())
+        assert torch.allclose(readout(history, batch), other(history, batch), atol=1e-6)

@@ -47,8 +47,11 @@ stage 1 costs $O(N L d + N d^2)$; stage 2 costs $O(\\sum_G |G|^2 d)$. With one h
 (the default) stage 2's linear maps fold onto the mixed history as well
 (`HistoGraphReadout._one_head`): the keys are the mixed rows themselves, the values are
 applied once per graph, and one $(N, d) \\times (d, d)$ product is left per node instead
-of $(N, d) \\times (d, 3d)$. The speed benchmark ``graph-histograph-speed`` measures
-the overhead against mean pooling.
+of $(N, d) \\times (d, 3d)$. The products of weights alone (those folded maps,
+$W_Q^\\top W_K$) are kept between forwards without gradients until a weight changes
+(`_WeightProducts`); at this size each torch call costs tens of microseconds, so the
+forward is written in few calls (35 besides views at depth 4, from 58). The speed
+benchmark ``graph-histograph-speed`` measures the overhead against mean pooling.
 
 Where we had to choose (the paper's text, as we could read it, leaves these open or we
 could not check them): the learned layer embedding $e_\\ell$ added to the keys, one
@@ -59,13 +62,14 @@ after it, and one head by default (``heads``; on CPU four heads of width 8 cost 
 
 from __future__ import annotations
 
-import math
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
 
 LayerWeights = Literal["graph", "node"]
+T = TypeVar("T")
 
 
 def scatter_mean(values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
@@ -80,50 +84,69 @@ class GraphLayout(NamedTuple):
     """Where each node of a sorted PyG ``batch`` sits: computed once per forward and
     shared by both stages (the graph means and the padded attention batch)."""
 
+    counts: Tensor  # (G,) |G|
     inverse_counts: Tensor  # (G,) 1 / |G| (1 for an empty graph)
-    slots: Tensor  # (N,) node n's row in the padded (G * width) batch
-    valid: Tensor  # (G, width) True where a padded slot holds a node
     width: int  # the largest graph's node count
     sources: Tensor  # (G * width,) the node in each padded slot, N (a zero row) if none
+    query_weights: Tensor  # (G, width) c_n = 1/|G| on a graph's nodes, 0 on padding
+    key_mask: Tensor  # (G, width) additive: 0 on a graph's nodes, -inf on padding
+    nonempty: Tensor  # (G, 1) 1 for a graph with nodes, 0 for an empty one
 
 
-def graph_layout(batch: Tensor, num_graphs: int) -> GraphLayout:
-    """The `GraphLayout` of ``batch`` (sorted, as PyG batches are)."""
+def graph_layout(batch: Tensor, num_graphs: int, dtype: torch.dtype = torch.float32) -> GraphLayout:
+    """The `GraphLayout` of ``batch`` (sorted, as PyG batches are).
+
+    Every tensor here is ``(G, width)`` or smaller: no pass over the nodes but the count.
+    An empty graph's queries attend to its first (zero) padding slot instead of to
+    nothing (NaN); its query weights are 0, so that slot never reaches the output.
+    """
     counts = torch.bincount(batch, minlength=num_graphs)
     width = int(counts.max()) if batch.numel() else 0
-    first = torch.cumsum(counts, 0) - counts
-    position = torch.arange(batch.numel(), device=batch.device) - first[batch]
-    valid = torch.arange(width, device=batch.device) < counts.unsqueeze(1)
-    slots = batch * width + position
-    sources = torch.full((num_graphs * width,), batch.numel(), device=batch.device)
-    sources[slots] = torch.arange(batch.numel(), device=batch.device)
-    return GraphLayout(1.0 / counts.clamp(min=1), slots, valid, width, sources)
+    at_least_one = counts.clamp(min=1)
+    inverse = at_least_one.reciprocal().to(dtype)
+    slot = torch.arange(width, device=batch.device)
+    valid = slot < counts.unsqueeze(1)
+    first = counts.cumsum(0) - counts
+    sources = torch.where(valid, first.unsqueeze(1) + slot, batch.numel()).view(-1)
+    blocked = torch.where(slot < at_least_one.unsqueeze(1), 0.0, float("-inf")).to(dtype)
+    return GraphLayout(
+        counts,
+        inverse,
+        width,
+        sources,
+        valid * inverse.unsqueeze(1),
+        blocked,
+        (counts * inverse).unsqueeze(1),
+    )
 
 
-def _padded(values: Tensor, layout: GraphLayout) -> Tensor:
-    """``values`` ``(N, k)`` laid out as ``(G * width, k)``, zeros in the empty slots: a
-    gather from the rows plus one zero row (several times faster on CPU than
-    ``index_copy_`` into a zero tensor)."""
-    rows = torch.cat([values, values.new_zeros((1, values.shape[1]))])
-    return rows.index_select(0, layout.sources)
+def _graph_mean(values: Tensor, layout: GraphLayout) -> Tensor:
+    """Mean of ``values`` ``(N, k)`` over each graph's (contiguous) rows: ``(G, k)``."""
+    total = torch.segment_reduce(values, "sum", lengths=layout.counts)
+    return total * layout.inverse_counts.unsqueeze(1)
 
 
-def _key_mask(layout: GraphLayout, dtype: torch.dtype) -> Tensor:
-    """``(G, width)`` additive mask: 0 on a graph's nodes, -inf on padding. An empty
-    graph's queries attend to its zero padding instead (not to nothing: NaN)."""
-    keys = layout.valid | ~layout.valid.any(1, keepdim=True)
-    blocked = torch.zeros(keys.shape, dtype=dtype, device=keys.device)
-    return blocked.masked_fill_(~keys, float("-inf"))
+class _WeightProducts:
+    """Products of a module's weights, reused across forwards without gradients until
+    a weight changes (its version counter, bumped by every in-place update such as an
+    optimiser step or ``load_state_dict``, or its storage, e.g. after ``.to()``). With
+    gradients enabled they are recomputed every call, so that they stay in the graph.
+    A weight edited through ``.data`` bypasses the version counter: call `clear`."""
 
+    def __init__(self) -> None:
+        self.key: tuple[tuple[int, int], ...] | None = None
+        self.value: Any = None
 
-def _query_means(layout: GraphLayout, dtype: torch.dtype) -> Tensor:
-    """``(G, 1, width)``: $c_n = 1/|G|$ on a graph's nodes, 0 on padding."""
-    return (layout.valid.to(dtype) * layout.inverse_counts.unsqueeze(1).to(dtype)).unsqueeze(1)
+    def get(self, weights: tuple[Tensor, ...], compute: Callable[[], T]) -> T:
+        if torch.is_grad_enabled():
+            return compute()
+        key = tuple((w._version, w.data_ptr()) for w in weights)
+        if key != self.key:
+            self.value, self.key = compute(), key
+        return cast(T, self.value)
 
-
-def _graph_mean(values: Tensor, batch: Tensor, layout: GraphLayout) -> Tensor:
-    total = values.new_zeros((len(layout.inverse_counts), values.shape[1]))
-    return total.index_add_(0, batch, values) * layout.inverse_counts.unsqueeze(1).to(values.dtype)
+    def clear(self) -> None:
+        self.key = self.value = None
 
 
 class LayerAttention(nn.Module):
@@ -142,6 +165,11 @@ class LayerAttention(nn.Module):
         self.value = nn.Linear(hidden, hidden, bias=False)
         self.layer_embedding = nn.Parameter(torch.zeros(num_layers, hidden))
         nn.init.normal_(self.layer_embedding, std=0.02)
+        self._products = _WeightProducts()
+
+    def _combined(self) -> Tensor:
+        """$[W_Q^\\top W_K, W_Q^\\top E^\\top]$ ``(d, d + L+1)``, $E$ the layer embeddings."""
+        return self.query.weight.T @ torch.cat([self.key.weight, self.layer_embedding.T], 1)
 
     def weights(
         self, history: Tensor, batch: Tensor, num_graphs: int, layout: GraphLayout | None = None
@@ -149,37 +177,45 @@ class LayerAttention(nn.Module):
         """Layer weights: ``(num_graphs, L+1)`` for ``"graph"``, ``(N, L+1)`` for ``"node"``."""
         _check_history(history, self.num_layers, self.hidden)
         d = self.hidden
+        scale = d**-0.5
         # q^T (W_K h + e) / sqrt(d) = h_L^T (W_Q^T W_K) h / sqrt(d) + h_L^T W_Q^T e / sqrt(d):
         # one (N, d) x (d, d + L+1) product of the last layer gives both terms for every
         # layer, instead of forming q and W_K h for each layer.
-        query_t = self.query.weight.T
-        combined = torch.cat([query_t @ self.key.weight, query_t @ self.layer_embedding.T], 1)
-        projected = history[:, -1] @ (combined / math.sqrt(d))  # (N, d + L+1)
-        # (N, 1, d) x (N, d, L+1): a batched row-times-matrix product, without a
-        # (N, L+1, d) temporary (3x faster on CPU than multiply-and-sum).
+        combined = self._products.get(
+            (self.query.weight, self.key.weight, self.layer_embedding), self._combined
+        )
+        projected = history[:, -1] @ combined  # (N, d + L+1)
+        # (N, L+1, d) x (N, d, 1): a batched matrix-times-column product on the history
+        # as it is laid out, without a (N, L+1, d) temporary.
         scores = torch.baddbmm(
-            projected[:, None, d:], projected[:, None, :d], history.transpose(1, 2)
-        ).squeeze(1)  # (N, L+1)
+            projected[:, d:, None], history, projected[:, :d, None], beta=scale, alpha=scale
+        ).squeeze(2)  # (N, L+1)
         if self.layer_weights == "graph":
-            layout = graph_layout(batch, num_graphs) if layout is None else layout
-            scores = _graph_mean(scores, batch, layout)
+            layout = graph_layout(batch, num_graphs, history.dtype) if layout is None else layout
+            scores = _graph_mean(scores, layout)
         return torch.softmax(scores, dim=-1)
 
     def mix(
         self, history: Tensor, batch: Tensor, num_graphs: int, layout: GraphLayout | None = None
     ) -> Tensor:
         """$\\sum_\\ell \\alpha_\\ell h^{(\\ell)}$ per node ``(N, d)``, before $W_V$."""
+        return self._mix_padded(history, batch, num_graphs, layout)[:-1]
+
+    def _mix_padded(
+        self, history: Tensor, batch: Tensor, num_graphs: int, layout: GraphLayout | None
+    ) -> Tensor:
+        """`mix` ``(N, d)`` with one zero row after it ``(N + 1, d)``: the row that
+        stage 2's padded slots gather."""
         weights = self.weights(history, batch, num_graphs, layout)
         per_node = weights.index_select(0, batch) if self.layer_weights == "graph" else weights
-        if history.shape[1] * history.shape[2] < 400:
-            # torch's CPU bmm runs a plain loop below 400 multiply-adds per matrix, 3x
-            # slower here than one multiply-add per layer (measured at 5 layers, hidden
-            # 32), which is also 1.7x faster than a multiply-and-sum over dim 1.
-            mixed = history[:, 0] * per_node[:, :1]
-            for layer in range(1, history.shape[1]):
-                mixed = mixed.addcmul(history[:, layer], per_node[:, layer : layer + 1])
-            return mixed
-        return torch.bmm(per_node.unsqueeze(1), history).squeeze(1)
+        rows = history.new_zeros((history.shape[0] + 1, history.shape[2]))
+        mixed = rows[:-1]
+        # One in-place multiply-add per layer into the zeroed rows: on CPU 2x faster than
+        # a (N, 1, L+1) x (N, L+1, d) bmm (a plain loop below 400 multiply-adds per
+        # matrix) at 5 layers, and no temporary per layer.
+        for layer in range(history.shape[1]):
+            mixed.addcmul_(history[:, layer], per_node[:, layer : layer + 1])
+        return rows
 
     def forward(self, history: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         # W_V sum_l alpha_l h^(l) = sum_l alpha_l W_V h^(l)
@@ -202,8 +238,8 @@ class NodeAttention(nn.Module):
         self.out_proj = nn.Linear(hidden, hidden)
 
     def forward(self, nodes: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
-        layout = graph_layout(batch, num_graphs)
-        return self.attend(self.in_proj(nodes), _graph_mean(nodes, batch, layout), layout)
+        layout = graph_layout(batch, num_graphs, nodes.dtype)
+        return self.attend(self.in_proj(nodes), _graph_mean(nodes, layout), layout)
 
     def attend(self, projected: Tensor, node_mean: Tensor, layout: GraphLayout) -> Tensor:
         """$\\frac{1}{|G|}\\sum_n (z_n + \\operatorname{MHA}(z_n, G))$ per graph, from the
@@ -217,7 +253,7 @@ class NodeAttention(nn.Module):
             .reshape(3, graphs * heads, width, -1)
             .unbind(0)
         )
-        blocked = _key_mask(layout, dense.dtype).repeat_interleave(heads, 0)
+        blocked = layout.key_mask.repeat_interleave(heads, 0)
         scores = torch.baddbmm(
             blocked.unsqueeze(1), query, key.transpose(1, 2), alpha=query.shape[-1] ** -0.5
         )
@@ -225,9 +261,26 @@ class NodeAttention(nn.Module):
         # mean_n (z_n + W_o sum_m P_nm v_m + b_o) = mean_n z_n + W_o (c^T P V) + b_o with
         # c_n = 1/|G| on the graph's nodes: the mean over queries is taken before the
         # values (one (1, Nmax) row per graph) and the output map runs once per graph.
-        query_weights = _query_means(layout, dense.dtype).repeat_interleave(heads, 0)
+        query_weights = layout.query_weights.unsqueeze(1).repeat_interleave(heads, 0)
         mean_attended = torch.bmm(torch.bmm(query_weights, attention), value)
         return node_mean + self.out_proj(mean_attended.reshape(graphs, -1))
+
+
+def _padded(values: Tensor, layout: GraphLayout) -> Tensor:
+    """``values`` ``(N, k)`` laid out as ``(G * width, k)``, zeros in the empty slots: a
+    gather from the rows plus one zero row (several times faster on CPU than
+    ``index_copy_`` into a zero tensor)."""
+    rows = torch.cat([values, values.new_zeros((1, values.shape[1]))])
+    return rows.index_select(0, layout.sources)
+
+
+class FoldedMaps(NamedTuple):
+    """Stage 2's linear maps folded onto the mixed history $m$ (one head; see
+    `HistoGraphReadout._one_head`)."""
+
+    to_queries: Tensor  # (d + 1, d): rows 0..d-1 A^T / sqrt(d), row d u^T / sqrt(d)
+    to_output: Tensor  # (2d, d): [W_V^T; (W_o W_v W_V)^T]
+    value_bias: Tensor  # (d,): W_o b_v
 
 
 class HistoGraphReadout(nn.Module):
@@ -249,55 +302,70 @@ class HistoGraphReadout(nn.Module):
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
         self.layers = LayerAttention(hidden, num_layers, layer_weights)
         self.nodes = NodeAttention(hidden, heads)
+        self._products = _WeightProducts()
 
     def forward(self, history: Tensor, batch: Tensor, num_graphs: int | None = None) -> Tensor:
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1 if batch.numel() else 0
-        layout = graph_layout(batch, num_graphs)
-        mixed = self.layers.mix(history, batch, num_graphs, layout)  # z = W_V mixed
+        layout = graph_layout(batch, num_graphs, history.dtype)
+        rows = self.layers._mix_padded(history, batch, num_graphs, layout)  # z = W_V m
         if self.nodes.heads == 1:
-            return self._one_head(mixed, batch, layout)
-        value, in_proj = self.layers.value.weight, self.nodes.in_proj
+            return self._one_head(rows, layout)
+        mixed, value, in_proj = rows[:-1], self.layers.value.weight, self.nodes.in_proj
         # in_proj(W_V m) = (W_in W_V) m + b_in and mean(W_V m) = W_V mean(m): z is never
         # formed node by node.
         projected = torch.addmm(in_proj.bias, mixed, (in_proj.weight @ value).T)
-        node_mean = _graph_mean(mixed, batch, layout) @ value.T
+        node_mean = _graph_mean(mixed, layout) @ value.T
         return self.nodes.attend(projected, node_mean, layout)
 
-    def _one_head(self, mixed: Tensor, batch: Tensor, layout: GraphLayout) -> Tensor:
-        """Stage 2 with one head, every linear map folded onto $m_n$ (``mixed``, where
-        $z_n = W_V m_n$), so that one ``(N, d) x (d, d)`` product is the only work per
-        node besides the attention itself.
+    def folded_maps(self) -> FoldedMaps:
+        """Stage 2's maps folded onto $m$ (`_one_head`): a few ``(d, d)`` products of the
+        weights, kept between forwards without gradients while the weights stay the same
+        (`_WeightProducts`), recomputed every forward with gradients."""
+        nodes = self.nodes
+        weights = (self.layers.value.weight, nodes.in_proj.weight, nodes.in_proj.bias)
+        return self._products.get((*weights, nodes.out_proj.weight), self._fold)
+
+    def _fold(self) -> FoldedMaps:
+        nodes, value = self.nodes, self.layers.value.weight
+        d = value.shape[0]
+        w_query, w_key, w_value = (nodes.in_proj.weight @ value).split(d)  # W_q W_V, ...
+        b_query, _, b_value = nodes.in_proj.bias.split(d)
+        # [A^T; u^T] = [W_q W_V, b_q]^T (W_k W_V), scaled by 1 / sqrt(d)
+        to_queries = torch.cat([w_query, b_query.unsqueeze(1)], 1).T @ (w_key * d**-0.5)
+        to_output = torch.cat([value.T, (nodes.out_proj.weight @ w_value).T])
+        return FoldedMaps(to_queries, to_output, nodes.out_proj.weight @ b_value)
+
+    def _one_head(self, rows: Tensor, layout: GraphLayout) -> Tensor:
+        """Stage 2 with one head, every linear map folded onto $m_n$ (``rows``: the
+        mixed history, where $z_n = W_V m_n$, and one zero row), so that one
+        ``(N, d) x (d, d)`` product is the only work per node besides the attention.
 
         With $q_n = W_q z_n + b_q$ and $k_m = W_k z_m + b_k$, the score is
-        $q_n^\top k_m = (A m_n + u)^\top m_m + c_n$, with $A = W_V^\top W_k^\top W_q W_V$,
-        $u = W_V^\top W_k^\top b_q$ and $c_n = q_n^\top b_k$ constant over the keys $m$,
+        $q_n^\\top k_m = (A m_n + u)^\\top m_m + c_n$, with $A = W_V^\\top W_k^\\top W_q W_V$,
+        $u = W_V^\\top W_k^\\top b_q$ and $c_n = q_n^\\top b_k$ constant over the keys $m$,
         which the softmax over $m$ ignores: the keys are the $m_m$ themselves. The values
         $v_m = W_v W_V m_m + b_v$ enter only through the query mean
-        $w = c^\top P$ (weights summing to 1 on a graph, 0 on an empty one), so
-        $w V = (W_v W_V)(w M) + b_v$ is formed once per graph.
+        $w = c^\\top P$ (weights summing to 1 on a graph, 0 on an empty one), so
+        $w V = (W_v W_V)(w M) + b_v$ is formed once per graph. The residual's mean
+        $\\frac{1}{|G|}\\sum_n z_n = W_V (c^\\top M)$ comes from the same padded keys, in
+        the same product as $w M$; one ``(G, 2d) x (2d, d)`` product maps both.
         """
-        nodes, value = self.nodes, self.layers.value.weight
-        graphs, width, d = len(layout.inverse_counts), layout.width, value.shape[0]
-        w_query, w_key, w_value = nodes.in_proj.weight.split(d)
-        b_query, _, b_value = nodes.in_proj.bias.split(d)
-        to_keys = value.T @ w_key.T
-        scale = d**-0.5
-        keys = _padded(mixed, layout)  # (G * width, d), zero rows on padding
-        queries = torch.addmm(
-            to_keys @ b_query, keys, (to_keys @ w_query @ value).T, beta=scale, alpha=scale
-        ).view(graphs, width, d)
-        keys = keys.view(graphs, width, d)
+        maps = self.folded_maps()
+        graphs, width, d = len(layout.inverse_counts), layout.width, rows.shape[1]
+        flat_keys = rows.index_select(0, layout.sources)  # (G * width, d), zeros on padding
+        queries = torch.addmm(maps.to_queries[d], flat_keys, maps.to_queries[:d])
+        keys = flat_keys.view(graphs, width, d)
         scores = torch.baddbmm(
-            _key_mask(layout, keys.dtype).unsqueeze(1), queries, keys.transpose(1, 2)
+            layout.key_mask.unsqueeze(1), queries.view(graphs, width, d), keys.transpose(1, 2)
         )
         attention = torch.softmax(scores, dim=-1)  # (G, width, width)
-        query_mean = torch.bmm(_query_means(layout, keys.dtype), attention)  # (G, 1, width)
-        weighted = torch.bmm(query_mean, keys).squeeze(1)  # (G, d): w M
-        has_nodes = layout.valid.any(1, keepdim=True).to(keys.dtype)
-        attended = torch.addmm(has_nodes * b_value, weighted, (w_value @ value).T)
-        node_mean = _graph_mean(mixed, batch, layout) @ value.T
-        return node_mean + nodes.out_proj(attended)
+        query_weights = layout.query_weights.unsqueeze(1)  # (G, 1, width): c
+        query_mean = torch.bmm(query_weights, attention)  # (G, 1, width): w = c^T P
+        # (G, 2, width) x (G, width, d): c^T M (the mean of m) and w M in one product
+        means = torch.bmm(torch.cat([query_weights, query_mean], 1), keys).view(graphs, 2 * d)
+        out = torch.addmm(self.nodes.out_proj.bias, means, maps.to_output)
+        return out.addcmul_(layout.nonempty, maps.value_bias)
 
 
 def _check_history(history: Tensor, num_layers: int, hidden: int) -> None:
