@@ -321,8 +321,6 @@ def trained_model(
     oracle: the retain and general facts again). Cached under the key plus
     ``-two-stage<epochs>``; the log's ``stage_one_steps`` counts stage 1.
     """
-    import shutil
-
     import torch
     from transformers import LlamaForCausalLM
 
@@ -366,20 +364,35 @@ def trained_model(
         "finetune_epochs": finetune_epochs,
         "stage_one_steps": stage_one_steps,
     }
+
+    def write(folder: Path) -> None:
+        with _no_progress_bars():
+            model.save_pretrained(folder, safe_serialization=True)
+            tokenizer.save_pretrained(folder)
+
+    save_cache_entry(path, write, log)
+    return TrainedModel(model, tokenizer, role, seed, path, log, from_cache=False)
+
+
+def save_cache_entry(path: Path, write: Callable[[Path], None], log: dict[str, Any]) -> None:
+    """Save a trained model's cache entry at ``path`` so that an interrupted run never
+    leaves half of one: ``write(folder)`` fills a staging folder beside ``path``,
+    ``training.json`` there holds ``log``, and the folder is renamed to ``path`` (an
+    older entry there is removed first). When another process finished the same entry
+    first, the rename fails and theirs is kept."""
+    import shutil
+
     staging = path.with_name(path.name + f".tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    with _no_progress_bars():
-        model.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
+    write(staging)
     (staging / "training.json").write_text(json.dumps(log, indent=2))
     if path.exists():
         shutil.rmtree(path, ignore_errors=True)
     try:
         staging.rename(path)
-    except OSError:  # another process finished the same model first: keep theirs
+    except OSError:  # another process finished the same entry first: keep theirs
         shutil.rmtree(staging, ignore_errors=True)
-    return TrainedModel(model, tokenizer, role, seed, path, log, from_cache=False)
 
 
 def training_steps(log: dict[str, Any]) -> int:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from torch import nn
 
 from unlearn_llm.circuits.params import AttentionOnlyParams, CopyWorldParams
 from unlearn_llm.circuits.world import CopyWorld
+from unlearn_llm.models import save_cache_entry
 
 Head = tuple[int, int]
 """(layer, head), both counted from 0."""
@@ -226,16 +225,5 @@ def trained_copy_model(
         return TrainedCopyModel(model, world, log, path, from_cache=True)
     log = train_copy_model(model, world, seed)
     log.update(seed=seed, params=params.model_dump(), world=world_params.model_dump())
-    # Same staging-and-rename save as models.py's trained_model; only what is saved differs.
-    staging = path.with_name(path.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    torch.save(model.state_dict(), staging / "model.pt")
-    (staging / "training.json").write_text(json.dumps(log, indent=2))
-    if path.exists():
-        shutil.rmtree(path, ignore_errors=True)
-    try:
-        staging.rename(path)
-    except OSError:  # another process finished the same model first: keep theirs
-        shutil.rmtree(staging, ignore_errors=True)
+    save_cache_entry(path, lambda folder: torch.save(model.state_dict(), folder / "model.pt"), log)
     return TrainedCopyModel(model, world, log, path, from_cache=False)

@@ -13,9 +13,7 @@ under ``cache_root()/defences/`` by a digest of its params, the world and the se
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from unlearn_llm.defences.safety_prompts import (
     safety_prompts,
     vocabulary,
 )
+from unlearn_llm.models import save_cache_entry
 from unlearn_llm.worlds.facts import FactsWorld
 
 CACHE_VERSION = 1
@@ -181,19 +180,7 @@ def trained_safety_filter(
         return SafetyFilter(model, vocab, log, path, from_cache=True)
     model, vocab, log = train_safety_classifier(world, params, seed)
     log.update(seed=seed, params=params.model_dump())
-    # Same staging-and-rename save as circuits/model.py's trained_copy_model; only the
-    # saved model differs.
-    staging = path.with_name(path.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    torch.save(model.state_dict(), staging / "model.pt")
-    (staging / "training.json").write_text(json.dumps(log, indent=2))
-    if path.exists():
-        shutil.rmtree(path, ignore_errors=True)
-    try:
-        staging.rename(path)
-    except OSError:  # another process finished the same filter first: keep theirs
-        shutil.rmtree(staging, ignore_errors=True)
+    save_cache_entry(path, lambda folder: torch.save(model.state_dict(), folder / "model.pt"), log)
     return SafetyFilter(model, vocab, log, path)
 
 
