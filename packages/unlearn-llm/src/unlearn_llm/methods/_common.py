@@ -335,6 +335,23 @@ def decoder_layers(model: torch.nn.Module) -> list[Any]:
     return list(inner.model.layers)
 
 
+def question_batch(
+    tokenizer: PreTrainedTokenizerBase, facts: Sequence[QA], question: int | Literal["heldout"]
+) -> Batch:
+    """The prompts (start token and question) of ``facts`` with their answers, encoded:
+    question ``question`` of each fact (its last one when it has fewer) or its held-out
+    question."""
+    from unlearn_llm.data import encode, prompt_text
+
+    questions = [
+        qa.heldout_question
+        if question == "heldout"
+        else qa.questions[min(question, len(qa.questions) - 1)]
+        for qa in facts
+    ]
+    return encode(tokenizer, [prompt_text(q) for q in questions], [qa.answer for qa in facts])
+
+
 def make_optimizer(
     parameters: Sequence[torch.nn.Parameter], params: GradientMethodParams
 ) -> torch.optim.Optimizer:

@@ -54,7 +54,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 from unlearn_schema import MethodParams
 
-from unlearn_llm.methods._common import UnlearnLog, decoder_layers, typed
+from unlearn_llm.methods._common import UnlearnLog, decoder_layers, question_batch, typed
+from unlearn_llm.methods._hooks import owned_hooks, remove_owned_hooks
 
 if TYPE_CHECKING:
     import torch
@@ -163,19 +164,9 @@ def max_presence(
     return shares.masked_fill(~mask.bool(), float("-inf")).max(dim=1).values
 
 
-def _owned_hooks(model: Module) -> list[tuple[dict[int, Any], int, RuntimeSuppression]]:
-    found = []
-    for module in model.modules():
-        for key, hook in module._forward_hooks.items():
-            owner = getattr(hook, "__self__", None)
-            if isinstance(owner, RuntimeSuppression):
-                found.append((module._forward_hooks, key, owner))
-    return found
-
-
 def installed_kif_runtime(model: Module) -> RuntimeSuppression | None:
     """The ``RuntimeSuppression`` hooked into ``model`` (also in a deep copy), or ``None``."""
-    found = _owned_hooks(model)
+    found = owned_hooks(model, RuntimeSuppression)
     return found[0][2] if found else None
 
 
@@ -197,13 +188,7 @@ def remove_kif_runtime(model: Module) -> bool:
     Afterwards the model computes what it did before ``kif_runtime`` (no parameter was
     touched). Hooks are found by their owner, so this works on a deep copy as well.
     """
-    found = _owned_hooks(model)
-    for hooks, key, _ in found:
-        del hooks[key]
-    for module in model.modules():
-        if hasattr(module, "kif_runtime_layer"):
-            del module.kif_runtime_layer
-    return bool(found)
+    return remove_owned_hooks(model, RuntimeSuppression, "kif_runtime_layer")
 
 
 def kif_runtime_firing_rate(
@@ -220,21 +205,13 @@ def kif_runtime_firing_rate(
     """
     import torch
 
-    from unlearn_llm.data import encode, prompt_text
-
     suppression = installed_kif_runtime(model)
     if suppression is None:
         raise ValueError("the model has no kif-runtime hooks: run kif_runtime on it first")
     if not facts:
         raise ValueError("kif_runtime_firing_rate needs at least one fact")
     # Same prompts as test_time_steering.gate_firing_rate; only what counts as fired differs
-    questions = [
-        qa.heldout_question
-        if question == "heldout"
-        else qa.questions[min(question, len(qa.questions) - 1)]
-        for qa in facts
-    ]
-    batch = encode(tokenizer, [prompt_text(q) for q in questions], [qa.answer for qa in facts])
+    batch = question_batch(tokenizer, facts, question)
     with torch.no_grad():
         model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
     return float(suppression.fired_anywhere(prompt_positions(batch)).float().mean())

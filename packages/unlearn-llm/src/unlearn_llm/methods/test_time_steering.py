@@ -65,7 +65,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 from unlearn_schema import MethodParams
 
-from unlearn_llm.methods._common import UnlearnLog, decoder_layers, typed
+from unlearn_llm.methods._common import UnlearnLog, decoder_layers, question_batch, typed
+from unlearn_llm.methods._hooks import owned_hooks, remove_owned_hooks
 
 if TYPE_CHECKING:
     import torch
@@ -320,20 +321,9 @@ def install_steering(model: Module, steering: Steering, layers: Sequence[int]) -
         blocks[layer].register_forward_hook(steering.steer_hook)
 
 
-def _steering_hooks(model: Module) -> list[tuple[dict[int, Any], int, Steering]]:
-    found = []
-    for module in model.modules():
-        for hooks in (module._forward_hooks, module._forward_pre_hooks):
-            for key, hook in hooks.items():
-                owner = getattr(hook, "__self__", None)
-                if isinstance(owner, Steering):
-                    found.append((hooks, key, owner))
-    return found
-
-
 def installed_steering(model: Module) -> Steering | None:
     """The ``Steering`` hooked into ``model`` (also in a deep copy of it), or ``None``."""
-    found = _steering_hooks(model)
+    found = owned_hooks(model, Steering)
     return found[0][2] if found else None
 
 
@@ -344,13 +334,7 @@ def remove_steering(model: Module) -> bool:
     parameter was touched). Works on a deep copy of a steered model as well: hooks are
     found by their owner, not by handles that would point to the original.
     """
-    found = _steering_hooks(model)
-    for hooks, key, _ in found:
-        del hooks[key]
-    for module in model.modules():
-        if hasattr(module, "steered_layer_index"):
-            del module.steered_layer_index
-    return bool(found)
+    return remove_owned_hooks(model, Steering, "steered_layer_index")
 
 
 def gate_firing_rate(
@@ -367,8 +351,6 @@ def gate_firing_rate(
     """
     import torch
 
-    from unlearn_llm.data import encode, prompt_text
-
     steering = installed_steering(model)
     if steering is None:
         raise ValueError("the model is not steered: run test_time_steering on it first")
@@ -376,13 +358,7 @@ def gate_firing_rate(
         return 1.0
     if not facts:
         raise ValueError("gate_firing_rate needs at least one fact")
-    questions = [
-        qa.heldout_question
-        if question == "heldout"
-        else qa.questions[min(question, len(qa.questions) - 1)]
-        for qa in facts
-    ]
-    batch = encode(tokenizer, [prompt_text(q) for q in questions], [qa.answer for qa in facts])
+    batch = question_batch(tokenizer, facts, question)
     last = prompt_lengths(batch) - 1
     with torch.no_grad():
         model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
