@@ -83,18 +83,31 @@ def minimise(
     return [float(value) for value in values]
 
 
+class Schedule(Protocol):
+    """The optimisation knobs of a learner's params: Adam steps, learning rate and
+    weight decay."""
+
+    @property
+    def epochs(self) -> int: ...
+
+    @property
+    def learning_rate(self) -> float: ...
+
+    @property
+    def weight_decay(self) -> float: ...
+
+
 def minimise_keeping_best(
     loss: Callable[[], Tensor],
     model: nn.Module,
-    steps: int,
-    learning_rate: float,
-    weight_decay: float,
+    schedule: Schedule,
     validation_accuracy: Callable[[], float],
 ) -> float:
-    """`minimise` ``loss`` over ``model``'s parameters, keeping the weights of the step with
-    the best ``validation_accuracy()`` (read after every step, in eval mode and without
-    gradients; a tie keeps the earlier step). The model ends with those weights, in eval
-    mode. Returns the best accuracy (-1 when ``steps`` is 0: the initial weights stay)."""
+    """`minimise` ``loss`` over ``model``'s parameters for ``schedule.epochs`` steps,
+    keeping the weights of the step with the best ``validation_accuracy()`` (read after
+    every step, in eval mode and without gradients; a tie keeps the earlier step). The
+    model ends with those weights, in eval mode. Returns the best accuracy (-1 when there
+    are no steps: the initial weights stay)."""
     best_accuracy, best_state = -1.0, copy.deepcopy(model.state_dict())
 
     def keep_best() -> None:
@@ -105,7 +118,14 @@ def minimise_keeping_best(
         if value > best_accuracy:
             best_accuracy, best_state = value, copy.deepcopy(model.state_dict())
 
-    minimise(loss, model.parameters(), steps, learning_rate, weight_decay, after_step=keep_best)
+    minimise(
+        loss,
+        model.parameters(),
+        schedule.epochs,
+        schedule.learning_rate,
+        schedule.weight_decay,
+        after_step=keep_best,
+    )
     model.load_state_dict(best_state)
     model.eval()
     return best_accuracy

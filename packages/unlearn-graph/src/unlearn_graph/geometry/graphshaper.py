@@ -247,14 +247,7 @@ def fit_aligned(
         predicted = scores()[0][task.val_idx].argmax(-1)
         return float((predicted == task.y[task.val_idx]).float().mean())
 
-    best_accuracy = minimise_keeping_best(
-        objective,
-        model,
-        params.epochs,
-        params.learning_rate,
-        params.weight_decay,
-        validation_accuracy,
-    )
+    best_accuracy = minimise_keeping_best(objective, model, params, validation_accuracy)
     with torch.no_grad():
         logits, weights = scores()
     return GeometryFit(

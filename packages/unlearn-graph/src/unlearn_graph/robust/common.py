@@ -81,14 +81,7 @@ def fit_supervised(
         return float((predicted == labels[task.val_idx]).float().mean())
 
     torch.manual_seed(seed)
-    best_accuracy = minimise_keeping_best(
-        objective,
-        model,
-        params.epochs,
-        params.learning_rate,
-        params.weight_decay,
-        validation_accuracy,
-    )
+    best_accuracy = minimise_keeping_best(objective, model, params, validation_accuracy)
     with torch.no_grad():
         logits = model.score(x, edge_index, torch.arange(task.num_nodes))
     return Fitted(logits.argmax(-1), {"validation_accuracy": best_accuracy})
