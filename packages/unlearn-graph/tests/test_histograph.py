@@ -252,3 +252,23 @@ def test_weight_products_kept_without_gradients_follow_weight_updates() -> None:
     with torch.no_grad():
         readout.load_state_dict(other.state_dict())
         assert torch.allclose(readout(history, batch), other(history, batch), atol=1e-6)
+
+
+def test_the_layer_list_reads_as_the_stacked_history() -> None:
+    # The classifier passes its backbone's list of layers; the readout gives the same
+    # numbers (and gradients) as on torch.stack of it, and checks the list's shapes.
+    torch.manual_seed(9)
+    readout = HistoGraphReadout(8, 4)
+    layers = [torch.randn(7, 8, requires_grad=True) for _ in range(4)]
+    batch = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    from_list = readout(layers, batch)
+    stacked = torch.stack(layers, dim=1)
+    assert torch.allclose(from_list, readout(stacked, batch), atol=1e-6)
+    assert torch.allclose(from_list, _readout_as_written(readout, stacked, batch), atol=1e-5)
+    grads = torch.autograd.grad(from_list.square().sum(), layers)
+    want = torch.autograd.grad(_readout_as_written(readout, stacked, batch).square().sum(), layers)
+    assert all(torch.allclose(g, w, atol=1e-5) for g, w in zip(grads, want, strict=True))
+    with pytest.raises(ValueError, match=r"4 layers of shape \(nodes, 8\)"):
+        readout(layers[:3], batch)
+    with pytest.raises(ValueError, match=r"4 layers of shape \(nodes, 8\)"):
+        readout([*layers[:3], torch.randn(6, 8)], batch)

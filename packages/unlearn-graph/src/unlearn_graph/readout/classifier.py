@@ -91,7 +91,7 @@ class GraphClassifier(nn.Module):
         """One vector per graph ``(num_graphs, hidden)``."""
         states = self.history(x, edge_index)
         if self.histograph is not None:
-            return self.histograph(torch.stack(states, dim=1), batch, num_graphs)
+            return self.histograph(states, batch, num_graphs)  # the layers, not stacked
         last = states[-1]
         if self.gate is not None:
             return self.gate(last, batch, num_graphs)
