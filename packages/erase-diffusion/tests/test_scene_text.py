@@ -8,13 +8,15 @@ import math
 import numpy as np
 import pytest
 from erase_diffusion.scene_text.metrics import MAX_PSNR, gaussian_window, psnr, ssim
-from erase_diffusion.scene_text.policy import StyleBandit
+from erase_diffusion.scene_text.policy import StyleBandit, combined_rewards
 from erase_diffusion.scene_text.world import (
     GLYPHS,
     HEIGHT,
     STYLE_FACTORS,
     WIDTH,
     TextStyle,
+    real_test_set,
+    real_unlabelled_images,
     render_text_alpha,
     sample_styles,
     synthesize,
@@ -135,6 +137,88 @@ def test_bandit_update_by_hand() -> None:
     assert mixed.probabilities()["rotation"] == pytest.approx([0.2] * 5)
 
 
+def test_combined_reward_is_the_hand_weighted_sum() -> None:
+    difficulty = np.array([0.1, 0.2, 0.3])
+    realism = np.array([1.0, -1.0, 0.0])
+    # Each standardised over the candidates (population std): z(d) = (-a, 0, a),
+    # z(rho) = (a, -a, 0) with a = sqrt(3 / 2); then z(d) + 2 z(rho).
+    a = math.sqrt(1.5)
+    assert combined_rewards(difficulty, realism, 2.0) == pytest.approx([a, -2 * a, a])
+    assert combined_rewards(difficulty, realism, 0.5) == pytest.approx([-a / 2, -a / 2, a])
+    # Weight 0 (or no realism reward): the difficulty rewards themselves, untouched.
+    assert combined_rewards(difficulty, realism, 0.0) is not None
+    assert np.array_equal(combined_rewards(difficulty, realism, 0.0), difficulty)
+    assert np.array_equal(combined_rewards(difficulty, None, 1.0), difficulty)
+    with pytest.raises(ValueError, match="one realism reward per candidate"):
+        combined_rewards(difficulty, realism[:2], 1.0)
+
+
+def test_a_discriminator_that_prefers_white_text_pulls_the_policy_to_white() -> None:
+    import torch
+    from erase_diffusion.scene_text.methods.ste import STEParams, policy_step, realism_rewards
+    from erase_diffusion.scene_text.network import CoarseToFineEraser
+
+    class PrefersWhiteText(torch.nn.Module):
+        """Logit +5 when two or more pixels are near white in every channel, else -5:
+        white text (0.95 in each channel) always has such pixels, a background
+        (channels in [0.1, 0.9] plus 2 % noise) almost never."""
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            white = (images.amin(dim=1) > 0.85).flatten(1).sum(1)
+            return torch.where(white >= 2, 5.0, -5.0)
+
+    rng = np.random.default_rng(0)
+    styles = [
+        TextStyle(scale="2", colour=c, position="middle", rotation="15", texture="noise")
+        for c in ("white", "black")
+    ]
+    pair = synthesize([styles[0], styles[0], styles[1], styles[1]], rng)
+    assert realism_rewards(PrefersWhiteText(), pair.images, 2) == pytest.approx([5.0, -5.0])
+
+    torch.manual_seed(0)
+    network = CoarseToFineEraser(4).eval()
+    bandit = StyleBandit(learning_rate=0.5, uniform_mix=0.0)
+    params = STEParams(policy_candidates=12, policy_images=2, realism_weight=10.0)
+    for _ in range(8):
+        policy_step(bandit, network, PrefersWhiteText(), params, rng)
+    colours = bandit.probabilities()["colour"]
+    white = STYLE_FACTORS["colour"].index("white")
+    assert colours[white] > 0.4 and int(np.argmax(colours)) == white
+    # Without the realism reward the same updates leave white at about its 1/6.
+    plain = StyleBandit(learning_rate=0.5, uniform_mix=0.0)
+    for _ in range(8):
+        policy_step(plain, network, None, params, np.random.default_rng(0))
+    assert plain.probabilities()["colour"][white] < 0.3
+
+
+def test_realism_discriminator_learns_the_real_styles() -> None:
+    import torch
+    from erase_diffusion.scene_text.network import RealismDiscriminator, discriminator_step
+
+    # The unlabelled pool is another draw of the real distribution, not the test set.
+    pool = real_unlabelled_images(64, seed=0)
+    assert pool.shape == (64, 3, HEIGHT, WIDTH)
+    assert not np.array_equal(pool[:4], real_test_set(4, seed=0).images)
+    torch.manual_seed(0)
+    discriminator = RealismDiscriminator(8)
+    optimiser = torch.optim.Adam(discriminator.parameters(), lr=1e-2)
+    rng = np.random.default_rng(0)
+    # Synthetic images with the least real-like styles: small, upright text on flat ground.
+    flat = TextStyle(scale="1", colour="red", position="top", rotation="0", texture="flat")
+    losses = [
+        discriminator_step(
+            discriminator,
+            optimiser,
+            pool[rng.integers(0, 64, 8)],
+            synthesize([flat] * 8, rng).images,
+        )
+        for _ in range(30)
+    ]
+    assert losses[0] == pytest.approx(math.log(2), abs=0.1)
+    assert np.mean(losses[-3:]) < 0.4
+    assert not discriminator.training
+
+
 def test_median_inpainting_removes_an_isolated_stroke() -> None:
     from erase_diffusion.scene_text.methods.median import (
         MedianInpaintingParams,
@@ -160,16 +244,31 @@ def test_ste_trains_and_its_policy_moves() -> None:
     images = synthesize(sample_styles(2, None, np.random.default_rng(1)), np.random.default_rng(1))
     erased = eraser.erase(images.images)
     assert erased.shape == images.images.shape and 0.0 <= erased.min() <= erased.max() <= 1.0
+    # The realism discriminator trains at every policy update (3 steps each by default).
+    assert len(eraser.discriminator_losses) == 2 * 3
+    assert fit_ste(params.model_copy(update={"realism_weight": 0.0})).discriminator_losses == []
 
 
 def test_registry_lists_without_torch() -> None:
     from erase_diffusion.scene_text.methods import METHODS
 
-    assert list(METHODS) == ["ste", "ste-uniform-style", "ste-no-triplet", "median-inpainting"]
-    from erase_diffusion.scene_text.methods.ste import STENoTripletParams
+    assert list(METHODS) == [
+        "ste",
+        "ste-uniform-style",
+        "ste-no-triplet",
+        "ste-no-realism",
+        "median-inpainting",
+    ]
+    from erase_diffusion.scene_text.methods.ste import (
+        STENoRealismParams,
+        STENoTripletParams,
+        STEParams,
+    )
 
     assert METHODS["ste-no-triplet"].params_type is STENoTripletParams
     assert STENoTripletParams().triplet_weight == 0.0
+    assert METHODS["ste-no-realism"].params_type is STENoRealismParams
+    assert STENoRealismParams().realism_weight == 0.0 and STEParams().realism_weight == 1.0
     code = (
         "from erase_diffusion.scene_text.methods import METHODS\n"
         "[record.params_type for record in METHODS.values()]"

@@ -11,8 +11,9 @@ rotation, and the text detectability: the mean probability that a small detector
 trained on the world (images with and without text), still sees text in the output.
 The input left as it is and the ground truth are the two reference rows. The report has
 an image grid (input, ground truth, one row per method), the style policy's sampling
-distribution after each update, and the training losses. torch is imported only inside
-`run_scene_text`.
+distribution after each update (and its total-variation distance to the real style
+distribution, which only the realism reward can see), the training losses and the
+realism discriminator's loss. torch is imported only inside `run_scene_text`.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def _run(
     fit_seconds: dict[str, float] = {}
     losses: dict[str, list[float]] = {}
     policies: dict[str, list[dict[str, list[float]]]] = {}
+    discriminator_losses: dict[str, list[float]] = {}
     for method in parsed.methods:
         params = method.params
         if "seed" in type(params).model_fields:
@@ -124,6 +126,8 @@ def _run(
             losses[method.name] = fitted.losses
         if fitted.policy_history:
             policies[method.name] = fitted.policy_history
+        if fitted.discriminator_losses:
+            discriminator_losses[method.name] = fitted.discriminator_losses
         progress.advance(1, f"{method.name} fitted and applied in {timings[method.name]:.0f}s")
 
     scores = {
@@ -194,19 +198,32 @@ def _run(
                     ],
                 )
             )
-    if losses:
-        curves.append(
-            Curve(
-                name="training-loss",
-                title="Training loss of the erasing network",
-                x_label="step",
-                y_label="loss",
-                series=[
-                    Series(label=name, x=[float(i) for i in range(len(v))], y=v)
-                    for name, v in losses.items()
-                ],
+    distances = {name: [distance_to_real(p) for p in h] for name, h in policies.items()}
+    for name, title, x_label, y_label, per_step in (
+        ("training-loss", "Training loss of the erasing network", "step", "loss", losses),
+        (
+            "discriminator-loss",
+            "Realism discriminator's loss (ln 2 = 0.69: cannot tell real from synthetic)",
+            "discriminator step",
+            "binary cross-entropy",
+            discriminator_losses,
+        ),
+        (
+            "policy-distance-to-real",
+            "Total-variation distance of the sampled styles to the real ones",
+            "policy update",
+            "mean over factors of TV distance",
+            distances,
+        ),
+    ):
+        if per_step:
+            series = [
+                Series(label=label, x=[float(i) for i in range(len(v))], y=v)
+                for label, v in per_step.items()
+            ]
+            curves.append(
+                Curve(name=name, title=title, x_label=x_label, y_label=y_label, series=series)
             )
-        )
     for name, history in policies.items():
         for factor, levels in STYLE_FACTORS.items():
             curves.append(
@@ -257,7 +274,14 @@ def _run(
         notes.append(
             f"{name}: after {len(history) - 1} policy updates the most sampled style is "
             + ", ".join(f"{f} {v} ({max(final[f]):.2f})" for f, v in favoured.items())
-            + "."
+            + f"; distance to the real styles {distance_to_real(history[0]):.3f} (uniform) "
+            f"-> {distance_to_real(final):.3f}."
+        )
+    for name, d_losses in discriminator_losses.items():
+        tail = d_losses[-max(len(d_losses) // 5, 1) :]
+        notes.append(
+            f"{name}: realism discriminator loss {d_losses[0]:.3f} at its first step, "
+            f"{sum(tail) / len(tail):.3f} over its last {len(tail)} (ln 2 = 0.693)."
         )
     timings["total"] = time.perf_counter() - start
     return BenchmarkResult(
@@ -268,6 +292,19 @@ def _run(
         notes=notes,
         summary=summary,
     )
+
+
+def distance_to_real(probabilities: dict[str, list[float]]) -> float:
+    """Mean over the style factors of the total-variation distance
+    $\\frac{1}{2}\\sum_k |p_k - q_k|$ between a sampling distribution and
+    `REAL_STYLE_PROBABILITIES`."""
+    from erase_diffusion.scene_text.world import REAL_STYLE_PROBABILITIES
+
+    distances = [
+        0.5 * sum(abs(p - q) for p, q in zip(probabilities[f], real, strict=True))
+        for f, real in REAL_STYLE_PROBABILITIES.items()
+    ]
+    return sum(distances) / len(distances)
 
 
 def _spec(size: Size) -> BenchmarkSpec:

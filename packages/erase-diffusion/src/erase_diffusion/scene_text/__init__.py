@@ -4,11 +4,14 @@
   style-aware synthesis function (font scale, colour, position, rotation, background
   texture) giving pairs with their text-free ground truth, and the held-out "real"
   style distribution; numpy and PIL only;
-- ``policy.py``: the style policy, a bandit favouring styles the eraser finds hard;
-- ``network.py``: STE's coarse-to-fine erasing network and the text detector (torch);
+- ``policy.py``: the style policy, a bandit favouring styles the eraser finds hard and
+  a discriminator finds real;
+- ``network.py``: STE's coarse-to-fine erasing network, its realism discriminator and
+  the text detector (torch);
 - ``metrics.py``: PSNR and SSIM against the ground truth (numpy);
-- ``methods/``: STE, its two ablations (uniform styles, no triplet loss) and a naive
-  median inpainting, with their registry (`erase_diffusion.scene_text.methods.METHODS`).
+- ``methods/``: STE, its three ablations (uniform styles, no triplet loss, no realism
+  reward) and a naive median inpainting, with their registry
+  (`erase_diffusion.scene_text.methods.METHODS`).
 
 The benchmark is ``scene-text-erasure`` (`erase_diffusion.benchmarks.scene_text`).
 Nothing here imports torch at module level except ``network.py``, which the methods

@@ -9,6 +9,8 @@ weights and train in seconds on a CPU.
 
 `TextDetector` is the judge of text detectability: a small CNN with a global max pool,
 trained on the world to tell images with text from text-free backgrounds.
+`RealismDiscriminator` is the same CNN in STE's realism reward: it tells the unlabelled
+real images from the synthetic ones.
 This module imports torch; the method and benchmark modules import it inside functions.
 """
 
@@ -72,6 +74,32 @@ class TextDetector(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         pooled = self.features(images).amax(dim=(2, 3))
         return self.head(pooled).squeeze(1)
+
+
+class RealismDiscriminator(TextDetector):
+    """STE's realism judge: image (n, 3, H, W) in [0, 1] -> logit that it is one of the
+    real images rather than a synthetic one. The detector's small CNN, trained alongside
+    the eraser (`discriminator_step`) on unlabelled real images against the images the
+    style policy currently synthesises."""
+
+
+def discriminator_step(
+    discriminator: RealismDiscriminator,
+    optimiser: torch.optim.Optimizer,
+    real: np.ndarray,
+    synthetic: np.ndarray,
+) -> float:
+    """One binary cross-entropy step, real images labelled 1 and synthetic ones 0;
+    returns the loss before the step (ln 2 = 0.693: the discriminator cannot tell)."""
+    images = torch.from_numpy(np.ascontiguousarray(np.concatenate([real, synthetic]), np.float32))
+    labels = torch.cat([torch.ones(len(real)), torch.zeros(len(synthetic))])
+    discriminator.train()
+    loss = nn.functional.binary_cross_entropy_with_logits(discriminator(images), labels)
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    discriminator.eval()
+    return float(loss.detach())
 
 
 def train_detector(steps: int, batch_size: int, learning_rate: float, seed: int) -> TextDetector:

@@ -3,10 +3,10 @@
 The paper (arXiv:2204.12743, Sec. 3.3) samples style parameters from an LSTM policy
 network, one categorical output per parameter, and trains it with REINFORCE on two
 rewards: a difficulty reward (the erasing network's loss on images of the sampled style)
-and a realism reward (how well a mask discriminator mistakes the synthetic text for real
+and a realism reward (how well a discriminator mistakes the synthetic text for real
 text). Our policy keeps the per-parameter categoricals and REINFORCE but drops the LSTM
-(each factor has its own logits $\\theta_f$, no conditioning between factors) and keeps
-only the difficulty reward: after $M$ candidate styles $a^{(m)}$ earn rewards $r_m$,
+(each factor has its own logits $\\theta_f$, no conditioning between factors): after $M$
+candidate styles $a^{(m)}$ earn rewards $r_m$,
 
 $\\theta_f \\leftarrow \\theta_f + \\eta \\frac{1}{M}\\sum_m \\tilde r_m
 \\,(\\mathbb{1}[a^{(m)}_f] - \\pi_f)$, with $\\tilde r_m = (r_m - \\bar r) / (s_r + 10^{-8})$,
@@ -14,6 +14,15 @@ $\\theta_f \\leftarrow \\theta_f + \\eta \\frac{1}{M}\\sum_m \\tilde r_m
 the score-function gradient of $\\mathbb{E}[r]$ under $\\pi_f = \\mathrm{softmax}(\\theta_f)$
 with the batch mean as baseline. Styles are drawn from
 $(1 - \\epsilon)\\,\\pi_f + \\epsilon / K_f$ so that no level is ever dropped.
+
+`combined_rewards` gives $r_m$ from the two rewards,
+$r_m = z(d)_m + w\\, z(\\rho)_m$, $z(x)_m = (x_m - \\bar x) / (s_x + 10^{-8})$: the
+difficulty $d_m$ and the realism $\\rho_m$ each standardised over the $M$ candidates
+(they live on unrelated scales: a box error near 0.05, a discriminator logit of a few
+units), then summed with the weight $w$ (``realism_weight``). The paper trains on both
+rewards; we could not read how it weights them against each other, so $w$ is a knob
+(1: equal say).
+With $w = 0$ the difficulty rewards pass through unchanged.
 """
 
 from __future__ import annotations
@@ -68,3 +77,25 @@ class StyleBandit:
                 grad += a * (np.eye(len(pi))[style.level_index(factor)] - pi)
             self.logits[factor] += self.learning_rate * grad / len(styles)
         self.history.append(self.probabilities())
+
+
+def combined_rewards(
+    difficulty: np.ndarray, realism: np.ndarray | None, realism_weight: float
+) -> np.ndarray:
+    """$r = z(d) + w\\,z(\\rho)$ per candidate (module docstring); ``difficulty`` itself
+    when ``realism_weight`` is 0 or there is no realism reward."""
+    difficulty = np.asarray(difficulty, dtype=float)
+    if realism_weight < 0:
+        raise ValueError(f"realism_weight must be >= 0, got {realism_weight}")
+    if realism is None or realism_weight == 0:
+        return difficulty
+    realism = np.asarray(realism, dtype=float)
+    if realism.shape != difficulty.shape:
+        raise ValueError(
+            f"need one realism reward per candidate: {realism.shape} vs {difficulty.shape}"
+        )
+    return _standardised(difficulty) + realism_weight * _standardised(realism)
+
+
+def _standardised(x: np.ndarray) -> np.ndarray:
+    return np.asarray((x - x.mean()) / (x.std() + 1e-8))

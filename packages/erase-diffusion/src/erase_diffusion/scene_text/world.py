@@ -7,7 +7,10 @@ and the text box. `synthesize` is the style-aware synthesis function of STE
 (arXiv:2204.12743, Sec. 3.1): the style parameters it takes are exactly the ones the
 policy picks (`STYLE_FACTORS`). `sample_styles` draws styles from a categorical
 distribution per factor; `REAL_STYLE_PROBABILITIES` is the fixed, non-uniform one of the
-held-out "real" images, which the methods never see (they are scored on it).
+"real" images: the held-out test set (`real_test_set`, which the methods never see) and
+an unlabelled pool from another seed stream (`real_unlabelled_images`, images only),
+which STE's realism discriminator may look at, as the paper's method looks at
+unlabelled real-world images.
 """
 
 from __future__ import annotations
@@ -223,6 +226,15 @@ def real_test_set(n: int, seed: int) -> TextImages:
     """The held-out "real" images: styles from `REAL_STYLE_PROBABILITIES`, own seed stream."""
     rng = np.random.default_rng([seed, 7919])
     return synthesize(sample_styles(n, REAL_STYLE_PROBABILITIES, rng), rng)
+
+
+def real_unlabelled_images(n: int, seed: int) -> np.ndarray:
+    """``n`` unlabelled "real" images (n, 3, H, W): the same style distribution as
+    `real_test_set` but a disjoint seed stream, and no ground truth. They stand for the
+    paper's real-world images, which STE may look at (its realism discriminator learns
+    what real text looks like from them) but never has erasure labels for."""
+    rng = np.random.default_rng([seed, 104723])
+    return synthesize(sample_styles(n, REAL_STYLE_PROBABILITIES, rng), rng).images
 
 
 def clean_backgrounds(n: int, rng: np.random.Generator) -> np.ndarray:

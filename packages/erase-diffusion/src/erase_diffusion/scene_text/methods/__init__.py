@@ -40,6 +40,13 @@ METHODS = Registry(
             paper="arXiv:2204.12743",
         ),
         MethodSpec(
+            name="ste-no-realism",
+            params=f"{_M}.ste:STENoRealismParams",
+            entry=f"{_M}.ste:fit_ste",
+            summary="STE with the difficulty reward alone (w = 0): the realism reward's ablation.",
+            paper="arXiv:2204.12743",
+        ),
+        MethodSpec(
             name="median-inpainting",
             params=f"{_M}.median:MedianInpaintingParams",
             entry=f"{_M}.median:fit_median_inpainting",

@@ -5,7 +5,16 @@ Jiang et al., *Self-Supervised Text Erasing with Controllable Image Synthesis*
 truth: the erasing network trains only on pairs made by the style-aware synthesis
 function (`erase_diffusion.scene_text.world.synthesize`), whose style parameters a
 policy picks (`erase_diffusion.scene_text.policy.StyleBandit`, the paper's policy
-network simplified to a bandit with the difficulty reward only). The network is
+network simplified to a bandit). The policy's reward combines the paper's two: the
+difficulty reward (the eraser's error on images of the style) and the realism reward,
+$\\rho = \\log D / (1 - D)$, the logit of a discriminator $D$
+(`erase_diffusion.scene_text.network.RealismDiscriminator`) trained alongside on
+unlabelled real images (`erase_diffusion.scene_text.world.real_unlabelled_images`)
+against the images the policy currently synthesises; for a discriminator that has
+learnt its task, $\\rho \\approx \\log p_{real}(x) / p_{synthetic}(x)$, so the reward
+pulls the styles towards the real ones. The weighting is
+`erase_diffusion.scene_text.policy.combined_rewards` ($w$ = ``realism_weight``; 0 gives
+the difficulty reward alone, the `ste-no-realism` ablation). The network is
 coarse-to-fine (`erase_diffusion.scene_text.network.CoarseToFineEraser`). With $x$ the
 input, $y$ its ground truth, $B$ the text box (1 inside), $x_c$ / $x_r$ the coarse /
 refined outputs, $m$ the predicted stroke mask and $s$ the true one, the loss is
@@ -27,7 +36,9 @@ copying the coarse stage: the refined box must differ from the coarse one, towar
 input's textures. The constants $\\lambda = 0.01$, $\\beta = 50$, $\\gamma = 2$ are those of
 the authors' released training code; we could not read the equation's constants in the
 paper itself. `fit_ste_uniform_style` is the same training with uniformly drawn styles
-(the policy untrained), the paper's ablation of the policy.
+(the policy untrained), the paper's ablation of the policy. The paper's discriminator
+judges text masks on real photographs; ours judges whole images, because in our world
+the background texture is a style factor too.
 """
 
 from __future__ import annotations
@@ -46,7 +57,7 @@ if TYPE_CHECKING:
 
     from erase_diffusion.scene_text.network import CoarseToFineEraser
     from erase_diffusion.scene_text.policy import StyleBandit
-    from erase_diffusion.scene_text.world import TextStyle
+    from erase_diffusion.scene_text.world import TextImages
 
 
 class STEParams(MethodParams):
@@ -69,6 +80,18 @@ class STEParams(MethodParams):
     policy_images: int = Field(default=4, ge=1, le=1024, description="Images per candidate.")
     policy_learning_rate: float = Field(default=0.5, gt=0.0, le=100.0, description="η.")
     policy_uniform_mix: float = Field(default=0.2, ge=0.0, le=1.0, description="ε.")
+    realism_weight: float = Field(
+        default=1.0, ge=0.0, le=1000.0, description="w of the realism reward (0: difficulty only)."
+    )
+    realism_images: int = Field(
+        default=400, ge=1, le=100_000, description="Unlabelled real images D learns from."
+    )
+    discriminator_steps: int = Field(
+        default=3, ge=0, le=1000, description="D's training steps per policy update."
+    )
+    discriminator_batch_size: int = Field(default=16, ge=1, le=4096, description="Per class.")
+    discriminator_learning_rate: float = Field(default=3e-3, gt=0.0, le=1.0)
+    discriminator_channels: int = Field(default=8, ge=1, le=512)
     seed: int = 0
 
 
@@ -76,6 +99,14 @@ class STENoTripletParams(STEParams):
     """STE without the triplet erasure loss (λ = 0): the paper's ablation of it."""
 
     triplet_weight: float = Field(default=0.0, ge=0.0, description="λ of L_te.")
+
+
+class STENoRealismParams(STEParams):
+    """STE with the difficulty reward alone (w = 0): the realism reward's ablation."""
+
+    realism_weight: float = Field(
+        default=0.0, ge=0.0, le=1000.0, description="w of the realism reward (0: difficulty only)."
+    )
 
 
 def triplet_erasure_loss(
@@ -132,46 +163,98 @@ def ste_loss(
 
 
 def difficulty_rewards(
-    network: CoarseToFineEraser,
-    candidates: list[TextStyle],
-    images_per_style: int,
-    rng: np.random.Generator,
+    network: CoarseToFineEraser, batch: TextImages, candidates: int
 ) -> np.ndarray:
     """The difficulty reward of each candidate style: the mean absolute error in the box
-    of the refined output against the ground truth, on fresh images of that style."""
+    of the refined output against the ground truth, on its images of ``batch`` (the
+    candidates' images one after another, the same number each)."""
     import numpy as np
     import torch
 
-    from erase_diffusion.scene_text.world import synthesize
-
-    styles = [s for s in candidates for _ in range(images_per_style)]
-    batch = synthesize(styles, rng)
     with torch.no_grad():
         _, refined, _ = network(torch.from_numpy(batch.images))
     error = (torch.from_numpy(batch.box) * (refined - torch.from_numpy(batch.clean))).abs()
     per_image = error.flatten(1).mean(1).numpy()
-    return np.asarray(per_image.reshape(len(candidates), images_per_style).mean(1))
+    return np.asarray(per_image.reshape(candidates, -1).mean(1))
+
+
+def realism_rewards(
+    discriminator: torch.nn.Module, images: np.ndarray, candidates: int
+) -> np.ndarray:
+    """The realism reward of each candidate style: the discriminator's mean logit
+    ($\\log D / (1 - D)$, D the probability of "real") over its images."""
+    import numpy as np
+    import torch
+
+    with torch.no_grad():
+        logits = discriminator(torch.from_numpy(np.ascontiguousarray(images, np.float32)))
+    return np.asarray(logits.numpy().reshape(candidates, -1).mean(1), dtype=float)
+
+
+def policy_step(
+    policy: StyleBandit,
+    network: CoarseToFineEraser,
+    discriminator: torch.nn.Module | None,
+    params: STEParams,
+    rng: np.random.Generator,
+) -> None:
+    """One policy update: ``policy_candidates`` styles drawn uniformly, each scored on
+    ``policy_images`` fresh images by difficulty and (with a discriminator) realism,
+    combined by `combined_rewards` with ``realism_weight``."""
+    from erase_diffusion.scene_text.policy import combined_rewards
+    from erase_diffusion.scene_text.world import sample_styles, synthesize
+
+    candidates = sample_styles(params.policy_candidates, None, rng)
+    batch = synthesize([s for s in candidates for _ in range(params.policy_images)], rng)
+    difficulty = difficulty_rewards(network, batch, len(candidates))
+    realism = (
+        None
+        if discriminator is None
+        else realism_rewards(discriminator, batch.images, len(candidates))
+    )
+    policy.update(candidates, combined_rewards(difficulty, realism, params.realism_weight))
 
 
 def _train(params: STEParams, policy: StyleBandit | None) -> FittedEraser:
     import numpy as np
     import torch
 
-    from erase_diffusion.scene_text.network import CoarseToFineEraser
-    from erase_diffusion.scene_text.world import sample_styles, synthesize
+    from erase_diffusion.scene_text.network import (
+        CoarseToFineEraser,
+        RealismDiscriminator,
+        discriminator_step,
+    )
+    from erase_diffusion.scene_text.world import (
+        real_unlabelled_images,
+        sample_styles,
+        synthesize,
+    )
 
     tick = time.process_time()
     torch.manual_seed(params.seed)
     rng = np.random.default_rng([params.seed, 15485863])
     network = CoarseToFineEraser(params.channels)
     optimiser = torch.optim.Adam(network.parameters(), lr=params.learning_rate)
-    losses = []
+    # Created after the eraser (same initial weights with and without it); the real
+    # pool has its own seed stream, so w = 0 trains exactly as before the reward existed.
+    discriminator = None
+    if policy is not None and params.realism_weight > 0:
+        discriminator = RealismDiscriminator(params.discriminator_channels).eval()
+        d_optimiser = torch.optim.Adam(
+            discriminator.parameters(), lr=params.discriminator_learning_rate
+        )
+        real_pool = real_unlabelled_images(params.realism_images, params.seed)
+    losses, d_losses = [], []
     for step in range(params.steps):
         if policy is not None and step > 0 and step % params.policy_every == 0:
             network.eval()
-            candidates = sample_styles(params.policy_candidates, None, rng)
-            rewards = difficulty_rewards(network, candidates, params.policy_images, rng)
-            policy.update(candidates, rewards)
+            if discriminator is not None:
+                half = params.discriminator_batch_size
+                for _ in range(params.discriminator_steps):
+                    real = real_pool[rng.integers(0, len(real_pool), half)]
+                    synthetic = synthesize(policy.sample(half, rng), rng).images
+                    d_losses.append(discriminator_step(discriminator, d_optimiser, real, synthetic))
+            policy_step(policy, network, discriminator, params, rng)
             network.train()
         styles = (
             policy.sample(params.batch_size, rng)
@@ -202,6 +285,7 @@ def _train(params: STEParams, policy: StyleBandit | None) -> FittedEraser:
         erase=erase,
         losses=losses,
         policy_history=[] if policy is None else policy.history,
+        discriminator_losses=d_losses,
         seconds=time.process_time() - tick,
     )
 
