@@ -24,7 +24,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from erase_diffusion.pipeline import TextToImage, TinyPipelineConfig, build_tiny_pipeline
 from erase_diffusion.worlds.shapes import (
@@ -35,6 +35,9 @@ from erase_diffusion.worlds.shapes import (
     render,
     sample,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 
 def vocabulary() -> list[str]:
@@ -55,6 +58,32 @@ def _batch(
     rng = np.random.default_rng(seed)
     picks = [left[i] for i in rng.integers(0, len(left), n)]
     return np.stack([render(a, world, rng) for a in picks]), [caption(a) for a in picks]
+
+
+def noise_prediction_loss(
+    pipe: TextToImage,
+    noise_scheduler: Any,
+    x0: torch.Tensor,
+    captions: list[str],
+    generator: torch.Generator,
+    text_encoder_grad: bool = True,
+) -> torch.Tensor:
+    """DDPM's loss $\\lVert \\epsilon - \\epsilon_\theta(x_t, c, t)\rVert^2$ on the clean
+    images ``x0`` and their ``captions``: the noise, then the timesteps, drawn from
+    ``generator`` in that order. ``text_encoder_grad=False`` encodes the captions without
+    gradients (a frozen text encoder). The one loss of the pipeline's training and of the
+    fine-tunes that teach it more (memorisation, Geom-Erasing's marked captions)."""
+    import torch
+
+    noise = torch.randn(x0.shape, generator=generator)
+    t = torch.randint(
+        0, noise_scheduler.config.num_train_timesteps, (x0.shape[0],), generator=generator
+    )
+    xt = noise_scheduler.add_noise(x0, noise, t)
+    with torch.set_grad_enabled(text_encoder_grad):
+        context = pipe.text_encoder(pipe.tokenize(captions)).last_hidden_state
+    eps = pipe.unet(xt, t, encoder_hidden_states=context).sample
+    return torch.nn.functional.mse_loss(eps, noise)
 
 
 def train_pipeline(
@@ -132,15 +161,9 @@ def train_pipeline(
         drop = torch.rand(batch_size, generator=generator) < 0.1
         captions = ["" if d else c for c, d in zip(captions, drop.tolist(), strict=True)]
         x0 = torch.from_numpy(images)
-        noise = torch.randn(x0.shape, generator=generator)
-        t = torch.randint(
-            0, noise_scheduler.config.num_train_timesteps, (batch_size,), generator=generator
+        loss = noise_prediction_loss(
+            pipe, noise_scheduler, x0, captions, generator, text_encoder_from is None
         )
-        xt = noise_scheduler.add_noise(x0, noise, t)
-        with torch.set_grad_enabled(text_encoder_from is None):
-            context = pipe.text_encoder(pipe.tokenize(captions)).last_hidden_state
-        eps = pipe.unet(xt, t, encoder_hidden_states=context).sample
-        loss = torch.nn.functional.mse_loss(eps, noise)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

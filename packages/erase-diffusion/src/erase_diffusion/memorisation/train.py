@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import Field
 from unlearn_schema import StrictModel
 
+from erase_diffusion.train import noise_prediction_loss
 from erase_diffusion.worlds.shapes import (
     BACKGROUNDS,
     COLOURS,
@@ -182,13 +183,7 @@ def train_memorising(
         pick = torch.randint(0, len(memorised.captions), (duplicates,), generator=generator)
         x0 = torch.cat([torch.from_numpy(images), memorised.images[pick]])
         captions = captions + [memorised.captions[i] for i in pick.tolist()]
-        noise = torch.randn(x0.shape, generator=generator)
-        t = torch.randint(
-            0, noise_scheduler.config.num_train_timesteps, (x0.shape[0],), generator=generator
-        )
-        context = pipe.text_encoder(pipe.tokenize(captions)).last_hidden_state
-        predicted = pipe.unet(noise_scheduler.add_noise(x0, noise, t), t, context).sample
-        loss = torch.nn.functional.mse_loss(predicted, noise)
+        loss = noise_prediction_loss(pipe, noise_scheduler, x0, captions, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(weights, 1.0)

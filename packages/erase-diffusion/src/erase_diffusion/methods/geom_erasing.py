@@ -48,6 +48,7 @@ from erase_diffusion.methods._sampling import finish_latents, start_sampling
 from erase_diffusion.methods.cross_attention import working_copy
 from erase_diffusion.methods.request import EraseRequest, method_params
 from erase_diffusion.pipeline import SPECIAL_TOKENS, Sampling, TextToImage
+from erase_diffusion.train import noise_prediction_loss
 from erase_diffusion.worlds.watermark import (
     CORNERS,
     GEOMETRY_WORDS,
@@ -194,13 +195,7 @@ def finetune_on_captions(
         images, captions, corners = sample_marked(batch_size, world, seed=seed * 7_919 + step)
         x0 = torch.from_numpy(images)
         texts = captions_of(x0, captions, corners)
-        noise = torch.randn(x0.shape, generator=generator)
-        t = torch.randint(
-            0, noise_scheduler.config.num_train_timesteps, (batch_size,), generator=generator
-        )
-        context = pipe.text_encoder(pipe.tokenize(texts)).last_hidden_state
-        predicted = pipe.unet(noise_scheduler.add_noise(x0, noise, t), t, context).sample
-        loss = torch.nn.functional.mse_loss(predicted, noise)
+        loss = noise_prediction_loss(pipe, noise_scheduler, x0, texts, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(weights, 1.0)
