@@ -125,9 +125,9 @@ def graph_layout(batch: Tensor, num_graphs: int, dtype: torch.dtype = torch.floa
 
 
 def _graph_mean(values: Tensor, layout: GraphLayout) -> Tensor:
-    """Mean of ``values`` ``(N, k)`` over each graph's (contiguous) rows: ``(G, k)``."""
-    total = torch.segment_reduce(values, "sum", lengths=layout.counts)
-    return total * layout.inverse_counts.unsqueeze(1)
+    """Mean of ``values`` ``(N, k)`` over each graph's (contiguous) rows: ``(G, k)``, 0 for
+    an empty graph."""
+    return torch.segment_reduce(values, "mean", lengths=layout.counts, initial=0)
 
 
 class _WeightProducts:
