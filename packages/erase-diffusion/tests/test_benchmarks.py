@@ -16,7 +16,7 @@ from erase_diffusion.benchmarks.erase import (
 from erase_diffusion.benchmarks.speed import ERASE_DIFFUSION_SPEED
 from erase_diffusion.methods import METHODS
 from erase_diffusion.metrics.residue import RESIDUE_FAMILIES
-from erase_diffusion.worlds.shapes import all_concept_names, values_of
+from erase_diffusion.worlds.shapes import all_concept_names, kind_of, values_of
 from unlearn_schema import BenchmarkResult, BenchmarkSpec, NullProgress, SpecError
 
 ERASE = (DIFFUSION_ERASE_QUICK, DIFFUSION_ERASE_FULL)
@@ -367,11 +367,12 @@ def test_full_spec_covers_every_method_concept_and_task_size() -> None:
     tasks = spec.params["erase"]
     assert isinstance(tasks, list)
     singles = {t[0] for t in tasks if isinstance(t, list) and len(t) == 1}
-    assert singles == set(all_concept_names())
+    # One concept of each kind, each attacked.
+    assert {kind_of(c) for c in singles} == {"shape", "colour", "style"}
+    assert spec.params["attacked_concepts"] == [t[0] for t in tasks if len(t) == 1]
     assert sorted({len(t) for t in tasks if isinstance(t, list)}) == [
         1,
         3,
-        len(values_of("colour")) - 1,
         len(all_concept_names()) - 3,  # all but one shape, colour and style
     ]
     assert spec.params["residue_samples"] > 0
@@ -391,6 +392,8 @@ def test_full_benchmark_code_path_on_a_shrunken_spec(tmp_path: Path) -> None:
         "esd-u": {"iterations": 2, "ddim_steps": 2},
         "hirm": {"iterations": 2},
         "few-shot-text-encoder": {"epochs": 1},
+        "realera": {"iterations": 2, "mining": "random"},
+        "realera-closed-form": {"mining": "random"},
         **{m: {"iterations": 2} for m in ("doco", "all-but-one", "spm", "co-erasing")},
         "ant": {"iterations": 2, "saliency_seeds": 1},
         "advunlearn": {"iterations": 2, "warmup_iterations": 1, "attack_steps": 1},
@@ -415,13 +418,14 @@ def test_full_benchmark_code_path_on_a_shrunken_spec(tmp_path: Path) -> None:
                 "grid_columns": 2,
                 "attacks": [{"name": "concept-vector", "params": {"pairs": 2}}],
                 "attack_prompts": 2,
+                "attacked_concepts": ["circle"],
             },
         }
     )
     parsed = DIFFUSION_ERASE_FULL.parse(small)
     result = DIFFUSION_ERASE_FULL.run(parsed, NullProgress(), str(tmp_path))
     labels = {"+".join(t) for t in tasks}
-    for method in METHOD_NAMES:
+    for method in (m.name for m in spec.methods):  # every method but OWN_BENCHMARK
         for task in labels:
             for seed in small.seeds:
                 assert f"edit {method} {task} seed {seed}" in result.timings
@@ -435,7 +439,7 @@ def test_full_benchmark_code_path_on_a_shrunken_spec(tmp_path: Path) -> None:
     for task in labels:
         assert Path(result.artifacts[f"grid-{task}"]).stat().st_size > 0
     by_size = {c.name: c for c in result.curves}["erasure-rate-vs-concepts"]
-    assert [s.label for s in by_size.series] == ["original", *METHOD_NAMES]
+    assert [s.label for s in by_size.series] == ["original", *(m.name for m in spec.methods)]
     assert by_size.series[0].x == [1.0, 3.0, float(len(colours) - 1)]
     result.model_dump_json()
 
