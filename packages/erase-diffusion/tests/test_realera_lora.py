@@ -87,3 +87,36 @@ def test_the_merged_update_is_rank_r_in_the_chosen_projections(tiny_pipe: Any) -
         singular = torch.linalg.svdvals((after[name] - before[name]).double())
         assert float(singular[2] / singular[0]) < 1e-3
     assert not any(p.requires_grad for p in edited.unet.parameters())
+
+
+class _Recorder(torch.nn.Module):
+    """The frozen original, recording the prompt embeddings it is asked about."""
+
+    def __init__(self, unet: Any) -> None:
+        super().__init__()
+        self.unet = unet
+        self.contexts: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor, t: Any, encoder_hidden_states: torch.Tensor) -> Any:
+        self.contexts.append(encoder_hidden_states)
+        return self.unet(x, t, encoder_hidden_states=encoder_hidden_states)
+
+
+def test_the_teacher_sees_the_anchor_for_neighbours_and_the_prompt_itself_beyond(
+    tiny_pipe: Any,
+) -> None:
+    pipe = tiny_pipe.copy()
+    params = RealEraLoRAParams(neighbours=2, beyond=2, iterations=2, batch_size=3, ddim_steps=2)
+    rows = mine_rows(pipe, EraseRequest([make_concept("circle", prompts_per_concept=2)]), params)
+    assert rows.anchor_prompts is not None and rows.beyond_prompts is not None
+    teacher = _Recorder(copy.deepcopy(pipe.unet).requires_grad_(False))
+    add_lora(pipe.unet, params)
+    train_noise_alignment(pipe.unet, teacher, pipe.scheduler, rows, params)
+    assert len(teacher.contexts) == 2  # one teacher call a step, neighbours then beyond
+    for context in teacher.contexts:
+        assert context.shape[0] == 6
+        # Every neighbour's target is an anchor prompt, every beyond target a beyond prompt.
+        for row, pool in [(r, rows.anchor_prompts) for r in context[:3]] + [
+            (r, rows.beyond_prompts) for r in context[3:]
+        ]:
+            assert any(torch.equal(row, candidate) for candidate in pool)
