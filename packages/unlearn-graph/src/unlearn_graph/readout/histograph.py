@@ -192,8 +192,9 @@ class LayerAttention(nn.Module):
         projected = layers[-1] @ combined  # (N, d + L+1)
         query = projected[:, :d]
         # one row-wise dot product per layer, on each layer as the backbone left it
-        dots = torch.stack([torch.linalg.vecdot(layer, query) for layer in layers], 1)
-        scores = dots.add_(projected[:, d:])  # (N, L+1)
+        column = query.unsqueeze(2)
+        dots = torch.cat([torch.bmm(layer.unsqueeze(1), column) for layer in layers], 2)
+        scores = dots.squeeze(1).add_(projected[:, d:])  # (N, L+1)
         if self.layer_weights == "graph":
             layout = graph_layout(batch, num_graphs, dots.dtype) if layout is None else layout
             scores = _graph_mean(scores, layout)
@@ -362,10 +363,14 @@ class HistoGraphReadout(nn.Module):
         flat_keys = rows.index_select(0, layout.sources)  # (G * width, d), zeros on padding
         queries = torch.addmm(maps.to_queries[d], flat_keys, maps.to_queries[:d])
         keys = flat_keys.view(graphs, width, d)
-        scores = torch.baddbmm(
-            layout.key_mask.unsqueeze(1), queries.view(graphs, width, d), keys.transpose(1, 2)
+        # (G, width, width); each temporary is dropped as soon as it is read
+        attention = torch.softmax(
+            torch.baddbmm(
+                layout.key_mask.unsqueeze(1), queries.view(graphs, width, d), keys.transpose(1, 2)
+            ),
+            dim=-1,
         )
-        attention = torch.softmax(scores, dim=-1)  # (G, width, width)
+        del queries
         query_weights = layout.query_weights.unsqueeze(1)  # (G, 1, width): c
         query_mean = torch.bmm(query_weights, attention)  # (G, 1, width): w = c^T P
         # (G, 2, width) x (G, width, d): c^T M (the mean of m) and w M in one product
