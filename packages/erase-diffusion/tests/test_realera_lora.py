@@ -120,3 +120,11 @@ def test_the_teacher_sees_the_anchor_for_neighbours_and_the_prompt_itself_beyond
             (r, rows.beyond_prompts) for r in context[3:]
         ]:
             assert any(torch.equal(row, candidate) for candidate in pool)
+
+
+def test_rows_without_whole_prompts_are_refused(tiny_pipe: Any) -> None:
+    params = RealEraLoRAParams(neighbours=0, beyond=0)
+    rows = mine_rows(tiny_pipe, EraseRequest([make_concept("red", prompts_per_concept=1)]), params)
+    rows.erased_prompts = None
+    with pytest.raises(ValueError, match="whole prompt embeddings"):
+        train_noise_alignment(tiny_pipe.unet, tiny_pipe.unet, tiny_pipe.scheduler, rows, params)

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from erase_diffusion.methods._denoiser import sample_until, sampling_scheduler
-from erase_diffusion.methods.cross_attention import working_copy
+from erase_diffusion.methods.cross_attention import cross_attention_projections, working_copy
 from erase_diffusion.methods.realera import MinedRows, RealEraParams, erase_realera, mine_rows
 from erase_diffusion.methods.request import EraseRequest, method_params
 from erase_diffusion.pipeline import TextToImage
@@ -117,7 +117,12 @@ def train_noise_alignment(
     alignment loss against the frozen ``original``; returns the loss of every step."""
     import torch
 
-    assert rows.erased_prompts is not None and rows.anchor_prompts is not None
+    if rows.erased_prompts is None or rows.anchor_prompts is None:
+        raise ValueError(
+            "the LoRA stage trains on whole prompt embeddings: pass the MinedRows that "
+            "erase_diffusion.methods.realera.mine_rows returns (erased_prompts and "
+            "anchor_prompts set), got rows without them"
+        )
     erased, anchors = rows.erased_prompts, rows.anchor_prompts
     beyond = rows.beyond_prompts if rows.beyond_prompts is not None else erased[:0]
     trainable = [p for p in unet.parameters() if p.requires_grad]
@@ -167,6 +172,7 @@ def erase_realera_lora(
     stage's loss at every step.
     """
     params = method_params(RealEraLoRAParams, params, "realera")
+    cross_attention_projections(pipe.unet)  # no cross-attention: raise before any copy
     original = copy.deepcopy(pipe.unet).eval().requires_grad_(False)
     mined: list[MinedRows] = []
     if params.closed_form:
