@@ -175,7 +175,9 @@ def _spec(size: Size) -> BenchmarkSpec:
             rounds=10,
             random_draws=3,
         )
-        method_params = {"gradient-ascent": {"steps": 15, "learning_rate": 1e-3, "batch_size": 60}}
+        # lr 5e-5, not 1e-3: at 1e-3 the ascent collapses the 20-class model (test accuracy
+        # 0.04, both kinds of set); at 5e-5 a random set ends near its oracle (0.82 vs 0.76).
+        method_params = {"gradient-ascent": {"steps": 15, "learning_rate": 5e-5, "batch_size": 60}}
     return spec_from_parts(
         "vision-worst-case-forget",
         size,
