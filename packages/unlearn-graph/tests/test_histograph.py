@@ -252,6 +252,11 @@ def test_weight_products_kept_without_gradients_follow_weight_updates() -> None:
     with torch.no_grad():
         readout.load_state_dict(other.state_dict())
         assert torch.allclose(readout(history, batch), other(history, batch), atol=1e-6)
+        readout.nodes.out_proj.weight.data.zero_()  # .data: no version bump
+        readout.clear_weight_products()
+        assert torch.allclose(
+            readout(history, batch), _readout_as_written(readout, history, batch), atol=1e-5
+        )
 
 
 def test_the_layer_list_reads_as_the_stacked_history() -> None:

@@ -135,7 +135,8 @@ class _WeightProducts:
     a weight changes (its version counter, bumped by every in-place update such as an
     optimiser step or ``load_state_dict``, or its storage, e.g. after ``.to()``). With
     gradients enabled they are recomputed every call, so that they stay in the graph.
-    A weight edited through ``.data`` bypasses the version counter: call `clear`."""
+    A weight edited through ``.data`` bypasses the version counter: call `clear`
+    (`HistoGraphReadout.clear_weight_products`)."""
 
     def __init__(self) -> None:
         self.key: tuple[tuple[int, int], ...] | None = None
@@ -324,6 +325,12 @@ class HistoGraphReadout(nn.Module):
         projected = torch.addmm(in_proj.bias, mixed, (in_proj.weight @ value).T)
         node_mean = _graph_mean(mixed, layout) @ value.T
         return self.nodes.attend(projected, node_mean, layout)
+
+    def clear_weight_products(self) -> None:
+        """Drop the weight products kept between forwards without gradients: needed only
+        after editing a weight through ``.data``, which bypasses its version counter."""
+        self._products.clear()
+        self.layers._products.clear()
 
     def folded_maps(self) -> FoldedMaps:
         """Stage 2's maps folded onto $m$ (`_one_head`): a few ``(d, d)`` products of the
