@@ -12,7 +12,7 @@ from unlearn_llm.benchmarks.continual import (
     combined_score,
     symmetric_ratio,
 )
-from unlearn_schema import NullProgress, SpecError
+from unlearn_schema import MethodConfig, NullProgress, SpecError
 
 
 def test_forget_degree_is_symmetric_around_the_oracle() -> None:
@@ -44,6 +44,16 @@ def test_scalability_beyond_the_stream_is_refused() -> None:
     spec = LLM_CONTINUAL_STREAM.default_spec("quick")
     bad = spec.model_copy(update={"params": {**spec.params, "scalability_requests": [5, 21]}})
     with pytest.raises(SpecError, match=r"scalability_requests \[21\] outside 1\.\.20"):
+        LLM_CONTINUAL_STREAM.parse(bad)
+
+
+def test_hook_based_runtime_methods_are_left_out_and_refused() -> None:
+    # test-time-steering and kif-runtime hook a model once; a second request would fail
+    full = {m.name for m in LLM_CONTINUAL_STREAM.default_spec("full").methods}
+    assert not full & {"test-time-steering", "kif-runtime"} and "kif" in full
+    spec = LLM_CONTINUAL_STREAM.default_spec("quick")
+    bad = spec.model_copy(update={"methods": [MethodConfig(name="test-time-steering")]})
+    with pytest.raises(SpecError, match=r"methods \['test-time-steering'\] steer a model once"):
         LLM_CONTINUAL_STREAM.parse(bad)
 
 
