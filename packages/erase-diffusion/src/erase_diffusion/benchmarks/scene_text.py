@@ -329,7 +329,8 @@ SCENE_TEXT_ERASURE: Benchmark[Any, Any, Any] = Benchmark(
     name="scene-text-erasure",
     summary=(
         "STE (policy-styled synthetic pairs, coarse-to-fine eraser, triplet loss) vs uniform "
-        "styles, no triplet loss and median inpainting: PSNR, SSIM, text detectability."
+        "styles, no triplet loss, no realism reward and median inpainting: PSNR, SSIM, "
+        "text detectability."
     ),
     default_spec=_spec,
     run=run_scene_text,
