@@ -166,3 +166,6 @@ def test_the_speed_run_reports_the_overhead_against_the_goal() -> None:
     expected = (parts["readout"] - parts["mean pooling"]) / times["mean"]
     assert added.value == pytest.approx(expected, rel=1e-6) and added.reference == 0.30
     assert result.summary is not None and result.summary.header[-1] == "added, part by part"
+    faults = {m.labels["readout"]: m.value for m in result.metrics if m.name == "page_faults"}
+    assert set(faults) == {"mean", "histograph"} and all(f >= 0 for f in faults.values())
+    assert any(note.startswith("page_faults:") for note in result.notes)

@@ -423,6 +423,15 @@ def _against_goal(name: str, overhead: float, labels: dict[str, str]) -> MetricV
     )
 
 
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (0 where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _speed(parsed: SpeedParsed, progress: Progress, out_dir: str) -> BenchmarkResult:
     del out_dir
     import numpy as np
@@ -443,6 +452,7 @@ def _speed(parsed: SpeedParsed, progress: Progress, out_dir: str) -> BenchmarkRe
     metrics: list[MetricValue] = []
     rows: list[list[str]] = []
     overheads: list[float] = []
+    fault_counts: list[str] = []
     try:
         for depth in run.depths:
             torch.manual_seed(seed)
@@ -479,6 +489,7 @@ def _speed(parsed: SpeedParsed, progress: Progress, out_dir: str) -> BenchmarkRe
             calls["mean pooling"] = partial(scatter_mean, states[-1], batch.batch, count)
             times: dict[str, list[float]] = {name: [] for name in calls}
             walls: dict[str, list[float]] = {name: [] for name in calls}
+            faults: dict[str, list[int]] = {name: [] for name in calls}
             # CPU time of this thread (torch runs its one intra-op thread inline): the
             # time slices other processes take on a shared machine are not counted.
             clock = time.thread_time if run.threads == 1 else time.process_time
@@ -490,10 +501,12 @@ def _speed(parsed: SpeedParsed, progress: Progress, out_dir: str) -> BenchmarkRe
                     # not always the same readout.
                     order = list(calls.items())
                     for name, call in order if repeat % 2 == 0 else order[::-1]:
+                        faults_before = _minor_faults()
                         began, wall = clock(), time.perf_counter()
                         call()
                         times[name].append(clock() - began)
                         walls[name].append(time.perf_counter() - wall)
+                        faults[name].append(_minor_faults() - faults_before)
             parts = {name: statistics.median(times.pop(name)) for name in PARTS}
             for name in PARTS:
                 walls.pop(name)
@@ -505,11 +518,22 @@ def _speed(parsed: SpeedParsed, progress: Progress, out_dir: str) -> BenchmarkRe
             added = parts["readout"] - parts["mean pooling"]
             added_overhead = added / median["mean"]
             overheads.append(overhead)
+            fault_counts.append(
+                f"depth {depth}: mean {statistics.median(faults['mean']):.0f}, "
+                f"HISTOGRAPH {statistics.median(faults['histograph']):.0f}"
+            )
             cell = {"backbone": run.backbone, "depth": str(depth)}
             for readout, value in median.items():
                 labels = {**cell, "readout": readout}
                 metrics.append(_milliseconds("forward_time", value, labels))
                 metrics.append(_milliseconds("forward_wall_time", wall_median[readout], labels))
+                metrics.append(
+                    MetricValue(
+                        name="page_faults",
+                        value=float(statistics.median(faults[readout])),
+                        labels=labels,
+                    )
+                )
             metrics.append(_against_goal("overhead", overhead, cell))
             for part, seconds in parts.items():
                 metrics.append(_milliseconds("part_time", seconds, {**cell, "part": part}))
@@ -550,6 +574,11 @@ def _speed(parsed: SpeedParsed, progress: Progress, out_dir: str) -> BenchmarkRe
         "share), readout (HISTOGRAPH on the backbone's list of layers, as the forward "
         "passes it), mean pooling; 'added, part by part' = (readout - mean pooling) / "
         "mean-pooling forward: HISTOGRAPH's own cost, without the whole forwards' noise",
+        "page_faults: minor page faults per whole forward (median; "
+        + "; ".join(fault_counts)
+        + "). The backbone's edge-sized temporaries fault in fresh pages or not depending "
+        "on the allocator's state, and the mean-pooling forward's time (the goal's "
+        "denominator) follows them: compare runs by the part times as well",
         machine_load_note(load_before, after=os.getloadavg()),
         f"machine: {platform.platform()}, {run.threads} torch thread(s)",
     ]
@@ -601,6 +630,7 @@ GRAPH_HISTOGRAPH_SPEED = Benchmark[GraphClassesConfig, Any, HistographSpeedRun](
             "overhead_met",
             "part_time",
             "added_overhead",
+            "page_faults",
         }
     ),
     max_seeds=1,
