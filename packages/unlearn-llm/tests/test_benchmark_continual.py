@@ -47,13 +47,13 @@ def test_scalability_beyond_the_stream_is_refused() -> None:
         LLM_CONTINUAL_STREAM.parse(bad)
 
 
-def test_hook_based_runtime_methods_are_left_out_and_refused() -> None:
-    # test-time-steering and kif-runtime hook a model once; a second request would fail
+def test_methods_that_refuse_a_stream_are_left_out_and_refused() -> None:
+    # test-time-steering and kif-runtime hook a model once; kif refuses some requests
     full = {m.name for m in LLM_CONTINUAL_STREAM.default_spec("full").methods}
-    assert not full & {"test-time-steering", "kif-runtime"} and "kif" in full
+    assert not full & {"test-time-steering", "kif-runtime", "kif"} and "fit" in full
     spec = LLM_CONTINUAL_STREAM.default_spec("quick")
     bad = spec.model_copy(update={"methods": [MethodConfig(name="test-time-steering")]})
-    with pytest.raises(SpecError, match=r"methods \['test-time-steering'\] steer a model once"):
+    with pytest.raises(SpecError, match=r"leave out test-time-steering \(it hooks a model once"):
         LLM_CONTINUAL_STREAM.parse(bad)
 
 
