@@ -257,6 +257,26 @@ def test_weight_products_kept_without_gradients_follow_weight_updates() -> None:
         assert torch.allclose(
             readout(history, batch), _readout_as_written(readout, history, batch), atol=1e-5
         )
+    # a fused optimiser updates the weights without bumping their versions: the new
+    # gradient (a backward) tells, and so does eval() after training mode
+    fused = torch.optim.Adam(readout.parameters(), lr=0.1, fused=True)
+    readout.zero_grad()
+    readout(history, batch).square().sum().backward()
+    fused.step()
+    with torch.no_grad():
+        assert torch.allclose(
+            readout(history, batch), _readout_as_written(readout, history, batch), atol=1e-5
+        )
+    readout.train()
+    readout(history, batch).square().sum().backward()
+    with torch.no_grad():
+        readout(history, batch)  # training mode: nothing kept
+    fused.step()
+    readout.eval()
+    with torch.no_grad():
+        assert torch.allclose(
+            readout(history, batch), _readout_as_written(readout, history, batch), atol=1e-5
+        )
 
 
 def test_the_layer_list_reads_as_the_stacked_history() -> None:

@@ -50,10 +50,11 @@ stage 1 costs $O(N L d + N d^2)$; stage 2 costs $O(\\sum_G |G|^2 d)$. With one h
 (`HistoGraphReadout._one_head`): the keys are the mixed rows themselves, the values are
 applied once per graph, and one $(N, d) \\times (d, d)$ product is left per node instead
 of $(N, d) \\times (d, 3d)$. The products of weights alone (those folded maps,
-$W_Q^\\top W_K$) are kept between forwards without gradients until a weight changes
-(`_WeightProducts`); at this size each torch call costs tens of microseconds, so the
-forward is written in few calls (35 besides views at depth 4, from 58). The speed
-benchmark ``graph-histograph-speed`` measures the overhead against mean pooling.
+$W_Q^\\top W_K$) are kept between forwards in eval mode without gradients until a
+weight may have changed (`_WeightProducts`). At this size each torch call costs tens of
+microseconds, so the forward is written in few calls (35 besides views at depth 4, from
+58). The speed benchmark ``graph-histograph-speed`` measures the overhead against mean
+pooling.
 
 Where we had to choose (the paper's text, as we could read it, leaves these open or we
 could not check them): the learned layer embedding $e_\\ell$ added to the keys, one
@@ -65,7 +66,7 @@ after it, and one head by default (``heads``; on CPU four heads of width 8 cost 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, NamedTuple, TypeVar, cast
+from typing import Any, Literal, NamedTuple, Self, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -131,27 +132,36 @@ def _graph_mean(values: Tensor, layout: GraphLayout) -> Tensor:
 
 
 class _WeightProducts:
-    """Products of a module's weights, reused across forwards without gradients until
-    a weight changes (its version counter, bumped by every in-place update such as an
-    optimiser step or ``load_state_dict``, or its storage, e.g. after ``.to()``). With
-    gradients enabled they are recomputed every call, so that they stay in the graph.
-    A weight edited through ``.data`` bypasses the version counter: call `clear`
-    (`HistoGraphReadout.clear_weight_products`)."""
+    """Products of a module's weights, reused across forwards of a module in eval mode
+    without gradients, until a weight may have changed: its version counter (bumped by
+    in-place updates such as most optimiser steps or ``load_state_dict``), its storage
+    (``.to()``), or its gradient (a new backward: fused optimisers update the weights
+    without bumping the version). ``train()`` / ``eval()`` drop them. With gradients
+    enabled, or in training mode, they are recomputed every call. A weight edited
+    through ``.data`` with no backward in between goes unseen: call
+    `HistoGraphReadout.clear_weight_products`."""
 
     def __init__(self) -> None:
-        self.key: tuple[tuple[int, int], ...] | None = None
+        self.key: tuple[tuple[int, int, int, int], ...] | None = None
         self.value: Any = None
 
-    def get(self, weights: tuple[Tensor, ...], compute: Callable[[], T]) -> T:
-        if torch.is_grad_enabled():
+    def get(self, owner: nn.Module, weights: tuple[Tensor, ...], compute: Callable[[], T]) -> T:
+        if owner.training or torch.is_grad_enabled():
             return compute()
-        key = tuple((w._version, w.data_ptr()) for w in weights)
+        key = tuple(_fingerprint(w) for w in weights)
         if key != self.key:
             self.value, self.key = compute(), key
         return cast(T, self.value)
 
     def clear(self) -> None:
         self.key = self.value = None
+
+
+def _fingerprint(weight: Tensor) -> tuple[int, int, int, int]:
+    grad = weight.grad
+    if grad is None:
+        return weight._version, weight.data_ptr(), 0, -1
+    return weight._version, weight.data_ptr(), id(grad), grad._version
 
 
 class LayerAttention(nn.Module):
@@ -172,6 +182,10 @@ class LayerAttention(nn.Module):
         nn.init.normal_(self.layer_embedding, std=0.02)
         self._products = _WeightProducts()
 
+    def train(self, mode: bool = True) -> Self:
+        self._products.clear()
+        return super().train(mode)
+
     def _combined(self) -> Tensor:
         """$[W_Q^\\top W_K, W_Q^\\top E^\\top] / \\sqrt{d}$ ``(d, d + L+1)``, $E$ the layer
         embeddings."""
@@ -188,7 +202,7 @@ class LayerAttention(nn.Module):
         # one (N, d) x (d, d + L+1) product of the last layer gives both terms for every
         # layer, instead of forming q and W_K h for each layer.
         combined = self._products.get(
-            (self.query.weight, self.key.weight, self.layer_embedding), self._combined
+            self, (self.query.weight, self.key.weight, self.layer_embedding), self._combined
         )
         projected = layers[-1] @ combined  # (N, d + L+1)
         query = projected[:, :d]
@@ -326,6 +340,10 @@ class HistoGraphReadout(nn.Module):
         node_mean = _graph_mean(mixed, layout) @ value.T
         return self.nodes.attend(projected, node_mean, layout)
 
+    def train(self, mode: bool = True) -> Self:
+        self._products.clear()  # and LayerAttention.train drops its own
+        return super().train(mode)
+
     def clear_weight_products(self) -> None:
         """Drop the weight products kept between forwards without gradients: needed only
         after editing a weight through ``.data``, which bypasses its version counter."""
@@ -338,7 +356,7 @@ class HistoGraphReadout(nn.Module):
         (`_WeightProducts`), recomputed every forward with gradients."""
         nodes = self.nodes
         weights = (self.layers.value.weight, nodes.in_proj.weight, nodes.in_proj.bias)
-        return self._products.get((*weights, nodes.out_proj.weight), self._fold)
+        return self._products.get(self, (*weights, nodes.out_proj.weight), self._fold)
 
     def _fold(self) -> FoldedMaps:
         nodes, value = self.nodes, self.layers.value.weight
