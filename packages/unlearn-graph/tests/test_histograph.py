@@ -297,3 +297,23 @@ def test_the_layer_list_reads_as_the_stacked_history() -> None:
         readout(layers[:3], batch)
     with pytest.raises(ValueError, match=r"4 layers of shape \(nodes, 8\)"):
         readout([*layers[:3], torch.randn(6, 8)], batch)
+
+
+def test_eval_forwards_without_gradients_reuse_scratch_but_return_fresh_tensors() -> None:
+    # In eval mode without gradients the intermediates are written into kept tensors;
+    # outputs must still equal the equations, follow a change of batch shape, and never
+    # be overwritten by the next forward.
+    torch.manual_seed(10)
+    readout = HistoGraphReadout(8, 4).eval()
+    first = torch.randn(7, 4, 8), torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    second = torch.randn(9, 4, 8), torch.tensor([0, 1, 1, 1, 1, 1, 2, 2, 2])
+    with torch.no_grad():
+        out_first = readout(*first)
+        mixed_first = readout.layers.mix(first[0], first[1], 2)
+        kept = out_first.clone(), mixed_first.clone()
+        out_second = readout(*second)
+        readout.layers.mix(second[0], second[1], 3)
+        assert torch.equal(out_first, kept[0]) and torch.equal(mixed_first, kept[1])
+        assert torch.equal(readout(*first), out_first)
+    assert torch.allclose(out_first, _readout_as_written(readout, *first), atol=1e-5)
+    assert torch.allclose(out_second, _readout_as_written(readout, *second), atol=1e-5)

@@ -66,6 +66,7 @@ after it, and one head by default (``heads``; on CPU four heads of width 8 cost 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Literal, NamedTuple, Self, TypeVar, cast
 
 import torch
@@ -164,6 +165,34 @@ def _fingerprint(weight: Tensor) -> tuple[int, int, int, int]:
     return weight._version, weight.data_ptr(), id(grad), grad._version
 
 
+class _Scratch:
+    """Intermediate tensors kept between forwards in eval mode without gradients and
+    written in place (``out=``), so that each forward does not fault in fresh pages for
+    them: in the whole forward, after the backbone's own allocations, the readout's
+    ~4 MB of temporaries did. None of them is returned. Not for concurrent forwards of
+    one module from several threads."""
+
+    def __init__(self) -> None:
+        self.tensors: dict[str, Tensor] = {}
+
+    def get(
+        self, owner: nn.Module, name: str, shape: tuple[int, ...], like: Tensor
+    ) -> Tensor | None:
+        """A tensor of ``shape`` to overwrite, or None where the op must allocate
+        (training mode or gradients enabled)."""
+        if owner.training or torch.is_grad_enabled():
+            return None
+        kept = self.tensors.get(name)
+        if (
+            kept is None
+            or kept.shape != shape
+            or kept.dtype != like.dtype
+            or kept.device != like.device
+        ):
+            kept = self.tensors[name] = like.new_empty(shape)
+        return kept
+
+
 class LayerAttention(nn.Module):
     """Stage 1: attention over the layers of each node's history, queried by its last
     layer (equations in the module docstring)."""
@@ -181,6 +210,7 @@ class LayerAttention(nn.Module):
         self.layer_embedding = nn.Parameter(torch.zeros(num_layers, hidden))
         nn.init.normal_(self.layer_embedding, std=0.02)
         self._products = _WeightProducts()
+        self._scratch = _Scratch()
 
     def train(self, mode: bool = True) -> Self:
         self._products.clear()
@@ -204,7 +234,13 @@ class LayerAttention(nn.Module):
         combined = self._products.get(
             self, (self.query.weight, self.key.weight, self.layer_embedding), self._combined
         )
-        projected = layers[-1] @ combined  # (N, d + L+1)
+        scratch = self._scratch.get(
+            self, "projected", (len(layers[-1]), combined.shape[1]), combined
+        )
+        if scratch is None:
+            projected = layers[-1] @ combined  # (N, d + L+1)
+        else:
+            projected = torch.mm(layers[-1], combined, out=scratch)
         query = projected[:, :d]
         # one row-wise dot product per layer, on each layer as the backbone left it
         column = query.unsqueeze(2)
@@ -219,17 +255,25 @@ class LayerAttention(nn.Module):
         self, history: History, batch: Tensor, num_graphs: int, layout: GraphLayout | None = None
     ) -> Tensor:
         """$\\sum_\\ell \\alpha_\\ell h^{(\\ell)}$ per node ``(N, d)``, before $W_V$."""
-        return self._mix_padded(history, batch, num_graphs, layout)[:-1]
+        return self._mix_padded(history, batch, num_graphs, layout, scratch=False)[:-1]
 
     def _mix_padded(
-        self, history: History, batch: Tensor, num_graphs: int, layout: GraphLayout | None
+        self,
+        history: History,
+        batch: Tensor,
+        num_graphs: int,
+        layout: GraphLayout | None,
+        scratch: bool = True,
     ) -> Tensor:
         """`mix` ``(N, d)`` with one zero row after it ``(N + 1, d)``: the row that
-        stage 2's padded slots gather."""
+        stage 2's padded slots gather. With ``scratch`` the rows may be a kept
+        `_Scratch` tensor (overwritten by the next forward): for internal use only."""
         layers = _layers(history, self.num_layers, self.hidden)
         weights = self.weights(layers, batch, num_graphs, layout)
         per_node = weights.index_select(0, batch) if self.layer_weights == "graph" else weights
-        rows = layers[0].new_zeros((layers[0].shape[0] + 1, self.hidden))
+        shape = (layers[0].shape[0] + 1, self.hidden)
+        kept = self._scratch.get(self, "rows", shape, layers[0]) if scratch else None
+        rows = layers[0].new_zeros(shape) if kept is None else kept.zero_()
         mixed = rows[:-1]
         # One in-place multiply-add per layer into the zeroed rows: on CPU 2x faster than
         # a (N, 1, L+1) x (N, L+1, d) bmm (a plain loop below 400 multiply-adds per
@@ -324,6 +368,7 @@ class HistoGraphReadout(nn.Module):
         self.layers = LayerAttention(hidden, num_layers, layer_weights)
         self.nodes = NodeAttention(hidden, heads)
         self._products = _WeightProducts()
+        self._scratch = _Scratch()
 
     def forward(self, history: History, batch: Tensor, num_graphs: int | None = None) -> Tensor:
         if num_graphs is None:
@@ -385,17 +430,25 @@ class HistoGraphReadout(nn.Module):
         """
         maps = self.folded_maps()
         graphs, width, d = len(layout.inverse_counts), layout.width, rows.shape[1]
-        flat_keys = rows.index_select(0, layout.sources)  # (G * width, d), zeros on padding
-        queries = torch.addmm(maps.to_queries[d], flat_keys, maps.to_queries[:d])
-        keys = flat_keys.view(graphs, width, d)
-        # (G, width, width); each temporary is dropped as soon as it is read
-        attention = torch.softmax(
-            torch.baddbmm(
-                layout.key_mask.unsqueeze(1), queries.view(graphs, width, d), keys.transpose(1, 2)
-            ),
-            dim=-1,
+        slots, get = graphs * width, partial(self._scratch.get, self, like=rows)
+        # (G * width, d), zeros on padding
+        flat_keys = torch.index_select(rows, 0, layout.sources, out=get("keys", (slots, d)))
+        queries = torch.addmm(
+            maps.to_queries[d], flat_keys, maps.to_queries[:d], out=get("queries", (slots, d))
         )
-        del queries
+        keys = flat_keys.view(graphs, width, d)
+        scores = torch.baddbmm(
+            layout.key_mask.unsqueeze(1),
+            queries.view(graphs, width, d),
+            keys.transpose(1, 2),
+            out=get("scores", (graphs, width, width)),
+        )
+        kept = get("attention", (graphs, width, width))
+        if kept is None:
+            attention = torch.softmax(scores, dim=-1)  # (G, width, width)
+        else:
+            attention = torch.ops.aten._softmax.out(scores, -1, False, out=kept)
+        del queries, scores
         query_weights = layout.query_weights.unsqueeze(1)  # (G, 1, width): c
         query_mean = torch.bmm(query_weights, attention)  # (G, 1, width): w = c^T P
         # (G, 2, width) x (G, width, d): c^T M (the mean of m) and w M in one product
