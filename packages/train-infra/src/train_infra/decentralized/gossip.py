@@ -337,6 +337,15 @@ def main(argv: list[str] | None = None) -> None:
         dist.barrier()
     finally:
         dist.destroy_process_group()
+    # Gloo's worker threads can abort the interpreter's teardown after a finished run
+    # ("terminate called without an active exception", exit -6; pytorch/pytorch#179291),
+    # as seen once in CI on the snapshot demo. The result is written, so leave at once.
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
