@@ -366,17 +366,22 @@ def test_full_spec_covers_every_method_concept_and_task_size() -> None:
     spec = DIFFUSION_ERASE_FULL.default_spec("full")
     tasks = spec.params["erase"]
     assert isinstance(tasks, list)
-    singles = {t[0] for t in tasks if isinstance(t, list) and len(t) == 1}
-    # One concept of each kind, each attacked.
-    assert {kind_of(c) for c in singles} == {"shape", "colour", "style"}
-    assert spec.params["attacked_concepts"] == [t[0] for t in tasks if len(t) == 1]
+    singles = [t[0] for t in tasks if isinstance(t, list) and len(t) == 1]
+    # One concept, attacked (attacked_concepts null: every one-concept task); every kind
+    # is erased in the all-but-one task.
+    assert singles == ["circle"] and spec.params.get("attacked_concepts") is None
+    assert {kind_of(c) for t in tasks if isinstance(t, list) for c in t} == {
+        "shape",
+        "colour",
+        "style",
+    }
     assert sorted({len(t) for t in tasks if isinstance(t, list)}) == [
         1,
         3,
         len(all_concept_names()) - 3,  # all but one shape, colour and style
     ]
     assert spec.params["residue_samples"] > 0
-    assert spec.params["attacked_concepts"] and spec.params["attacks"]
+    assert spec.params["attacks"] and spec.params["threads"] == 2
     assert {m.name for m in spec.methods} == set(METHOD_NAMES) - set(OWN_BENCHMARK)
 
 
