@@ -11,6 +11,8 @@ import torch
 from erase_diffusion.methods.request import EraseRequest
 from erase_diffusion.methods.spm import (
     Membrane,
+    _GroupedMembraneHook,
+    _GroupState,
     _MembraneHook,
     _State,
     attach_membrane,
@@ -19,6 +21,7 @@ from erase_diffusion.methods.spm import (
     membrane_of,
     membranes_of,
     train_membrane,
+    train_membranes,
 )
 from erase_diffusion.worlds.shapes import make_concept
 
@@ -125,20 +128,78 @@ def test_attach_then_detach_leaves_the_unet_bit_identical(
         membranes_of(attached)
 
 
-def test_per_concept_erasure_is_the_single_concept_membranes_composed(
-    tiny_pipe: Any, membranes: list[Membrane]
-) -> None:
+def test_per_concept_erasure_is_the_single_concept_membranes_composed(tiny_pipe: Any) -> None:
     request = EraseRequest([CIRCLE, RED])
     composed = membranes_of(erase_spm(tiny_pipe, request, FEW))
     assert [m.concepts for m in composed] == [["circle"], ["red"]]
-    # Membrane i is the one trained on concept i alone from seed + i: no retraining.
-    for got, alone in zip(composed, membranes, strict=True):
+    # Membrane i is the one trained for concept i (from seed + i) side by side with the
+    # others: no joint retraining; the next test checks it against training alone.
+    side_by_side = train_membranes(tiny_pipe, [EraseRequest([CIRCLE]), EraseRequest([RED])], FEW)
+    for got, alone in zip(composed, side_by_side, strict=True):
         for name, (down, up) in alone.layers.items():
             assert torch.equal(got.layers[name][0], down) and torch.equal(got.layers[name][1], up)
     with pytest.raises(ValueError, match="membranes_of"):
         membrane_of(erase_spm(tiny_pipe, request, FEW))
     joint = membranes_of(erase_spm(tiny_pipe, request, {**FEW, "composition": "joint"}))
     assert [m.concepts for m in joint] == [["circle", "red"]]
+
+
+def test_membranes_trained_side_by_side_are_the_ones_trained_alone(
+    tiny_pipe: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under plain SGD the batched loop must give each membrane its own gradient: equal to
+    # training alone up to float rounding. (Under Adam, rounding-level differences of
+    # near-zero gradients become whole steps, so only SGD shows the equivalence.)
+    def sgd(params: Any, lr: float) -> torch.optim.Optimizer:
+        return torch.optim.SGD(params, lr=100.0)
+
+    monkeypatch.setattr(torch.optim, "Adam", sgd)
+    alone = [
+        train_membrane(tiny_pipe, EraseRequest([c]), {**FEW, "seed": i})
+        for i, c in enumerate((CIRCLE, RED))
+    ]
+    together = train_membranes(tiny_pipe, [EraseRequest([CIRCLE]), EraseRequest([RED])], FEW)
+    for got, want in zip(together, alone, strict=True):
+        assert got.concepts == want.concepts
+        for name, (down, up) in want.layers.items():
+            assert float(up.abs().max()) > 0  # trained: the up factor starts at zero
+            torch.testing.assert_close(got.layers[name][0], down, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(got.layers[name][1], up, rtol=1e-4, atol=1e-5)
+    # And the two membranes differ (own prompts, own seed): no cross-talk made them one.
+    name = next(iter(alone[0].layers))
+    assert not torch.allclose(together[0].layers[name][1], together[1].layers[name][1])
+
+
+def test_grouped_hook_gives_each_row_its_own_membrane_worked_by_hand() -> None:
+    # Layer W = I (2x2); membrane 0: d = (1, 0), u = (1, 1); membrane 1: d = (0, 1),
+    # u = (2, 0). Row x = (3, 5) under membrane 0: x + u (d.x) = (3, 5) + 3 (1, 1) = (6, 8);
+    # under membrane 1: (3, 5) + 5 (2, 0) = (13, 5).
+    layer = _layer()
+    state = _GroupState()
+    downs = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]])  # (K, 1, in)
+    ups = torch.tensor([[[1.0], [1.0]], [[2.0], [0.0]]])  # (K, out, 1)
+    layer.register_forward_hook(_GroupedMembraneHook(downs, ups, None, state))
+    x = torch.tensor([[3.0, 5.0], [3.0, 5.0], [3.0, 5.0]])
+    state.groups = torch.tensor([0, 1, 0])
+    assert layer(x).tolist() == [[6.0, 8.0], [13.0, 5.0], [6.0, 8.0]]
+    state.enabled = False
+    assert layer(x).tolist() == x.tolist()
+    # A 1x1 convolution takes the same path per pixel: channels (3, 5) at one pixel.
+    conv = torch.nn.Conv2d(2, 2, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(2).reshape(2, 2, 1, 1))
+    conv_state = _GroupState()
+    conv.register_forward_hook(
+        _GroupedMembraneHook(
+            downs.reshape(2, 1, 2, 1, 1),
+            ups.reshape(2, 2, 1, 1, 1),
+            ((1, 1), (0, 0), (1, 1)),
+            conv_state,
+        )
+    )
+    conv_state.groups = torch.tensor([1, 0])
+    image = torch.tensor([3.0, 5.0]).reshape(1, 2, 1, 1).repeat(2, 1, 1, 1)
+    assert conv(image).reshape(2, 2).tolist() == [[13.0, 5.0], [6.0, 8.0]]
 
 
 def test_attach_checks_the_list_and_the_transports(
