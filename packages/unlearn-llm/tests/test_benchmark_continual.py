@@ -36,14 +36,14 @@ def test_combined_score_is_a_hundred_times_the_cube_root_of_the_product() -> Non
 @pytest.mark.parametrize("size", ["quick", "full"])
 def test_default_specs_parse(size: Any) -> None:
     parsed = LLM_CONTINUAL_STREAM.parse(LLM_CONTINUAL_STREAM.default_spec(size))
-    assert parsed.params.stream.requests == (20 if size == "quick" else 110)
+    assert parsed.params.stream.requests == (15 if size == "quick" else 110)
     assert "fit" in {m.name for m in parsed.methods}
 
 
 def test_scalability_beyond_the_stream_is_refused() -> None:
     spec = LLM_CONTINUAL_STREAM.default_spec("quick")
-    bad = spec.model_copy(update={"params": {**spec.params, "scalability_requests": [5, 21]}})
-    with pytest.raises(SpecError, match=r"scalability_requests \[21\] outside 1\.\.20"):
+    bad = spec.model_copy(update={"params": {**spec.params, "scalability_requests": [5, 16]}})
+    with pytest.raises(SpecError, match=r"scalability_requests \[16\] outside 1\.\.15"):
         LLM_CONTINUAL_STREAM.parse(bad)
 
 

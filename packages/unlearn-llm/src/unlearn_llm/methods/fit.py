@@ -39,10 +39,11 @@ Deliberate departures, each for our tiny world: the chunk embedding is a TF-IDF 
 of the chunk's token ids (inverse document frequencies from the retain rows) instead of
 SimCSE, so no sentence encoder is downloaded; the importance thresholds are set for the
 tiny Llama's gradient scale (the paper's 6 and 12 are for 7B models): 0.1 and 0.3 are
-the tertiles of the quick stream's 20 requests scored on the original model (0.055 to
-0.61, seed 0); $\\epsilon$ is 1 nat rather than the paper's 0.2 because a chunk here is a
-whole row of a 5 to 9 row request, so removing one moves the mean loss far more than
-removing one 8-character chunk of a long document does.
+the tertiles of the 20 requests of the first quick stream (`PCHParams()`) scored on
+the original model (0.055 to 0.61, seed 0); $\\epsilon$ is 1 nat rather than the
+paper's 0.2 because a chunk here is a whole row of a 5 to 9 row request, so removing
+one moves the mean loss far more than removing one 8-character chunk of a long
+document does.
 
 torch is imported inside the functions.
 """
