@@ -266,19 +266,18 @@ def _spec(size: Size, name: str) -> BenchmarkSpec:
         # and all but one of each kind at once (9 concepts; the one left of each kind is
         # the anchor), every method; the sampling settings of the quick run (12 DDIM
         # steps suit the shipped model best). Measured end to end on 2 idle cores (4
-        # December, every method, both threads): with red and checkered as attacked
-        # one-concept tasks too the run took 49.8 min (circle 678 s, red 673 s,
-        # checkered 596 s, 3 colours 353 s, 9 concepts 657 s), past the nightly's 30;
-        # the quick recipe at --size full attacks circle and red over 3 seeds, and the
-        # compare-methods recipe shows the spec for any other concept. This spec took
-        # 36.4 min the same evening (edits 1166 s, generation 491 s, attacks 438 s):
-        # still over 30; docs/packages/erase-diffusion.md lists what would close the gap.
+        # December, every method, both threads): 19.7 min (circle 610 s, 3 colours 243 s,
+        # 9 concepts 306 s; edits 581 s, attacks 353 s, generation 172 s). With red and
+        # checkered as attacked one-concept tasks too the run took 49.8 min, and this
+        # spec with 24 / 48 images, RealEra's judged mining and SPM's membranes trained
+        # one after another 36.4 min: both past the nightly's 30. The quick recipe at
+        # --size full attacks circle and red over 3 seeds, and the compare-methods
+        # recipe shows the spec for any other concept.
         colours = list(values_of("colour"))
         run = EraseRun(
             erase=[["circle"], colours[:3], all_but_one_of_each_kind()],
             # 12 images a concept (108 for the 9-concept task) and 32 of other prompts:
-            # half the quick run's erased images, to keep generation (491 s of the 36.4
-            # min run at 24 / 48) inside the budget.
+            # half the quick run's erased images (generation took 491 s at 24 / 48).
             erased_samples=12,
             preserve_samples=32,
             preserve_prompts=48,
