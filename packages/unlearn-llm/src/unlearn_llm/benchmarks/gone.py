@@ -151,6 +151,17 @@ def _method_params() -> dict[str, dict[str, Any]]:
 
 
 QUICK_METHODS = ("gradient-ascent", "gradient-difference", "npo", "simnpo", "rmu", "neds")
+FULL_LEFT_OUT: dict[str, str] = {
+    "test-time-steering": "hooks the model instead of changing it; llm-facts reports it",
+    "kif": (
+        "refuses the full request: every token of the 8 forget people's questions also "
+        "occurs in the 200-person world's retain rows, so it finds no subject signature "
+        "(seen in the first full run, 4 December)"
+    ),
+    "kif-runtime": "the same subject signature as kif, refused the same way",
+}
+"""Registered methods the full default spec leaves out, and why (a spec may still name
+them: KIF then raises its own error naming the missing signature)."""
 
 
 def _spec(size: Size) -> BenchmarkSpec:
@@ -158,7 +169,7 @@ def _spec(size: Size) -> BenchmarkSpec:
     names = (
         list(QUICK_METHODS)
         if size == "quick"
-        else [*known, *(n for n in METHODS if n not in known and n != "test-time-steering")]
+        else [*known, *(n for n in METHODS if n not in known and n not in FULL_LEFT_OUT)]
     )
     run = GoneParams() if size == "quick" else GoneParams(forget_people=8, eval_facts_per_hop=96)
     return facts_spec("llm-gone", size, names, known, run)
