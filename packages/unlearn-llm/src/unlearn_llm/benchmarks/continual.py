@@ -183,7 +183,7 @@ def _spec(size: Size) -> BenchmarkSpec:
             people=200, organisations=20, places=20, general=60, forget_fraction=0.25
         )
     spec = facts_spec("llm-continual-stream", size, names, known, run, world)
-    if size == "quick":
+    if size == "quick" and spec.model is not None:
         model = spec.model.model_copy(update={"params": {**spec.model.params, "threads": 2}})
         spec = spec.model_copy(update={"model": model})
     return spec.model_copy(update={"seeds": [0]})
