@@ -60,6 +60,10 @@ which adds cross terms $u_j d_k^\top$; we add each membrane's own rank-one term,
 composition the paper describes.)
 """
 
+# Over 600 lines on purpose: the membrane, its transport hooks, composition, attach /
+# detach / save / load and the (batched) training loop share the hook and state types;
+# split, every part would import the others' private classes.
+
 from __future__ import annotations
 
 import copy
@@ -543,18 +547,20 @@ def train_membranes(
     # A frozen copy carries the hooks, so the caller's pipeline stays untouched.
     unet = copy.deepcopy(pipe.unet).eval().requires_grad_(False)
     state = _GroupState()
-    stacked: list[torch.Tensor] = []
+    factors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     layers = dict(wrapped_layers(unet))
     for name in membranes[0].layers:
         downs = torch.stack([m.layers[name][0] for m in membranes]).requires_grad_(True)
         ups = torch.stack([m.layers[name][1] for m in membranes]).requires_grad_(True)
-        stacked += [downs, ups]
+        factors[name] = (downs, ups)
         layer = layers[name]
         conv = None
         if isinstance(layer, torch.nn.Conv2d):
             conv = (layer.stride, layer.padding, layer.dilation)
         layer.register_forward_hook(_GroupedMembraneHook(downs, ups, conv, state))
-    optimizer = torch.optim.Adam(stacked, lr=params.learning_rate)
+    optimizer = torch.optim.Adam(
+        [t for pair in factors.values() for t in pair], lr=params.learning_rate
+    )
     scheduler = copy.deepcopy(pipe.scheduler)
     scheduler.set_timesteps(params.ddim_steps)
     timesteps = scheduler.timesteps
@@ -610,10 +616,9 @@ def train_membranes(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    for pair, name in zip(range(0, len(stacked), 2), membranes[0].layers, strict=True):
-        downs, ups = stacked[pair].detach(), stacked[pair + 1].detach()
+    for name, (downs, ups) in factors.items():
         for k, membrane in enumerate(membranes):
-            membrane.layers[name] = (downs[k].clone(), ups[k].clone())
+            membrane.layers[name] = (downs[k].detach().clone(), ups[k].detach().clone())
     return membranes
 
 
